@@ -1,0 +1,195 @@
+//! A batch's life in the database: its row in `airlock.batches`, state transitions, and the
+//! append-only decisions in `airlock.decisions`.
+use serde::Serialize;
+use tokio_postgres::{Client, GenericClient};
+
+use crate::error::{Error, Result};
+
+/// The states of DESIGN.md's state machine.
+pub mod state {
+    pub const LOADING: &str = "loading";
+    pub const VALIDATED: &str = "validated";
+    pub const PROMOTING: &str = "promoting";
+    pub const PROMOTED: &str = "promoted";
+    pub const QUARANTINED: &str = "quarantined";
+    pub const ABORTED: &str = "aborted";
+    pub const LOAD_FAILED: &str = "load_failed";
+    pub const PROMOTE_FAILED: &str = "promote_failed";
+}
+
+/// What a new batch records about itself before loading starts.
+pub struct NewBatch<'a> {
+    pub feed: &'a str,
+    pub spec_path: &'a str,
+    pub spec: &'a str,
+    pub target: &'a str,
+    pub target_oid: u32,
+    pub mode: &'a str,
+    pub file_path: &'a str,
+    pub file_size: i64,
+    pub encoding: &'a str,
+    pub header: &'a [String],
+}
+
+pub fn os_user() -> Option<String> {
+    whoami::username().ok()
+}
+
+pub async fn create(client: &Client, b: &NewBatch<'_>) -> Result<i64> {
+    let header = serde_json::to_value(b.header).unwrap_or_default();
+    let row = client
+        .query_one(
+            "INSERT INTO airlock.batches (feed, spec_path, spec, target, target_oid, mode, \
+                 file_path, file_size, encoding, header, state, os_user) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'loading', $11) RETURNING id",
+            &[
+                &b.feed,
+                &b.spec_path,
+                &b.spec,
+                &b.target,
+                &b.target_oid,
+                &b.mode,
+                &b.file_path,
+                &b.file_size,
+                &b.encoding,
+                &header,
+                &os_user(),
+            ],
+        )
+        .await
+        .map_err(Error::db("recording the new batch"))?;
+    Ok(row.get(0))
+}
+
+/// Marks a batch failed with the error that stopped it.
+pub async fn mark_failed(client: &Client, id: i64, state: &str, error: &str) -> Result<()> {
+    client
+        .execute(
+            "UPDATE airlock.batches SET state = $2, error = $3, updated_at = now() WHERE id = $1",
+            &[&id, &state, &error],
+        )
+        .await
+        .map_err(Error::db(format!("marking batch {id} {state}")))?;
+    Ok(())
+}
+
+/// The current state of a batch, locked for the rest of the transaction.
+pub async fn lock_state(client: &impl GenericClient, id: i64) -> Result<String> {
+    client
+        .query_opt(
+            "SELECT state FROM airlock.batches WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db(format!("reading batch {id}")))?
+        .map(|r| r.get(0))
+        .ok_or(Error::BatchNotFound { id })
+}
+
+/// Appends a decision to the audit log.
+pub async fn record_decision(
+    client: &impl GenericClient,
+    id: i64,
+    decision: &str,
+    note: Option<&str>,
+    counts: Option<&serde_json::Value>,
+) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO airlock.decisions (batch_id, decision, os_user, note, counts) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &decision, &os_user(), &note, &counts],
+        )
+        .await
+        .map_err(Error::db(format!("recording the {decision} decision for batch {id}")))?;
+    Ok(())
+}
+
+/// Moves a batch from one of `from` to `to`, recording `decision` in the same transaction.
+pub async fn decide(
+    client: &mut Client,
+    id: i64,
+    decision: &'static str,
+    from: &[&str],
+    to: &str,
+    note: Option<&str>,
+) -> Result<()> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(Error::db("starting a transaction"))?;
+    let current = lock_state(&tx, id).await?;
+    if !from.contains(&current.as_str()) {
+        return Err(Error::BatchState {
+            id,
+            state: current,
+            action: decision,
+            expected: from.join(" or "),
+        });
+    }
+    tx.execute(
+        "UPDATE airlock.batches SET state = $2, updated_at = now() WHERE id = $1",
+        &[&id, &to],
+    )
+    .await
+    .map_err(Error::db(format!("updating batch {id}")))?;
+    record_decision(&tx, id, decision, note, None).await?;
+    tx.commit()
+        .await
+        .map_err(Error::db(format!("committing the {decision} of batch {id}")))
+}
+
+/// One line of `airlock batches`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchListItem {
+    pub batch: i64,
+    pub feed: String,
+    pub target: String,
+    pub mode: String,
+    pub state: String,
+    pub verdict: Option<String>,
+    pub file: String,
+    pub rows_total: Option<i64>,
+    pub rows_good: Option<i64>,
+    pub rows_quarantined: Option<i64>,
+    pub created_at: String,
+    pub age_seconds: i64,
+    pub staging_bytes: i64,
+}
+
+/// Every batch, newest first, with the size of what it still holds in `airlock_stage`.
+pub async fn list(client: &Client) -> Result<Vec<BatchListItem>> {
+    let rows = client
+        .query(
+            "SELECT b.id, b.feed, b.target, b.mode, b.state, b.verdict, b.file_path, \
+                    b.rows_total, b.rows_good, b.rows_quarantined, \
+                    to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                    extract(epoch FROM now() - b.created_at)::bigint, \
+                    (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = 'airlock_stage' AND c.relkind = 'r' \
+                       AND (c.relname = 'batch_' || b.id OR c.relname LIKE 'batch\\_' || b.id || '\\_%')) \
+             FROM airlock.batches b ORDER BY b.id DESC",
+            &[],
+        )
+        .await
+        .map_err(Error::db("listing batches"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| BatchListItem {
+            batch: r.get(0),
+            feed: r.get(1),
+            target: r.get(2),
+            mode: r.get(3),
+            state: r.get(4),
+            verdict: r.get(5),
+            file: r.get(6),
+            rows_total: r.get(7),
+            rows_good: r.get(8),
+            rows_quarantined: r.get(9),
+            created_at: r.get(10),
+            age_seconds: r.get(11),
+            staging_bytes: r.get(12),
+        })
+        .collect())
+}

@@ -1,0 +1,224 @@
+//! The command line: clap definitions and the thin glue from each command to the library.
+//! Exit status: 0 success, 1 error, 2 usage, 3 the verdict was abort (nothing promoted).
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::batch::state;
+use crate::db::{self, ConnectTarget};
+use crate::error::Result;
+use crate::{batch, export, feed, pipeline, report};
+
+pub const EXIT_ABORT: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "airlock", version, about = "Stage, validate, review, then promote data files into live PostgreSQL tables")]
+pub struct Cli {
+    /// PostgreSQL connection (libpq URL or key=value); default: the libpq environment (PGHOST, PGUSER, ...)
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load and validate FILE for FEED; print the summary and leave the batch for review
+    Check {
+        feed: PathBuf,
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List batches, including leftovers of failed runs
+    Batches {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One batch: counts, checks, verdict, plan, decisions
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the quarantined rows (line, column, check, value, message, then the row's fields)
+    Export {
+        id: i64,
+        #[arg(long, value_name = "OUT.csv")]
+        quarantined: PathBuf,
+    },
+    /// End a batch; production is untouched
+    Abort {
+        id: i64,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Set a batch aside with a note; everything is kept and it can be reopened
+    Quarantine {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn connect(cli: &Cli) -> Result<tokio_postgres::Client> {
+    let target = ConnectTarget::resolve(cli.database_url.as_deref())?;
+    db::connect(&target).await
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut client = connect(&cli).await?;
+    match &cli.command {
+        Command::Check { feed, file, json } => {
+            let feed = feed::load(&client, feed).await?;
+            let control = pipeline::CheckControl::default();
+            let work = pipeline::check(&mut client, &feed, file, &control);
+            let id = tokio::select! {
+                r = work => r?,
+                _ = tokio::signal::ctrl_c() => {
+                    anyhow::bail!("interrupted; production untouched (the batch stays listed in `airlock batches`)");
+                }
+            };
+            let summary = report::load(&client, id).await?;
+            if *json {
+                print_json(&summary)?;
+            } else {
+                print!("{}", report::render(&summary));
+            }
+            Ok(verdict_exit(&summary))
+        }
+        Command::Batches { json } => {
+            crate::stage::ensure_catalog(&mut client).await?;
+            let list = batch::list(&client).await?;
+            if *json {
+                print_json(&list)?;
+            } else {
+                print!("{}", render_list(&list));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { id, json } => {
+            crate::stage::ensure_catalog(&mut client).await?;
+            let summary = report::load(&client, *id).await?;
+            if *json {
+                print_json(&summary)?;
+            } else {
+                print!("{}", report::render(&summary));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { id, quarantined } => {
+            let n = export::quarantined(&client, *id, quarantined).await?;
+            println!(
+                "wrote {n} problem row{} of batch {id} to {}",
+                if n == 1 { "" } else { "s" },
+                quarantined.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Abort { id, note } => {
+            batch::decide(
+                &mut client,
+                *id,
+                "abort",
+                &[state::LOADING, state::VALIDATED, state::QUARANTINED, state::LOAD_FAILED, state::PROMOTE_FAILED],
+                state::ABORTED,
+                note.as_deref(),
+            )
+            .await?;
+            println!("batch {id} aborted; production untouched");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Quarantine { id, note } => {
+            batch::decide(
+                &mut client,
+                *id,
+                "quarantine",
+                &[state::VALIDATED],
+                state::QUARANTINED,
+                Some(note),
+            )
+            .await?;
+            println!("batch {id} quarantined; staging kept for review");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn verdict_exit(summary: &report::Summary) -> ExitCode {
+    if summary.verdict.as_deref() == Some("abort") {
+        ExitCode::from(EXIT_ABORT)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+fn human_age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn render_list(list: &[batch::BatchListItem]) -> String {
+    if list.is_empty() {
+        return "no batches\n".into();
+    }
+    let mut out = format!(
+        "{:>5}  {:<20} {:<22} {:<14} {:<7} {:>9} {:>9} {:>6} {:>9}\n",
+        "batch", "feed", "target", "state", "verdict", "rows", "bad", "age", "staging"
+    );
+    for b in list {
+        out.push_str(&format!(
+            "{:>5}  {:<20} {:<22} {:<14} {:<7} {:>9} {:>9} {:>6} {:>9}\n",
+            b.batch,
+            crate::validate::clip(&b.feed, 20),
+            crate::validate::clip(&b.target, 22),
+            b.state,
+            b.verdict.as_deref().unwrap_or("-"),
+            b.rows_total.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            b.rows_quarantined.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            human_age(b.age_seconds),
+            human_size(b.staging_bytes),
+        ));
+    }
+    out
+}

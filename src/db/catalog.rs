@@ -1,0 +1,221 @@
+//! What the target table really is, read from the server's catalog: columns with their types
+//! and typmods, NOT NULL, keys, CHECK constraints and foreign keys.
+use tokio_postgres::GenericClient;
+
+use super::qualified;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub type_oid: u32,
+    pub typmod: i32,
+    /// `format_type(type, typmod)`, e.g. `numeric(10,2)`; already quoted by the server.
+    pub type_sql: String,
+    /// `format_type(type, NULL)`, e.g. `character varying`.
+    pub base_type_sql: String,
+    /// `b` base, `d` domain, `e` enum, `c` composite, `r` range, ...
+    pub type_kind: char,
+    pub not_null: bool,
+    pub has_default: bool,
+    pub identity: bool,
+    pub generated: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckConstraint {
+    pub name: String,
+    /// The boolean expression (`pg_get_expr`), over bare column names.
+    pub expr: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// Quoted by the server (`format('%I.%I')`).
+    pub ref_table_sql: String,
+    pub ref_columns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    /// Every set of columns with a plain unique index (primary key included).
+    pub unique_keys: Vec<Vec<String>>,
+    pub checks: Vec<CheckConstraint>,
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+impl Table {
+    pub fn sql_name(&self) -> String {
+        qualified(&self.schema, &self.name)
+    }
+
+    pub fn display_name(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Resolves a table name as SQL would (`public.products`, `"Odd.Name"`), without splicing it
+/// into SQL: the server parses it through `to_regclass`. `None` when no such table exists.
+pub async fn find_table(
+    client: &impl GenericClient,
+    name: &str,
+) -> std::result::Result<Option<u32>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1) \
+             AND c.relkind IN ('r', 'p')",
+            &[&name],
+        )
+        .await?;
+    Ok(row.map(|r| r.get::<_, u32>(0)))
+}
+
+/// Reads a table's definition by OID.
+pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
+    let ctx = || Error::db(format!("reading the definition of table oid {oid}"));
+    let head = client
+        .query_one(
+            "SELECT n.nspname, c.relname FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+            &[&oid],
+        )
+        .await
+        .map_err(ctx())?;
+    let columns = client
+        .query(
+            "SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), \
+                    format_type(a.atttypid, NULL), t.typtype, a.attnotnull, a.atthasdef, \
+                    a.attidentity <> '', a.attgenerated <> '' \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&oid],
+        )
+        .await
+        .map_err(ctx())?
+        .into_iter()
+        .map(|r| Column {
+            name: r.get(0),
+            type_oid: r.get(1),
+            typmod: r.get(2),
+            type_sql: r.get(3),
+            base_type_sql: r.get(4),
+            type_kind: r.get::<_, i8>(5) as u8 as char,
+            not_null: r.get(6),
+            has_default: r.get(7),
+            identity: r.get(8),
+            generated: r.get(9),
+        })
+        .collect();
+
+    let attnames = "ARRAY(SELECT a.attname::text FROM unnest(%K) WITH ORDINALITY k(n, i) \
+                    JOIN pg_attribute a ON a.attrelid = %R AND a.attnum = k.n ORDER BY k.i)";
+    let cols = |keys: &str, rel: &str| attnames.replace("%K", keys).replace("%R", rel);
+    let constraints = client
+        .query(
+            &format!(
+                "SELECT con.conname::text, con.contype, {}, pg_get_expr(con.conbin, con.conrelid), \
+                        (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
+                         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = con.confrelid), \
+                        {} \
+                 FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY con.conname",
+                cols("con.conkey", "con.conrelid"),
+                cols("con.confkey", "con.confrelid"),
+            ),
+            &[&oid],
+        )
+        .await
+        .map_err(ctx())?;
+    let unique_indexes = client
+        .query(
+            &format!(
+                "SELECT {}, i.indisprimary FROM pg_index i \
+                 WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL \
+                   AND i.indexprs IS NULL AND i.indisvalid ORDER BY i.indexrelid",
+                cols("i.indkey::int2[]", "i.indrelid")
+            ),
+            &[&oid],
+        )
+        .await
+        .map_err(ctx())?;
+
+    let mut table = Table {
+        oid,
+        schema: head.get(0),
+        name: head.get(1),
+        columns,
+        primary_key: Vec::new(),
+        unique_keys: Vec::new(),
+        checks: Vec::new(),
+        foreign_keys: Vec::new(),
+    };
+    for r in unique_indexes {
+        let key: Vec<String> = r.get(0);
+        if r.get::<_, bool>(1) {
+            table.primary_key = key.clone();
+        }
+        table.unique_keys.push(key);
+    }
+    for r in constraints {
+        let kind = r.get::<_, i8>(1) as u8;
+        let name: String = r.get(0);
+        let columns: Vec<String> = r.get(2);
+        match kind {
+            b'c' => table.checks.push(CheckConstraint {
+                name,
+                expr: r.get(3),
+                columns,
+            }),
+            b'f' => table.foreign_keys.push(ForeignKey {
+                name,
+                columns,
+                ref_table_sql: r.get(4),
+                ref_columns: r.get(5),
+            }),
+            _ => {}
+        }
+    }
+    Ok(table)
+}
+
+/// Whether `column` exists in the table `table_oid`, with its quoted type.
+pub async fn column_type(
+    client: &impl GenericClient,
+    table_oid: u32,
+    column: &str,
+) -> Result<Option<String>> {
+    let row = client
+        .query_opt(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+            &[&table_oid, &column],
+        )
+        .await
+        .map_err(Error::db("reading a lookup column"))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// The quoted name of a table known by OID.
+pub async fn table_sql_name(client: &impl GenericClient, oid: u32) -> Result<String> {
+    let row = client
+        .query_one(
+            "SELECT n.nspname, c.relname FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+            &[&oid],
+        )
+        .await
+        .map_err(Error::db("reading a table name"))?;
+    Ok(qualified(row.get(0), row.get(1)))
+}
+

@@ -1,0 +1,109 @@
+//! Opening a connection from `--database-url`, `DATABASE_URL` or the libpq environment.
+use std::str::FromStr;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::error::{Error, Result};
+
+/// Where to connect, already parsed. Its `Display` never shows a password.
+#[derive(Clone)]
+pub struct ConnectTarget {
+    config: Config,
+}
+
+impl ConnectTarget {
+    /// `url` is a libpq URL or key=value string; `None` falls back to the libpq variables
+    /// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`) and libpq's defaults.
+    pub fn resolve(url: Option<&str>) -> Result<Self> {
+        let config = match url {
+            Some(url) => Config::from_str(url).map_err(|e| Error::Connection {
+                target: "the given database URL".into(),
+                source: e,
+            })?,
+            None => config_from_env(),
+        };
+        Ok(Self { config })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The same server and credentials, another database.
+    pub fn with_dbname(&self, dbname: &str) -> Self {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        Self { config }
+    }
+}
+
+impl std::fmt::Display for ConnectTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = self
+            .config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        write!(
+            f,
+            "{host}:{port} as {} to database {}",
+            self.config.get_user().unwrap_or("?"),
+            self.config.get_dbname().unwrap_or("?")
+        )
+    }
+}
+
+fn config_from_env() -> Config {
+    let mut config = Config::new();
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match var("PGHOST") {
+        Some(host) => {
+            config.host(&host);
+        }
+        None if std::path::Path::new("/var/run/postgresql").exists() => {
+            config.host_path("/var/run/postgresql");
+        }
+        None => {
+            config.host("localhost");
+        }
+    }
+    if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+        config.port(port);
+    }
+    let user = var("PGUSER")
+        .or_else(|| whoami::username().ok())
+        .unwrap_or_else(|| "postgres".into());
+    config.user(&user);
+    config.dbname(&var("PGDATABASE").unwrap_or(user));
+    if let Some(password) = var("PGPASSWORD") {
+        config.password(password);
+    }
+    config
+}
+
+/// Connects and drives the connection on a spawned task.
+pub async fn connect(target: &ConnectTarget) -> Result<Client> {
+    let (client, connection) =
+        target
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|source| Error::Connection {
+                target: target.to_string(),
+                source,
+            })?;
+    tokio::spawn(async move {
+        // The error, if any, surfaces on the next query through the client.
+        let _ = connection.await;
+    });
+    client
+        .batch_execute("SET application_name = 'airlock'")
+        .await
+        .map_err(Error::db("setting up the session"))?;
+    Ok(client)
+}

@@ -1,0 +1,74 @@
+//! The library's error type. Every variant carries the context a person needs to act.
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    Connection {
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("{context}: {}", db_message(.source))]
+    Database {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("{}: {problem}", .path.display())]
+    SpecSyntax { path: PathBuf, problem: String },
+
+    #[error("{}: key `{key}`: {problem}", .path.display())]
+    Spec {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+
+    #[error("{}: {problem}", .path.display())]
+    File { path: PathBuf, problem: String },
+
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("batch {id} not found")]
+    BatchNotFound { id: i64 },
+
+    #[error("batch {id} is {state}; {action} needs a batch that is {expected}")]
+    BatchState {
+        id: i64,
+        state: String,
+        action: &'static str,
+        expected: String,
+    },
+
+    #[error("cancelled: {what}")]
+    Cancelled { what: String },
+}
+
+impl Error {
+    /// Wraps a driver error with what Airlock was doing when it happened.
+    pub fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Database { context, source }
+    }
+}
+
+/// The server's own message (and detail) rather than the driver's terse "db error".
+fn db_message(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_string(),
+        },
+        None => err.to_string(),
+    }
+}

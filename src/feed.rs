@@ -1,0 +1,487 @@
+//! The feed spec: a small TOML file describing one feed, resolved against the target table's
+//! real definition. Everything that can be wrong with a spec is reported here, naming the
+//! file, the key and the problem, before any data is read.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::GenericClient;
+
+use crate::db::catalog::{self, Table};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Upsert,
+    Swap,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Upsert => "upsert",
+            Mode::Swap => "swap",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Csv,
+    Tsv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateKeys {
+    /// Every row sharing a key is quarantined.
+    #[default]
+    Quarantine,
+    /// The row nearest the end of the file wins; the others are set aside as superseded.
+    Last,
+    /// The row nearest the start of the file wins.
+    First,
+}
+
+/// The spec as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub name: String,
+    pub target: String,
+    #[serde(default)]
+    pub key: Option<Vec<String>>,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub source: SourceSpec,
+    #[serde(default)]
+    pub columns: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub checks: BTreeMap<String, CheckSpec>,
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    #[serde(default)]
+    pub format: Format,
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
+    #[serde(default = "default_null")]
+    pub null: Vec<String>,
+}
+
+impl Default for SourceSpec {
+    fn default() -> Self {
+        Self {
+            format: Format::Csv,
+            delimiter: None,
+            encoding: default_encoding(),
+            null: default_null(),
+        }
+    }
+}
+
+fn default_encoding() -> String {
+    "utf-8".into()
+}
+
+fn default_null() -> Vec<String> {
+    vec![String::new()]
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub pattern: Option<String>,
+    pub one_of: Option<Vec<String>>,
+    pub not_null: Option<bool>,
+    pub max_length: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Abort above this many quarantined rows.
+    #[serde(default)]
+    pub max_bad_rows: Option<u64>,
+    /// Abort above this fraction of quarantined rows.
+    #[serde(default = "default_bad_fraction")]
+    pub max_bad_fraction: f64,
+    /// Swap mode: abort when the row count moves more than this fraction against production.
+    #[serde(default = "default_count_change")]
+    pub max_count_change: f64,
+    #[serde(default)]
+    pub allow_empty: bool,
+    #[serde(default)]
+    pub duplicate_keys: DuplicateKeys,
+}
+
+fn default_bad_fraction() -> f64 {
+    0.05
+}
+
+fn default_count_change() -> f64 {
+    0.10
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            max_bad_rows: None,
+            max_bad_fraction: default_bad_fraction(),
+            max_count_change: default_count_change(),
+            allow_empty: false,
+            duplicate_keys: DuplicateKeys::Quarantine,
+        }
+    }
+}
+
+/// A target column filled from a lookup: the file's `from` value is matched against
+/// `match_column` of `table` and replaced by its `value_column`.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub table_sql: String,
+    pub table_display: String,
+    pub match_column: String,
+    pub value_column: String,
+}
+
+/// Where a target column's value comes from, per the spec.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Field(String),
+    Lookup { from: String, lookup: Lookup },
+}
+
+impl Source {
+    pub fn field(&self) -> &str {
+        match self {
+            Source::Field(f) => f,
+            Source::Lookup { from, .. } => from,
+        }
+    }
+}
+
+/// A spec checked against the database.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub path: PathBuf,
+    pub spec_text: String,
+    pub spec: Spec,
+    pub target: Table,
+    pub key: Vec<String>,
+    pub delimiter: u8,
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Explicit `[columns]` entries, by target column.
+    pub explicit: BTreeMap<String, Source>,
+    pub rules: BTreeMap<String, Rules>,
+}
+
+/// The compiled `[checks]` of one column.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub spec: CheckSpec,
+    pub pattern: Option<regex::Regex>,
+}
+
+/// Reads and parses a spec file (no database needed).
+pub fn read_spec(path: &Path) -> Result<(Spec, String)> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let spec: Spec = toml::from_str(&text).map_err(|e| Error::SpecSyntax {
+        path: path.to_owned(),
+        problem: e.to_string().trim_end().to_string(),
+    })?;
+    Ok((spec, text))
+}
+
+/// Parses a spec kept in a batch row, as it was when the batch was checked.
+pub fn parse_stored(path: &Path, text: &str) -> Result<Spec> {
+    toml::from_str(text).map_err(|e| Error::SpecSyntax {
+        path: path.to_owned(),
+        problem: e.to_string(),
+    })
+}
+
+/// Reads a spec file and resolves it against the database.
+pub async fn load(client: &impl GenericClient, path: &Path) -> Result<Feed> {
+    let (spec, text) = read_spec(path)?;
+    resolve(client, path, spec, text).await
+}
+
+pub async fn resolve(
+    client: &impl GenericClient,
+    path: &Path,
+    spec: Spec,
+    spec_text: String,
+) -> Result<Feed> {
+    let err = |key: &str, problem: String| Error::Spec {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        problem,
+    };
+    let oid = catalog::find_table(client, &spec.target)
+        .await
+        .map_err(|e| err("target", format!("`{}` is not a valid table name: {}", spec.target, db_text(&e))))?
+        .ok_or_else(|| err("target", format!("table `{}` not found", spec.target)))?;
+    let target = catalog::describe(client, oid).await?;
+
+    for reserved in [crate::stage::LINE_COLUMN, crate::stage::ORD_COLUMN] {
+        if target.column(reserved).is_some() {
+            return Err(err(
+                "target",
+                format!("the target has a column named `{reserved}`, which Airlock reserves"),
+            ));
+        }
+    }
+
+    let key = match &spec.key {
+        Some(key) if key.is_empty() => return Err(err("key", "the key names no column".into())),
+        Some(key) => key.clone(),
+        None if target.primary_key.is_empty() => {
+            return Err(err(
+                "key",
+                format!(
+                    "{} has no primary key; name the merge key, e.g. key = [\"id\"]",
+                    target.display_name()
+                ),
+            ));
+        }
+        None => target.primary_key.clone(),
+    };
+    for k in &key {
+        if target.column(k).is_none() {
+            return Err(err(
+                "key",
+                format!("column `{k}` is not in {}", target.display_name()),
+            ));
+        }
+    }
+    let mut sorted_key = key.clone();
+    sorted_key.sort();
+    let has_unique = target.unique_keys.iter().any(|u| {
+        let mut u = u.clone();
+        u.sort();
+        u == sorted_key
+    });
+    if !has_unique {
+        return Err(err(
+            "key",
+            format!(
+                "{} has no primary key or unique index on ({}); an upsert needs one to match rows",
+                target.display_name(),
+                key.join(", ")
+            ),
+        ));
+    }
+
+    let delimiter = match (&spec.source.delimiter, spec.source.format) {
+        (None, Format::Csv) => b',',
+        (None, Format::Tsv) => b'\t',
+        (Some(d), _) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+        (Some(d), _) if d == "\\t" => b'\t',
+        (Some(d), _) => {
+            return Err(err(
+                "source.delimiter",
+                format!("`{d}` is not a single ASCII character"),
+            ));
+        }
+    };
+    let encoding = match spec.source.encoding.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => None,
+        label => match encoding_rs::Encoding::for_label(label.as_bytes()) {
+            Some(enc) if enc == encoding_rs::UTF_8 => None,
+            Some(enc) if enc.is_single_byte() => Some(enc),
+            _ => {
+                return Err(err(
+                    "source.encoding",
+                    format!(
+                        "`{}` is not a supported encoding (utf-8, windows-1252, latin1, or another single-byte encoding)",
+                        spec.source.encoding
+                    ),
+                ));
+            }
+        },
+    };
+
+    let mut explicit = BTreeMap::new();
+    let mut used_sources: BTreeMap<String, String> = BTreeMap::new();
+    for (column, value) in &spec.columns {
+        let key_name = format!("columns.{column}");
+        let col = target.column(column).ok_or_else(|| {
+            err(
+                &key_name,
+                format!("column `{column}` is not in {}", target.display_name()),
+            )
+        })?;
+        if col.generated || col.identity {
+            return Err(err(
+                &key_name,
+                format!("column `{column}` is generated by the database and cannot be loaded"),
+            ));
+        }
+        let source = parse_column(client, value, &|k, p| err(&format!("{key_name}.{k}"), p))
+            .await?;
+        let source = match source {
+            Some(s) => s,
+            None => {
+                return Err(err(
+                    &key_name,
+                    "expected a source column name or a table such as { from = \"...\" } or { lookup = \"...\", match = \"...\", value = \"...\", from = \"...\" }"
+                        .into(),
+                ));
+            }
+        };
+        if let Some(other) = used_sources.insert(source.field().to_owned(), column.clone()) {
+            return Err(err(
+                &key_name,
+                format!(
+                    "source column `{}` is mapped twice (to `{other}` and `{column}`)",
+                    source.field()
+                ),
+            ));
+        }
+        explicit.insert(column.clone(), source);
+    }
+
+    let mut rules = BTreeMap::new();
+    for (column, check) in &spec.checks {
+        let key_name = format!("checks.{column}");
+        let col = target.column(column).ok_or_else(|| {
+            err(
+                &key_name,
+                format!("column `{column}` is not in {}", target.display_name()),
+            )
+        })?;
+        if (check.min.is_some() || check.max.is_some())
+            && !crate::validate::types::is_numeric_type(col.type_oid)
+            && !matches!(explicit.get(column), Some(Source::Lookup { .. }))
+        {
+            return Err(err(
+                &key_name,
+                format!("min/max need a numeric column; `{column}` is {}", col.type_sql),
+            ));
+        }
+        let pattern = match &check.pattern {
+            Some(p) => Some(regex::Regex::new(p).map_err(|e| {
+                err(
+                    &format!("{key_name}.pattern"),
+                    format!("not a valid regular expression: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        rules.insert(
+            column.clone(),
+            Rules {
+                spec: check.clone(),
+                pattern,
+            },
+        );
+    }
+
+    let p = &spec.policy;
+    if !(0.0..=1.0).contains(&p.max_bad_fraction) {
+        return Err(err(
+            "policy.max_bad_fraction",
+            "must be between 0 and 1".into(),
+        ));
+    }
+    if p.max_count_change < 0.0 {
+        return Err(err("policy.max_count_change", "must not be negative".into()));
+    }
+
+    Ok(Feed {
+        path: path.to_owned(),
+        spec_text,
+        target,
+        key,
+        delimiter,
+        encoding,
+        explicit,
+        rules,
+        spec,
+    })
+}
+
+/// One `[columns]` value: `"source"` or `{ from = ... }` or a lookup table.
+async fn parse_column(
+    client: &impl GenericClient,
+    value: &toml::Value,
+    err: &dyn Fn(&str, String) -> Error,
+) -> Result<Option<Source>> {
+    let table = match value {
+        toml::Value::String(s) => return Ok(Some(Source::Field(s.clone()))),
+        toml::Value::Table(t) => t,
+        _ => return Ok(None),
+    };
+    for k in table.keys() {
+        if !["from", "lookup", "match", "value"].contains(&k.as_str()) {
+            return Err(err(
+                k,
+                "unknown key; expected one of `from`, `lookup`, `match`, `value`".into(),
+            ));
+        }
+    }
+    let get = |k: &str| -> Result<Option<String>> {
+        match table.get(k) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(err(k, "expected a string".into())),
+        }
+    };
+    let from = get("from")?;
+    let Some(lookup_name) = get("lookup")? else {
+        if table.contains_key("match") || table.contains_key("value") {
+            return Err(err("lookup", "`match` and `value` need `lookup`".into()));
+        }
+        return Ok(from.map(Source::Field));
+    };
+    let from = from.ok_or_else(|| err("from", "a lookup needs the source column `from`".into()))?;
+    let match_column =
+        get("match")?.ok_or_else(|| err("match", "a lookup needs `match`".into()))?;
+    let value_column =
+        get("value")?.ok_or_else(|| err("value", "a lookup needs `value`".into()))?;
+    let oid = catalog::find_table(client, &lookup_name)
+        .await
+        .map_err(|e| err("lookup", format!("`{lookup_name}` is not a valid table name: {}", db_text(&e))))?
+        .ok_or_else(|| err("lookup", format!("lookup table `{lookup_name}` not found")))?;
+    for (k, c) in [("match", &match_column), ("value", &value_column)] {
+        if catalog::column_type(client, oid, c).await?.is_none() {
+            return Err(err(
+                k,
+                format!("column `{c}` is not in lookup table `{lookup_name}`"),
+            ));
+        }
+    }
+    let lookup_table = catalog::describe(client, oid).await?;
+    Ok(Some(Source::Lookup {
+        from,
+        lookup: Lookup {
+            table_sql: lookup_table.sql_name(),
+            table_display: lookup_table.display_name(),
+            match_column,
+            value_column,
+        },
+    }))
+}
+
+fn db_text(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_else(|| e.to_string())
+}

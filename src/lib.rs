@@ -1,0 +1,22 @@
+//! Airlock: stage, validate, review, then promote untrusted data files into live
+//! PostgreSQL tables.
+//!
+//! The modules follow the pipeline: `feed` (the spec) → `source` (reading the file) →
+//! `stage` (COPY into staging) → `validate` → `plan` → `batch` (state and audit), with `db`
+//! holding connection, identifier quoting and catalog introspection.
+#![forbid(unsafe_code)]
+
+pub mod batch;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod export;
+pub mod feed;
+pub mod pipeline;
+pub mod plan;
+pub mod report;
+pub mod source;
+pub mod stage;
+pub mod validate;
+
+pub use error::{Error, Result};

@@ -1,0 +1,137 @@
+//! `check`: the pipeline from file to validated batch — read, stage, validate, plan, judge —
+//! without writing to production.
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use tokio_postgres::Client;
+
+use crate::batch::{self, NewBatch, state};
+use crate::error::{Error, Result};
+use crate::feed::{Feed, Format};
+use crate::report;
+use crate::source::{ReadProgress, SourceOptions, SourceReader};
+use crate::stage::{self, StageNames};
+use crate::validate::{binding, policy, sql};
+
+/// Lets a caller (the TUI) watch and cancel a running check.
+#[derive(Clone, Default)]
+pub struct CheckControl {
+    pub cancel: Arc<AtomicBool>,
+    pub progress: Arc<std::sync::Mutex<Option<Arc<ReadProgress>>>>,
+}
+
+/// Loads and validates `file` for `feed`; returns the new batch's id. Production is only
+/// read. On failure after the batch exists, the batch is marked `load_failed` with the error.
+pub async fn check(client: &mut Client, feed: &Feed, file: &Path, control: &CheckControl) -> Result<i64> {
+    stage::ensure_catalog(client).await?;
+    let options = SourceOptions {
+        delimiter: feed.delimiter,
+        quoting: feed.spec.source.format == Format::Csv,
+        encoding: feed.encoding,
+    };
+    let mut reader = SourceReader::open(file, options)?;
+    if let Ok(mut slot) = control.progress.lock() {
+        *slot = Some(reader.progress());
+    }
+    let header = reader.header()?;
+    let binding = binding::bind(feed, header.as_deref())?;
+    let file_size = std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0);
+    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+    let id = batch::create(
+        client,
+        &NewBatch {
+            feed: &feed.spec.name,
+            spec_path: &feed.path.display().to_string(),
+            spec: &feed.spec_text,
+            target: &feed.target.display_name(),
+            target_oid: feed.target.oid,
+            mode: feed.spec.mode.as_str(),
+            file_path: &absolute.display().to_string(),
+            file_size,
+            encoding: &feed.spec.source.encoding,
+            header: &binding.header,
+        },
+    )
+    .await?;
+    match stage_and_validate(client, feed, id, reader, binding, control).await {
+        Ok(()) => Ok(id),
+        Err(e) => {
+            // Best effort: the original error matters more than a failure to record it.
+            let _ = batch::mark_failed(client, id, state::LOAD_FAILED, &e.to_string()).await;
+            Err(e)
+        }
+    }
+}
+
+async fn stage_and_validate(
+    client: &Client,
+    feed: &Feed,
+    id: i64,
+    reader: SourceReader,
+    binding: binding::Binding,
+    control: &CheckControl,
+) -> Result<()> {
+    let names = StageNames::new(id);
+    stage::create_tables(client, &names, binding.header.len()).await?;
+    let binding = Arc::new(binding);
+    let stats = if binding.header.is_empty() {
+        // No header line: nothing to stream, and the reader has already seen the whole file.
+        stage::LoadStats {
+            records: 0,
+            bytes: reader.progress().bytes(),
+            sha256: reader.progress().sha256().unwrap_or_default(),
+        }
+    } else {
+        stage::load(
+            client,
+            &names,
+            reader,
+            binding.clone(),
+            feed.spec.source.null.clone(),
+            control.cancel.clone(),
+        )
+        .await?
+    };
+    let sha256 = Some(stats.sha256.clone()).filter(|s| !s.is_empty());
+    client
+        .execute(
+            "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, updated_at = now() WHERE id = $1",
+            &[&id, &sha256, &(stats.records as i64)],
+        )
+        .await
+        .map_err(Error::db("recording load statistics"))?;
+
+    sql::run(client, feed, &binding, &names).await?;
+    let plan = crate::plan::compute(client, &feed.target, &binding, &names, feed.spec.mode).await?;
+    let rows = report::count_rows(client, &names, stats.records as i64).await?;
+    let checks = report::summarize_checks(client, &names).await?;
+    let (verdict, breaches) = policy::judge(&feed.spec.policy, feed.spec.mode, &rows, &plan, !checks.is_empty());
+
+    client
+        .execute(
+            "UPDATE airlock.batches SET state = 'validated', verdict = $2, breaches = $3, \
+                 notes = $4, rows_good = $5, rows_quarantined = $6, rows_superseded = $7, \
+                 rows_warned = $8, checks = $9, plan = $10, updated_at = now() \
+             WHERE id = $1 AND state = 'loading'",
+            &[
+                &id,
+                &verdict.as_str(),
+                &json(&breaches),
+                &json(&binding.notes),
+                &rows.good,
+                &rows.quarantined,
+                &rows.superseded,
+                &rows.warned,
+                &json(&checks),
+                &json(&plan),
+            ],
+        )
+        .await
+        .map_err(Error::db("recording the validation result"))?;
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}

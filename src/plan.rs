@@ -1,0 +1,132 @@
+//! The plan: what promotion would do to production (insert / update / unchanged / delete and
+//! which columns change), computed read-only from the typed rows and the target.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use crate::db::{Table, ident};
+use crate::error::{Error, Result};
+use crate::feed::Mode;
+use crate::stage::StageNames;
+use crate::validate::binding::{Binding, BoundColumn};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub insert: i64,
+    pub update: i64,
+    pub unchanged: i64,
+    /// Rows production would lose (swap mode only).
+    pub delete: i64,
+    /// Rows in production when the plan was made.
+    pub production_rows: i64,
+    /// For each column the file feeds, how many updated rows change it.
+    pub columns: BTreeMap<String, i64>,
+}
+
+/// `a.col IS DISTINCT FROM b.col`, comparing json as jsonb (json has no equality).
+pub fn distinct_expr(col: &BoundColumn, a: &str, b: &str) -> String {
+    let name = ident(&col.target);
+    const JSON: u32 = 114;
+    if col.type_oid == JSON {
+        format!("{a}.{name}::jsonb IS DISTINCT FROM {b}.{name}::jsonb")
+    } else {
+        format!("{a}.{name} IS DISTINCT FROM {b}.{name}")
+    }
+}
+
+/// `t.k1 = r.k1 AND ...` over the merge key.
+pub fn key_join(binding: &Binding, a: &str, b: &str) -> String {
+    binding
+        .key_columns()
+        .map(|c| format!("{a}.{n} = {b}.{n}", n = ident(&c.target)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+pub async fn compute(
+    client: &Client,
+    target: &Table,
+    binding: &Binding,
+    names: &StageNames,
+    mode: Mode,
+) -> Result<Plan> {
+    let ctx = || Error::db(format!("computing the plan against {}", target.display_name()));
+    let production_rows: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {}", target.sql_name()), &[])
+        .await
+        .map_err(ctx())?
+        .get(0);
+    let Some(first_key) = binding.key_columns().next() else {
+        // An empty file binds no columns: nothing to insert or update.
+        let delete = if mode == Mode::Swap { production_rows } else { 0 };
+        return Ok(Plan {
+            delete,
+            production_rows,
+            ..Plan::default()
+        });
+    };
+    let values: Vec<&BoundColumn> = binding.value_columns().collect();
+    let changed = if values.is_empty() {
+        "false".to_string()
+    } else {
+        values
+            .iter()
+            .map(|c| format!("({})", distinct_expr(c, "r", "t")))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let matched = format!("t.{} IS NOT NULL", ident(&first_key.target));
+    let mut select = vec![
+        format!("count(*) FILTER (WHERE NOT ({matched}))"),
+        format!("count(*) FILTER (WHERE {matched} AND ({changed}))"),
+        format!("count(*) FILTER (WHERE {matched} AND NOT ({changed}))"),
+    ];
+    for c in &values {
+        select.push(format!(
+            "count(*) FILTER (WHERE {matched} AND {})",
+            distinct_expr(c, "r", "t")
+        ));
+    }
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT {} FROM {rows} r LEFT JOIN {target} t ON {join}",
+                select.join(", "),
+                rows = names.rows,
+                target = target.sql_name(),
+                join = key_join(binding, "t", "r"),
+            ),
+            &[],
+        )
+        .await
+        .map_err(ctx())?;
+    let mut plan = Plan {
+        insert: row.get(0),
+        update: row.get(1),
+        unchanged: row.get(2),
+        delete: 0,
+        production_rows,
+        columns: BTreeMap::new(),
+    };
+    for (i, c) in values.iter().enumerate() {
+        plan.columns.insert(c.target.clone(), row.get(3 + i));
+    }
+    if mode == Mode::Swap {
+        plan.delete = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {target} t WHERE NOT EXISTS \
+                     (SELECT 1 FROM {rows} r WHERE {join})",
+                    target = target.sql_name(),
+                    rows = names.rows,
+                    join = key_join(binding, "t", "r"),
+                ),
+                &[],
+            )
+            .await
+            .map_err(ctx())?
+            .get(0);
+    }
+    Ok(plan)
+}

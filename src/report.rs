@@ -1,0 +1,319 @@
+//! What a batch is, as people and scripts read it: the summary behind `check`, `show` and
+//! their `--json`, and its human rendering.
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::stage::StageNames;
+use crate::validate::policy::RowCounts;
+
+/// One check's findings: how many rows it caught, and the first example.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckSummary {
+    pub check: String,
+    pub column: Option<String>,
+    pub severity: String,
+    pub rows: i64,
+    pub example: Example,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Example {
+    pub line: i64,
+    pub value: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileFacts {
+    pub path: String,
+    pub size: Option<i64>,
+    pub sha256: Option<String>,
+    pub encoding: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionRecord {
+    pub decision: String,
+    pub db_role: String,
+    pub os_user: Option<String>,
+    pub decided_at: String,
+    pub note: Option<String>,
+    pub counts: Option<serde_json::Value>,
+}
+
+/// The JSON contract of `check --json` and `show --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub batch: i64,
+    pub feed: String,
+    pub target: String,
+    pub mode: String,
+    pub state: String,
+    pub verdict: Option<String>,
+    pub breaches: Vec<String>,
+    pub rows: RowCounts,
+    pub checks: Vec<CheckSummary>,
+    pub plan: Plan,
+    pub file: FileFacts,
+    pub notes: Vec<String>,
+    pub error: Option<String>,
+    pub db_role: String,
+    pub os_user: Option<String>,
+    pub created_at: String,
+    pub decisions: Vec<DecisionRecord>,
+}
+
+/// Aggregates the issues table into one line per (check, column, severity).
+pub async fn summarize_checks(client: &Client, names: &StageNames) -> Result<Vec<CheckSummary>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT c.\"check\", c.\"column\", c.severity, c.n, e.line, e.value, e.message \
+                 FROM (SELECT \"check\", \"column\", severity, count(DISTINCT ord) AS n \
+                       FROM {issues} GROUP BY 1, 2, 3) c \
+                 CROSS JOIN LATERAL (SELECT line, value, message FROM {issues} i \
+                       WHERE i.\"check\" = c.\"check\" AND i.\"column\" IS NOT DISTINCT FROM c.\"column\" \
+                         AND i.severity = c.severity ORDER BY line, id LIMIT 1) e \
+                 ORDER BY CASE c.severity WHEN 'error' THEN 0 WHEN 'superseded' THEN 1 ELSE 2 END, \
+                          c.n DESC, c.\"check\", c.\"column\"",
+                issues = names.issues
+            ),
+            &[],
+        )
+        .await
+        .map_err(Error::db("summarizing issues"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CheckSummary {
+            check: r.get(0),
+            column: r.get(1),
+            severity: r.get(2),
+            rows: r.get(3),
+            example: Example {
+                line: r.get(4),
+                value: r.get(5),
+                message: r.get(6),
+            },
+        })
+        .collect())
+}
+
+/// Row counts from the issues and rows tables.
+pub async fn count_rows(client: &Client, names: &StageNames, total: i64) -> Result<RowCounts> {
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT (SELECT count(*) FROM {rows}), \
+                        count(DISTINCT ord) FILTER (WHERE severity = 'error'), \
+                        count(DISTINCT ord) FILTER (WHERE severity = 'superseded'), \
+                        count(DISTINCT ord) FILTER (WHERE severity = 'warning' AND ord IN (SELECT {ord} FROM {rows})) \
+                 FROM {issues}",
+                rows = names.rows,
+                issues = names.issues,
+                ord = crate::db::ident(crate::stage::ORD_COLUMN),
+            ),
+            &[],
+        )
+        .await
+        .map_err(Error::db("counting rows"))?;
+    Ok(RowCounts {
+        total,
+        good: row.get(0),
+        quarantined: row.get(1),
+        superseded: row.get(2),
+        warned: row.get(3),
+    })
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(v: Option<serde_json::Value>) -> T {
+    v.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+}
+
+pub async fn load(client: &Client, id: i64) -> Result<Summary> {
+    let r = client
+        .query_opt(
+            "SELECT id, feed, target, mode, state, verdict, breaches, rows_total, rows_good, \
+                    rows_quarantined, rows_superseded, rows_warned, checks, plan, file_path, \
+                    file_size, file_sha256, encoding, notes, error, db_role, os_user, \
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+             FROM airlock.batches WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db(format!("reading batch {id}")))?
+        .ok_or(Error::BatchNotFound { id })?;
+    let count = |i: usize| r.get::<_, Option<i64>>(i).unwrap_or(0);
+    let decisions = client
+        .query(
+            "SELECT decision, db_role, os_user, \
+                    to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), note, counts \
+             FROM airlock.decisions WHERE batch_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db(format!("reading decisions of batch {id}")))?
+        .into_iter()
+        .map(|d| DecisionRecord {
+            decision: d.get(0),
+            db_role: d.get(1),
+            os_user: d.get(2),
+            decided_at: d.get(3),
+            note: d.get(4),
+            counts: d.get(5),
+        })
+        .collect();
+    Ok(Summary {
+        batch: r.get(0),
+        feed: r.get(1),
+        target: r.get(2),
+        mode: r.get(3),
+        state: r.get(4),
+        verdict: r.get(5),
+        breaches: from_json(r.get(6)),
+        rows: RowCounts {
+            total: count(7),
+            good: count(8),
+            quarantined: count(9),
+            superseded: count(10),
+            warned: count(11),
+        },
+        checks: from_json(r.get(12)),
+        plan: from_json(r.get(13)),
+        file: FileFacts {
+            path: r.get(14),
+            size: r.get(15),
+            sha256: r.get(16),
+            encoding: r.get(17),
+        },
+        notes: from_json(r.get(18)),
+        error: r.get(19),
+        db_role: r.get(20),
+        os_user: r.get(21),
+        created_at: r.get(22),
+        decisions,
+    })
+}
+
+fn thousands(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// The summary as a person reads it: what happened, what is wrong, what would change, and
+/// what to do next.
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let verdict = s.verdict.as_deref().unwrap_or("-").to_uppercase();
+    let _ = writeln!(
+        out,
+        "Batch {}  {} → {} ({})  state: {}  verdict: {}",
+        s.batch, s.feed, s.target, s.mode, s.state, verdict
+    );
+    let _ = writeln!(
+        out,
+        "File {}  {} bytes  sha256 {}  {}",
+        s.file.path,
+        thousands(s.file.size.unwrap_or(0)),
+        s.file.sha256.as_deref().map(|h| &h[..h.len().min(12)]).unwrap_or("-"),
+        s.file.encoding
+    );
+    if let Some(error) = &s.error {
+        let _ = writeln!(out, "\nError: {error}");
+    }
+    for b in &s.breaches {
+        let _ = writeln!(out, "  ✗ {b}");
+    }
+    let r = &s.rows;
+    let _ = writeln!(
+        out,
+        "\nRows  {} read · {} good · {} quarantined{}{}",
+        thousands(r.total),
+        thousands(r.good),
+        thousands(r.quarantined),
+        if r.superseded > 0 { format!(" · {} superseded", thousands(r.superseded)) } else { String::new() },
+        if r.warned > 0 { format!(" · {} with warnings", thousands(r.warned)) } else { String::new() },
+    );
+    if !s.checks.is_empty() {
+        let _ = writeln!(out, "\nChecks");
+        let _ = writeln!(out, "  {:<18} {:<14} {:>8}  first at", "check", "column", "rows");
+        for c in &s.checks {
+            // The value is shown unless the message already quotes it.
+            let value = c
+                .example
+                .value
+                .as_deref()
+                .filter(|v| !c.example.message.contains(*v))
+                .map(|v| format!("'{}' ", crate::validate::clip(v, 24)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<18} {:<14} {:>8}  line {}: {}{}{}",
+                crate::validate::clip(&c.check, 18),
+                crate::validate::clip(c.column.as_deref().unwrap_or("-"), 14),
+                thousands(c.rows),
+                c.example.line,
+                value,
+                crate::validate::clip(&c.example.message, 90),
+                if c.severity == "error" { "" } else if c.severity == "warning" { "  (warning, row kept)" } else { "  (superseded)" },
+            );
+        }
+    }
+    if s.state != crate::batch::state::LOADING && s.state != crate::batch::state::LOAD_FAILED {
+        let p = &s.plan;
+        let _ = writeln!(
+            out,
+            "\nPlan  {} insert · {} update · {} unchanged{}  (production has {} rows)",
+            thousands(p.insert),
+            thousands(p.update),
+            thousands(p.unchanged),
+            if s.mode == "swap" { format!(" · {} delete", thousands(p.delete)) } else { String::new() },
+            thousands(p.production_rows)
+        );
+        let changed: Vec<String> = p
+            .columns
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| format!("{c} ({})", thousands(*n)))
+            .collect();
+        if !changed.is_empty() {
+            let _ = writeln!(out, "      changes: {}", changed.join(", "));
+        }
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "\nNote: {n}");
+    }
+    if !s.decisions.is_empty() {
+        let _ = writeln!(out, "\nDecisions");
+        for d in &s.decisions {
+            let _ = writeln!(
+                out,
+                "  {}  {:<10} by {} ({}){}",
+                d.decided_at,
+                d.decision,
+                d.db_role,
+                d.os_user.as_deref().unwrap_or("?"),
+                d.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+            );
+        }
+    }
+    if s.state == crate::batch::state::VALIDATED {
+        let _ = writeln!(out, "\nNext");
+        if r.quarantined > 0 {
+            let _ = writeln!(out, "  airlock export {} --quarantined bad-rows.csv   the bad rows for the partner", s.batch);
+        }
+        let _ = writeln!(out, "  airlock quarantine {} --note \"…\"              set the batch aside", s.batch);
+        let _ = writeln!(out, "  airlock abort {}                              end it; production untouched", s.batch);
+    }
+    out
+}

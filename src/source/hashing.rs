@@ -1,0 +1,76 @@
+//! A reader that hashes (SHA-256) and counts the bytes as they stream past, so the file is read
+//! once for parsing, fingerprinting and progress.
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+/// Shared counters a progress display can read while the load runs.
+#[derive(Debug, Default)]
+pub struct ReadProgress {
+    pub total_bytes: u64,
+    bytes: AtomicU64,
+    records: AtomicU64,
+    digest: Mutex<Option<String>>,
+}
+
+impl ReadProgress {
+    pub fn new(total_bytes: u64) -> Self {
+        Self {
+            total_bytes,
+            ..Self::default()
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    pub fn add_record(&self) {
+        self.records.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The file's SHA-256, once it has been read to the end.
+    pub fn sha256(&self) -> Option<String> {
+        self.digest.lock().ok().and_then(|d| d.clone())
+    }
+}
+
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    progress: Arc<ReadProgress>,
+}
+
+impl<R> HashingReader<R> {
+    pub fn new(inner: R, progress: Arc<ReadProgress>) -> Self {
+        Self {
+            inner,
+            hasher: Some(Sha256::new()),
+            progress,
+        }
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if let Some(hasher) = self.hasher.take()
+                && let Ok(mut digest) = self.progress.digest.lock()
+            {
+                *digest = Some(hex::encode(hasher.finalize()));
+            }
+        } else if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(&buf[..n]);
+            self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}

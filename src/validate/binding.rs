@@ -1,0 +1,211 @@
+//! Matching the file's header to the target's columns: which field feeds which column, how
+//! each is checked, and what the header lacks or has in excess.
+use crate::db::ident;
+use crate::error::{Error, Result};
+use crate::feed::{Feed, Lookup, Rules, Source};
+use crate::validate::types::TypeRule;
+
+/// Staging keeps every source field as its own text column; more than this and the file is
+/// refused with a clear error (PostgreSQL tables hold at most 1,600 columns).
+pub const MAX_SOURCE_COLUMNS: usize = 1000;
+
+/// One target column fed by the file.
+#[derive(Debug, Clone)]
+pub struct BoundColumn {
+    pub target: String,
+    pub source_index: usize,
+    pub source_name: String,
+    pub rule: TypeRule,
+    pub type_oid: u32,
+    pub typmod: i32,
+    /// The full type, e.g. `numeric(10,2)`, for messages.
+    pub type_sql: String,
+    /// The type staged values are cast to. Length-limited text types are cast to their base
+    /// type, because an explicit `::varchar(n)` truncates silently; their length is checked
+    /// on the way in and enforced by the assignment at promotion.
+    pub cast_sql: String,
+    pub not_null: bool,
+    pub key: bool,
+    pub lookup: Option<Lookup>,
+    pub rules: Option<Rules>,
+}
+
+impl BoundColumn {
+    /// The staging column holding this column's source field.
+    pub fn stage_column(&self) -> String {
+        stage_field(self.source_index)
+    }
+}
+
+/// The name of the staging column for source field `index` (0-based).
+pub fn stage_field(index: usize) -> String {
+    ident(&format!("f{}", index + 1))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Binding {
+    pub header: Vec<String>,
+    pub columns: Vec<BoundColumn>,
+    /// Things worth telling the operator that are not row problems (extra columns, ...).
+    pub notes: Vec<String>,
+}
+
+impl Binding {
+    pub fn column(&self, target: &str) -> Option<&BoundColumn> {
+        self.columns.iter().find(|c| c.target == target)
+    }
+
+    pub fn key_columns(&self) -> impl Iterator<Item = &BoundColumn> {
+        self.columns.iter().filter(|c| c.key)
+    }
+
+    pub fn value_columns(&self) -> impl Iterator<Item = &BoundColumn> {
+        self.columns.iter().filter(|c| !c.key)
+    }
+}
+
+fn find_header(header: &[String], name: &str) -> Result<Option<usize>, Vec<usize>> {
+    let exact: Vec<usize> = (0..header.len()).filter(|&i| header[i] == name).collect();
+    let found = if exact.is_empty() {
+        (0..header.len())
+            .filter(|&i| header[i].eq_ignore_ascii_case(name))
+            .collect()
+    } else {
+        exact
+    };
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        _ => Err(found),
+    }
+}
+
+/// Binds a header to the feed. `None` is a file without even a header line.
+pub fn bind(feed: &Feed, header: Option<&[String]>) -> Result<Binding> {
+    let Some(header) = header else {
+        return Ok(Binding {
+            notes: vec!["the file is empty: not even a header line".into()],
+            ..Binding::default()
+        });
+    };
+    let file_err = |problem: String| Error::File {
+        path: feed.path.clone(),
+        problem,
+    };
+    if header.len() > MAX_SOURCE_COLUMNS {
+        return Err(file_err(format!(
+            "the header has {} columns; Airlock stages at most {MAX_SOURCE_COLUMNS}",
+            header.len()
+        )));
+    }
+    let target = &feed.target;
+    let mut columns = Vec::new();
+    let mut missing = Vec::new();
+    let mut used = vec![false; header.len()];
+    for col in &target.columns {
+        let (source_name, lookup) = match feed.explicit.get(&col.name) {
+            Some(Source::Field(f)) => (f.clone(), None),
+            Some(Source::Lookup { from, lookup }) => (from.clone(), Some(lookup.clone())),
+            None => (col.name.clone(), None),
+        };
+        let index = match find_header(header, &source_name) {
+            Ok(found) => found,
+            Err(positions) => {
+                return Err(file_err(format!(
+                    "column `{source_name}` appears {} times in the header (columns {})",
+                    positions.len(),
+                    positions
+                        .iter()
+                        .map(|p| (p + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
+        let Some(index) = index else {
+            let required = col.not_null && !col.has_default && !col.identity && !col.generated;
+            let is_key = feed.key.contains(&col.name);
+            let explicit = feed.explicit.contains_key(&col.name);
+            if required || is_key || explicit {
+                let why = if explicit {
+                    format!("named in [columns] for `{}`", col.name)
+                } else if is_key {
+                    "the merge key".to_string()
+                } else {
+                    "NOT NULL without a default".to_string()
+                };
+                missing.push(format!("`{source_name}` ({why})"));
+            }
+            continue;
+        };
+        if col.generated || col.identity {
+            // A file column named like a generated column is data we cannot load.
+            continue;
+        }
+        used[index] = true;
+        let rule = if lookup.is_some() {
+            TypeRule::Text { max_chars: None }
+        } else {
+            TypeRule::for_column(col)
+        };
+        let cast_sql = if matches!(rule, TypeRule::Text { .. }) && lookup.is_none() {
+            col.base_type_sql.clone()
+        } else {
+            col.type_sql.clone()
+        };
+        columns.push(BoundColumn {
+            target: col.name.clone(),
+            source_index: index,
+            source_name: header[index].clone(),
+            rule,
+            type_oid: col.type_oid,
+            typmod: col.typmod,
+            type_sql: col.type_sql.clone(),
+            cast_sql,
+            not_null: col.not_null,
+            key: feed.key.contains(&col.name),
+            lookup,
+            rules: feed.rules.get(&col.name).cloned(),
+        });
+    }
+    if !missing.is_empty() {
+        return Err(file_err(format!(
+            "required column{} missing from the header: {}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
+    }
+    let mut notes = Vec::new();
+    let extra: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used[*i])
+        .map(|(i, name)| {
+            if name.is_empty() {
+                format!("(unnamed column {})", i + 1)
+            } else {
+                format!("`{name}`")
+            }
+        })
+        .collect();
+    if !extra.is_empty() {
+        notes.push(format!(
+            "extra column{} in the file, kept in staging but not loaded into {}: {}",
+            if extra.len() > 1 { "s" } else { "" },
+            target.display_name(),
+            extra.join(", ")
+        ));
+    }
+    for rule_col in feed.rules.keys() {
+        if !columns.iter().any(|c| &c.target == rule_col) {
+            notes.push(format!(
+                "[checks] for `{rule_col}` not applied: the file does not feed that column"
+            ));
+        }
+    }
+    Ok(Binding {
+        header: header.to_vec(),
+        columns,
+        notes,
+    })
+}

@@ -1,0 +1,117 @@
+//! File-level judgement: the verdict and the policy breaches that make it `abort`.
+use serde::{Deserialize, Serialize};
+
+use crate::feed::{Mode, Policy};
+use crate::plan::Plan;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No issue at all.
+    Clean,
+    /// Issues within the policy: a person should look, the good rows may go.
+    Review,
+    /// A policy threshold is breached: nothing is promoted without an explicit override.
+    Abort,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Review => "review",
+            Verdict::Abort => "abort",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "clean" => Some(Verdict::Clean),
+            "review" => Some(Verdict::Review),
+            "abort" => Some(Verdict::Abort),
+            _ => None,
+        }
+    }
+}
+
+/// Row counts of a validated batch. `total = good + quarantined + superseded`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowCounts {
+    pub total: i64,
+    pub good: i64,
+    pub quarantined: i64,
+    pub superseded: i64,
+    /// Rows promoted with a warning (they are also counted in `good`).
+    pub warned: i64,
+}
+
+pub fn judge(policy: &Policy, mode: Mode, rows: &RowCounts, plan: &Plan, issues: bool) -> (Verdict, Vec<String>) {
+    let mut breaches = Vec::new();
+    if rows.total == 0 && !policy.allow_empty {
+        breaches.push("the file has no data rows (policy allow_empty = false)".to_string());
+    }
+    if let Some(max) = policy.max_bad_rows
+        && rows.quarantined as u64 > max
+    {
+        breaches.push(format!(
+            "{} quarantined rows, more than max_bad_rows = {max}",
+            rows.quarantined
+        ));
+    }
+    if rows.total > 0 {
+        let fraction = rows.quarantined as f64 / rows.total as f64;
+        if fraction > policy.max_bad_fraction {
+            breaches.push(format!(
+                "{:.1}% of rows quarantined ({} of {}), more than max_bad_fraction = {}",
+                fraction * 100.0,
+                rows.quarantined,
+                rows.total,
+                policy.max_bad_fraction
+            ));
+        }
+    }
+    if mode == Mode::Swap && plan.production_rows > 0 {
+        let change = (rows.good - plan.production_rows).abs() as f64 / plan.production_rows as f64;
+        if change > policy.max_count_change {
+            breaches.push(format!(
+                "the table would go from {} to {} rows ({:+.1}%), more than max_count_change = {}",
+                plan.production_rows,
+                rows.good,
+                (rows.good - plan.production_rows) as f64 * 100.0 / plan.production_rows as f64,
+                policy.max_count_change
+            ));
+        }
+    }
+    let verdict = if !breaches.is_empty() {
+        Verdict::Abort
+    } else if issues {
+        Verdict::Review
+    } else {
+        Verdict::Clean
+    };
+    (verdict, breaches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        let policy = Policy::default();
+        let plan = Plan::default();
+        let rows = RowCounts { total: 100, good: 96, quarantined: 4, ..Default::default() };
+        assert_eq!(judge(&policy, Mode::Upsert, &rows, &plan, true).0, Verdict::Review);
+        let rows = RowCounts { total: 100, good: 90, quarantined: 10, ..Default::default() };
+        let (v, b) = judge(&policy, Mode::Upsert, &rows, &plan, true);
+        assert_eq!(v, Verdict::Abort);
+        assert!(b[0].contains("max_bad_fraction"), "{b:?}");
+        let empty = RowCounts::default();
+        assert_eq!(judge(&policy, Mode::Upsert, &empty, &plan, false).0, Verdict::Abort);
+        let allow = Policy { allow_empty: true, ..Policy::default() };
+        assert_eq!(judge(&allow, Mode::Upsert, &empty, &plan, false).0, Verdict::Clean);
+        let swap_plan = Plan { production_rows: 1000, ..Plan::default() };
+        let rows = RowCounts { total: 500, good: 500, ..Default::default() };
+        assert_eq!(judge(&policy, Mode::Swap, &rows, &swap_plan, false).0, Verdict::Abort);
+    }
+}

@@ -1,0 +1,324 @@
+//! Set-based checks over staging: values the server must judge, lookups, the typed rows
+//! table, foreign keys, the target's CHECK constraints and duplicate keys. Each step is one
+//! statement; nothing runs per row.
+use tokio_postgres::Client;
+
+use super::binding::{Binding, BoundColumn};
+use super::row::PENDING;
+use super::types::TypeRule;
+use crate::db::{ident, ident_list};
+use crate::error::{Error, Result};
+use crate::feed::{DuplicateKeys, Feed};
+use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames};
+
+const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
+
+async fn exec(client: &Client, what: &str, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64> {
+    client
+        .execute(sql, params)
+        .await
+        .map_err(Error::db(what.to_string()))
+}
+
+/// Runs every set-based layer; afterwards the rows table holds exactly the rows to promote.
+pub async fn run(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+    move_row_issues(client, names).await?;
+    for col in &binding.columns {
+        server_types(client, names, col).await?;
+        if col.lookup.is_some() {
+            lookups(client, names, col).await?;
+        }
+    }
+    build_rows(client, binding, names).await?;
+    foreign_keys(client, feed, binding, names).await?;
+    check_constraints(client, feed, binding, names).await?;
+    drop_rejected(client, names).await?;
+    duplicate_keys(client, feed, binding, names).await?;
+    drop_rejected(client, names).await?;
+    client
+        .batch_execute(&format!(
+            "CREATE INDEX ON {issues} (line, id); CREATE INDEX ON {issues} (ord); \
+             CREATE INDEX ON {raw} (\"_ord\"); ANALYZE {issues}; ANALYZE {rows};",
+            issues = names.issues,
+            raw = names.raw,
+            rows = names.rows,
+        ))
+        .await
+        .map_err(Error::db("indexing staging"))?;
+    Ok(())
+}
+
+/// Problems found in Rust travel with their staging row as JSON; here they become issue rows.
+async fn move_row_issues(client: &Client, names: &StageNames) -> Result<()> {
+    exec(
+        client,
+        "recording row issues",
+        &format!(
+            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+             SELECT s.\"_line\", s.\"_ord\", e.c, e.k, e.s, e.v, e.m \
+             FROM {raw} s CROSS JOIN LATERAL jsonb_to_recordset(s.\"_issues\") \
+                  AS e(c text, k text, s text, v text, m text) \
+             WHERE s.\"_issues\" IS NOT NULL AND e.k <> $1 \
+             ORDER BY s.\"_ord\"",
+            issues = names.issues,
+            raw = names.raw
+        ),
+        &[&PENDING],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Values of server-checked types, and values the Rust rules left undecided, are cast by the
+/// server once per distinct value; the failures become issues with the server's message.
+async fn server_types(client: &Client, names: &StageNames, col: &BoundColumn) -> Result<()> {
+    let field = col.stage_column();
+    let candidates = if matches!(col.rule, TypeRule::Server) {
+        format!("SELECT DISTINCT {field} FROM {} WHERE {field} IS NOT NULL", names.raw)
+    } else {
+        format!(
+            "SELECT DISTINCT s.{field} FROM {raw} s, jsonb_array_elements(s.\"_issues\") e \
+             WHERE s.\"_issues\" IS NOT NULL AND e->>'k' = '{PENDING}' AND e->>'c' = $1",
+            raw = names.raw
+        )
+    };
+    let sql = format!(
+        "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+         SELECT s.\"_line\", s.\"_ord\", $1, 'type', 'error', left(s.{field}, 500), f.message \
+         FROM {raw} s \
+         JOIN airlock.cast_errors(ARRAY({candidates}), $2::oid::regtype, $3) f \
+           ON f.value = s.{field} \
+         ORDER BY s.\"_ord\"",
+        issues = names.issues,
+        raw = names.raw,
+    );
+    exec(
+        client,
+        "casting values on the server",
+        &sql,
+        &[&col.target, &col.type_oid, &col.typmod],
+    )
+    .await?;
+    Ok(())
+}
+
+/// File values with no match (or more than one) in the lookup table.
+async fn lookups(client: &Client, names: &StageNames, col: &BoundColumn) -> Result<()> {
+    let Some(lookup) = &col.lookup else {
+        return Ok(());
+    };
+    let field = col.stage_column();
+    let sql = format!(
+        "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+         SELECT s.\"_line\", s.\"_ord\", $1, 'lookup', 'error', left(s.{field}, 500), \
+                CASE WHEN l.n IS NULL \
+                     THEN format('''%s'' is not in %s', left(s.{field}, 60), $2::text) \
+                     ELSE format('''%s'' matches %s rows of %s', left(s.{field}, 60), l.n, $2::text) END \
+         FROM {raw} s \
+         LEFT JOIN (SELECT {m}::text AS m, count(*) AS n FROM {table} GROUP BY 1) l ON l.m = s.{field} \
+         WHERE s.{field} IS NOT NULL AND (l.n IS NULL OR l.n > 1) \
+         ORDER BY s.\"_ord\"",
+        issues = names.issues,
+        raw = names.raw,
+        m = ident(&lookup.match_column),
+        table = lookup.table_sql,
+    );
+    let shown = format!("{}.{}", lookup.table_display, lookup.match_column);
+    exec(client, "checking lookups", &sql, &[&col.target, &shown]).await?;
+    Ok(())
+}
+
+/// The rows that passed the row checks, cast to the target's types (lookups resolved): the
+/// table the remaining checks, the plan and the promotion read.
+async fn build_rows(client: &Client, binding: &Binding, names: &StageNames) -> Result<()> {
+    let mut select = vec![
+        format!("s.\"_line\" AS {}", ident(LINE_COLUMN)),
+        format!("s.\"_ord\" AS {}", ident(ORD_COLUMN)),
+    ];
+    let mut joins = String::new();
+    for (i, col) in binding.columns.iter().enumerate() {
+        let field = col.stage_column();
+        match &col.lookup {
+            Some(lookup) => {
+                let alias = format!("lk{i}");
+                joins.push_str(&format!(
+                    " LEFT JOIN (SELECT {m}::text AS m, (array_agg({v}))[1] AS v FROM {table} \
+                     GROUP BY 1 HAVING count(*) = 1) {alias} ON {alias}.m = s.{field}",
+                    m = ident(&lookup.match_column),
+                    v = ident(&lookup.value_column),
+                    table = lookup.table_sql,
+                ));
+                select.push(format!(
+                    "{alias}.v::{} AS {}",
+                    col.cast_sql,
+                    ident(&col.target)
+                ));
+            }
+            None => select.push(format!("s.{field}::{} AS {}", col.cast_sql, ident(&col.target))),
+        }
+    }
+    let sql = format!(
+        "CREATE UNLOGGED TABLE {rows} AS SELECT {select} FROM {raw} s{joins} \
+         WHERE NOT EXISTS (SELECT 1 FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')",
+        rows = names.rows,
+        select = select.join(", "),
+        raw = names.raw,
+        issues = names.issues,
+    );
+    client
+        .batch_execute(&format!(
+            "CREATE INDEX ON {issues} (ord) WHERE severity = 'error'; ANALYZE {issues}; {sql}",
+            issues = names.issues
+        ))
+        .await
+        .map_err(Error::db("casting staged rows to the target's types"))
+}
+
+/// Key values as one text, for messages: `SKU-1` or `a, b` for composite keys.
+fn key_text(cols: &[&str], alias: &str) -> String {
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{alias}.{}::text", ident(c)))
+        .collect();
+    format!("concat_ws(', ', {})", parts.join(", "))
+}
+
+/// The target's foreign keys whose columns the file feeds.
+async fn foreign_keys(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+    for fk in &feed.target.foreign_keys {
+        if !fk.columns.iter().all(|c| binding.column(c).is_some()) {
+            continue;
+        }
+        let cols: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
+        let not_null: Vec<String> = cols.iter().map(|c| format!("r.{} IS NOT NULL", ident(c))).collect();
+        let matches: Vec<String> = cols
+            .iter()
+            .zip(&fk.ref_columns)
+            .map(|(c, rc)| format!("f.{} = r.{}", ident(rc), ident(c)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+             SELECT r.{line}, r.{ord}, $1, 'foreign_key', 'error', {value}, \
+                    format('%s is not in %s (%s)', {value}, $2::text, $3::text) \
+             FROM {rows} r WHERE {not_null} \
+               AND NOT EXISTS (SELECT 1 FROM {reft} f WHERE {matches}) ORDER BY r.{ord}",
+            issues = names.issues,
+            rows = names.rows,
+            line = ident(LINE_COLUMN),
+            ord = ident(ORD_COLUMN),
+            value = key_text(&cols, "r"),
+            not_null = not_null.join(" AND "),
+            reft = fk.ref_table_sql,
+            matches = matches.join(" AND "),
+        );
+        let reference = format!("{}({})", fk.ref_table_sql, fk.ref_columns.join(", "));
+        exec(
+            client,
+            &format!("checking foreign key {}", fk.name),
+            &sql,
+            &[&cols.join(", "), &reference, &fk.name],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The target's own CHECK constraints, evaluated on the typed rows; the target is not touched.
+async fn check_constraints(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+    for check in &feed.target.checks {
+        if check.columns.is_empty() || !check.columns.iter().all(|c| binding.column(c).is_some()) {
+            continue;
+        }
+        let cols: Vec<&str> = check.columns.iter().map(String::as_str).collect();
+        let sql = format!(
+            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+             SELECT r.{line}, r.{ord}, $1, 'check_constraint', 'error', {value}, $2 \
+             FROM {rows} r WHERE ({expr}) IS FALSE ORDER BY r.{ord}",
+            issues = names.issues,
+            rows = names.rows,
+            line = ident(LINE_COLUMN),
+            ord = ident(ORD_COLUMN),
+            value = key_text(&cols, "r"),
+            expr = check.expr,
+        );
+        let message = format!("violates check constraint {}: {}", check.name, check.expr);
+        exec(
+            client,
+            &format!("checking constraint {}", check.name),
+            &sql,
+            &[&cols.join(", "), &message],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes rows with errors (or superseded by a duplicate) from the typed rows.
+async fn drop_rejected(client: &Client, names: &StageNames) -> Result<()> {
+    exec(
+        client,
+        "removing rejected rows",
+        &format!(
+            "DELETE FROM {rows} r WHERE EXISTS (SELECT 1 FROM {issues} i \
+             WHERE i.ord = r.{ord} AND i.severity IN ('error', 'superseded'))",
+            rows = names.rows,
+            issues = names.issues,
+            ord = ident(ORD_COLUMN),
+        ),
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Rows of the file sharing a merge key. By default all are quarantined; with `last` or
+/// `first` one wins and the others are set aside as superseded, each with the winner's line.
+async fn duplicate_keys(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+    let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
+    if key.is_empty() {
+        return Ok(());
+    }
+    let line = ident(LINE_COLUMN);
+    let ord = ident(ORD_COLUMN);
+    let key_list = ident_list(key.iter().copied(), None);
+    let join: Vec<String> = key
+        .iter()
+        .map(|k| format!("r.{k} = d.{k}", k = ident(k)))
+        .collect();
+    let (filter, severity, message) = match feed.spec.policy.duplicate_keys {
+        DuplicateKeys::Quarantine => (
+            "true".to_string(),
+            "error",
+            "format('the key appears on %s rows (lines %s%s)', d.n, array_to_string(d.lines, ', '), \
+             CASE WHEN d.n > 5 THEN ', …' ELSE '' END)",
+        ),
+        DuplicateKeys::Last => (
+            format!("r.{ord} <> d.last_ord"),
+            "superseded",
+            "format('superseded by line %s, a later row with the same key (duplicate_keys = \"last\")', d.last_line)",
+        ),
+        DuplicateKeys::First => (
+            format!("r.{ord} <> d.first_ord"),
+            "superseded",
+            "format('superseded by line %s, an earlier row with the same key (duplicate_keys = \"first\")', d.first_line)",
+        ),
+    };
+    let sql = format!(
+        "WITH d AS ( \
+             SELECT {key_list}, count(*) AS n, \
+                    min({ord}) AS first_ord, max({ord}) AS last_ord, \
+                    (array_agg({line} ORDER BY {ord}))[1] AS first_line, \
+                    (array_agg({line} ORDER BY {ord} DESC))[1] AS last_line, \
+                    (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
+             FROM {rows} GROUP BY {key_list} HAVING count(*) > 1) \
+         INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+         SELECT r.{line}, r.{ord}, $1, 'duplicate_key', '{severity}', {value}, {message} \
+         FROM {rows} r JOIN d ON {join} WHERE {filter} ORDER BY r.{ord}",
+        rows = names.rows,
+        issues = names.issues,
+        value = key_text(&key, "r"),
+        join = join.join(" AND "),
+    );
+    exec(client, "finding duplicate keys", &sql, &[&key.join(", ")]).await?;
+    Ok(())
+}
