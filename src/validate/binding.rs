@@ -9,6 +9,8 @@ use crate::validate::types::TypeRule;
 /// refused with a clear error (PostgreSQL tables hold at most 1,600 columns).
 pub const MAX_SOURCE_COLUMNS: usize = 1000;
 
+const BPCHAR_OID: u32 = 1042;
+
 /// One target column fed by the file.
 #[derive(Debug, Clone)]
 pub struct BoundColumn {
@@ -148,10 +150,11 @@ pub fn bind(feed: &Feed, header: Option<&[String]>) -> Result<Binding> {
         } else {
             TypeRule::for_column(col)
         };
-        let cast_sql = if matches!(rule, TypeRule::Text { .. }) && lookup.is_none() {
-            col.base_type_sql.clone()
-        } else {
-            col.type_sql.clone()
+        let cast_sql = match (&rule, &lookup) {
+            // `character` without a length means character(1): name the unlimited form.
+            (TypeRule::Text { .. }, None) if col.type_oid == BPCHAR_OID => "bpchar".to_string(),
+            (TypeRule::Text { .. }, None) => col.base_type_sql.clone(),
+            _ => col.type_sql.clone(),
         };
         columns.push(BoundColumn {
             target: col.name.clone(),
