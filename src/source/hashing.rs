@@ -1,5 +1,6 @@
 //! A reader that hashes (SHA-256) and counts the bytes as they stream past, so the file is read
 //! once for parsing, fingerprinting and progress.
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +47,10 @@ pub struct HashingReader<R> {
     inner: R,
     hasher: Option<Sha256>,
     progress: Arc<ReadProgress>,
+    /// The bytes handed out from `window_start` on: what the CSV parser has read but not yet
+    /// turned into records (its read-ahead), so a record's true first byte can be found.
+    window: VecDeque<u8>,
+    window_start: u64,
 }
 
 impl<R> HashingReader<R> {
@@ -54,7 +59,29 @@ impl<R> HashingReader<R> {
             inner,
             hasher: Some(Sha256::new()),
             progress,
+            window: VecDeque::new(),
+            window_start: 0,
         }
+    }
+
+    /// The parser starts each record read at `from`, but first skips the line terminators and
+    /// blank lines left before the record. Returns the record's first byte and how many `\n`
+    /// were skipped, and forgets everything before `from`.
+    pub fn record_start(&mut self, from: u64) -> (u64, u64) {
+        let drop = (from.saturating_sub(self.window_start) as usize).min(self.window.len());
+        self.window.drain(..drop);
+        self.window_start += drop as u64;
+        let mut newlines = 0;
+        let mut skipped = 0;
+        for &b in self.window.iter() {
+            match b {
+                b'\n' => newlines += 1,
+                b'\r' => {}
+                _ => break,
+            }
+            skipped += 1;
+        }
+        (from + skipped, newlines)
     }
 }
 
@@ -69,6 +96,7 @@ impl<R: Read> Read for HashingReader<R> {
             }
         } else if let Some(hasher) = self.hasher.as_mut() {
             hasher.update(&buf[..n]);
+            self.window.extend(&buf[..n]);
             self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
         }
         Ok(n)

@@ -131,15 +131,23 @@ impl SourceReader {
             return Ok(None);
         }
         self.ordinal += 1;
-        let (line, byte) = record
-            .position()
-            .map(|p| (p.line(), p.byte()))
-            .unwrap_or((0, 0));
+        let (line, byte) = self.record_start(record);
         Ok(Some(RecordPosition {
             line,
             ordinal: self.ordinal,
             byte,
         }))
+    }
+
+    /// The physical line and byte where `record` starts. The parser's own position is where
+    /// its read began, before any terminators and blank lines it skipped; step over those.
+    fn record_start(&mut self, record: &ByteRecord) -> (u64, u64) {
+        let (line, byte) = record
+            .position()
+            .map(|p| (p.line(), p.byte()))
+            .unwrap_or((1, 0));
+        let (start, skipped_lines) = self.reader.get_mut().record_start(byte);
+        (line + skipped_lines, start)
     }
 
     fn read_raw(&mut self, record: &mut ByteRecord) -> Result<bool> {
