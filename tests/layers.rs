@@ -1,0 +1,210 @@
+//! Each validation layer on its own: NOT NULL, CHECK constraints, foreign keys, lookups,
+//! duplicate keys under each policy, the spec's rules, warnings, server-checked types,
+//! file-level policy, and odd identifiers.
+mod common;
+
+use common::{PRODUCTS_SPEC, TestDb};
+
+fn e(line: i64, column: Option<&str>, check: &str) -> (i64, Option<String>, String) {
+    (line, column.map(str::to_string), check.to_string())
+}
+
+const HEADER: &str = "sku,name,price,category\n";
+
+/// Names of the typed rows, in key order.
+async fn names(db: &TestDb, id: i64) -> Vec<String> {
+    db.client()
+        .await
+        .query(
+            &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY sku"),
+            &[],
+        )
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn constraints_of_the_target_are_checked_without_touching_it() {
+    let db = TestDb::with_catalog().await;
+    // Direct category_id (no lookup): the target's foreign key is checked instead.
+    let spec = db.write("feed.toml", "name = \"p\"\ntarget = \"products\"\n");
+    let file = db.write(
+        "feed.csv",
+        "sku,name,price,category_id\n\
+         SKU-0000201,,1.00,1\n\
+         SKU-0000202,B,-0.01,1\n\
+         SKU-0000203,C,2.00,99\n\
+         SKU-0000204,D,,1\n\
+         SKU-0000205,E,3.00,\n",
+    );
+    let before = db.table_hash("products").await;
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(
+        db.errors(id).await,
+        vec![
+            e(2, Some("name"), "not_null"),
+            e(3, Some("price"), "check_constraint"),
+            e(4, Some("category_id"), "foreign_key"),
+            e(5, Some("price"), "not_null"),
+        ]
+    );
+    let msgs = db.messages(id, "check_constraint").await;
+    assert!(msgs[0].contains("products_price_check"), "{msgs:?}");
+    let msgs = db.messages(id, "foreign_key").await;
+    assert_eq!(msgs[0], "99 is not in public.categories(category_id) (products_category_id_fkey)");
+    assert_eq!(db.summary(id).await.rows.good, 1);
+    assert_eq!(db.table_hash("products").await, before);
+}
+
+#[tokio::test]
+async fn duplicate_keys_follow_the_policy() {
+    let db = TestDb::with_catalog().await;
+    let file = db.write(
+        "feed.csv",
+        format!("{HEADER}SKU-0000201,first,1.00,Tools\nSKU-0000202,other,1.00,Tools\nSKU-0000201,second,2.00,Tools\nSKU-0000201,third,3.00,Tools\n"),
+    );
+    let spec = db.write("q.toml", PRODUCTS_SPEC);
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(
+        db.errors(id).await,
+        vec![e(2, Some("sku"), "duplicate_key"), e(4, Some("sku"), "duplicate_key"), e(5, Some("sku"), "duplicate_key")]
+    );
+    assert_eq!(db.messages(id, "duplicate_key").await[0], "the key appears on 3 rows (lines 2, 4, 5)");
+    assert_eq!(names(&db, id).await, vec!["other"]);
+
+    let spec = db.write("l.toml", format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"last\"\n"));
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(db.errors(id).await, vec![]);
+    assert_eq!(
+        db.issues(id, "superseded").await,
+        vec![e(2, Some("sku"), "duplicate_key"), e(4, Some("sku"), "duplicate_key")]
+    );
+    assert!(db.messages(id, "duplicate_key").await[0].starts_with("superseded by line 5"));
+    assert_eq!(names(&db, id).await, vec!["third", "other"]);
+    let s = db.summary(id).await;
+    assert_eq!((s.rows.good, s.rows.quarantined, s.rows.superseded), (2, 0, 2));
+
+    let spec = db.write("f.toml", format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"first\"\n"));
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(names(&db, id).await, vec!["first", "other"]);
+}
+
+#[tokio::test]
+async fn spec_rules_are_applied() {
+    let db = TestDb::with_catalog().await;
+    let spec = db.write(
+        "feed.toml",
+        format!(
+            "{PRODUCTS_SPEC}[checks]\nprice = {{ min = 1, max = 100 }}\nsku = {{ pattern = '^SKU-[0-9]{{7}}$' }}\n\
+             name = {{ max_length = 5 }}\ncategory_id = {{ one_of = [\"Tools\", \"Garden\"] }}\n\
+             [policy]\nmax_bad_fraction = 1.0\n"
+        ),
+    );
+    let file = db.write(
+        "feed.csv",
+        format!(
+            "{HEADER}SKU-0000201,ok,50,Tools\nSKU-0000202,ok,0.5,Tools\nSKU-0000203,ok,101,Tools\n\
+             SKU-204,ok,50,Tools\nSKU-0000205,toolong,50,Tools\nSKU-0000206,ok,50,Kitchen\nSKU-0000207,ok,NaN,Tools\n"
+        ),
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(
+        db.errors(id).await,
+        vec![
+            e(3, Some("price"), "min"),
+            e(4, Some("price"), "max"),
+            e(5, Some("sku"), "pattern"),
+            e(6, Some("name"), "max_length"),
+            e(7, Some("category_id"), "one_of"),
+            e(8, Some("price"), "min"),
+        ]
+    );
+    assert_eq!(db.messages(id, "max").await[0], "101 is above the maximum 100");
+}
+
+#[tokio::test]
+async fn surprising_values_are_flagged() {
+    let db = TestDb::with_catalog().await;
+    let spec = db.write("feed.toml", PRODUCTS_SPEC);
+    let file = db.write(
+        "feed.csv",
+        format!("{HEADER}SKU-0000201,a,12.345,Tools\nSKU-0000202,b,NaN,Tools\nSKU-0000203,c,1.50,Tools\n"),
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(db.errors(id).await, vec![]);
+    assert_eq!(
+        db.issues(id, "warning").await,
+        vec![e(2, Some("price"), "rounded"), e(3, Some("price"), "not_a_number")]
+    );
+    assert_eq!(
+        db.messages(id, "rounded").await[0],
+        "12.345 will be stored as 12.35 (numeric(10,2) keeps 2 decimal places)"
+    );
+    let s = db.summary(id).await;
+    assert_eq!(s.verdict.as_deref(), Some("review"));
+    assert_eq!((s.rows.good, s.rows.warned), (3, 2));
+}
+
+#[tokio::test]
+async fn file_level_policy_breaches_make_the_verdict_abort() {
+    let db = TestDb::with_catalog().await;
+    let file = db.write(
+        "feed.csv",
+        format!("{HEADER}SKU-0000201,a,1,Tools\nSKU-0000202,b,N/A,Tools\nSKU-0000203,c,x,Tools\nSKU-0000204,d,1,Tools\n"),
+    );
+    let spec = db.write("rows.toml", format!("{PRODUCTS_SPEC}[policy]\nmax_bad_rows = 1\nmax_bad_fraction = 1.0\n"));
+    let s = db.summary(db.check(&spec, &file).await.expect("check")).await;
+    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert_eq!(s.breaches, vec!["2 quarantined rows, more than max_bad_rows = 1"]);
+
+    let spec = db.write("frac.toml", format!("{PRODUCTS_SPEC}[policy]\nmax_bad_fraction = 0.25\n"));
+    let s = db.summary(db.check(&spec, &file).await.expect("check")).await;
+    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert!(s.breaches[0].starts_with("50.0% of rows quarantined (2 of 4)"), "{:?}", s.breaches);
+
+    // Swap mode: 2 good rows would replace 100 in production.
+    let swap = PRODUCTS_SPEC.replacen("[columns]", "mode = \"swap\"\n[columns]", 1);
+    let spec = db.write("swap.toml", format!("{swap}[policy]\nmax_bad_fraction = 1.0\n"));
+    let s = db.summary(db.check(&spec, &file).await.expect("check")).await;
+    assert_eq!(s.plan.delete, 100);
+    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert!(s.breaches[0].contains("from 100 to 2 rows"), "{:?}", s.breaches);
+}
+
+#[tokio::test]
+async fn server_checked_types_and_odd_identifiers() {
+    let db = TestDb::empty().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE SCHEMA \"Odd.Schema\";
+             CREATE TYPE \"Odd.Schema\".colour AS ENUM ('red', 'green');
+             CREATE TABLE \"Odd.Schema\".\"we\"\"ird\" (
+                 \"Key Col\" integer PRIMARY KEY,
+                 \"select\" \"Odd.Schema\".colour NOT NULL,
+                 addr inet);",
+        )
+        .await
+        .expect("schema");
+    let spec = db.write(
+        "feed.toml",
+        "name = \"odd\"\ntarget = '\"Odd.Schema\".\"we\"\"ird\"'\n[columns]\n\"Key Col\" = \"id\"\n",
+    );
+    let file = db.write(
+        "feed.csv",
+        "id,select,addr\n1,red,10.0.0.1\n2,purple,10.0.0.2\n3,green,999.0.0.1\n4,red,\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(
+        db.errors(id).await,
+        vec![e(3, Some("select"), "type"), e(4, Some("addr"), "type")]
+    );
+    let msgs = db.messages(id, "type").await;
+    assert_eq!(msgs[0], "invalid input value for enum \"Odd.Schema\".colour: \"purple\"");
+    let s = db.summary(id).await;
+    assert_eq!(s.target, "Odd.Schema.we\"ird");
+    assert_eq!((s.rows.good, s.plan.insert), (2, 2));
+}
