@@ -101,7 +101,9 @@ pub async fn record_decision(
             &[&id, &decision, &os_user(), &note, &counts],
         )
         .await
-        .map_err(Error::db(format!("recording the {decision} decision for batch {id}")))?;
+        .map_err(Error::db(format!(
+            "recording the {decision} decision for batch {id}"
+        )))?;
     Ok(())
 }
 
@@ -134,9 +136,9 @@ pub async fn decide(
     .await
     .map_err(Error::db(format!("updating batch {id}")))?;
     record_decision(&tx, id, decision, note, None).await?;
-    tx.commit()
-        .await
-        .map_err(Error::db(format!("committing the {decision} of batch {id}")))
+    tx.commit().await.map_err(Error::db(format!(
+        "committing the {decision} of batch {id}"
+    )))
 }
 
 /// One line of `airlock batches`.

@@ -5,11 +5,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    /// The cause is spelled out in the message (the driver hides it otherwise), so it is
+    /// not also chained as a source.
+    #[error("cannot connect to PostgreSQL at {target}: {}", chain(.cause))]
     Connection {
         target: String,
-        #[source]
-        source: tokio_postgres::Error,
+        cause: tokio_postgres::Error,
     },
 
     #[error("{context}: {}", db_message(.source))]
@@ -71,4 +72,19 @@ fn db_message(err: &tokio_postgres::Error) -> String {
         },
         None => err.to_string(),
     }
+}
+
+/// An error and its causes on one line ("error connecting to server: Connection refused").
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }

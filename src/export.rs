@@ -31,7 +31,9 @@ pub async fn quarantined(client: &Client, id: i64, out: &Path) -> Result<u64> {
     if !staged {
         return Err(Error::File {
             path: out.to_owned(),
-            problem: format!("batch {id} has no staged issues to export (it never finished loading, or its staging was dropped)"),
+            problem: format!(
+                "batch {id} has no staged issues to export (it never finished loading, or its staging was dropped)"
+            ),
         });
     }
     let names = StageNames::new(id);
@@ -64,10 +66,9 @@ pub async fn quarantined(client: &Client, id: i64, out: &Path) -> Result<u64> {
         problem: e.to_string(),
     })?;
     file.write_all(&head).map_err(io_err)?;
-    let stream = client
-        .copy_out(&query)
-        .await
-        .map_err(Error::db(format!("exporting the quarantined rows of batch {id}")))?;
+    let stream = client.copy_out(&query).await.map_err(Error::db(format!(
+        "exporting the quarantined rows of batch {id}"
+    )))?;
     futures_util::pin_mut!(stream);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(Error::db("exporting the quarantined rows"))?;
@@ -78,7 +79,10 @@ pub async fn quarantined(client: &Client, id: i64, out: &Path) -> Result<u64> {
     std::fs::rename(&tmp, out).map_err(io_err)?;
     let written: i64 = client
         .query_one(
-            &format!("SELECT count(*) FROM {} WHERE severity = 'error'", names.issues),
+            &format!(
+                "SELECT count(*) FROM {} WHERE severity = 'error'",
+                names.issues
+            ),
             &[],
         )
         .await

@@ -23,7 +23,12 @@ pub struct CheckControl {
 
 /// Loads and validates `file` for `feed`; returns the new batch's id. Production is only
 /// read. On failure after the batch exists, the batch is marked `load_failed` with the error.
-pub async fn check(client: &mut Client, feed: &Feed, file: &Path, control: &CheckControl) -> Result<i64> {
+pub async fn check(
+    client: &mut Client,
+    feed: &Feed,
+    file: &Path,
+    control: &CheckControl,
+) -> Result<i64> {
     stage::ensure_catalog(client).await?;
     let options = SourceOptions {
         delimiter: feed.delimiter,
@@ -35,7 +40,7 @@ pub async fn check(client: &mut Client, feed: &Feed, file: &Path, control: &Chec
         *slot = Some(reader.progress());
     }
     let header = reader.header()?;
-    let binding = binding::bind(feed, header.as_deref())?;
+    let binding = binding::bind(feed, file, header.as_deref())?;
     let file_size = std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0);
     let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
     let id = batch::create(
@@ -106,7 +111,13 @@ async fn stage_and_validate(
     let plan = crate::plan::compute(client, &feed.target, &binding, &names, feed.spec.mode).await?;
     let rows = report::count_rows(client, &names, stats.records as i64).await?;
     let checks = report::summarize_checks(client, &names).await?;
-    let (verdict, breaches) = policy::judge(&feed.spec.policy, feed.spec.mode, &rows, &plan, !checks.is_empty());
+    let (verdict, breaches) = policy::judge(
+        &feed.spec.policy,
+        feed.spec.mode,
+        &rows,
+        &plan,
+        !checks.is_empty(),
+    );
 
     client
         .execute(

@@ -51,7 +51,12 @@ pub async fn compute(
     names: &StageNames,
     mode: Mode,
 ) -> Result<Plan> {
-    let ctx = || Error::db(format!("computing the plan against {}", target.display_name()));
+    let ctx = || {
+        Error::db(format!(
+            "computing the plan against {}",
+            target.display_name()
+        ))
+    };
     let production_rows: i64 = client
         .query_one(&format!("SELECT count(*) FROM {}", target.sql_name()), &[])
         .await
@@ -59,7 +64,11 @@ pub async fn compute(
         .get(0);
     let Some(first_key) = binding.key_columns().next() else {
         // An empty file binds no columns: nothing to insert or update.
-        let delete = if mode == Mode::Swap { production_rows } else { 0 };
+        let delete = if mode == Mode::Swap {
+            production_rows
+        } else {
+            0
+        };
         return Ok(Plan {
             delete,
             production_rows,

@@ -130,7 +130,8 @@ pub async fn count_rows(client: &Client, names: &StageNames, total: i64) -> Resu
 }
 
 fn from_json<T: serde::de::DeserializeOwned + Default>(v: Option<serde_json::Value>) -> T {
-    v.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+    v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
 }
 
 pub async fn load(client: &Client, id: i64) -> Result<Summary> {
@@ -225,7 +226,11 @@ pub fn render(s: &Summary) -> String {
         "File {}  {} bytes  sha256 {}  {}",
         s.file.path,
         thousands(s.file.size.unwrap_or(0)),
-        s.file.sha256.as_deref().map(|h| &h[..h.len().min(12)]).unwrap_or("-"),
+        s.file
+            .sha256
+            .as_deref()
+            .map(|h| &h[..h.len().min(12)])
+            .unwrap_or("-"),
         s.file.encoding
     );
     if let Some(error) = &s.error {
@@ -241,12 +246,24 @@ pub fn render(s: &Summary) -> String {
         thousands(r.total),
         thousands(r.good),
         thousands(r.quarantined),
-        if r.superseded > 0 { format!(" · {} superseded", thousands(r.superseded)) } else { String::new() },
-        if r.warned > 0 { format!(" · {} with warnings", thousands(r.warned)) } else { String::new() },
+        if r.superseded > 0 {
+            format!(" · {} superseded", thousands(r.superseded))
+        } else {
+            String::new()
+        },
+        if r.warned > 0 {
+            format!(" · {} with warnings", thousands(r.warned))
+        } else {
+            String::new()
+        },
     );
     if !s.checks.is_empty() {
         let _ = writeln!(out, "\nChecks");
-        let _ = writeln!(out, "  {:<18} {:<14} {:>8}  first at", "check", "column", "rows");
+        let _ = writeln!(
+            out,
+            "  {:<18} {:<14} {:>8}  first at",
+            "check", "column", "rows"
+        );
         for c in &s.checks {
             // The value is shown unless the message already quotes it.
             let value = c
@@ -265,7 +282,13 @@ pub fn render(s: &Summary) -> String {
                 c.example.line,
                 value,
                 crate::validate::clip(&c.example.message, 90),
-                if c.severity == "error" { "" } else if c.severity == "warning" { "  (warning, row kept)" } else { "  (superseded)" },
+                if c.severity == "error" {
+                    ""
+                } else if c.severity == "warning" {
+                    "  (warning, row kept)"
+                } else {
+                    "  (superseded)"
+                },
             );
         }
     }
@@ -277,7 +300,11 @@ pub fn render(s: &Summary) -> String {
             thousands(p.insert),
             thousands(p.update),
             thousands(p.unchanged),
-            if s.mode == "swap" { format!(" · {} delete", thousands(p.delete)) } else { String::new() },
+            if s.mode == "swap" {
+                format!(" · {} delete", thousands(p.delete))
+            } else {
+                String::new()
+            },
             thousands(p.production_rows)
         );
         let changed: Vec<String> = p
@@ -303,17 +330,32 @@ pub fn render(s: &Summary) -> String {
                 d.decision,
                 d.db_role,
                 d.os_user.as_deref().unwrap_or("?"),
-                d.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+                d.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
             );
         }
     }
     if s.state == crate::batch::state::VALIDATED {
         let _ = writeln!(out, "\nNext");
         if r.quarantined > 0 {
-            let _ = writeln!(out, "  airlock export {} --quarantined bad-rows.csv   the bad rows for the partner", s.batch);
+            let _ = writeln!(
+                out,
+                "  airlock export {} --quarantined bad-rows.csv   the bad rows for the partner",
+                s.batch
+            );
         }
-        let _ = writeln!(out, "  airlock quarantine {} --note \"…\"              set the batch aside", s.batch);
-        let _ = writeln!(out, "  airlock abort {}                              end it; production untouched", s.batch);
+        let _ = writeln!(
+            out,
+            "  airlock quarantine {} --note \"…\"              set the batch aside",
+            s.batch
+        );
+        let _ = writeln!(
+            out,
+            "  airlock abort {}                              end it; production untouched",
+            s.batch
+        );
     }
     out
 }

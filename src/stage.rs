@@ -118,9 +118,9 @@ pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
         .transaction()
         .await
         .map_err(Error::db("creating the airlock catalog"))?;
-    tx.batch_execute(CATALOG_DDL)
-        .await
-        .map_err(Error::db("creating the airlock catalog (schemas airlock and airlock_stage)"))?;
+    tx.batch_execute(CATALOG_DDL).await.map_err(Error::db(
+        "creating the airlock catalog (schemas airlock and airlock_stage)",
+    ))?;
     tx.commit()
         .await
         .map_err(Error::db("creating the airlock catalog"))
@@ -179,10 +179,10 @@ pub async fn create_tables(client: &Client, names: &StageNames, fields: usize) -
         raw = names.raw,
         issues = names.issues,
     );
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(Error::db(format!("creating staging tables for batch {}", names.batch)))
+    client.batch_execute(&sql).await.map_err(Error::db(format!(
+        "creating staging tables for batch {}",
+        names.batch
+    )))
 }
 
 /// What the streaming load saw.
@@ -211,7 +211,10 @@ impl CopyEncoder {
             return;
         };
         let bytes = value.as_bytes();
-        if !bytes.iter().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
+        if !bytes
+            .iter()
+            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+        {
             self.buf.put_slice(bytes);
             return;
         }
@@ -384,9 +387,8 @@ pub async fn load(
         .map_err(ctx())?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     let nulls = Arc::new(nulls);
-    let producer = tokio::task::spawn_blocking(move || {
-        encode_records(reader, binding, nulls, tx, cancel)
-    });
+    let producer =
+        tokio::task::spawn_blocking(move || encode_records(reader, binding, nulls, tx, cancel));
     futures_util::pin_mut!(sink);
     let mut send_error = None;
     while let Some(chunk) = rx.recv().await {

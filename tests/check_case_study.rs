@@ -9,7 +9,10 @@ async fn case_study_reports_exactly_the_broken_rows() {
     let db = TestDb::with_catalog().await;
     let before = db.table_hash("products").await;
     let id = db
-        .check(&fixture("partner-products.toml"), &fixture("products-broken.csv"))
+        .check(
+            &fixture("partner-products.toml"),
+            &fixture("products-broken.csv"),
+        )
         .await
         .expect("check");
 
@@ -47,7 +50,10 @@ async fn case_study_reports_exactly_the_broken_rows() {
     assert_eq!(s.rows.total, 300);
     assert_eq!(s.rows.quarantined, 13);
     assert_eq!(s.rows.good, 287);
-    assert_eq!(s.rows.total, s.rows.good + s.rows.quarantined + s.rows.superseded);
+    assert_eq!(
+        s.rows.total,
+        s.rows.good + s.rows.quarantined + s.rows.superseded
+    );
     // Production holds SKU 1..100; the feed has 51..350 with 13 bad rows and two sharing a key.
     assert_eq!(s.plan.insert + s.plan.update + s.plan.unchanged, 287);
     assert_eq!(s.plan.production_rows, 100);
@@ -57,14 +63,21 @@ async fn case_study_reports_exactly_the_broken_rows() {
     let lookups = db.messages(id, "lookup").await;
     assert_eq!(lookups[1], "'Gadgets' is not in public.categories.name");
 
-    assert_eq!(db.table_hash("products").await, before, "check must not touch production");
+    assert_eq!(
+        db.table_hash("products").await,
+        before,
+        "check must not touch production"
+    );
 }
 
 #[tokio::test]
 async fn clean_feed_is_clean_with_an_exact_plan() {
     let db = TestDb::with_catalog().await;
     let id = db
-        .check(&fixture("partner-products.toml"), &fixture("products-clean.csv"))
+        .check(
+            &fixture("partner-products.toml"),
+            &fixture("products-clean.csv"),
+        )
         .await
         .expect("check");
     let s = db.summary(id).await;

@@ -54,7 +54,10 @@ async fn constraints_of_the_target_are_checked_without_touching_it() {
     let msgs = db.messages(id, "check_constraint").await;
     assert!(msgs[0].contains("products_price_check"), "{msgs:?}");
     let msgs = db.messages(id, "foreign_key").await;
-    assert_eq!(msgs[0], "99 is not in public.categories(category_id) (products_category_id_fkey)");
+    assert_eq!(
+        msgs[0],
+        "99 is not in public.categories(category_id) (products_category_id_fkey)"
+    );
     assert_eq!(db.summary(id).await.rows.good, 1);
     assert_eq!(db.table_hash("products").await, before);
 }
@@ -70,24 +73,43 @@ async fn duplicate_keys_follow_the_policy() {
     let id = db.check(&spec, &file).await.expect("check");
     assert_eq!(
         db.errors(id).await,
-        vec![e(2, Some("sku"), "duplicate_key"), e(4, Some("sku"), "duplicate_key"), e(5, Some("sku"), "duplicate_key")]
+        vec![
+            e(2, Some("sku"), "duplicate_key"),
+            e(4, Some("sku"), "duplicate_key"),
+            e(5, Some("sku"), "duplicate_key")
+        ]
     );
-    assert_eq!(db.messages(id, "duplicate_key").await[0], "the key appears on 3 rows (lines 2, 4, 5)");
+    assert_eq!(
+        db.messages(id, "duplicate_key").await[0],
+        "the key appears on 3 rows (lines 2, 4, 5)"
+    );
     assert_eq!(names(&db, id).await, vec!["other"]);
 
-    let spec = db.write("l.toml", format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"last\"\n"));
+    let spec = db.write(
+        "l.toml",
+        format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"last\"\n"),
+    );
     let id = db.check(&spec, &file).await.expect("check");
     assert_eq!(db.errors(id).await, vec![]);
     assert_eq!(
         db.issues(id, "superseded").await,
-        vec![e(2, Some("sku"), "duplicate_key"), e(4, Some("sku"), "duplicate_key")]
+        vec![
+            e(2, Some("sku"), "duplicate_key"),
+            e(4, Some("sku"), "duplicate_key")
+        ]
     );
     assert!(db.messages(id, "duplicate_key").await[0].starts_with("superseded by line 5"));
     assert_eq!(names(&db, id).await, vec!["third", "other"]);
     let s = db.summary(id).await;
-    assert_eq!((s.rows.good, s.rows.quarantined, s.rows.superseded), (2, 0, 2));
+    assert_eq!(
+        (s.rows.good, s.rows.quarantined, s.rows.superseded),
+        (2, 0, 2)
+    );
 
-    let spec = db.write("f.toml", format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"first\"\n"));
+    let spec = db.write(
+        "f.toml",
+        format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"first\"\n"),
+    );
     let id = db.check(&spec, &file).await.expect("check");
     assert_eq!(names(&db, id).await, vec!["first", "other"]);
 }
@@ -122,7 +144,10 @@ async fn spec_rules_are_applied() {
             e(8, Some("price"), "min"),
         ]
     );
-    assert_eq!(db.messages(id, "max").await[0], "101 is above the maximum 100");
+    assert_eq!(
+        db.messages(id, "max").await[0],
+        "101 is above the maximum 100"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +162,10 @@ async fn surprising_values_are_flagged() {
     assert_eq!(db.errors(id).await, vec![]);
     assert_eq!(
         db.issues(id, "warning").await,
-        vec![e(2, Some("price"), "rounded"), e(3, Some("price"), "not_a_number")]
+        vec![
+            e(2, Some("price"), "rounded"),
+            e(3, Some("price"), "not_a_number")
+        ]
     );
     assert_eq!(
         db.messages(id, "rounded").await[0],
@@ -155,23 +183,49 @@ async fn file_level_policy_breaches_make_the_verdict_abort() {
         "feed.csv",
         format!("{HEADER}SKU-0000201,a,1,Tools\nSKU-0000202,b,N/A,Tools\nSKU-0000203,c,x,Tools\nSKU-0000204,d,1,Tools\n"),
     );
-    let spec = db.write("rows.toml", format!("{PRODUCTS_SPEC}[policy]\nmax_bad_rows = 1\nmax_bad_fraction = 1.0\n"));
-    let s = db.summary(db.check(&spec, &file).await.expect("check")).await;
+    let spec = db.write(
+        "rows.toml",
+        format!("{PRODUCTS_SPEC}[policy]\nmax_bad_rows = 1\nmax_bad_fraction = 1.0\n"),
+    );
+    let s = db
+        .summary(db.check(&spec, &file).await.expect("check"))
+        .await;
     assert_eq!(s.verdict.as_deref(), Some("abort"));
-    assert_eq!(s.breaches, vec!["2 quarantined rows, more than max_bad_rows = 1"]);
+    assert_eq!(
+        s.breaches,
+        vec!["2 quarantined rows, more than max_bad_rows = 1"]
+    );
 
-    let spec = db.write("frac.toml", format!("{PRODUCTS_SPEC}[policy]\nmax_bad_fraction = 0.25\n"));
-    let s = db.summary(db.check(&spec, &file).await.expect("check")).await;
+    let spec = db.write(
+        "frac.toml",
+        format!("{PRODUCTS_SPEC}[policy]\nmax_bad_fraction = 0.25\n"),
+    );
+    let s = db
+        .summary(db.check(&spec, &file).await.expect("check"))
+        .await;
     assert_eq!(s.verdict.as_deref(), Some("abort"));
-    assert!(s.breaches[0].starts_with("50.0% of rows quarantined (2 of 4)"), "{:?}", s.breaches);
+    assert!(
+        s.breaches[0].starts_with("50.0% of rows quarantined (2 of 4)"),
+        "{:?}",
+        s.breaches
+    );
 
     // Swap mode: 2 good rows would replace 100 in production.
     let swap = PRODUCTS_SPEC.replacen("[columns]", "mode = \"swap\"\n[columns]", 1);
-    let spec = db.write("swap.toml", format!("{swap}[policy]\nmax_bad_fraction = 1.0\n"));
-    let s = db.summary(db.check(&spec, &file).await.expect("check")).await;
+    let spec = db.write(
+        "swap.toml",
+        format!("{swap}[policy]\nmax_bad_fraction = 1.0\n"),
+    );
+    let s = db
+        .summary(db.check(&spec, &file).await.expect("check"))
+        .await;
     assert_eq!(s.plan.delete, 100);
     assert_eq!(s.verdict.as_deref(), Some("abort"));
-    assert!(s.breaches[0].contains("from 100 to 2 rows"), "{:?}", s.breaches);
+    assert!(
+        s.breaches[0].contains("from 100 to 2 rows"),
+        "{:?}",
+        s.breaches
+    );
 }
 
 #[tokio::test]
@@ -203,7 +257,10 @@ async fn server_checked_types_and_odd_identifiers() {
         vec![e(3, Some("select"), "type"), e(4, Some("addr"), "type")]
     );
     let msgs = db.messages(id, "type").await;
-    assert_eq!(msgs[0], "invalid input value for enum \"Odd.Schema\".colour: \"purple\"");
+    assert_eq!(
+        msgs[0],
+        "invalid input value for enum \"Odd.Schema\".colour: \"purple\""
+    );
     let s = db.summary(id).await;
     assert_eq!(s.target, "Odd.Schema.we\"ird");
     assert_eq!((s.rows.good, s.plan.insert), (2, 2));

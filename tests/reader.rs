@@ -13,9 +13,7 @@ async fn rows_table(db: &TestDb, id: i64) -> Vec<(i64, String, String)> {
     db.client()
         .await
         .query(
-            &format!(
-                "SELECT __line, sku, name FROM airlock_stage.batch_{id}_rows ORDER BY __line"
-            ),
+            &format!("SELECT __line, sku, name FROM airlock_stage.batch_{id}_rows ORDER BY __line"),
             &[],
         )
         .await
@@ -46,7 +44,14 @@ async fn bom_crlf_quotes_and_multiline_fields_keep_physical_lines() {
     let rows = rows_table(&db, id).await;
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0], (2, "SKU-0000201".into(), "Hammer, claw".into()));
-    assert_eq!(rows[1], (3, "SKU-0000202".into(), "Bird feeder\r\nwith \"hook\"\r\nand pole".into()));
+    assert_eq!(
+        rows[1],
+        (
+            3,
+            "SKU-0000202".into(),
+            "Bird feeder\r\nwith \"hook\"\r\nand pole".into()
+        )
+    );
     assert_eq!(rows[2].0, 8);
     let s = db.summary(id).await;
     assert_eq!(s.rows.total, 4);
@@ -84,7 +89,11 @@ async fn invalid_utf8_and_nul_bytes_quarantine_the_row_without_mojibake() {
         ]
     );
     let enc = db.messages(id, "encoding").await;
-    assert!(enc[0].contains("invalid UTF-8 at byte 3 of the field"), "{}", enc[0]);
+    assert!(
+        enc[0].contains("invalid UTF-8 at byte 3 of the field"),
+        "{}",
+        enc[0]
+    );
     assert!(enc[0].contains("byte offset 24"), "{}", enc[0]);
     // Staging holds no mojibake: the undecodable field is NULL, the raw record escaped.
     let client = db.client().await;
@@ -116,7 +125,10 @@ async fn windows_1252_is_decoded() {
     );
     for label in ["windows-1252", "latin1"] {
         let id = db
-            .check(&spec(&db, &format!("[source]\nencoding = \"{label}\"\n")).await, &file)
+            .check(
+                &spec(&db, &format!("[source]\nencoding = \"{label}\"\n")).await,
+                &file,
+            )
             .await
             .expect("check");
         assert_eq!(db.errors(id).await, vec![]);
@@ -144,13 +156,21 @@ async fn ragged_rows_are_quarantined_with_their_line() {
 #[tokio::test]
 async fn empty_and_header_only_files_follow_allow_empty() {
     let db = TestDb::with_catalog().await;
-    for (name, contents) in [("empty.csv", ""), ("header.csv", "sku,name,price,category\n"), ("bom.csv", "\u{feff}")] {
+    for (name, contents) in [
+        ("empty.csv", ""),
+        ("header.csv", "sku,name,price,category\n"),
+        ("bom.csv", "\u{feff}"),
+    ] {
         let file = db.write(name, contents);
         let id = db.check(&spec(&db, "").await, &file).await.expect("check");
         let s = db.summary(id).await;
         assert_eq!(s.rows.total, 0, "{name}");
         assert_eq!(s.verdict.as_deref(), Some("abort"), "{name}");
-        assert!(s.breaches[0].contains("no data rows"), "{name}: {:?}", s.breaches);
+        assert!(
+            s.breaches[0].contains("no data rows"),
+            "{name}: {:?}",
+            s.breaches
+        );
         let id = db
             .check(&spec(&db, "[policy]\nallow_empty = true\n").await, &file)
             .await
@@ -171,6 +191,10 @@ async fn a_missing_required_column_stops_before_any_load() {
         .expect_err("name is required")
         .to_string();
     assert!(err.contains("`name` (NOT NULL without a default)"), "{err}");
+    assert!(
+        err.starts_with(&file.display().to_string()),
+        "the error names the data file: {err}"
+    );
     let batches: i64 = db
         .client()
         .await
@@ -194,7 +218,9 @@ async fn extra_and_hostile_header_columns_are_reported_and_kept_literally() {
     let s = db.summary(id).await;
     assert_eq!(s.verdict.as_deref(), Some("clean"));
     assert!(
-        s.notes.iter().any(|n| n.contains("`colour`") && n.contains(hostile)),
+        s.notes
+            .iter()
+            .any(|n| n.contains("`colour`") && n.contains(hostile)),
         "{:?}",
         s.notes
     );
@@ -212,7 +238,17 @@ async fn extra_and_hostile_header_columns_are_reported_and_kept_literally() {
 #[tokio::test]
 async fn duplicated_header_columns_are_refused() {
     let db = TestDb::with_catalog().await;
-    let file = db.write("feed.csv", "sku,name,price,price,category\nSKU-0000201,A,1,2,Tools\n");
-    let err = db.check(&spec(&db, "").await, &file).await.expect_err("ambiguous").to_string();
-    assert!(err.contains("`price` appears 2 times in the header (columns 3, 4)"), "{err}");
+    let file = db.write(
+        "feed.csv",
+        "sku,name,price,price,category\nSKU-0000201,A,1,2,Tools\n",
+    );
+    let err = db
+        .check(&spec(&db, "").await, &file)
+        .await
+        .expect_err("ambiguous")
+        .to_string();
+    assert!(
+        err.contains("`price` appears 2 times in the header (columns 3, 4)"),
+        "{err}"
+    );
 }

@@ -17,32 +17,89 @@ const CASES: &[Case] = &[
     Case {
         column_type: "smallint",
         setup: "",
-        values: &["0", "32767", "32768", "-32768", "-32769", " 42 ", "+5", "1.0", "1e3", "0x1F", "1_000", "", "abc", "٣", "--1", "+-1", "+", "12abc", "\t7\n"],
+        values: &[
+            "0", "32767", "32768", "-32768", "-32769", " 42 ", "+5", "1.0", "1e3", "0x1F", "1_000",
+            "", "abc", "٣", "--1", "+-1", "+", "12abc", "\t7\n",
+        ],
     },
     Case {
         column_type: "integer",
         setup: "",
-        values: &["2147483647", "2147483648", "-2147483648", "-2147483649", " -7 ", "007", "0b101", "1 2", "99999999999999999999999999999999999999999"],
+        values: &[
+            "2147483647",
+            "2147483648",
+            "-2147483648",
+            "-2147483649",
+            " -7 ",
+            "007",
+            "0b101",
+            "1 2",
+            "99999999999999999999999999999999999999999",
+        ],
     },
     Case {
         column_type: "bigint",
         setup: "",
-        values: &["9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "1e10", "N/A"],
+        values: &[
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1e10",
+            "N/A",
+        ],
     },
     Case {
         column_type: "numeric(10,2)",
         setup: "",
         values: &[
-            "12.34", "12.345", "12.355", "-0.005", "99999999.99", "99999999.995", "99999999999.99",
-            "1e5", "1e8", "1e7", ".5", "5.", "-.5", "NaN", "nan", "Infinity", "-inf", "+Infinity",
-            "1e", "e5", "1.2.3", "N/A", "  3.5  ", "+0", "1E-2", "0.001", "1_000.5", "$5", "5,00", "",
-            "0000000000000000000001.5", "-99999999.994",
+            "12.34",
+            "12.345",
+            "12.355",
+            "-0.005",
+            "99999999.99",
+            "99999999.995",
+            "99999999999.99",
+            "1e5",
+            "1e8",
+            "1e7",
+            ".5",
+            "5.",
+            "-.5",
+            "NaN",
+            "nan",
+            "Infinity",
+            "-inf",
+            "+Infinity",
+            "1e",
+            "e5",
+            "1.2.3",
+            "N/A",
+            "  3.5  ",
+            "+0",
+            "1E-2",
+            "0.001",
+            "1_000.5",
+            "$5",
+            "5,00",
+            "",
+            "0000000000000000000001.5",
+            "-99999999.994",
         ],
     },
     Case {
         column_type: "numeric",
         setup: "",
-        values: &["Infinity", "-Infinity", "1e400", "1e-400", "1e131072", "123456789012345678901234567890.123", "NaN", "x"],
+        values: &[
+            "Infinity",
+            "-Infinity",
+            "1e400",
+            "1e-400",
+            "1e131072",
+            "123456789012345678901234567890.123",
+            "NaN",
+            "x",
+        ],
     },
     Case {
         column_type: "numeric(4,-2)",
@@ -57,34 +114,85 @@ const CASES: &[Case] = &[
     Case {
         column_type: "real",
         setup: "",
-        values: &["1.5", "3.4e38", "3.5e38", "1e-50", "1e-40", "NaN", "-Infinity", "1e", "abc", "0x1p3", " 2 ", "inf"],
+        values: &[
+            "1.5",
+            "3.4e38",
+            "3.5e38",
+            "1e-50",
+            "1e-40",
+            "NaN",
+            "-Infinity",
+            "1e",
+            "abc",
+            "0x1p3",
+            " 2 ",
+            "inf",
+        ],
     },
     Case {
         column_type: "double precision",
         setup: "",
-        values: &["1e308", "1e309", "1e-400", "4.9e-324", "2.3e-308", "-0", ".5e1", "1.7976931348623157e308", "infinity", "-nan"],
+        values: &[
+            "1e308",
+            "1e309",
+            "1e-400",
+            "4.9e-324",
+            "2.3e-308",
+            "-0",
+            ".5e1",
+            "1.7976931348623157e308",
+            "infinity",
+            "-nan",
+        ],
     },
     Case {
         column_type: "boolean",
         setup: "",
-        values: &["t", "true", "TRUE", " yes ", "on", "of", "off", "o", "1", "0", "2", "y", "ye", "yess", "", " f ", "tru", "nO", "oN", "10"],
+        values: &[
+            "t", "true", "TRUE", " yes ", "on", "of", "off", "o", "1", "0", "2", "y", "ye", "yess",
+            "", " f ", "tru", "nO", "oN", "10",
+        ],
     },
     Case {
         column_type: "date",
         setup: "",
         values: &[
-            "2023-02-28", "2023-02-29", "2024-02-29", "0000-01-01", "2023-13-01", "2023-1-5",
-            "Jan 8 1999", "today", "epoch", "infinity", "N/A", "2023/01/05", "20230105",
-            "10000-01-01", " 2023-01-01 ", "2023-00-10", "2023-04-31", "1999-12-31 BC",
+            "2023-02-28",
+            "2023-02-29",
+            "2024-02-29",
+            "0000-01-01",
+            "2023-13-01",
+            "2023-1-5",
+            "Jan 8 1999",
+            "today",
+            "epoch",
+            "infinity",
+            "N/A",
+            "2023/01/05",
+            "20230105",
+            "10000-01-01",
+            " 2023-01-01 ",
+            "2023-00-10",
+            "2023-04-31",
+            "1999-12-31 BC",
         ],
     },
     Case {
         column_type: "timestamp",
         setup: "",
         values: &[
-            "2023-01-01 12:00:00", "2023-01-01T12:00", "2023-01-01 24:00:00", "2023-01-01 23:59:60",
-            "2023-01-01 25:00:00", "2023-01-01 12:00:00.1234567", "2023-01-01 12:00:00.123456",
-            "2023-01-01 12:00:00+02", "yesterday", "2023-02-30 10:00:00", "garbage", "2023-01-01 12:60",
+            "2023-01-01 12:00:00",
+            "2023-01-01T12:00",
+            "2023-01-01 24:00:00",
+            "2023-01-01 23:59:60",
+            "2023-01-01 25:00:00",
+            "2023-01-01 12:00:00.1234567",
+            "2023-01-01 12:00:00.123456",
+            "2023-01-01 12:00:00+02",
+            "yesterday",
+            "2023-02-30 10:00:00",
+            "garbage",
+            "2023-01-01 12:60",
             "2023-01-01",
         ],
     },
@@ -92,28 +200,43 @@ const CASES: &[Case] = &[
         column_type: "timestamp with time zone",
         setup: "",
         values: &[
-            "2023-01-01 12:00:00Z", "2023-01-01T12:00:00+05:30", "2023-01-01 12:00:00-0800",
-            "2023-01-01 12:00:00 PST", "2023-01-01 12:00:00+25", "now", "2023-01-01 12:00:00-08",
-            "2023-02-29 12:00:00Z", "2023-01-01 12:00:00+05:3",
+            "2023-01-01 12:00:00Z",
+            "2023-01-01T12:00:00+05:30",
+            "2023-01-01 12:00:00-0800",
+            "2023-01-01 12:00:00 PST",
+            "2023-01-01 12:00:00+25",
+            "now",
+            "2023-01-01 12:00:00-08",
+            "2023-02-29 12:00:00Z",
+            "2023-01-01 12:00:00+05:3",
         ],
     },
     Case {
         column_type: "uuid",
         setup: "",
         values: &[
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
-            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", "a0eebc999c0b4ef8bb6d6bb9bd380a11",
-            "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11", " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11 ", "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-            "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111", "a0eebc9-99c0b-4ef8-bb6d-6bb9bd380a11",
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-", "urn:uuid:a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+            " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11 ",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "g0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111",
+            "a0eebc9-99c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-",
+            "urn:uuid:a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
         ],
     },
     Case {
         column_type: "character varying(5)",
         setup: "",
-        values: &["abcde", "abcdef", "abc  ", "abcde   ", "ñandú", "ñandús", "", "ab cd e"],
+        values: &[
+            "abcde", "abcdef", "abc  ", "abcde   ", "ñandú", "ñandús", "", "ab cd e",
+        ],
     },
     Case {
         column_type: "character(3)",
@@ -123,17 +246,48 @@ const CASES: &[Case] = &[
     Case {
         column_type: "json",
         setup: "",
-        values: &["{}", "[1,2", " {\"a\":1} ", "\"\\ud800\"", "1e400", "{\"a\":1,\"a\":2}", "nul", "NaN", "'x'", "\"\\u0000\"", "[1,]", "\"\\x\"", "\"\\u12\"", "\"a\tb\"", "[1, 2] x"],
+        values: &[
+            "{}",
+            "[1,2",
+            " {\"a\":1} ",
+            "\"\\ud800\"",
+            "1e400",
+            "{\"a\":1,\"a\":2}",
+            "nul",
+            "NaN",
+            "'x'",
+            "\"\\u0000\"",
+            "[1,]",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"a\tb\"",
+            "[1, 2] x",
+        ],
     },
     Case {
         column_type: "jsonb",
         setup: "",
-        values: &["\"\\u0000\"", "\"\\ud800\"", "{\"a\":[1,2,{\"b\":null}]}", "1e400", "{", "true", "\"\\\\u0000\""],
+        values: &[
+            "\"\\u0000\"",
+            "\"\\ud800\"",
+            "{\"a\":[1,2,{\"b\":null}]}",
+            "1e400",
+            "{",
+            "true",
+            "\"\\\\u0000\"",
+        ],
     },
     Case {
         column_type: "text",
         setup: "",
-        values: &["anything", "back\\slash", "tab\there", "", "multi\nline", "\u{1F600}"],
+        values: &[
+            "anything",
+            "back\\slash",
+            "tab\there",
+            "",
+            "multi\nline",
+            "\u{1F600}",
+        ],
     },
     Case {
         column_type: "mood",
@@ -208,7 +362,8 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
         let mut csv = csv::Writer::from_writer(Vec::new());
         csv.write_record(["id", "v"]).expect("csv");
         for (i, v) in case.values.iter().enumerate() {
-            csv.write_record([(i + 1).to_string().as_str(), v]).expect("csv");
+            csv.write_record([(i + 1).to_string().as_str(), v])
+                .expect("csv");
         }
         let file = db.write("probe.csv", csv.into_inner().expect("csv"));
         let spec = db.write(
@@ -236,7 +391,9 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
             .await
             .expect("oid")
             .get(0);
-        let table = airlock::db::catalog::describe(&client, oid).await.expect("describe");
+        let table = airlock::db::catalog::describe(&client, oid)
+            .await
+            .expect("describe");
         let col = table.column("v").expect("column v");
         let rule = TypeRule::for_column(col);
         for (i, v) in case.values.iter().enumerate() {
@@ -249,7 +406,10 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
                 Verdict::Unsure => None,
             };
             if rust.is_some_and(|r| r != server_ok) {
-                mismatches.push(format!("{}: {v:?}: the Rust rule alone disagrees with the server", case.column_type));
+                mismatches.push(format!(
+                    "{}: {v:?}: the Rust rule alone disagrees with the server",
+                    case.column_type
+                ));
             }
             if airlock_ok != server_ok {
                 mismatches.push(format!(
@@ -261,6 +421,10 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
             }
         }
     }
-    assert!(mismatches.is_empty(), "verdicts differ from the server:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "verdicts differ from the server:\n{}",
+        mismatches.join("\n")
+    );
     assert!(tried >= 230, "only {tried} inputs tried");
 }

@@ -5,15 +5,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+
 use crate::batch::state;
 use crate::db::{self, ConnectTarget};
-use crate::error::Result;
 use crate::{batch, export, feed, pipeline, report};
 
 pub const EXIT_ABORT: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "airlock", version, about = "Stage, validate, review, then promote data files into live PostgreSQL tables")]
+#[command(
+    name = "airlock",
+    version,
+    about = "Stage, validate, review, then promote data files into live PostgreSQL tables"
+)]
 pub struct Cli {
     /// PostgreSQL connection (libpq URL or key=value); default: the libpq environment (PGHOST, PGUSER, ...)
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -61,6 +66,9 @@ pub enum Command {
         #[arg(long)]
         note: String,
     },
+    /// Create the sandbox database `airlock_demo` with a sample catalog and check the broken
+    /// case-study feed against it
+    Demo,
 }
 
 pub fn main() -> ExitCode {
@@ -86,13 +94,28 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(cli: &Cli) -> Result<tokio_postgres::Client> {
-    let target = ConnectTarget::resolve(cli.database_url.as_deref())?;
-    db::connect(&target).await
+async fn run_demo(target: &ConnectTarget) -> anyhow::Result<ExitCode> {
+    let (mut client, spec, file) = demo::prepare(target).await?;
+    let feed = feed::load(&client, &spec).await?;
+    let id = pipeline::check(&mut client, &feed, &file, &Default::default()).await?;
+    print!("{}", report::render(&report::load(&client, id).await?));
+    println!(
+        "\nThe sandbox database is {}; the feed and its spec are in {}.",
+        demo::DEMO_DATABASE,
+        file.parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut client = connect(&cli).await?;
+    let target = ConnectTarget::resolve(cli.database_url.as_deref())?;
+    let mut client = match &cli.command {
+        // The demo makes its own database.
+        Command::Demo => return run_demo(&target).await,
+        _ => db::connect(&target).await?,
+    };
     match &cli.command {
         Command::Check { feed, file, json } => {
             let feed = feed::load(&client, feed).await?;
@@ -146,7 +169,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &mut client,
                 *id,
                 "abort",
-                &[state::LOADING, state::VALIDATED, state::QUARANTINED, state::LOAD_FAILED, state::PROMOTE_FAILED],
+                &[
+                    state::LOADING,
+                    state::VALIDATED,
+                    state::QUARANTINED,
+                    state::LOAD_FAILED,
+                    state::PROMOTE_FAILED,
+                ],
                 state::ABORTED,
                 note.as_deref(),
             )
@@ -167,6 +196,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("batch {id} quarantined; staging kept for review");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo => run_demo(&target).await,
     }
 }
 
@@ -186,7 +216,11 @@ fn human_size(bytes: i64) -> String {
         v /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 fn human_age(seconds: i64) -> String {
@@ -214,8 +248,12 @@ fn render_list(list: &[batch::BatchListItem]) -> String {
             crate::validate::clip(&b.target, 22),
             b.state,
             b.verdict.as_deref().unwrap_or("-"),
-            b.rows_total.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
-            b.rows_quarantined.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            b.rows_total
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            b.rows_quarantined
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
             human_age(b.age_seconds),
             human_size(b.staging_bytes),
         ));

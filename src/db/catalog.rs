@@ -218,4 +218,3 @@ pub async fn table_sql_name(client: &impl GenericClient, oid: u32) -> Result<Str
         .map_err(Error::db("reading a table name"))?;
     Ok(qualified(row.get(0), row.get(1)))
 }
-

@@ -16,9 +16,9 @@ impl ConnectTarget {
     /// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`) and libpq's defaults.
     pub fn resolve(url: Option<&str>) -> Result<Self> {
         let config = match url {
-            Some(url) => Config::from_str(url).map_err(|e| Error::Connection {
+            Some(url) => Config::from_str(url).map_err(|cause| Error::Connection {
                 target: "the given database URL".into(),
-                source: e,
+                cause,
             })?,
             None => config_from_env(),
         };
@@ -79,7 +79,7 @@ fn config_from_env() -> Config {
         .or_else(|| whoami::username().ok())
         .unwrap_or_else(|| "postgres".into());
     config.user(&user);
-    config.dbname(&var("PGDATABASE").unwrap_or(user));
+    config.dbname(var("PGDATABASE").unwrap_or(user));
     if let Some(password) = var("PGPASSWORD") {
         config.password(password);
     }
@@ -93,9 +93,9 @@ pub async fn connect(target: &ConnectTarget) -> Result<Client> {
             .config
             .connect(NoTls)
             .await
-            .map_err(|source| Error::Connection {
+            .map_err(|cause| Error::Connection {
                 target: target.to_string(),
-                source,
+                cause,
             })?;
     tokio::spawn(async move {
         // The error, if any, surfaces on the next query through the client.

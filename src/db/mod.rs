@@ -4,7 +4,7 @@ pub mod catalog;
 pub mod connect;
 
 pub use catalog::{Column, Table};
-pub use connect::{connect, ConnectTarget};
+pub use connect::{ConnectTarget, connect};
 
 /// Quotes an SQL identifier: `a"b` becomes `"a""b"`. Every identifier Airlock puts into SQL
 /// text goes through here, whether it came from the catalog, the spec or the file header.
@@ -46,7 +46,10 @@ mod tests {
     fn quotes_identifiers() {
         assert_eq!(ident("price"), "\"price\"");
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(ident("x\"; DROP TABLE t; --"), "\"x\"\"; DROP TABLE t; --\"");
+        assert_eq!(
+            ident("x\"; DROP TABLE t; --"),
+            "\"x\"\"; DROP TABLE t; --\""
+        );
         assert_eq!(qualified("public", "my.table"), "\"public\".\"my.table\"");
         assert_eq!(ident_list(["a", "b"], Some("s")), "s.\"a\", s.\"b\"");
     }

@@ -113,11 +113,7 @@ impl SourceReader {
                 Err(problem) => {
                     return Err(Error::File {
                         path: self.path.clone(),
-                        problem: format!(
-                            "header column {}: {}",
-                            i + 1,
-                            problem.describe(0)
-                        ),
+                        problem: format!("header column {}: {}", i + 1, problem.describe(0)),
                     });
                 }
             }
@@ -173,11 +169,13 @@ pub fn decode<'a>(
         return Err(FieldProblem::Nul { offset });
     }
     match encoding {
-        None => std::str::from_utf8(bytes)
-            .map(Cow::Borrowed)
-            .map_err(|e| FieldProblem::InvalidUtf8 {
-                offset: e.valid_up_to(),
-            }),
+        None => {
+            std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(|e| FieldProblem::InvalidUtf8 {
+                    offset: e.valid_up_to(),
+                })
+        }
         // Single-byte encodings map every byte to a character.
         Some(enc) => Ok(enc.decode_without_bom_handling(bytes).0),
     }

@@ -1,5 +1,7 @@
 //! Matching the file's header to the target's columns: which field feeds which column, how
 //! each is checked, and what the header lacks or has in excess.
+use std::path::Path;
+
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Lookup, Rules, Source};
@@ -83,7 +85,7 @@ fn find_header(header: &[String], name: &str) -> Result<Option<usize>, Vec<usize
 }
 
 /// Binds a header to the feed. `None` is a file without even a header line.
-pub fn bind(feed: &Feed, header: Option<&[String]>) -> Result<Binding> {
+pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Binding> {
     let Some(header) = header else {
         return Ok(Binding {
             notes: vec!["the file is empty: not even a header line".into()],
@@ -91,7 +93,7 @@ pub fn bind(feed: &Feed, header: Option<&[String]>) -> Result<Binding> {
         });
     };
     let file_err = |problem: String| Error::File {
-        path: feed.path.clone(),
+        path: file.to_owned(),
         problem,
     };
     if header.len() > MAX_SOURCE_COLUMNS {

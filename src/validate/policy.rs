@@ -45,7 +45,13 @@ pub struct RowCounts {
     pub warned: i64,
 }
 
-pub fn judge(policy: &Policy, mode: Mode, rows: &RowCounts, plan: &Plan, issues: bool) -> (Verdict, Vec<String>) {
+pub fn judge(
+    policy: &Policy,
+    mode: Mode,
+    rows: &RowCounts,
+    plan: &Plan,
+    issues: bool,
+) -> (Verdict, Vec<String>) {
     let mut breaches = Vec::new();
     if rows.total == 0 && !policy.allow_empty {
         breaches.push("the file has no data rows (policy allow_empty = false)".to_string());
@@ -100,18 +106,50 @@ mod tests {
     fn thresholds() {
         let policy = Policy::default();
         let plan = Plan::default();
-        let rows = RowCounts { total: 100, good: 96, quarantined: 4, ..Default::default() };
-        assert_eq!(judge(&policy, Mode::Upsert, &rows, &plan, true).0, Verdict::Review);
-        let rows = RowCounts { total: 100, good: 90, quarantined: 10, ..Default::default() };
+        let rows = RowCounts {
+            total: 100,
+            good: 96,
+            quarantined: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            judge(&policy, Mode::Upsert, &rows, &plan, true).0,
+            Verdict::Review
+        );
+        let rows = RowCounts {
+            total: 100,
+            good: 90,
+            quarantined: 10,
+            ..Default::default()
+        };
         let (v, b) = judge(&policy, Mode::Upsert, &rows, &plan, true);
         assert_eq!(v, Verdict::Abort);
         assert!(b[0].contains("max_bad_fraction"), "{b:?}");
         let empty = RowCounts::default();
-        assert_eq!(judge(&policy, Mode::Upsert, &empty, &plan, false).0, Verdict::Abort);
-        let allow = Policy { allow_empty: true, ..Policy::default() };
-        assert_eq!(judge(&allow, Mode::Upsert, &empty, &plan, false).0, Verdict::Clean);
-        let swap_plan = Plan { production_rows: 1000, ..Plan::default() };
-        let rows = RowCounts { total: 500, good: 500, ..Default::default() };
-        assert_eq!(judge(&policy, Mode::Swap, &rows, &swap_plan, false).0, Verdict::Abort);
+        assert_eq!(
+            judge(&policy, Mode::Upsert, &empty, &plan, false).0,
+            Verdict::Abort
+        );
+        let allow = Policy {
+            allow_empty: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            judge(&allow, Mode::Upsert, &empty, &plan, false).0,
+            Verdict::Clean
+        );
+        let swap_plan = Plan {
+            production_rows: 1000,
+            ..Plan::default()
+        };
+        let rows = RowCounts {
+            total: 500,
+            good: 500,
+            ..Default::default()
+        };
+        assert_eq!(
+            judge(&policy, Mode::Swap, &rows, &swap_plan, false).0,
+            Verdict::Abort
+        );
     }
 }

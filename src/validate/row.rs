@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::binding::{Binding, BoundColumn};
 use super::types::{self, Verdict};
-use super::{clip, Severity, MAX_ISSUE_VALUE_CHARS};
+use super::{MAX_ISSUE_VALUE_CHARS, Severity, clip};
 
 /// One problem found in Rust, stored with the staging row until it is moved to the issues
 /// table. Short field names keep the staging rows small.

@@ -13,7 +13,12 @@ use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames};
 
 const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
 
-async fn exec(client: &Client, what: &str, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64> {
+async fn exec(
+    client: &Client,
+    what: &str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64> {
     client
         .execute(sql, params)
         .await
@@ -21,7 +26,12 @@ async fn exec(client: &Client, what: &str, sql: &str, params: &[&(dyn tokio_post
 }
 
 /// Runs every set-based layer; afterwards the rows table holds exactly the rows to promote.
-pub async fn run(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+pub async fn run(
+    client: &Client,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+) -> Result<()> {
     move_row_issues(client, names).await?;
     for col in &binding.columns {
         server_types(client, names, col).await?;
@@ -97,7 +107,12 @@ async fn server_types_all(client: &Client, names: &StageNames, col: &BoundColumn
     cast_on_server(client, names, col, true).await
 }
 
-async fn cast_on_server(client: &Client, names: &StageNames, col: &BoundColumn, all: bool) -> Result<()> {
+async fn cast_on_server(
+    client: &Client,
+    names: &StageNames,
+    col: &BoundColumn,
+    all: bool,
+) -> Result<()> {
     let field = col.stage_column();
     let candidates = if all {
         format!(
@@ -185,7 +200,11 @@ async fn build_rows(client: &Client, binding: &Binding, names: &StageNames) -> R
                     ident(&col.target)
                 ));
             }
-            None => select.push(format!("s.{field}::{} AS {}", col.cast_sql, ident(&col.target))),
+            None => select.push(format!(
+                "s.{field}::{} AS {}",
+                col.cast_sql,
+                ident(&col.target)
+            )),
         }
     }
     let sql = format!(
@@ -215,13 +234,21 @@ fn key_text(cols: &[&str], alias: &str) -> String {
 }
 
 /// The target's foreign keys whose columns the file feeds.
-async fn foreign_keys(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+async fn foreign_keys(
+    client: &Client,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+) -> Result<()> {
     for fk in &feed.target.foreign_keys {
         if !fk.columns.iter().all(|c| binding.column(c).is_some()) {
             continue;
         }
         let cols: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
-        let not_null: Vec<String> = cols.iter().map(|c| format!("r.{} IS NOT NULL", ident(c))).collect();
+        let not_null: Vec<String> = cols
+            .iter()
+            .map(|c| format!("r.{} IS NOT NULL", ident(c)))
+            .collect();
         let matches: Vec<String> = cols
             .iter()
             .zip(&fk.ref_columns)
@@ -255,7 +282,12 @@ async fn foreign_keys(client: &Client, feed: &Feed, binding: &Binding, names: &S
 }
 
 /// The target's own CHECK constraints, evaluated on the typed rows; the target is not touched.
-async fn check_constraints(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+async fn check_constraints(
+    client: &Client,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+) -> Result<()> {
     for check in &feed.target.checks {
         if check.columns.is_empty() || !check.columns.iter().all(|c| binding.column(c).is_some()) {
             continue;
@@ -304,7 +336,12 @@ async fn drop_rejected(client: &Client, names: &StageNames) -> Result<()> {
 
 /// Rows of the file sharing a merge key. By default all are quarantined; with `last` or
 /// `first` one wins and the others are set aside as superseded, each with the winner's line.
-async fn duplicate_keys(client: &Client, feed: &Feed, binding: &Binding, names: &StageNames) -> Result<()> {
+async fn duplicate_keys(
+    client: &Client,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+) -> Result<()> {
     let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
     if key.is_empty() {
         return Ok(());

@@ -37,15 +37,27 @@ pub fn is_numeric_type(type_oid: u32) -> bool {
 /// How values of one target column are checked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeRule {
-    Text { max_chars: Option<usize> },
-    Int { bits: u32 },
-    Numeric { typmod: Option<(i32, i32)> },
-    Float { bits: u32 },
+    Text {
+        max_chars: Option<usize>,
+    },
+    Int {
+        bits: u32,
+    },
+    Numeric {
+        typmod: Option<(i32, i32)>,
+    },
+    Float {
+        bits: u32,
+    },
     Bool,
     Date,
-    Timestamp { tz: bool },
+    Timestamp {
+        tz: bool,
+    },
     Uuid,
-    Json { binary: bool },
+    Json {
+        binary: bool,
+    },
     /// Enums, domains, arrays, ranges, network types...: the server casts the distinct values.
     Server,
 }
@@ -213,7 +225,11 @@ fn parse_decimal(t: &str) -> Option<Decimal> {
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
     }
-    if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+    if !int_part
+        .bytes()
+        .chain(frac_part.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let exp: i64 = match exponent {
@@ -402,7 +418,11 @@ fn check_bool(value: &str) -> Verdict {
         Some(b'1') | Some(b'0') => lower.len() == 1,
         _ => false,
     };
-    if ok { OK } else { syntax("boolean (true/false, yes/no, on/off, 1/0)", value) }
+    if ok {
+        OK
+    } else {
+        syntax("boolean (true/false, yes/no, on/off, 1/0)", value)
+    }
 }
 
 fn ymd(s: &str) -> Option<(i32, u32, u32)> {
@@ -412,7 +432,9 @@ fn ymd(s: &str) -> Option<(i32, u32, u32)> {
     }
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = &s[r];
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     Some((digits(0..4)? as i32, digits(5..7)?, digits(8..10)?))
 }
@@ -460,7 +482,9 @@ fn check_timestamp(value: &str, tz: bool) -> Verdict {
             // PostgreSQL takes displacements up to 15:59; leave anything unusual to it.
             let in_range = shape_ok
                 && digits[..2].parse::<u32>().is_ok_and(|h| h <= 14)
-                && digits.get(2..).is_none_or(|m| m.is_empty() || m.parse::<u32>().is_ok_and(|m| m <= 59));
+                && digits
+                    .get(2..)
+                    .is_none_or(|m| m.is_empty() || m.parse::<u32>().is_ok_and(|m| m <= 59));
             if !in_range {
                 return Unsure;
             }
@@ -525,7 +549,11 @@ fn check_uuid(value: &str) -> Verdict {
         }
         i += 1;
     }
-    if i == b.len() { OK } else { syntax("uuid", value) }
+    if i == b.len() {
+        OK
+    } else {
+        syntax("uuid", value)
+    }
 }
 
 fn check_json(value: &str, binary: bool) -> Verdict {
@@ -561,7 +589,13 @@ mod tests {
     #[test]
     fn numeric_rounding_and_overflow() {
         assert_eq!(num("12.34", 10, 2), OK);
-        assert!(matches!(num("12.345", 10, 2), Accept(Some(Note { check: "rounded", .. }))));
+        assert!(matches!(
+            num("12.345", 10, 2),
+            Accept(Some(Note {
+                check: "rounded",
+                ..
+            }))
+        ));
         assert!(matches!(num("99999999999.99", 10, 2), Reject(_)));
         assert_eq!(num("99999999.99", 10, 2), OK);
         assert!(matches!(num("99999999.995", 10, 2), Reject(_)));

@@ -40,7 +40,9 @@ impl TestDb {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         );
-        let client = db::connect(&admin).await.expect("connect to the admin database");
+        let client = db::connect(&admin)
+            .await
+            .expect("connect to the admin database");
         client
             .batch_execute(&format!("CREATE DATABASE {}", db::ident(&name)))
             .await
@@ -56,12 +58,18 @@ impl TestDb {
     pub async fn with_catalog() -> TestDb {
         let t = Self::empty().await;
         let schema = std::fs::read_to_string(fixture("schema.sql")).expect("schema fixture");
-        t.client().await.batch_execute(&schema).await.expect("load schema");
+        t.client()
+            .await
+            .batch_execute(&schema)
+            .await
+            .expect("load schema");
         t
     }
 
     pub async fn client(&self) -> Client {
-        db::connect(&self.target).await.expect("connect to the test database")
+        db::connect(&self.target)
+            .await
+            .expect("connect to the test database")
     }
 
     /// A connection string for the `airlock` binary.
@@ -189,7 +197,9 @@ impl Drop for TestDb {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// The sample spec with extra TOML appended (later tables override nothing; use distinct keys).

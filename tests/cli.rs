@@ -1,0 +1,242 @@
+//! The command-line contract: JSON fields, exit statuses, export, abort and quarantine, and
+//! production unchanged (content hash) through all of them.
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{TestDb, fixture};
+use serde_json::Value;
+
+fn airlock(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("run airlock")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+fn spec() -> String {
+    fixture("partner-products.toml").display().to_string()
+}
+
+#[tokio::test]
+async fn check_json_contract_and_show_agree() {
+    let db = TestDb::with_catalog().await;
+    let broken = fixture("products-broken.csv").display().to_string();
+    let out = airlock(&db, &["check", &spec(), &broken, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = json(&out);
+    let id = j["batch"].as_i64().expect("batch id");
+    assert_eq!(j["state"], "validated");
+    assert_eq!(j["verdict"], "review");
+    assert_eq!(j["breaches"], Value::Array(vec![]));
+    assert_eq!(j["rows"]["total"], 300);
+    assert_eq!(j["rows"]["good"], 287);
+    assert_eq!(j["rows"]["quarantined"], 13);
+    for k in ["insert", "update", "unchanged", "delete"] {
+        assert!(j["plan"][k].is_i64(), "plan.{k} missing");
+    }
+    let checks = j["checks"].as_array().expect("checks");
+    let type_check = checks
+        .iter()
+        .find(|c| c["check"] == "type" && c["column"] == "price")
+        .expect("type/price");
+    assert_eq!(type_check["rows"], 4);
+    assert_eq!(type_check["example"]["line"], 13);
+    assert_eq!(type_check["example"]["value"], "Garden");
+    assert_eq!(
+        type_check["example"]["message"],
+        "'Garden' is not a valid number"
+    );
+
+    let shown = json(&airlock(&db, &["show", &id.to_string(), "--json"]));
+    for k in [
+        "batch", "state", "verdict", "breaches", "rows", "checks", "plan",
+    ] {
+        assert_eq!(shown[k], j[k], "show and check differ on {k}");
+    }
+
+    let human = stdout(&airlock(&db, &["check", &spec(), &broken]));
+    assert!(human.contains("verdict: REVIEW"), "{human}");
+    assert!(
+        human.contains("line 13: 'Garden' is not a valid number"),
+        "{human}"
+    );
+    assert!(
+        human.contains("line 14: '34.50' is not in public.categories.name"),
+        "{human}"
+    );
+}
+
+#[tokio::test]
+async fn exit_statuses() {
+    let db = TestDb::with_catalog().await;
+    // 3: the verdict is abort (a header-only file).
+    let empty = db.write("empty.csv", "sku,name,price,category\n");
+    let out = airlock(&db, &["check", &spec(), &empty.display().to_string()]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert!(stdout(&out).contains("no data rows"));
+    // 2: usage.
+    assert_eq!(airlock(&db, &["check"]).status.code(), Some(2));
+    assert_eq!(
+        airlock(&db, &["quarantine", "1"]).status.code(),
+        Some(2),
+        "a note is required"
+    );
+    // 1: errors, with a message a person can act on.
+    let bad = db.write("bad.toml", "name = \"x\"\ntarget = \"public.nope\"\n");
+    let out = airlock(
+        &db,
+        &[
+            "check",
+            &bad.display().to_string(),
+            &empty.display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("key `target`: table `public.nope` not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = airlock(&db, &["show", "999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("batch 999 not found"));
+    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["batches"])
+        .env(
+            "DATABASE_URL",
+            "host=127.0.0.1 port=1 user=nobody password=s3cret dbname=x",
+        )
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot connect to PostgreSQL at 127.0.0.1:1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("s3cret"), "the password leaked");
+}
+
+#[tokio::test]
+async fn export_abort_quarantine_leave_production_unchanged() {
+    let db = TestDb::with_catalog().await;
+    let before = db.table_hash("products").await;
+    let broken = fixture("products-broken.csv").display().to_string();
+    let id = json(&airlock(&db, &["check", &spec(), &broken, "--json"]))["batch"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+
+    let out_csv = db.dir.path().join("bad rows.csv");
+    let out = airlock(
+        &db,
+        &[
+            "export",
+            &id,
+            "--quarantined",
+            &out_csv.display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("wrote 14 problem rows"),
+        "{}",
+        stdout(&out)
+    );
+    let mut reader = csv::Reader::from_path(&out_csv).expect("export csv");
+    assert_eq!(
+        reader
+            .headers()
+            .expect("headers")
+            .iter()
+            .collect::<Vec<_>>(),
+        vec![
+            "line", "column", "check", "value", "message", "sku", "name", "price", "category"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 14);
+    assert_eq!(
+        rows[3].iter().collect::<Vec<_>>(),
+        vec![
+            "23",
+            "price",
+            "type",
+            "N/A",
+            "'N/A' is not a valid number",
+            "SKU-0000071",
+            "Catalog item 71",
+            "N/A",
+            "Garden"
+        ]
+    );
+    let ragged = rows
+        .iter()
+        .find(|r| &r[2] == "columns")
+        .expect("ragged row");
+    assert_eq!(
+        (&ragged[0], &ragged[5], &ragged[8]),
+        ("93", "SKU-0000141", "")
+    );
+    assert_eq!(db.table_hash("products").await, before);
+
+    let out = airlock(
+        &db,
+        &["quarantine", &id, "--note", "partner asked to resend"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(db.table_hash("products").await, before);
+    let shown = json(&airlock(&db, &["show", &id, "--json"]));
+    assert_eq!(shown["state"], "quarantined");
+    assert_eq!(shown["decisions"][0]["decision"], "quarantine");
+    assert_eq!(shown["decisions"][0]["note"], "partner asked to resend");
+
+    let out = airlock(
+        &db,
+        &["abort", &id, "--note", "resent file will replace it"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = json(&airlock(&db, &["show", &id, "--json"]));
+    assert_eq!(shown["state"], "aborted");
+    assert_eq!(shown["decisions"][1]["decision"], "abort");
+    assert_eq!(db.table_hash("products").await, before);
+
+    // An aborted batch cannot be quarantined again; the audit log cannot be rewritten.
+    let out = airlock(&db, &["quarantine", &id, "--note", "again"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is aborted; quarantine needs a batch that is validated"),
+        "{}",
+        stderr(&out)
+    );
+    let tamper = db
+        .client()
+        .await
+        .execute("DELETE FROM airlock.decisions", &[])
+        .await;
+    assert!(tamper.is_err(), "decisions must be append-only");
+
+    let list = json(&airlock(&db, &["batches", "--json"]));
+    assert_eq!(list[0]["batch"].to_string(), id);
+    assert_eq!(list[0]["state"], "aborted");
+    assert!(list[0]["staging_bytes"].as_i64().expect("bytes") > 0);
+    let human = stdout(&airlock(&db, &["batches"]));
+    assert!(
+        human.contains("partner-products") && human.contains("aborted"),
+        "{human}"
+    );
+}
