@@ -13,11 +13,11 @@ pub enum Error {
         cause: tokio_postgres::Error,
     },
 
-    #[error("{context}: {}", db_message(.source))]
+    /// Carries the server's own message; like `Connection`, not chained a second time.
+    #[error("{context}: {}", db_message(.cause))]
     Database {
         context: String,
-        #[source]
-        source: tokio_postgres::Error,
+        cause: tokio_postgres::Error,
     },
 
     #[error("{}: {problem}", .path.display())]
@@ -51,7 +51,7 @@ pub enum Error {
         expected: String,
     },
 
-    #[error("cancelled: {what}")]
+    #[error("interrupted: {what}")]
     Cancelled { what: String },
 }
 
@@ -59,7 +59,7 @@ impl Error {
     /// Wraps a driver error with what Airlock was doing when it happened.
     pub fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
         let context = context.into();
-        move |source| Error::Database { context, source }
+        move |cause| Error::Database { context, cause }
     }
 }
 

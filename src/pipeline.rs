@@ -62,6 +62,13 @@ pub async fn check(
     match stage_and_validate(client, feed, id, reader, binding, control).await {
         Ok(()) => Ok(id),
         Err(e) => {
+            let e = if control.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                Error::Cancelled {
+                    what: format!("batch {id} stopped while loading; production untouched"),
+                }
+            } else {
+                e
+            };
             // Best effort: the original error matters more than a failure to record it.
             let _ = batch::mark_failed(client, id, state::LOAD_FAILED, &e.to_string()).await;
             Err(e)

@@ -120,13 +120,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { feed, file, json } => {
             let feed = feed::load(&client, feed).await?;
             let control = pipeline::CheckControl::default();
-            let work = pipeline::check(&mut client, &feed, file, &control);
-            let id = tokio::select! {
-                r = work => r?,
-                _ = tokio::signal::ctrl_c() => {
-                    anyhow::bail!("interrupted; production untouched (the batch stays listed in `airlock batches`)");
-                }
-            };
+            interrupt_on_ctrl_c(&client, &control);
+            let id = pipeline::check(&mut client, &feed, file, &control).await?;
             let summary = report::load(&client, id).await?;
             if *json {
                 print_json(&summary)?;
@@ -198,6 +193,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo => run_demo(&target).await,
     }
+}
+
+/// Ctrl-C stops the load (and any query in flight); the batch is then marked `load_failed`
+/// with the reason, and production was never touched.
+fn interrupt_on_ctrl_c(client: &tokio_postgres::Client, control: &pipeline::CheckControl) {
+    let cancel = control.cancel.clone();
+    let token = client.cancel_token();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = token.cancel_query(tokio_postgres::NoTls).await;
+        }
+    });
 }
 
 fn verdict_exit(summary: &report::Summary) -> ExitCode {

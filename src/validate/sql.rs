@@ -92,8 +92,8 @@ async fn move_row_issues(client: &Client, names: &StageNames) -> Result<()> {
 }
 
 fn is_data_exception(e: &Error) -> bool {
-    matches!(e, Error::Database { source, .. }
-        if source.code().is_some_and(|c| c.code().starts_with("22")))
+    matches!(e, Error::Database { cause, .. }
+        if cause.code().is_some_and(|c| c.code().starts_with("22")))
 }
 
 /// Values of server-checked types, and values the Rust rules left undecided, are cast by the
