@@ -205,16 +205,3 @@ pub async fn column_type(
         .map_err(Error::db("reading a lookup column"))?;
     Ok(row.map(|r| r.get(0)))
 }
-
-/// The quoted name of a table known by OID.
-pub async fn table_sql_name(client: &impl GenericClient, oid: u32) -> Result<String> {
-    let row = client
-        .query_one(
-            "SELECT n.nspname, c.relname FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
-            &[&oid],
-        )
-        .await
-        .map_err(Error::db("reading a table name"))?;
-    Ok(qualified(row.get(0), row.get(1)))
-}

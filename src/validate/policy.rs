@@ -23,15 +23,6 @@ impl Verdict {
             Verdict::Abort => "abort",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "clean" => Some(Verdict::Clean),
-            "review" => Some(Verdict::Review),
-            "abort" => Some(Verdict::Abort),
-            _ => None,
-        }
-    }
 }
 
 /// Row counts of a validated batch. `total = good + quarantined + superseded`.

@@ -37,10 +37,6 @@ impl RowIssue {
             m: message,
         }
     }
-
-    pub fn is_error(&self) -> bool {
-        self.s == Severity::Error.as_str()
-    }
 }
 
 /// A field as the row checks see it.
@@ -52,8 +48,8 @@ pub enum FieldValue<'a> {
     Unusable,
 }
 
-/// Runs the type, NOT NULL and rule checks of every bound column. Returns whether some value
-/// awaits the server's judgement.
+/// Runs the type, NOT NULL and rule checks of every bound column. Values only the server can
+/// judge are marked `pending`.
 pub fn check_row(binding: &Binding, fields: &[FieldValue<'_>], out: &mut Vec<RowIssue>) {
     for col in &binding.columns {
         let value = fields
