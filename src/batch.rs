@@ -15,6 +15,7 @@ pub mod state {
     pub const ABORTED: &str = "aborted";
     pub const LOAD_FAILED: &str = "load_failed";
     pub const PROMOTE_FAILED: &str = "promote_failed";
+    pub const UNDONE: &str = "undone";
 }
 
 /// What a new batch records about itself before loading starts.

@@ -53,6 +53,40 @@ pub enum Error {
 
     #[error("interrupted: {what}")]
     Cancelled { what: String },
+
+    /// Promotion would not be safe or would not do what was reviewed; nothing was changed.
+    #[error("batch {id} not {action}: {reason}")]
+    Refused {
+        id: i64,
+        /// "promoted" or "undone".
+        action: &'static str,
+        reason: String,
+    },
+
+    /// The server refused rows that had passed validation. They are quarantined now with the
+    /// server's message; the batch is validated again and waits for a new approval.
+    #[error(
+        "batch {id} not promoted: the server refused {count} row{} that had passed validation (first: line {line}: {message}); they are quarantined now, review and approve again",
+        if *.count == 1 { "" } else { "s" }
+    )]
+    RowsRejected {
+        id: i64,
+        count: usize,
+        line: i64,
+        message: String,
+    },
+
+    /// Other sessions held the locks promotion needs for longer than it would wait.
+    #[error(
+        "batch {id} not promoted: {target} stayed locked after {attempts} attempts of {timeout_ms} ms each; blocking sessions: {blockers}"
+    )]
+    Blocked {
+        id: i64,
+        target: String,
+        attempts: u32,
+        timeout_ms: u64,
+        blockers: String,
+    },
 }
 
 impl Error {
@@ -64,7 +98,7 @@ impl Error {
 }
 
 /// The server's own message (and detail) rather than the driver's terse "db error".
-fn db_message(err: &tokio_postgres::Error) -> String {
+pub fn db_message(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
         Some(db) => match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),

@@ -14,6 +14,7 @@ pub mod export;
 pub mod feed;
 pub mod pipeline;
 pub mod plan;
+pub mod promote;
 pub mod report;
 pub mod source;
 pub mod stage;

@@ -108,16 +108,29 @@ async fn stage_and_validate(
     let sha256 = Some(stats.sha256.clone()).filter(|s| !s.is_empty());
     client
         .execute(
-            "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, updated_at = now() WHERE id = $1",
-            &[&id, &sha256, &(stats.records as i64)],
+            "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, target_definition = $4, \
+                 updated_at = now() WHERE id = $1",
+            &[&id, &sha256, &(stats.records as i64), &binding.definition()],
         )
         .await
         .map_err(Error::db("recording load statistics"))?;
 
     sql::run(client, feed, &binding, &names).await?;
-    let plan = crate::plan::compute(client, &feed.target, &binding, &names, feed.spec.mode).await?;
-    let rows = report::count_rows(client, &names, stats.records as i64).await?;
-    let checks = report::summarize_checks(client, &names).await?;
+    judge(client, feed, &binding, &names, stats.records as i64).await
+}
+
+/// Counts, summarizes and judges the staged batch, and records it as `validated`: after a
+/// load, and again after promotion set rows aside.
+pub async fn judge(
+    client: &Client,
+    feed: &Feed,
+    binding: &binding::Binding,
+    names: &StageNames,
+    total: i64,
+) -> Result<()> {
+    let plan = crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode).await?;
+    let rows = report::count_rows(client, names, total).await?;
+    let checks = report::summarize_checks(client, names).await?;
     let (verdict, breaches) = policy::judge(
         &feed.spec.policy,
         feed.spec.mode,
@@ -125,15 +138,14 @@ async fn stage_and_validate(
         &plan,
         !checks.is_empty(),
     );
-
     client
         .execute(
             "UPDATE airlock.batches SET state = 'validated', verdict = $2, breaches = $3, \
                  notes = $4, rows_good = $5, rows_quarantined = $6, rows_superseded = $7, \
                  rows_warned = $8, checks = $9, plan = $10, updated_at = now() \
-             WHERE id = $1 AND state = 'loading'",
+             WHERE id = $1",
             &[
-                &id,
+                &names.batch,
                 &verdict.as_str(),
                 &json(&breaches),
                 &json(&binding.notes),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tokio_postgres::Client;
+use tokio_postgres::GenericClient;
 
 use crate::db::{Table, ident};
 use crate::error::{Error, Result};
@@ -12,6 +12,7 @@ use crate::stage::StageNames;
 use crate::validate::binding::{Binding, BoundColumn};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Plan {
     pub insert: i64,
     pub update: i64,
@@ -45,7 +46,7 @@ pub fn key_join(binding: &Binding, a: &str, b: &str) -> String {
 }
 
 pub async fn compute(
-    client: &Client,
+    client: &impl GenericClient,
     target: &Table,
     binding: &Binding,
     names: &StageNames,
@@ -138,4 +139,21 @@ pub async fn compute(
             .get(0);
     }
     Ok(plan)
+}
+
+impl Plan {
+    /// What differs between two plans, for a person: `insert 242 → 240, update 10 → 12`.
+    /// Empty when promotion would do the same thing to production.
+    pub fn differences(&self, now: &Plan) -> Vec<String> {
+        [
+            ("insert", self.insert, now.insert),
+            ("update", self.update, now.update),
+            ("unchanged", self.unchanged, now.unchanged),
+            ("delete", self.delete, now.delete),
+        ]
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(what, a, b)| format!("{what} {a} → {b}"))
+        .collect()
+    }
 }

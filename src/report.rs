@@ -65,6 +65,10 @@ pub struct Summary {
     pub os_user: Option<String>,
     pub created_at: String,
     pub decisions: Vec<DecisionRecord>,
+    /// What promotion did, once promoted.
+    pub applied: Option<serde_json::Value>,
+    /// The table a swap replaced, kept for `undo`.
+    pub previous_table: Option<String>,
 }
 
 /// Aggregates the issues table into one line per (check, column, severity).
@@ -140,7 +144,8 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
             "SELECT id, feed, target, mode, state, verdict, breaches, rows_total, rows_good, \
                     rows_quarantined, rows_superseded, rows_warned, checks, plan, file_path, \
                     file_size, file_sha256, encoding, notes, error, db_role, os_user, \
-                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                    applied, previous_table \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -196,6 +201,8 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         os_user: r.get(21),
         created_at: r.get(22),
         decisions,
+        applied: r.get(23),
+        previous_table: r.get(24),
     })
 }
 
@@ -337,8 +344,40 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+    if let Some(applied) = &s.applied {
+        let n = |k: &str| applied.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "\nApplied  {} inserted · {} updated · {} unchanged{}",
+            thousands(n("inserted")),
+            thousands(n("updated")),
+            thousands(n("unchanged")),
+            if s.mode == "swap" {
+                format!(" · {} deleted", thousands(n("deleted")))
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(previous) = &s.previous_table {
+        let _ = writeln!(out, "Kept for undo: {previous}  (airlock undo {})", s.batch);
+    }
     if s.state == crate::batch::state::VALIDATED {
         let _ = writeln!(out, "\nNext");
+        if s.verdict.as_deref() == Some("abort") {
+            let _ = writeln!(
+                out,
+                "  airlock promote {} --yes --override-policy --note \"why\"   promote despite the breaches",
+                s.batch
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  airlock promote {} --yes --note \"…\"              promote the {} good rows",
+                s.batch,
+                thousands(r.good)
+            );
+        }
         if r.quarantined > 0 {
             let _ = writeln!(
                 out,

@@ -42,8 +42,7 @@ CREATE TABLE IF NOT EXISTS airlock.batches (
     file_sha256      text,
     encoding         text NOT NULL,
     header           jsonb NOT NULL DEFAULT '[]',
-    state            text NOT NULL CHECK (state IN ('loading', 'validated', 'promoting', 'promoted',
-                         'quarantined', 'aborted', 'load_failed', 'promote_failed')),
+    state            text NOT NULL,
     verdict          text CHECK (verdict IN ('clean', 'review', 'abort')),
     breaches         jsonb NOT NULL DEFAULT '[]',
     notes            jsonb NOT NULL DEFAULT '[]',
@@ -60,6 +59,16 @@ CREATE TABLE IF NOT EXISTS airlock.batches (
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
+-- Version 2: the target's definition as validated, the table a swap replaced, `undone`.
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS target_definition jsonb;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS previous_table text;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS applied jsonb;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS previous_indexes jsonb;
+ALTER TABLE airlock.batches DROP CONSTRAINT IF EXISTS batches_state_check;
+ALTER TABLE airlock.batches ADD CONSTRAINT batches_state_check CHECK (state IN ('loading',
+    'validated', 'promoting', 'promoted', 'quarantined', 'aborted', 'load_failed',
+    'promote_failed', 'undone'));
+CREATE INDEX IF NOT EXISTS batches_target_oid ON airlock.batches (target_oid, id);
 CREATE TABLE IF NOT EXISTS airlock.decisions (
     id         bigserial PRIMARY KEY,
     batch_id   bigint NOT NULL REFERENCES airlock.batches (id),
@@ -97,8 +106,10 @@ BEGIN
         END;
     END LOOP;
 END $$;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 1';
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 2';
 "#;
+
+const CATALOG_VERSION: &str = "Airlock catalog, version 2";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
@@ -111,7 +122,7 @@ pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
         .await
         .map_err(Error::db("reading the airlock catalog"))?
         .get(0);
-    if current.as_deref() == Some("Airlock catalog, version 1") {
+    if current.as_deref() == Some(CATALOG_VERSION) {
         return Ok(());
     }
     let tx = client

@@ -9,6 +9,7 @@ mod demo;
 
 use crate::batch::state;
 use crate::db::{self, ConnectTarget};
+use crate::promote::{self, Applied, PromoteOptions};
 use crate::{batch, export, feed, pipeline, report};
 
 pub const EXIT_ABORT: u8 = 3;
@@ -66,9 +67,70 @@ pub enum Command {
         #[arg(long)]
         note: String,
     },
+    /// Approve and promote a validated batch into production, in one transaction
+    Promote {
+        id: i64,
+        /// Required: promotion changes production
+        #[arg(long, required = true)]
+        yes: bool,
+        /// Why; recorded in the audit log
+        #[arg(long)]
+        note: Option<String>,
+        /// Promote although the verdict is abort (needs --note)
+        #[arg(long, requires = "note")]
+        override_policy: bool,
+        #[command(flatten)]
+        locking: Locking,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check FILE, then promote it unless the verdict is abort (for cron; exit 3 when it stops)
+    Run {
+        feed: PathBuf,
+        file: PathBuf,
+        /// Required: promotion changes production
+        #[arg(long, required = true)]
+        yes: bool,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        locking: Locking,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put back the table a swap replaced (the latest swap of that target, while it is kept)
+    Undo {
+        id: i64,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        locking: Locking,
+    },
     /// Create the sandbox database `airlock_demo` with a sample catalog and check the broken
     /// case-study feed against it
     Demo,
+}
+
+/// How long promotion waits for locks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Locking {
+    /// How long one attempt waits for a lock (milliseconds)
+    #[arg(long, default_value_t = 3000, value_name = "MS")]
+    lock_timeout: u64,
+    /// How many attempts before giving up and naming the blocking sessions
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    lock_attempts: u32,
+}
+
+impl Locking {
+    fn options(&self, note: Option<&String>) -> PromoteOptions {
+        PromoteOptions {
+            note: note.cloned(),
+            lock_timeout: std::time::Duration::from_millis(self.lock_timeout),
+            attempts: self.lock_attempts,
+            ..PromoteOptions::default()
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -191,6 +253,71 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("batch {id} quarantined; staging kept for review");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Promote {
+            id,
+            note,
+            override_policy,
+            locking,
+            json,
+            ..
+        } => {
+            let opts = PromoteOptions {
+                override_policy: *override_policy,
+                ..locking.options(note.as_ref())
+            };
+            let applied = promote::promote(&target, *id, &opts).await?;
+            let summary = report::load(&client, *id).await?;
+            print_promotion(&summary, &applied, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            feed,
+            file,
+            note,
+            locking,
+            json,
+            ..
+        } => {
+            let feed = feed::load(&client, feed).await?;
+            let control = pipeline::CheckControl::default();
+            interrupt_on_ctrl_c(&client, &control);
+            let id = pipeline::check(&mut client, &feed, file, &control).await?;
+            let summary = report::load(&client, id).await?;
+            if summary.verdict.as_deref() == Some("abort") {
+                if *json {
+                    print_json(&summary)?;
+                } else {
+                    print!("{}", report::render(&summary));
+                    println!("\nNot promoted: the verdict is abort. Production untouched.");
+                }
+                return Ok(ExitCode::from(EXIT_ABORT));
+            }
+            // Nobody reviewed this plan: accept one that moved since the check (another
+            // import finished first) as long as the policy still holds.
+            let opts = PromoteOptions {
+                accept_plan_changes: true,
+                ..locking.options(note.as_ref())
+            };
+            let applied = promote::promote(&target, id, &opts).await?;
+            let summary = report::load(&client, id).await?;
+            print_promotion(&summary, &applied, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Undo { id, note, locking } => {
+            promote::undo(
+                &target,
+                *id,
+                note.as_deref(),
+                &locking.options(note.as_ref()),
+            )
+            .await?;
+            let summary = report::load(&client, *id).await?;
+            println!(
+                "batch {id} undone: {} holds the table its swap replaced again",
+                summary.target
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo => run_demo(&target).await,
     }
 }
@@ -206,6 +333,37 @@ fn interrupt_on_ctrl_c(client: &tokio_postgres::Client, control: &pipeline::Chec
             let _ = token.cancel_query(tokio_postgres::NoTls).await;
         }
     });
+}
+
+/// The promotion's result: the summary with what was applied.
+fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> anyhow::Result<()> {
+    if json {
+        let mut value = serde_json::to_value(summary)?;
+        value["applied"] = serde_json::to_value(applied)?;
+        print_json(&value)
+    } else {
+        println!(
+            "batch {} promoted into {} ({}): {} inserted, {} updated, {} unchanged{}",
+            summary.batch,
+            summary.target,
+            applied.mode,
+            applied.inserted,
+            applied.updated,
+            applied.unchanged,
+            if applied.mode == "swap" {
+                format!(", {} deleted", applied.deleted)
+            } else {
+                String::new()
+            }
+        );
+        if summary.rows.quarantined > 0 {
+            println!(
+                "{} quarantined rows stayed out; `airlock export {} --quarantined FILE` lists them",
+                summary.rows.quarantined, summary.batch
+            );
+        }
+        Ok(())
+    }
 }
 
 fn verdict_exit(summary: &report::Summary) -> ExitCode {

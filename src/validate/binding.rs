@@ -66,6 +66,19 @@ impl Binding {
     pub fn value_columns(&self) -> impl Iterator<Item = &BoundColumn> {
         self.columns.iter().filter(|c| !c.key)
     }
+
+    /// The target's columns as validated (name, type, NOT NULL, key), to notice a target
+    /// whose definition changed before promotion.
+    pub fn definition(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.columns
+                .iter()
+                .map(|c| {
+                    serde_json::json!([c.target, c.type_sql, c.not_null, c.key, c.source_index])
+                })
+                .collect(),
+        )
+    }
 }
 
 fn find_header(header: &[String], name: &str) -> Result<Option<usize>, Vec<usize>> {

@@ -1,7 +1,7 @@
 //! Set-based checks over staging: values the server must judge, lookups, the typed rows
 //! table, foreign keys, the target's CHECK constraints and duplicate keys. Each step is one
 //! statement; nothing runs per row.
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::binding::{Binding, BoundColumn};
 use super::row::PENDING;
@@ -233,6 +233,44 @@ fn key_text(cols: &[&str], alias: &str) -> String {
     format!("concat_ws(', ', {})", parts.join(", "))
 }
 
+struct FkCheck<'a> {
+    fk: &'a crate::db::catalog::ForeignKey,
+    columns: Vec<&'a str>,
+    /// Rows of `r` (the typed rows) whose reference is missing.
+    missing: String,
+}
+
+fn fk_checks<'a>(feed: &'a Feed, binding: &Binding) -> Vec<FkCheck<'a>> {
+    feed.target
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.columns.iter().all(|c| binding.column(c).is_some()))
+        .map(|fk| {
+            let columns: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
+            let not_null: Vec<String> = columns
+                .iter()
+                .map(|c| format!("r.{} IS NOT NULL", ident(c)))
+                .collect();
+            let matches: Vec<String> = columns
+                .iter()
+                .zip(&fk.ref_columns)
+                .map(|(c, rc)| format!("f.{} = r.{}", ident(rc), ident(c)))
+                .collect();
+            let missing = format!(
+                "{} AND NOT EXISTS (SELECT 1 FROM {} f WHERE {})",
+                not_null.join(" AND "),
+                fk.ref_table_sql,
+                matches.join(" AND ")
+            );
+            FkCheck {
+                fk,
+                columns,
+                missing,
+            }
+        })
+        .collect()
+}
+
 /// The target's foreign keys whose columns the file feeds.
 async fn foreign_keys(
     client: &Client,
@@ -240,45 +278,65 @@ async fn foreign_keys(
     binding: &Binding,
     names: &StageNames,
 ) -> Result<()> {
-    for fk in &feed.target.foreign_keys {
-        if !fk.columns.iter().all(|c| binding.column(c).is_some()) {
-            continue;
-        }
-        let cols: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
-        let not_null: Vec<String> = cols
-            .iter()
-            .map(|c| format!("r.{} IS NOT NULL", ident(c)))
-            .collect();
-        let matches: Vec<String> = cols
-            .iter()
-            .zip(&fk.ref_columns)
-            .map(|(c, rc)| format!("f.{} = r.{}", ident(rc), ident(c)))
-            .collect();
+    for check in fk_checks(feed, binding) {
         let sql = format!(
             "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
              SELECT r.{line}, r.{ord}, $1, 'foreign_key', 'error', {value}, \
                     format('%s is not in %s (%s)', {value}, $2::text, $3::text) \
-             FROM {rows} r WHERE {not_null} \
-               AND NOT EXISTS (SELECT 1 FROM {reft} f WHERE {matches}) ORDER BY r.{ord}",
+             FROM {rows} r WHERE {missing} ORDER BY r.{ord}",
             issues = names.issues,
             rows = names.rows,
             line = ident(LINE_COLUMN),
             ord = ident(ORD_COLUMN),
-            value = key_text(&cols, "r"),
-            not_null = not_null.join(" AND "),
-            reft = fk.ref_table_sql,
-            matches = matches.join(" AND "),
+            value = key_text(&check.columns, "r"),
+            missing = check.missing,
         );
+        let fk = check.fk;
         let reference = format!("{}({})", fk.ref_table_sql, fk.ref_columns.join(", "));
         exec(
             client,
             &format!("checking foreign key {}", fk.name),
             &sql,
-            &[&cols.join(", "), &reference, &fk.name],
+            &[&check.columns.join(", "), &reference, &fk.name],
         )
         .await?;
     }
     Ok(())
+}
+
+/// Good rows whose reference has disappeared since validation (a category deleted), one
+/// line per foreign key: `3 rows reference public.categories(category_id) rows that no
+/// longer exist`.
+pub async fn foreign_key_violations(
+    client: &impl GenericClient,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for check in fk_checks(feed, binding) {
+        let n: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {} r WHERE {}",
+                    names.rows, check.missing
+                ),
+                &[],
+            )
+            .await
+            .map_err(Error::db(format!("checking foreign key {}", check.fk.name)))?
+            .get(0);
+        if n > 0 {
+            out.push(format!(
+                "{n} good row{} reference{} {}({}) rows that no longer exist",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                check.fk.ref_table_sql,
+                check.fk.ref_columns.join(", ")
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The target's own CHECK constraints, evaluated on the typed rows; the target is not touched.

@@ -1,0 +1,110 @@
+//! Locking for promotion: a bounded `lock_timeout`, an advisory lock per target so two
+//! imports of one table never interleave, and the names of whoever holds us up.
+use std::time::Duration;
+
+use tokio_postgres::GenericClient;
+
+use crate::error::{Error, Result};
+
+/// The advisory lock of a target, keyed by its qualified name (its OID changes with a swap).
+const ADVISORY_KEY: &str = "hashtextextended('airlock.target:' || $1::text, 0)";
+
+pub async fn set_lock_timeout(client: &impl GenericClient, timeout: Duration) -> Result<()> {
+    client
+        .batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            timeout.as_millis().max(1)
+        ))
+        .await
+        .map_err(Error::db("setting lock_timeout"))
+}
+
+/// Takes the target's advisory lock for the rest of the transaction (waits under lock_timeout).
+pub async fn lock_target(
+    client: &impl GenericClient,
+    target: &str,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            &format!("SELECT pg_advisory_xact_lock({ADVISORY_KEY})"),
+            &[&target],
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Whether another session holds the target's advisory lock right now (a promotion runs).
+pub async fn promotion_running(client: &impl GenericClient, target: &str) -> Result<bool> {
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' \
+                 AND l.objsubid = 1 AND l.granted AND l.pid <> pg_backend_pid() \
+                 AND ((l.classid::bigint << 32) | l.objid::bigint) = {ADVISORY_KEY})"
+            ),
+            &[&target],
+        )
+        .await
+        .map_err(Error::db("looking for a running promotion"))?;
+    Ok(row.get(0))
+}
+
+/// Sessions holding a lock on the target table or its advisory lock, described for a person:
+/// `pid 4242 (alice, psql, idle in transaction for 73 s: UPDATE products SET …)`.
+pub async fn blockers(client: &impl GenericClient, target: &str) -> Result<String> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT a.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, ''), \
+                        coalesce(a.state, '?'), \
+                        coalesce(extract(epoch FROM now() - a.xact_start)::bigint, 0), \
+                        left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) \
+                 FROM pg_stat_activity a \
+                 WHERE a.pid <> pg_backend_pid() AND a.pid IN ( \
+                     SELECT l.pid FROM pg_locks l WHERE l.granted AND ( \
+                        (l.locktype = 'relation' AND l.relation = to_regclass($1)) \
+                        OR (l.locktype = 'advisory' AND l.objsubid = 1 \
+                            AND ((l.classid::bigint << 32) | l.objid::bigint) = {ADVISORY_KEY}))) \
+                 ORDER BY a.xact_start"
+            ),
+            &[&target],
+        )
+        .await
+        .map_err(Error::db("looking for blocking sessions"))?;
+    if rows.is_empty() {
+        return Ok("none found any more (they may have finished)".into());
+    }
+    Ok(rows
+        .iter()
+        .map(|r| {
+            format!(
+                "pid {} ({}, {}, {} for {} s: {})",
+                r.get::<_, i32>(0),
+                r.get::<_, String>(1),
+                r.get::<_, String>(2),
+                r.get::<_, String>(3),
+                r.get::<_, i64>(4),
+                r.get::<_, String>(5)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
+/// Whether an error means "try again later": a lock wait that timed out, a deadlock, or a
+/// serialization failure.
+pub fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code().map(|c| c.code()),
+        Some("55P03") | Some("40P01") | Some("40001")
+    )
+}
+
+/// Whether the server refused the data itself (bad value, constraint, trigger): the rows at
+/// fault can be found and set aside.
+pub fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        let c = c.code();
+        c.starts_with("22") || c.starts_with("23") || c == "P0001"
+    })
+}

@@ -1,0 +1,310 @@
+//! Promotion: only good rows move, all at once or not at all, and every promotion leaves an
+//! audit record written in the same transaction. Upsert mode runs one `INSERT … ON CONFLICT`;
+//! swap mode builds the next table and renames it into place in one short transaction.
+mod bisect;
+pub mod locks;
+mod swap;
+mod upsert;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::{Client, GenericClient};
+
+use crate::batch::{self, state};
+use crate::db::{self, ConnectTarget};
+use crate::error::{Error, Result};
+use crate::feed::{self, Feed, Mode};
+use crate::plan::Plan;
+use crate::stage::{self, StageNames};
+use crate::validate::binding::{self, Binding};
+
+pub use swap::undo;
+
+#[derive(Debug, Clone)]
+pub struct PromoteOptions {
+    pub note: Option<String>,
+    /// Promote although the verdict is `abort` (needs a note).
+    pub override_policy: bool,
+    /// Accept a plan that changed since validation, as long as the policy still holds (for
+    /// `run`, where nobody reviewed the plan); otherwise such a change refuses promotion.
+    pub accept_plan_changes: bool,
+    pub lock_timeout: Duration,
+    pub attempts: u32,
+}
+
+impl Default for PromoteOptions {
+    fn default() -> Self {
+        Self {
+            note: None,
+            override_policy: false,
+            accept_plan_changes: false,
+            lock_timeout: Duration::from_secs(3),
+            attempts: 5,
+        }
+    }
+}
+
+/// What promotion did to production.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub mode: String,
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub deleted: i64,
+}
+
+/// A validated batch as promotion needs it, rebuilt from its row in `airlock.batches`.
+pub struct Loaded {
+    pub id: i64,
+    pub state: String,
+    pub verdict: Option<String>,
+    pub breaches: Vec<String>,
+    pub feed: Feed,
+    pub binding: Binding,
+    pub names: StageNames,
+    pub plan: Plan,
+    pub rows_total: i64,
+    pub rows_good: i64,
+}
+
+impl Loaded {
+    /// The target's quoted name: the key of its advisory lock and what every statement names.
+    pub fn target_sql(&self) -> String {
+        self.feed.target.sql_name()
+    }
+}
+
+pub async fn load(client: &Client, id: i64) -> Result<Loaded> {
+    let r = client
+        .query_opt(
+            "SELECT spec_path, spec, header, file_path, state, verdict, breaches, plan, \
+                    target_definition, coalesce(rows_total, 0), coalesce(rows_good, 0) \
+             FROM airlock.batches WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db(format!("reading batch {id}")))?
+        .ok_or(Error::BatchNotFound { id })?;
+    let spec_path = PathBuf::from(r.get::<_, String>(0));
+    let spec_text: String = r.get(1);
+    let header: Vec<String> = serde_json::from_value(r.get(2)).unwrap_or_default();
+    let file = PathBuf::from(r.get::<_, String>(3));
+    let spec = feed::parse_stored(&spec_path, &spec_text)?;
+    let feed = feed::resolve(client, &spec_path, spec, spec_text).await?;
+    let binding = binding::bind(
+        &feed,
+        &file,
+        (!header.is_empty()).then_some(header.as_slice()),
+    )?;
+    let stored: Option<serde_json::Value> = r.get(8);
+    if stored.is_some_and(|d| d != binding.definition()) {
+        return Err(Error::Refused {
+            id,
+            action: "promoted",
+            reason: format!(
+                "the definition of {} changed since the batch was validated; check the file again",
+                feed.target.display_name()
+            ),
+        });
+    }
+    Ok(Loaded {
+        id,
+        state: r.get(4),
+        verdict: r.get(5),
+        breaches: serde_json::from_value(r.get(6)).unwrap_or_default(),
+        plan: r
+            .get::<_, Option<serde_json::Value>>(7)
+            .and_then(|p| serde_json::from_value(p).ok())
+            .unwrap_or_default(),
+        rows_total: r.get(9),
+        rows_good: r.get(10),
+        names: StageNames::new(id),
+        feed,
+        binding,
+    })
+}
+
+/// Approves and promotes a validated batch. Opens its own connections so that a lost
+/// connection can still be recorded as `promote_failed`.
+pub async fn promote(target: &ConnectTarget, id: i64, opts: &PromoteOptions) -> Result<Applied> {
+    let mut client = db::connect(target).await?;
+    stage::ensure_catalog(&mut client).await?;
+    let loaded = load(&client, id).await?;
+    gate(&client, &loaded, opts).await?;
+    client
+        .execute(
+            "UPDATE airlock.batches SET state = 'promoting', error = NULL, updated_at = now() \
+             WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db(format!("marking batch {id} promoting")))?;
+
+    let result = match loaded.feed.spec.mode {
+        Mode::Upsert => upsert::promote(&mut client, &loaded, opts).await,
+        Mode::Swap => swap::promote(&mut client, &loaded, opts).await,
+    };
+    match result {
+        Ok(applied) => Ok(applied),
+        // The batch went back to `validated` with the refused rows set aside.
+        Err(e @ Error::RowsRejected { .. }) => Err(e),
+        Err(e) => {
+            let next = if matches!(e, Error::Refused { .. } | Error::Blocked { .. }) {
+                state::VALIDATED
+            } else {
+                state::PROMOTE_FAILED
+            };
+            record_failure(target, &client, id, next, &e).await;
+            Err(e)
+        }
+    }
+}
+
+/// Checks that the batch may be promoted at all; nothing is written.
+async fn gate(client: &Client, b: &Loaded, opts: &PromoteOptions) -> Result<()> {
+    let id = b.id;
+    match b.state.as_str() {
+        state::VALIDATED | state::PROMOTE_FAILED => {}
+        state::PROMOTING if !locks::promotion_running(client, &b.target_sql()).await? => {}
+        state::PROMOTING => {
+            return Err(Error::Refused {
+                id,
+                action: "promoted",
+                reason: format!(
+                    "another session is promoting into {} right now",
+                    b.feed.target.display_name()
+                ),
+            });
+        }
+        other => {
+            return Err(Error::BatchState {
+                id,
+                state: other.to_string(),
+                action: "promote",
+                expected: "validated (or promote_failed)".into(),
+            });
+        }
+    }
+    if b.verdict.as_deref() == Some("abort") {
+        let noted = opts.note.as_deref().is_some_and(|n| !n.trim().is_empty());
+        if !(opts.override_policy && noted) {
+            return Err(Error::Refused {
+                id,
+                action: "promoted",
+                reason: format!(
+                    "its verdict is abort ({}); to promote anyway pass --override-policy with --note saying why",
+                    b.breaches.join("; ")
+                ),
+            });
+        }
+    }
+    if b.feed.spec.mode == Mode::Swap && b.rows_good == 0 {
+        return Err(Error::Refused {
+            id,
+            action: "promoted",
+            reason: format!(
+                "it has no good rows, and a swap would leave {} empty; an empty file never replaces a table",
+                b.feed.target.display_name()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Records a failed promotion, on a new connection if the old one was lost.
+async fn record_failure(target: &ConnectTarget, client: &Client, id: i64, next: &str, e: &Error) {
+    let message = e.to_string();
+    if batch::mark_failed(client, id, next, &message).await.is_ok() {
+        return;
+    }
+    if let Ok(fresh) = db::connect(target).await {
+        let _ = batch::mark_failed(&fresh, id, next, &message).await;
+    }
+}
+
+/// Writes the approval into the audit log and the batch row, inside the promotion's
+/// transaction.
+async fn record_approval(
+    tx: &impl GenericClient,
+    b: &Loaded,
+    opts: &PromoteOptions,
+    applied: &Applied,
+    previous_table: Option<&str>,
+) -> Result<()> {
+    let mut counts = serde_json::to_value(applied).unwrap_or_default();
+    if opts.override_policy && b.verdict.as_deref() == Some("abort") {
+        counts["override_policy"] = serde_json::Value::Bool(true);
+        counts["breaches"] = serde_json::to_value(&b.breaches).unwrap_or_default();
+    }
+    tx.execute(
+        "UPDATE airlock.batches SET state = 'promoted', applied = $2, previous_table = $3, \
+             error = NULL, updated_at = now() WHERE id = $1",
+        &[
+            &b.id,
+            &serde_json::to_value(applied).unwrap_or_default(),
+            &previous_table,
+        ],
+    )
+    .await
+    .map_err(Error::db(format!(
+        "recording the promotion of batch {}",
+        b.id
+    )))?;
+    batch::record_decision(tx, b.id, "approve", opts.note.as_deref(), Some(&counts)).await
+}
+
+/// The plan again, inside the promotion's transaction and under its locks. A change refuses
+/// promotion unless `accept_plan_changes`; then the policy is judged on the new plan.
+async fn recheck_plan(tx: &impl GenericClient, b: &Loaded, opts: &PromoteOptions) -> Result<Plan> {
+    let now =
+        crate::plan::compute(tx, &b.feed.target, &b.binding, &b.names, b.feed.spec.mode).await?;
+    let changes = b.plan.differences(&now);
+    if !changes.is_empty() && !opts.accept_plan_changes {
+        return Err(Error::Refused {
+            id: b.id,
+            action: "promoted",
+            reason: format!(
+                "production changed since validation ({}); check the file again and review the new plan",
+                changes.join(", ")
+            ),
+        });
+    }
+    if !changes.is_empty() && b.feed.spec.mode == Mode::Swap && !opts.override_policy {
+        let rows = crate::validate::policy::RowCounts {
+            total: b.rows_total,
+            good: b.rows_good,
+            ..Default::default()
+        };
+        let (verdict, breaches) =
+            crate::validate::policy::judge(&b.feed.spec.policy, Mode::Swap, &rows, &now, false);
+        if verdict == crate::validate::policy::Verdict::Abort {
+            return Err(Error::Refused {
+                id: b.id,
+                action: "promoted",
+                reason: breaches.join("; "),
+            });
+        }
+    }
+    let stale =
+        crate::validate::sql::foreign_key_violations(tx, &b.feed, &b.binding, &b.names).await?;
+    if !stale.is_empty() {
+        return Err(Error::Refused {
+            id: b.id,
+            action: "promoted",
+            reason: format!(
+                "production changed since validation: {}; check the file again",
+                stale.join("; ")
+            ),
+        });
+    }
+    Ok(now)
+}
+
+/// Waits before the next attempt: 0.5 s, 1 s, 2 s, ... capped at 5 s.
+async fn backoff(attempt: u32) {
+    let ms = (500u64 << attempt.min(4)).min(5000);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}

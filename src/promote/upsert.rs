@@ -1,0 +1,123 @@
+//! Upsert mode: one `INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE (cols) IS
+//! DISTINCT FROM (excluded cols)` of the good rows, so a re-run writes nothing.
+use tokio_postgres::Client;
+
+use super::{
+    Applied, Loaded, PromoteOptions, backoff, bisect, locks, recheck_plan, record_approval,
+};
+use crate::db::{ident, ident_list};
+use crate::error::{Error, Result};
+use crate::plan::distinct_expr;
+use crate::stage::ORD_COLUMN;
+
+/// The upsert of the good rows whose ordinal lies in [$1, $2]; returns (inserted, updated).
+pub fn statement(b: &Loaded) -> String {
+    let cols: Vec<&str> = b
+        .binding
+        .columns
+        .iter()
+        .map(|c| c.target.as_str())
+        .collect();
+    let key: Vec<&str> = b.binding.key_columns().map(|c| c.target.as_str()).collect();
+    let values: Vec<_> = b.binding.value_columns().collect();
+    let on_conflict = if values.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        let set: Vec<String> = values
+            .iter()
+            .map(|c| format!("{n} = EXCLUDED.{n}", n = ident(&c.target)))
+            .collect();
+        let changed: Vec<String> = values
+            .iter()
+            .map(|c| format!("({})", distinct_expr(c, "t", "EXCLUDED")))
+            .collect();
+        format!(
+            "DO UPDATE SET {} WHERE {}",
+            set.join(", "),
+            changed.join(" OR ")
+        )
+    };
+    format!(
+        "WITH up AS ( \
+             INSERT INTO {target} AS t ({cols}) \
+             SELECT {cols} FROM {rows} WHERE {ord} BETWEEN $1 AND $2 \
+             ON CONFLICT ({key}) {on_conflict} \
+             RETURNING (t.xmax = 0) AS inserted) \
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
+        target = b.target_sql(),
+        cols = ident_list(cols.iter().copied(), None),
+        rows = b.names.rows,
+        ord = ident(ORD_COLUMN),
+        key = ident_list(key.iter().copied(), None),
+    )
+}
+
+pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> Result<Applied> {
+    let target = b.target_sql();
+    let sql = statement(b);
+    let mut blockers = String::new();
+    for attempt in 1..=opts.attempts.max(1) {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(Error::db("starting the promotion"))?;
+        locks::set_lock_timeout(&tx, opts.lock_timeout).await?;
+        // The advisory lock keeps two imports of this table apart; SHARE ROW EXCLUSIVE keeps
+        // other writers out between the plan check and the upsert, while readers go on.
+        let locked = match locks::lock_target(&tx, &target).await {
+            Ok(()) => {
+                tx.batch_execute(&format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE"))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = locked {
+            if locks::is_retryable(&e) {
+                drop(tx);
+                blockers = locks::blockers(client, &target).await?;
+                backoff(attempt).await;
+                continue;
+            }
+            return Err(Error::db(format!(
+                "locking {}",
+                b.feed.target.display_name()
+            ))(e));
+        }
+        let plan = recheck_plan(&tx, b, opts).await?;
+        let row = match tx.query_one(&sql, &[&i64::MIN, &i64::MAX]).await {
+            Ok(row) => row,
+            Err(e) if locks::is_data_error(&e) => {
+                drop(tx);
+                return Err(bisect::set_aside(client, b, &sql, "", &e).await);
+            }
+            Err(e) if locks::is_retryable(&e) => {
+                drop(tx);
+                blockers = locks::blockers(client, &target).await?;
+                backoff(attempt).await;
+                continue;
+            }
+            Err(e) => return Err(Error::db(format!("promoting batch {}", b.id))(e)),
+        };
+        let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
+        let applied = Applied {
+            mode: "upsert".into(),
+            inserted,
+            updated,
+            unchanged: (plan.insert + plan.update + plan.unchanged) - inserted - updated,
+            deleted: 0,
+        };
+        record_approval(&tx, b, opts, &applied, None).await?;
+        tx.commit().await.map_err(Error::db(format!(
+            "committing the promotion of batch {}",
+            b.id
+        )))?;
+        return Ok(applied);
+    }
+    Err(Error::Blocked {
+        id: b.id,
+        target: b.feed.target.display_name(),
+        attempts: opts.attempts.max(1),
+        timeout_ms: opts.lock_timeout.as_millis() as u64,
+        blockers,
+    })
+}
