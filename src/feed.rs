@@ -437,7 +437,7 @@ pub async fn resolve(
 async fn parse_column(
     client: &impl GenericClient,
     value: &toml::Value,
-    err: &dyn Fn(&str, String) -> Error,
+    err: &(dyn Fn(&str, String) -> Error + Sync),
 ) -> Result<Option<Source>> {
     let table = match value {
         toml::Value::String(s) => return Ok(Some(Source::Field(s.clone()))),

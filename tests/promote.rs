@@ -1,0 +1,717 @@
+//! Promotion: only good rows move, all at once or not at all; re-runs are harmless; swaps
+//! keep the table's definition and can be undone; every promotion leaves its audit record in
+//! the same transaction; failures leave production exactly as it was.
+mod common;
+
+use std::time::Duration;
+
+use airlock::promote::{self, PromoteOptions};
+use common::{TestDb, fixture};
+
+fn opts() -> PromoteOptions {
+    PromoteOptions::default()
+}
+
+fn swap_spec(db: &TestDb, policy: &str) -> std::path::PathBuf {
+    let spec = std::fs::read_to_string(fixture("partner-products.toml"))
+        .expect("spec")
+        .replace("mode   = \"upsert\"", "mode   = \"swap\"");
+    db.write("swap.toml", format!("{spec}{policy}"))
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    db.client()
+        .await
+        .query_one(sql, &[])
+        .await
+        .expect(sql)
+        .get(0)
+}
+
+async fn state(db: &TestDb, id: i64) -> String {
+    db.summary(id).await.state
+}
+
+#[tokio::test]
+async fn upsert_promotes_good_rows_in_one_transaction_with_its_audit_row() {
+    let db = TestDb::with_catalog().await;
+    let id = db
+        .check(
+            &fixture("partner-products.toml"),
+            &fixture("products-broken.csv"),
+        )
+        .await
+        .expect("check");
+    let applied = promote::promote(
+        &db.target,
+        id,
+        &PromoteOptions {
+            note: Some("nightly".into()),
+            ..opts()
+        },
+    )
+    .await
+    .expect("promote");
+    assert_eq!(
+        (applied.inserted, applied.updated, applied.unchanged),
+        (242, 10, 35)
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM products").await, 342);
+    // Quarantined rows stayed out: the N/A price row, the unknown category, both duplicates.
+    assert_eq!(count(&db, "SELECT count(*) FROM products WHERE sku IN ('SKU-0000071', 'SKU-0000121', 'SKU-0000131', 'SKU-0000151')").await, 1, "only SKU-71 (already in production) is there");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM products WHERE sku = 'SKU-0000071' AND price = 88.75"
+        )
+        .await,
+        1,
+        "SKU-71 kept its production price"
+    );
+    // The rounded price went in as the warning said.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM products WHERE sku = 'SKU-0000058' AND price = 12.35"
+        )
+        .await,
+        1
+    );
+
+    // One transaction: every written product row and the audit row share one xid.
+    let xids = count(
+        &db,
+        "SELECT count(DISTINCT x) FROM (
+             SELECT xmin::text AS x FROM products WHERE sku >= 'SKU-0000051'
+               AND (sku > 'SKU-0000100' OR sku IN ('SKU-0000055','SKU-0000056','SKU-0000057','SKU-0000058','SKU-0000063','SKU-0000070','SKU-0000077','SKU-0000084','SKU-0000091','SKU-0000098'))
+             UNION ALL SELECT xmin::text FROM airlock.decisions WHERE decision = 'approve'
+             UNION ALL SELECT xmin::text FROM airlock.batches) t",
+    )
+    .await;
+    assert_eq!(
+        xids, 1,
+        "rows, audit record and batch state commit together"
+    );
+
+    let s = db.summary(id).await;
+    assert_eq!(s.state, "promoted");
+    let d = &s.decisions[0];
+    assert_eq!(d.decision, "approve");
+    assert_eq!(d.note.as_deref(), Some("nightly"));
+    assert!(!d.db_role.is_empty());
+    let counts = d.counts.as_ref().expect("counts");
+    assert_eq!(counts["inserted"], 242);
+    assert_eq!(counts["updated"], 10);
+}
+
+#[tokio::test]
+async fn the_same_file_twice_changes_nothing_the_second_time() {
+    let db = TestDb::with_catalog().await;
+    let spec = fixture("partner-products.toml");
+    let file = fixture("products-broken.csv");
+    let first = db.check(&spec, &file).await.expect("check");
+    promote::promote(&db.target, first, &opts())
+        .await
+        .expect("promote");
+    let hash = db.table_hash("products").await;
+    let versions = db
+        .client()
+        .await
+        .query_one(
+            "SELECT string_agg(xmin::text || ctid::text, ',' ORDER BY sku) FROM products",
+            &[],
+        )
+        .await
+        .expect("versions")
+        .get::<_, String>(0);
+
+    let second = db.check(&spec, &file).await.expect("check");
+    let s = db.summary(second).await;
+    assert_eq!(
+        (s.plan.insert, s.plan.update, s.plan.unchanged),
+        (0, 0, 287)
+    );
+    let applied = promote::promote(&db.target, second, &opts())
+        .await
+        .expect("promote");
+    assert_eq!(
+        (applied.inserted, applied.updated, applied.unchanged),
+        (0, 0, 287)
+    );
+    assert_eq!(db.table_hash("products").await, hash);
+    let after: String = db
+        .client()
+        .await
+        .query_one(
+            "SELECT string_agg(xmin::text || ctid::text, ',' ORDER BY sku) FROM products",
+            &[],
+        )
+        .await
+        .expect("versions")
+        .get(0);
+    assert_eq!(after, versions, "no row was rewritten: nothing bloats");
+}
+
+#[tokio::test]
+async fn a_file_with_duplicate_keys_promotes() {
+    let db = TestDb::with_catalog().await;
+    let spec = db.write(
+        "last.toml",
+        format!(
+            "{}[policy]\nduplicate_keys = \"last\"\n",
+            common::PRODUCTS_SPEC
+        ),
+    );
+    let file = db.write(
+        "dups.csv",
+        "sku,name,price,category\nSKU-0000001,old,1.00,Tools\nSKU-0000500,x,2.00,Tools\nSKU-0000001,new,3.00,Tools\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    let applied = promote::promote(&db.target, id, &opts())
+        .await
+        .expect("promote");
+    assert_eq!((applied.inserted, applied.updated), (1, 1));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM products WHERE sku = 'SKU-0000001' AND name = 'new' AND price = 3"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_abort_verdict_needs_an_override_and_a_note() {
+    let db = TestDb::with_catalog().await;
+    let spec = db.write(
+        "strict.toml",
+        format!("{}[policy]\nmax_bad_rows = 0\n", common::PRODUCTS_SPEC),
+    );
+    let file = db.write(
+        "f.csv",
+        "sku,name,price,category\nSKU-0000500,a,N/A,Tools\nSKU-0000501,b,1,Tools\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    let before = db.table_hash("products").await;
+    let err = promote::promote(&db.target, id, &opts())
+        .await
+        .expect_err("abort verdict")
+        .to_string();
+    assert!(
+        err.contains("its verdict is abort (1 quarantined rows, more than max_bad_rows = 0;"),
+        "{err}"
+    );
+    assert!(err.contains("--override-policy"), "{err}");
+    let no_note = PromoteOptions {
+        override_policy: true,
+        ..opts()
+    };
+    assert!(
+        promote::promote(&db.target, id, &no_note).await.is_err(),
+        "an override needs a note"
+    );
+    assert_eq!(db.table_hash("products").await, before);
+    assert_eq!(state(&db, id).await, "validated");
+
+    let with_note = PromoteOptions {
+        override_policy: true,
+        note: Some("partner confirmed".into()),
+        ..opts()
+    };
+    promote::promote(&db.target, id, &with_note)
+        .await
+        .expect("override");
+    let d = &db.summary(id).await.decisions[0];
+    assert_eq!(d.counts.as_ref().expect("counts")["override_policy"], true);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM products WHERE sku = 'SKU-0000501'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_plan_that_changed_since_review_is_refused() {
+    let db = TestDb::with_catalog().await;
+    let id = db
+        .check(
+            &fixture("partner-products.toml"),
+            &fixture("products-clean.csv"),
+        )
+        .await
+        .expect("check");
+    let client = db.client().await;
+    client
+        .batch_execute("INSERT INTO products VALUES ('SKU-0000101', 'sneaked in', 1, 1)")
+        .await
+        .expect("concurrent change");
+    let before = db.table_hash("products").await;
+    let err = promote::promote(&db.target, id, &opts())
+        .await
+        .expect_err("plan moved")
+        .to_string();
+    assert!(
+        err.contains("production changed since validation (insert 20 → 19, update 3 → 4)"),
+        "{err}"
+    );
+    assert_eq!(db.table_hash("products").await, before);
+    assert_eq!(state(&db, id).await, "validated");
+
+    // A referenced category deleted since validation.
+    let id = db
+        .check(
+            &fixture("partner-products.toml"),
+            &fixture("products-clean.csv"),
+        )
+        .await
+        .expect("check");
+    client
+        .batch_execute("DELETE FROM products WHERE category_id = 4; DELETE FROM categories WHERE category_id = 4")
+        .await
+        .expect("delete category");
+    let err = promote::promote(
+        &db.target,
+        id,
+        &PromoteOptions {
+            accept_plan_changes: true,
+            ..opts()
+        },
+    )
+    .await
+    .expect_err("category gone")
+    .to_string();
+    assert!(
+        err.contains(
+            "good rows reference public.categories(category_id) rows that no longer exist"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn rows_the_server_refuses_are_found_and_quarantined() {
+    let db = TestDb::with_catalog().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION no_gnomes() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.name ILIKE '%gnome%' THEN RAISE EXCEPTION 'no gnomes in the catalog (%)', NEW.sku; END IF;
+             RETURN NEW; END $$;
+             CREATE TRIGGER no_gnomes BEFORE INSERT OR UPDATE ON products FOR EACH ROW EXECUTE FUNCTION no_gnomes();",
+        )
+        .await
+        .expect("trigger");
+    let spec = db.write(
+        "feed.toml",
+        format!(
+            "{}[policy]\nmax_bad_fraction = 1.0\n",
+            common::PRODUCTS_SPEC
+        ),
+    );
+    let file = db.write(
+        "f.csv",
+        "sku,name,price,category\nSKU-0000500,rake,1,Garden\nSKU-0000501,garden gnome,2,Garden\nSKU-0000502,hoe,3,Garden\nSKU-0000503,Gnome XL,4,Garden\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    let before = db.table_hash("products").await;
+    let err = promote::promote(&db.target, id, &opts())
+        .await
+        .expect_err("trigger refuses");
+    let text = err.to_string();
+    assert!(text.contains("the server refused 2 rows that had passed validation (first: line 3: no gnomes in the catalog (SKU-0000501))"), "{text}");
+    assert_eq!(
+        db.table_hash("products").await,
+        before,
+        "nothing was promoted"
+    );
+    let s = db.summary(id).await;
+    assert_eq!(s.state, "validated");
+    assert_eq!((s.rows.good, s.rows.quarantined), (2, 2));
+    assert_eq!(
+        db.errors(id).await,
+        vec![(3, None, "promotion".into()), (5, None, "promotion".into())]
+    );
+    let applied = promote::promote(&db.target, id, &opts())
+        .await
+        .expect("approved again");
+    assert_eq!(applied.inserted, 2);
+}
+
+#[tokio::test]
+async fn lock_timeout_gives_up_and_names_the_blocker() {
+    let db = TestDb::with_catalog().await;
+    let id = db
+        .check(
+            &fixture("partner-products.toml"),
+            &fixture("products-clean.csv"),
+        )
+        .await
+        .expect("check");
+    let mut blocker = db.client().await;
+    blocker
+        .batch_execute("SET application_name = 'nightly-report'")
+        .await
+        .expect("name");
+    let tx = blocker.transaction().await.expect("tx");
+    tx.batch_execute("LOCK TABLE products IN SHARE MODE")
+        .await
+        .expect("lock");
+    let quick = PromoteOptions {
+        lock_timeout: Duration::from_millis(200),
+        attempts: 2,
+        ..opts()
+    };
+    let err = promote::promote(&db.target, id, &quick)
+        .await
+        .expect_err("blocked")
+        .to_string();
+    assert!(
+        err.contains("stayed locked after 2 attempts of 200 ms each"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nightly-report"),
+        "the blocker is named: {err}"
+    );
+    tx.rollback().await.expect("release");
+    assert_eq!(state(&db, id).await, "validated");
+    promote::promote(&db.target, id, &opts())
+        .await
+        .expect("promotes once the lock is gone");
+}
+
+#[tokio::test]
+async fn a_killed_connection_leaves_production_as_it_was() {
+    let db = TestDb::with_catalog().await;
+    let id = db
+        .check(
+            &fixture("partner-products.toml"),
+            &fixture("products-broken.csv"),
+        )
+        .await
+        .expect("check");
+    let before = db.table_hash("products").await;
+    let mut holder = db.client().await;
+    let tx = holder.transaction().await.expect("tx");
+    // Hold promotion at its table lock, after it has started its transaction.
+    tx.batch_execute("LOCK TABLE products IN SHARE MODE")
+        .await
+        .expect("lock");
+    let target = db.target.clone();
+    let run = tokio::spawn(async move {
+        promote::promote(
+            &target,
+            id,
+            &PromoteOptions {
+                lock_timeout: Duration::from_secs(30),
+                ..PromoteOptions::default()
+            },
+        )
+        .await
+    });
+    let watcher = db.client().await;
+    let mut killed = 0;
+    for _ in 0..100 {
+        killed = watcher
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = 'airlock' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("terminate")
+            .get::<_, i64>(0);
+        if killed > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        killed, 1,
+        "the promoting backend was found waiting and killed"
+    );
+    tx.rollback().await.expect("release");
+    let result = run.await.expect("join");
+    assert!(result.is_err(), "promotion reports the lost connection");
+    assert_eq!(
+        db.table_hash("products").await,
+        before,
+        "production exactly as before"
+    );
+    let s = db.summary(id).await;
+    assert_eq!(s.state, "promote_failed");
+    assert!(s.error.is_some());
+    assert!(s.decisions.is_empty(), "no approval was recorded");
+    // It can be promoted again.
+    promote::promote(&db.target, id, &opts())
+        .await
+        .expect("retry");
+    assert_eq!(state(&db, id).await, "promoted");
+}
+
+#[tokio::test]
+async fn two_concurrent_runs_of_one_target_both_end_promoted() {
+    let db = TestDb::with_catalog().await;
+    let bin = env!("CARGO_BIN_EXE_airlock");
+    let spec = fixture("partner-products.toml").display().to_string();
+    let file = fixture("products-broken.csv").display().to_string();
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            tokio::process::Command::new(bin)
+                .args(["run", &spec, &file, "--yes", "--json"])
+                .env("DATABASE_URL", db.url())
+                .output()
+        })
+        .collect();
+    let mut inserted = 0;
+    for out in futures_util::future::join_all(runs).await {
+        let out = out.expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(j["state"], "promoted");
+        inserted += j["applied"]["inserted"].as_i64().expect("inserted");
+    }
+    assert_eq!(inserted, 242, "the rows went in once");
+    assert_eq!(count(&db, "SELECT count(*) FROM products").await, 342);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM airlock.batches WHERE state = 'promoted'"
+        )
+        .await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn swap_keeps_the_definition_and_undo_puts_the_old_table_back() {
+    let db = TestDb::with_catalog().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "DO $$ BEGIN CREATE ROLE airlock_test_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+             ALTER TABLE products ADD COLUMN added_at timestamptz NOT NULL DEFAULT '2026-01-01';
+             CREATE INDEX products_name_idx ON products (name);
+             COMMENT ON TABLE products IS 'the catalog';
+             COMMENT ON COLUMN products.price IS 'in EUR';
+             GRANT SELECT ON products TO airlock_test_reader;",
+        )
+        .await
+        .expect("setup");
+    let before = db.table_hash("products").await;
+    let spec = swap_spec(&db, "max_count_change = 10.0\n");
+    let id = db
+        .check(&spec, &fixture("products-broken.csv"))
+        .await
+        .expect("check");
+    let applied = promote::promote(&db.target, id, &opts())
+        .await
+        .expect("swap");
+    // SKU 1..100 in production; the feed's good rows are 242 new SKUs and 45 of 51..100.
+    assert_eq!(
+        (
+            applied.inserted,
+            applied.updated + applied.unchanged,
+            applied.deleted
+        ),
+        (242, 45, 55)
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM products").await, 287);
+    let facts = client
+        .query_one(
+            "SELECT has_table_privilege('airlock_test_reader', 'products', 'SELECT'),
+                    obj_description('products'::regclass, 'pg_class'),
+                    col_description('products'::regclass, 3),
+                    (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'products'),
+                    (SELECT string_agg(conname || ':' || contype::text, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'products'::regclass),
+                    (SELECT count(*) FROM products WHERE added_at = '2026-01-01'),
+                    pg_get_userbyid((SELECT relowner FROM pg_class WHERE oid = 'products'::regclass)) = current_user",
+            &[],
+        )
+        .await
+        .expect("facts");
+    assert!(facts.get::<_, bool>(0), "grant kept");
+    assert_eq!(
+        facts.get::<_, Option<String>>(1).as_deref(),
+        Some("the catalog")
+    );
+    assert_eq!(facts.get::<_, Option<String>>(2).as_deref(), Some("in EUR"));
+    assert_eq!(facts.get::<_, String>(3), "products_name_idx,products_pkey");
+    assert_eq!(
+        facts.get::<_, String>(4),
+        "products_category_id_fkey:f,products_pkey:p,products_price_check:c"
+    );
+    assert_eq!(
+        facts.get::<_, i64>(5),
+        287,
+        "the default filled the column the file lacks"
+    );
+    assert!(facts.get::<_, bool>(6), "owner kept");
+    assert_eq!(
+        db.summary(id).await.previous_table.as_deref(),
+        Some("\"airlock_stage\".\"batch_1_previous\"")
+    );
+
+    promote::undo(&db.target, id, Some("wrong file"), &opts())
+        .await
+        .expect("undo");
+    assert_eq!(
+        db.table_hash("products").await,
+        before,
+        "the previous content, exactly"
+    );
+    let restored: String = client
+        .query_one(
+            "SELECT (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'products') || ' ' ||
+                    (SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'products'::regclass)",
+            &[],
+        )
+        .await
+        .expect("restored")
+        .get(0);
+    assert_eq!(
+        restored,
+        "products_name_idx,products_pkey products_category_id_fkey,products_pkey,products_price_check"
+    );
+    let s = db.summary(id).await;
+    assert_eq!(s.state, "undone");
+    assert_eq!(
+        s.decisions
+            .iter()
+            .map(|d| d.decision.as_str())
+            .collect::<Vec<_>>(),
+        vec!["approve", "undo"]
+    );
+    assert!(
+        promote::undo(&db.target, id, None, &opts()).await.is_err(),
+        "undo once"
+    );
+}
+
+#[tokio::test]
+async fn swap_is_refused_when_objects_depend_on_the_target() {
+    let db = TestDb::with_catalog().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE VIEW cheap AS SELECT * FROM products WHERE price < 10;
+             CREATE TABLE reviews (sku text REFERENCES products (sku), stars int);",
+        )
+        .await
+        .expect("dependents");
+    let spec = swap_spec(&db, "max_count_change = 10.0\n");
+    let id = db
+        .check(&spec, &fixture("products-clean.csv"))
+        .await
+        .expect("check");
+    let before = db.table_hash("products").await;
+    let err = promote::promote(
+        &db.target,
+        id,
+        &PromoteOptions {
+            override_policy: true,
+            note: Some("x".into()),
+            ..opts()
+        },
+    )
+    .await
+    .expect_err("refused")
+    .to_string();
+    assert!(
+        err.contains("foreign key reviews_sku_fkey of reviews references it"),
+        "{err}"
+    );
+    assert!(err.contains("view cheap depends on it"), "{err}");
+    assert!(err.contains("use mode = \"upsert\""), "{err}");
+    assert_eq!(db.table_hash("products").await, before);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'airlock_next%'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_header_only_file_never_replaces_production() {
+    let db = TestDb::with_catalog().await;
+    let spec = swap_spec(&db, "allow_empty = true\nmax_count_change = 1.0\n");
+    let file = db.write("empty.csv", "sku,name,price,category\n");
+    let before = db.table_hash("products").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args([
+            "run",
+            &spec.display().to_string(),
+            &file.display().to_string(),
+            "--yes",
+        ])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("an empty file never replaces a table"),
+        "{stderr}"
+    );
+    assert_eq!(db.table_hash("products").await, before);
+}
+
+#[tokio::test]
+async fn readers_never_see_a_missing_or_empty_table_during_swaps() {
+    let db = TestDb::with_catalog().await;
+    let spec = swap_spec(&db, "max_count_change = 10.0\n");
+    let reader = db.client().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_reader = stop.clone();
+    let reads = tokio::spawn(async move {
+        let (mut n, mut min) = (0u32, i64::MAX);
+        while !stop_reader.load(std::sync::atomic::Ordering::Relaxed) {
+            let c: i64 = reader
+                .query_one("SELECT count(*) FROM products", &[])
+                .await
+                .expect("a reader never sees an error")
+                .get(0);
+            min = min.min(c);
+            n += 1;
+        }
+        (n, min)
+    });
+    for file in [
+        "products-broken.csv",
+        "products-clean.csv",
+        "products-broken.csv",
+    ] {
+        let id = db.check(&spec, &fixture(file)).await.expect("check");
+        promote::promote(
+            &db.target,
+            id,
+            &PromoteOptions {
+                accept_plan_changes: true,
+                override_policy: true,
+                note: Some("test".into()),
+                ..opts()
+            },
+        )
+        .await
+        .expect("swap");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (n, min) = reads.await.expect("reader");
+    assert!(n > 20, "the reader ran throughout ({n} reads)");
+    assert!(
+        min >= 40,
+        "never an empty table (smallest count seen: {min})"
+    );
+}
