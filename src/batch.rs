@@ -196,3 +196,64 @@ pub async fn list(client: &Client) -> Result<Vec<BatchListItem>> {
         })
         .collect())
 }
+
+/// Drops what a batch keeps in `airlock_stage` (and a leftover next table), ending it as
+/// `aborted` if it was not finished. Refused while the batch is promoting.
+pub async fn drop_staging(client: &mut Client, id: i64) -> Result<()> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(Error::db("dropping a batch"))?;
+    let current = lock_state(&tx, id).await?;
+    if current == state::PROMOTING {
+        return Err(Error::BatchState {
+            id,
+            state: current,
+            action: "drop",
+            expected: "not promoting".into(),
+        });
+    }
+    let tables: Vec<String> = tx
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND ((n.nspname = 'airlock_stage' \
+                   AND (c.relname = 'batch_' || $1 OR c.relname LIKE 'batch\\_' || $1 || '\\_%')) \
+                OR c.relname = 'airlock_next_' || $1)",
+            &[&id.to_string()],
+        )
+        .await
+        .map_err(Error::db("finding the batch's staging tables"))?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    for t in &tables {
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))
+            .await
+            .map_err(Error::db(format!("dropping {t}")))?;
+    }
+    let unfinished = [
+        state::LOADING,
+        state::VALIDATED,
+        state::QUARANTINED,
+        state::LOAD_FAILED,
+        state::PROMOTE_FAILED,
+    ];
+    if unfinished.contains(&current.as_str()) {
+        tx.execute(
+            "UPDATE airlock.batches SET state = 'aborted', updated_at = now() WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db("ending the batch"))?;
+        record_decision(&tx, id, "abort", Some("staging dropped"), None).await?;
+    }
+    tx.execute(
+        "UPDATE airlock.batches SET previous_table = NULL, previous_indexes = NULL, \
+             notes = notes || '[\"staging dropped\"]'::jsonb WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .map_err(Error::db("recording the drop"))?;
+    tx.commit().await.map_err(Error::db("dropping a batch"))
+}

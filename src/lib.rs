@@ -16,8 +16,10 @@ pub mod pipeline;
 pub mod plan;
 pub mod promote;
 pub mod report;
+pub mod review;
 pub mod source;
 pub mod stage;
+pub mod tui;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ mod demo;
 use crate::batch::state;
 use crate::db::{self, ConnectTarget};
 use crate::promote::{self, Applied, PromoteOptions};
+use crate::tui::Start;
 use crate::{batch, export, feed, pipeline, report};
 
 pub const EXIT_ABORT: u8 = 3;
@@ -106,9 +107,22 @@ pub enum Command {
         #[command(flatten)]
         locking: Locking,
     },
-    /// Create the sandbox database `airlock_demo` with a sample catalog and check the broken
-    /// case-study feed against it
-    Demo,
+    /// Review in the terminal UI: load and validate FEED FILE, reopen a batch with --batch,
+    /// or, with neither, browse the batches
+    Review {
+        #[arg(requires = "file", conflicts_with = "batch")]
+        feed: Option<PathBuf>,
+        file: Option<PathBuf>,
+        #[arg(long, value_name = "ID")]
+        batch: Option<i64>,
+    },
+    /// Create the sandbox database `airlock_demo` with a sample catalog and open the review
+    /// UI on the broken case-study feed
+    Demo {
+        /// Print the check summary instead of opening the UI
+        #[arg(long)]
+        print: bool,
+    },
 }
 
 /// How long promotion waits for locks.
@@ -156,8 +170,16 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_demo(target: &ConnectTarget) -> anyhow::Result<ExitCode> {
+async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCode> {
     let (mut client, spec, file) = demo::prepare(target).await?;
+    if !print {
+        crate::tui::run(
+            target.with_dbname(demo::DEMO_DATABASE),
+            Start::Review { feed: spec, file },
+        )
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let feed = feed::load(&client, &spec).await?;
     let id = pipeline::check(&mut client, &feed, &file, &Default::default()).await?;
     print!("{}", report::render(&report::load(&client, id).await?));
@@ -174,8 +196,20 @@ async fn run_demo(target: &ConnectTarget) -> anyhow::Result<ExitCode> {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let target = ConnectTarget::resolve(cli.database_url.as_deref())?;
     let mut client = match &cli.command {
-        // The demo makes its own database.
-        Command::Demo => return run_demo(&target).await,
+        // The demo makes its own database; the UI opens its own connections.
+        Command::Demo { print } => return run_demo(&target, *print).await,
+        Command::Review { feed, file, batch } => {
+            let start = match (feed, file, batch) {
+                (Some(feed), Some(file), _) => Start::Review {
+                    feed: feed.clone(),
+                    file: file.clone(),
+                },
+                (_, _, Some(id)) => Start::Batch(*id),
+                _ => Start::List,
+            };
+            crate::tui::run(target, start).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         _ => db::connect(&target).await?,
     };
     match &cli.command {
@@ -318,7 +352,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => run_demo(&target).await,
+        Command::Demo { print } => run_demo(&target, *print).await,
+        Command::Review { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -57,6 +57,7 @@ pub struct Applied {
 }
 
 /// A validated batch as promotion needs it, rebuilt from its row in `airlock.batches`.
+#[derive(Clone)]
 pub struct Loaded {
     pub id: i64,
     pub state: String,

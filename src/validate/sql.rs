@@ -60,10 +60,13 @@ pub async fn run(
     client
         .batch_execute(&format!(
             "CREATE INDEX ON {issues} (line, id); CREATE INDEX ON {issues} (ord); \
-             CREATE INDEX ON {raw} (\"_ord\"); ANALYZE {issues}; ANALYZE {rows};",
+             CREATE INDEX ON {issues} (\"check\", \"column\", ord) WHERE severity = 'error'; \
+             CREATE INDEX ON {raw} (\"_ord\"); CREATE INDEX ON {rows} ({ord}); \
+             ANALYZE {issues}; ANALYZE {rows};",
             issues = names.issues,
             raw = names.raw,
             rows = names.rows,
+            ord = ident(ORD_COLUMN),
         ))
         .await
         .map_err(Error::db("indexing staging"))?;

@@ -1,0 +1,157 @@
+//! The rows that would update production, before → after for each changed column, and
+//! holding rows back by hand.
+use tokio_postgres::{Client, GenericClient};
+
+use super::PageFrom;
+use crate::batch::{self, state};
+use crate::db::ident;
+use crate::error::{Error, Result};
+use crate::plan::{distinct_expr, key_join};
+use crate::promote::Loaded;
+use crate::stage::{LINE_COLUMN, ORD_COLUMN};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub column: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedRow {
+    pub line: i64,
+    pub ord: i64,
+    pub key: String,
+    pub changes: Vec<Change>,
+}
+
+/// One page of rows whose promotion would change an existing production row.
+pub async fn changes_page(
+    client: &impl GenericClient,
+    b: &Loaded,
+    from: PageFrom,
+    limit: i64,
+) -> Result<Vec<ChangedRow>> {
+    let values: Vec<_> = b.binding.value_columns().collect();
+    if values.is_empty() || b.binding.key_columns().next().is_none() {
+        return Ok(Vec::new());
+    }
+    let ord = format!("r.{}", ident(ORD_COLUMN));
+    let (keyset, ascending) = from.keyset(&ord);
+    let key: Vec<String> = b
+        .binding
+        .key_columns()
+        .map(|c| format!("r.{}::text", ident(&c.target)))
+        .collect();
+    let mut select = vec![
+        format!("r.{}", ident(LINE_COLUMN)),
+        ord.clone(),
+        format!("concat_ws(', ', {})", key.join(", ")),
+    ];
+    for c in &values {
+        let d = distinct_expr(c, "t", "r");
+        let n = ident(&c.target);
+        select.push(format!("CASE WHEN {d} THEN coalesce(t.{n}::text, '∅') END"));
+        select.push(format!("CASE WHEN {d} THEN coalesce(r.{n}::text, '∅') END"));
+    }
+    let changed: Vec<String> = values
+        .iter()
+        .map(|c| format!("({})", distinct_expr(c, "t", "r")))
+        .collect();
+    let sql = format!(
+        "SELECT * FROM (SELECT {select} FROM {rows} r JOIN {target} t ON {join} \
+           WHERE ({changed}) AND {keyset} ORDER BY {ord} {dir} LIMIT {limit}) p ORDER BY 2",
+        select = select.join(", "),
+        rows = b.names.rows,
+        target = b.target_sql(),
+        join = key_join(&b.binding, "t", "r"),
+        changed = changed.join(" OR "),
+        dir = if ascending { "ASC" } else { "DESC" },
+        limit = limit.max(1),
+    );
+    let bound = from.bound();
+    let rows = client
+        .query(&sql, &[&bound])
+        .await
+        .map_err(Error::db(format!("reading the changes of batch {}", b.id)))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ChangedRow {
+            line: r.get(0),
+            ord: r.get(1),
+            key: r.get(2),
+            changes: values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let before: Option<String> = r.get(3 + 2 * i);
+                    let after: Option<String> = r.get(4 + 2 * i);
+                    (before.is_some() || after.is_some()).then(|| Change {
+                        column: c.target.clone(),
+                        before,
+                        after,
+                    })
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Holds rows back by hand: they join the quarantine with the note, the decision is recorded,
+/// and the batch is judged again. Returns how many rows were held.
+pub async fn hold_back(client: &mut Client, b: &Loaded, ords: &[i64], note: &str) -> Result<u64> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(Error::db("holding rows back"))?;
+    let current = batch::lock_state(&tx, b.id).await?;
+    if current != state::VALIDATED {
+        return Err(Error::BatchState {
+            id: b.id,
+            state: current,
+            action: "hold",
+            expected: "validated".into(),
+        });
+    }
+    let key: Vec<String> = b
+        .binding
+        .key_columns()
+        .map(|c| format!("r.{}::text", ident(&c.target)))
+        .collect();
+    let held = tx
+        .execute(
+            &format!(
+                "INSERT INTO {issues} (line, ord, \"column\", \"check\", severity, value, message) \
+                 SELECT r.{line}, r.{ord}, NULL, 'held', 'error', concat_ws(', ', {key}), \
+                        'held back by ' || coalesce($2, current_user) || ': ' || $3 \
+                 FROM {rows} r WHERE r.{ord} = ANY($1)",
+                issues = b.names.issues,
+                rows = b.names.rows,
+                line = ident(LINE_COLUMN),
+                ord = ident(ORD_COLUMN),
+                key = if key.is_empty() {
+                    "NULL".into()
+                } else {
+                    key.join(", ")
+                },
+            ),
+            &[&ords, &batch::os_user(), &note],
+        )
+        .await
+        .map_err(Error::db("holding rows back"))?;
+    tx.execute(
+        &format!(
+            "DELETE FROM {} WHERE {} = ANY($1)",
+            b.names.rows,
+            ident(ORD_COLUMN)
+        ),
+        &[&ords],
+    )
+    .await
+    .map_err(Error::db("holding rows back"))?;
+    let counts = serde_json::json!({ "held": held });
+    batch::record_decision(&tx, b.id, "hold", Some(note), Some(&counts)).await?;
+    tx.commit().await.map_err(Error::db("holding rows back"))?;
+    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total).await?;
+    Ok(held)
+}

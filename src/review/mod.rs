@@ -1,0 +1,46 @@
+//! Reading a validated batch for review, a page at a time: the quarantined rows (keyset paged
+//! so a million bad rows browse as fast as ten), the rows that would change production, the
+//! column profile; and setting rows aside by hand.
+mod changes;
+mod profile;
+mod quarantined;
+
+pub use changes::{Change, ChangedRow, changes_page, hold_back};
+pub use profile::{ColumnProfile, column_profile};
+pub use quarantined::{
+    Filter, QuarantinedRow, RowIssueView, find_text, jump_to_line, quarantined_page,
+};
+
+/// Where a page starts: keyset positions by record ordinal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageFrom {
+    Start,
+    End,
+    /// Rows after this ordinal, ascending.
+    After(i64),
+    /// Rows before this ordinal (returned ascending).
+    Before(i64),
+    /// Rows from this ordinal on.
+    At(i64),
+}
+
+impl PageFrom {
+    /// (condition on `col`, ascending?) for a keyset query; the bound is `$1`.
+    /// The start and end are keysets too, from below the first and above the last ordinal,
+    /// so every page query has the same shape and parameters.
+    fn keyset(self, col: &str) -> (String, bool) {
+        match self {
+            PageFrom::Start | PageFrom::After(_) => (format!("{col} > $1"), true),
+            PageFrom::End | PageFrom::Before(_) => (format!("{col} < $1"), false),
+            PageFrom::At(_) => (format!("{col} >= $1"), true),
+        }
+    }
+
+    fn bound(self) -> i64 {
+        match self {
+            PageFrom::Start => i64::MIN,
+            PageFrom::End => i64::MAX,
+            PageFrom::After(o) | PageFrom::Before(o) | PageFrom::At(o) => o,
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The quarantined rows: every field as the file had it, with the checks each row failed.
+use serde::Deserialize;
+use tokio_postgres::GenericClient;
+
+use super::PageFrom;
+use crate::error::{Error, Result};
+use crate::stage::StageNames;
+use crate::validate::binding::stage_field;
+
+/// Narrows the quarantined rows to one check and/or column.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub check: Option<String>,
+    pub column: Option<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.check.is_none() && self.column.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RowIssueView {
+    pub column: Option<String>,
+    pub check: String,
+    pub value: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantinedRow {
+    pub line: i64,
+    pub ord: i64,
+    /// The fields under the file's header; `None` for NULL or missing.
+    pub fields: Vec<Option<String>>,
+    /// The record as it came, when its fields could not be trusted (ragged, undecodable).
+    pub raw: Option<String>,
+    pub issues: Vec<RowIssueView>,
+}
+
+/// The ordinals of quarantined rows matching `filter`, as a subquery over the issues table.
+fn ords_sql(names: &StageNames, filter: &Filter) -> String {
+    let mut cond = String::from("i.severity = 'error'");
+    if filter.check.is_some() {
+        cond.push_str(" AND i.\"check\" = $2");
+    }
+    if filter.column.is_some() {
+        cond.push_str(if filter.check.is_some() {
+            " AND i.\"column\" = $3"
+        } else {
+            " AND i.\"column\" = $2"
+        });
+    }
+    format!("SELECT i.ord FROM {} i WHERE {cond}", names.issues)
+}
+
+fn filter_params(filter: &Filter) -> Vec<&str> {
+    filter
+        .check
+        .iter()
+        .chain(filter.column.iter())
+        .map(String::as_str)
+        .collect()
+}
+
+/// One page of quarantined rows, ascending by file position.
+pub async fn quarantined_page(
+    client: &impl GenericClient,
+    batch: i64,
+    fields: usize,
+    filter: &Filter,
+    from: PageFrom,
+    limit: i64,
+) -> Result<Vec<QuarantinedRow>> {
+    let names = StageNames::new(batch);
+    let field_list: String = (0..fields)
+        .map(|i| format!(", s.{}", stage_field(i)))
+        .collect();
+    // DISTINCT over an ordered index scan stops at the LIMIT: a page costs the same whether
+    // the batch has ten bad rows or a million.
+    let (keyset, ascending) = from.keyset("i.ord");
+    let sql = format!(
+        "WITH page AS ({ords} AND {keyset} GROUP BY i.ord ORDER BY i.ord {dir} LIMIT {limit}) \
+         SELECT s.\"_line\", s.\"_ord\", s.\"_raw\", \
+                (SELECT json_agg(json_build_object('column', i.\"column\", 'check', i.\"check\", \
+                        'value', i.value, 'message', i.message) ORDER BY i.id) \
+                   FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')::text \
+                {field_list} \
+         FROM page JOIN {raw} s ON s.\"_ord\" = page.ord ORDER BY s.\"_ord\"",
+        ords = ords_sql(&names, filter),
+        dir = if ascending { "ASC" } else { "DESC" },
+        issues = names.issues,
+        raw = names.raw,
+        limit = limit.max(1),
+    );
+    let bound = from.bound();
+    let extra = filter_params(filter);
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&bound];
+    for p in &extra {
+        params.push(p);
+    }
+    let rows = client
+        .query(&sql, &params)
+        .await
+        .map_err(Error::db(format!(
+            "reading quarantined rows of batch {batch}"
+        )))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| QuarantinedRow {
+            line: r.get(0),
+            ord: r.get(1),
+            raw: r.get(2),
+            issues: r
+                .get::<_, Option<String>>(3)
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default(),
+            fields: (0..fields).map(|i| r.get(4 + i)).collect(),
+        })
+        .collect())
+}
+
+/// The ordinal of the first quarantined row (matching `filter`) at or after file line `line`.
+pub async fn jump_to_line(
+    client: &impl GenericClient,
+    batch: i64,
+    filter: &Filter,
+    line: i64,
+) -> Result<Option<i64>> {
+    let names = StageNames::new(batch);
+    let sql = format!(
+        "SELECT min(s.\"_ord\") FROM {raw} s WHERE s.\"_line\" >= $1 \
+           AND s.\"_ord\" IN ({ords})",
+        raw = names.raw,
+        ords = ords_sql(&names, filter),
+    );
+    let extra = filter_params(filter);
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&line];
+    for p in &extra {
+        params.push(p);
+    }
+    Ok(client
+        .query_one(&sql, &params)
+        .await
+        .map_err(Error::db("finding a line"))?
+        .get(0))
+}
+
+/// The ordinal of the next (or previous) quarantined row whose fields, issues or raw text
+/// contain `text` (case-insensitive), searching from `from_ord`.
+pub async fn find_text(
+    client: &impl GenericClient,
+    batch: i64,
+    fields: usize,
+    filter: &Filter,
+    text: &str,
+    from_ord: i64,
+    forward: bool,
+) -> Result<Option<i64>> {
+    let names = StageNames::new(batch);
+    let field_list: Vec<String> = (0..fields)
+        .map(|i| format!("s.{}", stage_field(i)))
+        .collect();
+    let haystack = if field_list.is_empty() {
+        "coalesce(s.\"_raw\", '')".to_string()
+    } else {
+        format!("concat_ws(' ', s.\"_raw\", {})", field_list.join(", "))
+    };
+    let (cmp, agg) = if forward { (">", "min") } else { ("<", "max") };
+    let sql = format!(
+        "SELECT {agg}(s.\"_ord\") FROM {raw} s \
+         WHERE s.\"_ord\" {cmp} $1 AND s.\"_ord\" IN ({ords}) \
+           AND (strpos(lower({haystack}), lower($TEXT)) > 0 \
+                OR EXISTS (SELECT 1 FROM {issues} m WHERE m.ord = s.\"_ord\" \
+                           AND strpos(lower(m.message || ' ' || coalesce(m.value, '')), lower($TEXT)) > 0))",
+        raw = names.raw,
+        issues = names.issues,
+        ords = ords_sql(&names, filter),
+    );
+    let extra = filter_params(filter);
+    let text_param = format!("${}", 2 + extra.len());
+    let sql = sql.replace("$TEXT", &text_param);
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&from_ord];
+    for p in &extra {
+        params.push(p);
+    }
+    params.push(&text);
+    Ok(client
+        .query_one(&sql, &params)
+        .await
+        .map_err(Error::db("searching the quarantined rows"))?
+        .get(0))
+}

@@ -1,0 +1,131 @@
+//! Messages into `update` (keys, ticks, results of database work) and the work `update` asks
+//! for in return. `update` never does I/O: it returns `Effect`s, which the runtime carries
+//! out on spawned tasks, and their results come back as `Action`s.
+use std::path::PathBuf;
+
+use crossterm::event::KeyEvent;
+
+use crate::batch::BatchListItem;
+use crate::promote::Applied;
+use crate::report::Summary;
+use crate::review::{ChangedRow, ColumnProfile, Filter, PageFrom, QuarantinedRow};
+
+/// A batch as the review screens show it.
+#[derive(Debug, Clone)]
+pub struct BatchData {
+    pub summary: Summary,
+    pub header: Vec<String>,
+    /// (target column, source field index) for every column the file feeds.
+    pub columns: Vec<(String, usize)>,
+}
+
+/// Where the cursor goes when a page arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Land {
+    First,
+    Last,
+}
+
+#[derive(Debug)]
+pub enum Action {
+    Key(KeyEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    Tick,
+    Progress {
+        bytes: u64,
+        total: u64,
+        rows: u64,
+        elapsed_ms: u64,
+    },
+    Checked(Result<i64, String>),
+    Batch(Result<Box<BatchData>, String>),
+    Profile(Result<Vec<ColumnProfile>, String>),
+    Quarantined {
+        from: PageFrom,
+        land: Land,
+        rows: Result<Vec<QuarantinedRow>, String>,
+    },
+    Changes {
+        from: PageFrom,
+        land: Land,
+        rows: Result<Vec<ChangedRow>, String>,
+    },
+    Found(Result<Option<i64>, String>),
+    Promoted(Result<(Applied, Box<Summary>), String>),
+    Decided {
+        what: &'static str,
+        result: Result<(), String>,
+    },
+    Batches(Result<Vec<BatchListItem>, String>),
+    Dropped(Result<i64, String>),
+    Exported(Result<(u64, PathBuf), String>),
+}
+
+/// What to say when a decision comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Quarantine,
+    Abort,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Check {
+        feed: PathBuf,
+        file: PathBuf,
+    },
+    CancelCheck,
+    LoadBatch(i64),
+    LoadProfile(i64),
+    Quarantined {
+        batch: i64,
+        fields: usize,
+        filter: Filter,
+        from: PageFrom,
+        land: Land,
+        limit: i64,
+    },
+    Changes {
+        batch: i64,
+        from: PageFrom,
+        land: Land,
+        limit: i64,
+    },
+    FindText {
+        batch: i64,
+        fields: usize,
+        filter: Filter,
+        text: String,
+        from_ord: i64,
+        forward: bool,
+    },
+    JumpLine {
+        batch: i64,
+        filter: Filter,
+        line: i64,
+    },
+    Promote {
+        batch: i64,
+        note: String,
+        override_policy: bool,
+    },
+    Decide {
+        batch: i64,
+        decision: Decision,
+        note: String,
+    },
+    Hold {
+        batch: i64,
+        ords: Vec<i64>,
+        note: String,
+    },
+    LoadBatches,
+    Drop(i64),
+    Export {
+        batch: i64,
+        path: PathBuf,
+    },
+}

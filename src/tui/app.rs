@@ -1,0 +1,882 @@
+//! The review app's state and its one `update`: every key, tick and result of database work
+//! comes in as an `Action`, changes the state, and may ask for more work as `Effect`s.
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::action::{Action, BatchData, Decision, Effect, Land};
+use super::keymap::{self, Act, Ctx};
+use super::theme::Theme;
+use crate::batch::BatchListItem;
+use crate::promote::Applied;
+use crate::report::Summary;
+use crate::review::{ChangedRow, ColumnProfile, Filter, PageFrom, QuarantinedRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Loading,
+    Summary,
+    Quarantine,
+    Changes,
+    Batches,
+    Result,
+}
+
+impl View {
+    pub fn ctx(self) -> Ctx {
+        match self {
+            View::Loading => Ctx::Loading,
+            View::Summary => Ctx::Summary,
+            View::Quarantine => Ctx::Quarantine,
+            View::Changes => Ctx::Changes,
+            View::Batches => Ctx::Batches,
+            View::Result => Ctx::Result,
+        }
+    }
+}
+
+/// A page of rows from the database and a cursor in it.
+#[derive(Debug, Clone)]
+pub struct Browser<T> {
+    pub rows: Vec<T>,
+    pub cursor: usize,
+    pub loading: bool,
+    pub at_start: bool,
+    pub at_end: bool,
+}
+
+impl<T> Default for Browser<T> {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            cursor: 0,
+            loading: false,
+            at_start: true,
+            at_end: true,
+        }
+    }
+}
+
+impl<T> Browser<T> {
+    pub fn current(&self) -> Option<&T> {
+        self.rows.get(self.cursor)
+    }
+
+    /// Takes a page that arrived for a request starting at `from`.
+    fn receive(&mut self, from: PageFrom, land: Land, rows: Vec<T>, limit: i64) {
+        self.loading = false;
+        let full = rows.len() as i64 >= limit;
+        if rows.is_empty() {
+            match from {
+                PageFrom::After(_) => self.at_end = true,
+                PageFrom::Before(_) => self.at_start = true,
+                _ => {
+                    self.rows = rows;
+                    self.cursor = 0;
+                    self.at_start = true;
+                    self.at_end = true;
+                }
+            }
+            return;
+        }
+        match from {
+            PageFrom::Start => (self.at_start, self.at_end) = (true, !full),
+            PageFrom::End => (self.at_start, self.at_end) = (!full, true),
+            PageFrom::After(_) | PageFrom::At(_) => (self.at_start, self.at_end) = (false, !full),
+            PageFrom::Before(_) => (self.at_start, self.at_end) = (!full, false),
+        }
+        self.cursor = match land {
+            Land::First => 0,
+            Land::Last => rows.len() - 1,
+        };
+        self.rows = rows;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputPurpose {
+    Search,
+    JumpLine,
+    ExportPath(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DialogKind {
+    Approve,
+    Quarantine,
+    Abort,
+    Hold(Vec<i64>),
+    Drop(i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub kind: DialogKind,
+    pub note: TextArea<'static>,
+    pub override_policy: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Help,
+    Detail,
+    Input {
+        purpose: InputPurpose,
+        text: Box<TextArea<'static>>,
+    },
+    Dialog(Box<Dialog>),
+    Busy(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadState {
+    pub file: String,
+    pub bytes: u64,
+    pub total: u64,
+    pub rows: u64,
+    pub elapsed_ms: u64,
+    pub cancelling: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PromotionResult {
+    pub applied: Applied,
+    pub summary: Summary,
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub view: View,
+    pub overlay: Option<Overlay>,
+    pub batch: Option<BatchData>,
+    pub profile: Option<Vec<ColumnProfile>>,
+    pub load: LoadState,
+    pub summary_cursor: usize,
+    pub quarantine: Browser<QuarantinedRow>,
+    pub filter: Filter,
+    pub hscroll: usize,
+    pub search: Option<String>,
+    pub changes: Browser<ChangedRow>,
+    pub marked: BTreeSet<i64>,
+    pub batches: Browser<BatchListItem>,
+    pub result: Option<PromotionResult>,
+    pub status: Option<(StatusKind, String)>,
+    pub page_rows: i64,
+    pub ticks: u64,
+    /// Quit once the running load has stopped.
+    pub quit_after_load: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(theme: Theme, view: View) -> Self {
+        Self {
+            theme,
+            view,
+            overlay: None,
+            batch: None,
+            profile: None,
+            load: LoadState::default(),
+            summary_cursor: 0,
+            quarantine: Browser::default(),
+            filter: Filter::default(),
+            hscroll: 0,
+            search: None,
+            changes: Browser::default(),
+            marked: BTreeSet::new(),
+            batches: Browser::default(),
+            result: None,
+            status: None,
+            page_rows: 20,
+            ticks: 0,
+            quit_after_load: false,
+            quit: false,
+        }
+    }
+
+    /// The first work for each way of starting.
+    pub fn start_review(&mut self, feed: PathBuf, file: PathBuf) -> Vec<Effect> {
+        self.view = View::Loading;
+        self.load.file = file.display().to_string();
+        vec![Effect::Check { feed, file }]
+    }
+
+    pub fn start_batch(&mut self, id: i64) -> Vec<Effect> {
+        self.view = View::Summary;
+        vec![Effect::LoadBatch(id)]
+    }
+
+    pub fn start_list(&mut self) -> Vec<Effect> {
+        self.view = View::Batches;
+        self.batches.loading = true;
+        vec![Effect::LoadBatches]
+    }
+
+    fn batch_id(&self) -> Option<i64> {
+        self.batch.as_ref().map(|b| b.summary.batch)
+    }
+
+    fn fields(&self) -> usize {
+        self.batch.as_ref().map_or(0, |b| b.header.len())
+    }
+
+    fn say(&mut self, kind: StatusKind, text: impl Into<String>) {
+        self.status = Some((kind, text.into()));
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Key(key) => {
+                // A message stays until the next key.
+                self.status = None;
+                self.on_key(key)
+            }
+            Action::Resize { height, .. } => {
+                // Title, tabs, table header, filter line, borders and status bar.
+                self.page_rows = (i64::from(height) - 7).max(3);
+                Vec::new()
+            }
+            Action::Tick => {
+                self.ticks = self.ticks.wrapping_add(1);
+                Vec::new()
+            }
+            Action::Progress {
+                bytes,
+                total,
+                rows,
+                elapsed_ms,
+            } => {
+                self.load.bytes = bytes;
+                self.load.total = total;
+                self.load.rows = rows;
+                self.load.elapsed_ms = elapsed_ms;
+                Vec::new()
+            }
+            Action::Checked(Ok(id)) => {
+                if self.quit_after_load {
+                    self.quit = true;
+                    return Vec::new();
+                }
+                self.view = View::Summary;
+                vec![Effect::LoadBatch(id)]
+            }
+            Action::Checked(Err(e)) => {
+                if self.quit_after_load {
+                    self.quit = true;
+                    return Vec::new();
+                }
+                self.say(StatusKind::Error, e);
+                self.start_list()
+            }
+            Action::Batch(Ok(data)) => {
+                let id = data.summary.batch;
+                let reopened = self.batch_id() == Some(id);
+                self.batch = Some(*data);
+                if !reopened {
+                    self.profile = None;
+                    self.summary_cursor = 0;
+                    self.filter = Filter::default();
+                    self.marked.clear();
+                }
+                if matches!(self.view, View::Loading | View::Batches) {
+                    self.view = View::Summary;
+                }
+                let mut effects = vec![Effect::LoadProfile(id)];
+                effects.extend(self.reload_quarantine(PageFrom::Start, Land::First));
+                effects.extend(self.reload_changes(PageFrom::Start, Land::First));
+                effects
+            }
+            Action::Batch(Err(e)) | Action::Profile(Err(e)) => {
+                self.say(StatusKind::Error, e);
+                Vec::new()
+            }
+            Action::Profile(Ok(p)) => {
+                self.profile = Some(p);
+                Vec::new()
+            }
+            Action::Quarantined { from, land, rows } => {
+                match rows {
+                    Ok(rows) => self.quarantine.receive(from, land, rows, self.page_rows),
+                    Err(e) => {
+                        self.quarantine.loading = false;
+                        self.say(StatusKind::Error, e);
+                    }
+                }
+                Vec::new()
+            }
+            Action::Changes { from, land, rows } => {
+                match rows {
+                    Ok(rows) => self.changes.receive(from, land, rows, self.page_rows),
+                    Err(e) => {
+                        self.changes.loading = false;
+                        self.say(StatusKind::Error, e);
+                    }
+                }
+                Vec::new()
+            }
+            Action::Found(Ok(Some(ord))) => {
+                self.view = View::Quarantine;
+                self.reload_quarantine(PageFrom::At(ord), Land::First)
+            }
+            Action::Found(Ok(None)) => {
+                self.say(StatusKind::Info, "no match");
+                Vec::new()
+            }
+            Action::Found(Err(e)) | Action::Dropped(Err(e)) | Action::Exported(Err(e)) => {
+                self.say(StatusKind::Error, e);
+                Vec::new()
+            }
+            Action::Promoted(Ok((applied, summary))) => {
+                self.overlay = None;
+                if let Some(b) = &mut self.batch {
+                    b.summary = (*summary).clone();
+                }
+                self.result = Some(PromotionResult {
+                    applied,
+                    summary: *summary,
+                });
+                self.view = View::Result;
+                Vec::new()
+            }
+            Action::Promoted(Err(e)) => {
+                self.overlay = None;
+                self.say(StatusKind::Error, e);
+                // The batch may have changed (rows set aside by the server): read it again.
+                self.batch_id().map(Effect::LoadBatch).into_iter().collect()
+            }
+            Action::Decided { what, result } => {
+                self.overlay = None;
+                match result {
+                    Ok(()) => {
+                        self.marked.clear();
+                        self.say(StatusKind::Info, what);
+                    }
+                    Err(e) => self.say(StatusKind::Error, e),
+                }
+                self.batch_id().map(Effect::LoadBatch).into_iter().collect()
+            }
+            Action::Batches(Ok(list)) => {
+                let cursor = self.batches.cursor;
+                self.batches.rows = list;
+                self.batches.loading = false;
+                self.batches.cursor = cursor.min(self.batches.rows.len().saturating_sub(1));
+                Vec::new()
+            }
+            Action::Batches(Err(e)) => {
+                self.batches.loading = false;
+                self.say(StatusKind::Error, e);
+                Vec::new()
+            }
+            Action::Dropped(Ok(id)) => {
+                self.overlay = None;
+                self.say(StatusKind::Info, format!("batch {id}: staging dropped"));
+                vec![Effect::LoadBatches]
+            }
+            Action::Exported(Ok((n, path))) => {
+                self.say(
+                    StatusKind::Info,
+                    format!("wrote {n} problem rows to {}", path.display()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn reload_quarantine(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
+        let Some(batch) = self.batch_id() else {
+            return Vec::new();
+        };
+        self.quarantine.loading = true;
+        vec![Effect::Quarantined {
+            batch,
+            fields: self.fields(),
+            filter: self.filter.clone(),
+            from,
+            land,
+            limit: self.page_rows,
+        }]
+    }
+
+    fn reload_changes(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
+        let Some(batch) = self.batch_id() else {
+            return Vec::new();
+        };
+        self.changes.loading = true;
+        vec![Effect::Changes {
+            batch,
+            from,
+            land,
+            limit: self.page_rows,
+        }]
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        match self.overlay.take() {
+            Some(Overlay::Input { purpose, text }) => return self.on_input_key(purpose, text, key),
+            Some(Overlay::Dialog(dialog)) => return self.on_dialog_key(*dialog, key),
+            Some(Overlay::Busy(what)) => {
+                self.overlay = Some(Overlay::Busy(what));
+                self.say(StatusKind::Info, "please wait: the database is working");
+                return Vec::new();
+            }
+            Some(Overlay::Help) | Some(Overlay::Detail) => {
+                // Any key closes a read-only overlay; q still quits.
+                if keymap::lookup(Ctx::Global, &key) == Some(Act::Quit) && key.code != KeyCode::Esc
+                {
+                    self.quit = true;
+                }
+                return Vec::new();
+            }
+            None => {}
+        }
+        match keymap::lookup(self.view.ctx(), &key) {
+            Some(act) => self.on_act(act),
+            None => Vec::new(),
+        }
+    }
+
+    fn on_act(&mut self, act: Act) -> Vec<Effect> {
+        match act {
+            Act::Quit if self.view == View::Loading => {
+                self.quit_after_load = true;
+                self.load.cancelling = true;
+                vec![Effect::CancelCheck]
+            }
+            Act::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Act::Help => {
+                self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            Act::Cancel => {
+                self.load.cancelling = true;
+                vec![Effect::CancelCheck]
+            }
+            Act::Back => match self.view {
+                View::Quarantine | View::Changes | View::Result => {
+                    self.view = View::Summary;
+                    Vec::new()
+                }
+                View::Summary => self.start_list(),
+                _ => Vec::new(),
+            },
+            Act::ShowSummary if self.batch.is_some() => {
+                self.view = View::Summary;
+                Vec::new()
+            }
+            Act::ShowQuarantine if self.batch.is_some() => {
+                self.view = View::Quarantine;
+                Vec::new()
+            }
+            Act::ShowChanges if self.batch.is_some() => {
+                self.view = View::Changes;
+                Vec::new()
+            }
+            Act::NextTab if self.batch.is_some() => {
+                self.view = match self.view {
+                    View::Summary => View::Quarantine,
+                    View::Quarantine => View::Changes,
+                    _ => View::Summary,
+                };
+                Vec::new()
+            }
+            Act::Batches => self.start_list(),
+            Act::Up | Act::Down | Act::PageUp | Act::PageDown | Act::Top | Act::Bottom => {
+                self.on_move(act)
+            }
+            Act::Left => {
+                self.hscroll = self.hscroll.saturating_sub(1);
+                Vec::new()
+            }
+            Act::Right => {
+                if self.hscroll + 1 < self.fields() {
+                    self.hscroll += 1;
+                }
+                Vec::new()
+            }
+            Act::Open => self.on_open(),
+            Act::Search => {
+                self.overlay = Some(Overlay::Input {
+                    purpose: InputPurpose::Search,
+                    text: text_input(""),
+                });
+                Vec::new()
+            }
+            Act::JumpLine => {
+                self.overlay = Some(Overlay::Input {
+                    purpose: InputPurpose::JumpLine,
+                    text: text_input(""),
+                });
+                Vec::new()
+            }
+            Act::NextMatch | Act::PrevMatch => self.find(act == Act::NextMatch),
+            Act::ClearFilter => {
+                self.filter = Filter::default();
+                self.reload_quarantine(PageFrom::Start, Land::First)
+            }
+            Act::Approve => self.open_dialog(DialogKind::Approve),
+            Act::Quarantine => self.open_dialog(DialogKind::Quarantine),
+            Act::Abort => self.open_dialog(DialogKind::Abort),
+            Act::Mark => {
+                if let Some(row) = self.changes.current() {
+                    let ord = row.ord;
+                    if !self.marked.remove(&ord) {
+                        self.marked.insert(ord);
+                    }
+                }
+                self.on_move(Act::Down)
+            }
+            Act::HoldMarked => {
+                if self.marked.is_empty() {
+                    self.say(StatusKind::Info, "mark rows with m first");
+                    return Vec::new();
+                }
+                let ords = self.marked.iter().copied().collect();
+                self.open_dialog(DialogKind::Hold(ords))
+            }
+            Act::Refresh => self.start_list(),
+            Act::Drop => match self.batches.current() {
+                Some(b) => {
+                    let id = b.batch;
+                    self.open_dialog(DialogKind::Drop(id))
+                }
+                None => Vec::new(),
+            },
+            Act::Export => match self.batches.current() {
+                Some(b) => {
+                    let id = b.batch;
+                    self.overlay = Some(Overlay::Input {
+                        purpose: InputPurpose::ExportPath(id),
+                        text: text_input(&format!("batch-{id}-quarantined.csv")),
+                    });
+                    Vec::new()
+                }
+                None => Vec::new(),
+            },
+            Act::ShowSummary | Act::ShowQuarantine | Act::ShowChanges | Act::NextTab => Vec::new(),
+        }
+    }
+
+    fn on_open(&mut self) -> Vec<Effect> {
+        match self.view {
+            View::Summary => {
+                let Some(check) = self
+                    .batch
+                    .as_ref()
+                    .and_then(|b| b.summary.checks.get(self.summary_cursor))
+                else {
+                    return Vec::new();
+                };
+                if check.severity != "error" {
+                    self.say(
+                        StatusKind::Info,
+                        "warnings do not quarantine rows; nothing to browse",
+                    );
+                    return Vec::new();
+                }
+                self.filter = Filter {
+                    check: Some(check.check.clone()),
+                    column: check.column.clone(),
+                };
+                self.view = View::Quarantine;
+                self.hscroll = 0;
+                self.reload_quarantine(PageFrom::Start, Land::First)
+            }
+            View::Quarantine if self.quarantine.current().is_some() => {
+                self.overlay = Some(Overlay::Detail);
+                Vec::new()
+            }
+            View::Batches => match self.batches.current() {
+                Some(b) => {
+                    let id = b.batch;
+                    self.start_batch(id)
+                }
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_move(&mut self, act: Act) -> Vec<Effect> {
+        match self.view {
+            View::Summary => {
+                let n = self.batch.as_ref().map_or(0, |b| b.summary.checks.len());
+                self.summary_cursor =
+                    step_cursor(self.summary_cursor, n, act, self.page_rows as usize);
+                Vec::new()
+            }
+            View::Batches => {
+                let n = self.batches.rows.len();
+                self.batches.cursor =
+                    step_cursor(self.batches.cursor, n, act, self.page_rows as usize);
+                Vec::new()
+            }
+            View::Quarantine => {
+                let (from, land) = match page_move(&mut self.quarantine, act, |r| r.ord) {
+                    Some(request) => request,
+                    None => return Vec::new(),
+                };
+                self.reload_quarantine(from, land)
+            }
+            View::Changes => {
+                let (from, land) = match page_move(&mut self.changes, act, |r| r.ord) {
+                    Some(request) => request,
+                    None => return Vec::new(),
+                };
+                self.reload_changes(from, land)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn find(&mut self, forward: bool) -> Vec<Effect> {
+        let (Some(batch), Some(text)) = (self.batch_id(), self.search.clone()) else {
+            self.say(StatusKind::Info, "search first with /");
+            return Vec::new();
+        };
+        let from_ord = self
+            .quarantine
+            .current()
+            .map_or(if forward { 0 } else { i64::MAX }, |r| r.ord);
+        vec![Effect::FindText {
+            batch,
+            fields: self.fields(),
+            filter: self.filter.clone(),
+            text,
+            from_ord,
+            forward,
+        }]
+    }
+
+    fn open_dialog(&mut self, kind: DialogKind) -> Vec<Effect> {
+        if let DialogKind::Approve
+        | DialogKind::Quarantine
+        | DialogKind::Abort
+        | DialogKind::Hold(_) = kind
+        {
+            let Some(batch) = &self.batch else {
+                return Vec::new();
+            };
+            let state = batch.summary.state.as_str();
+            let allowed = match kind {
+                DialogKind::Abort => {
+                    !matches!(state, "promoted" | "aborted" | "promoting" | "undone")
+                }
+                _ => state == "validated",
+            };
+            if !allowed {
+                self.say(
+                    StatusKind::Error,
+                    format!(
+                        "batch {} is {state}: nothing to decide",
+                        batch.summary.batch
+                    ),
+                );
+                return Vec::new();
+            }
+        }
+        let placeholder = match kind {
+            DialogKind::Drop(_) => "",
+            _ => "a note for the audit log (required)",
+        };
+        let mut note = *text_input("");
+        note.set_placeholder_text(placeholder);
+        note.set_block(ratatui::widgets::Block::bordered().title(" Note "));
+        self.overlay = Some(Overlay::Dialog(Box::new(Dialog {
+            kind,
+            note,
+            override_policy: false,
+            error: None,
+        })));
+        Vec::new()
+    }
+
+    fn on_input_key(
+        &mut self,
+        purpose: InputPurpose,
+        mut text: Box<TextArea<'static>>,
+        key: KeyEvent,
+    ) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => Vec::new(),
+            KeyCode::Enter => {
+                let value = text.lines().join("").trim().to_string();
+                match purpose {
+                    InputPurpose::Search if !value.is_empty() => {
+                        self.search = Some(value);
+                        self.find(true)
+                    }
+                    InputPurpose::JumpLine => match value.parse::<i64>() {
+                        Ok(line) => match self.batch_id() {
+                            Some(batch) => vec![Effect::JumpLine {
+                                batch,
+                                filter: self.filter.clone(),
+                                line,
+                            }],
+                            None => Vec::new(),
+                        },
+                        Err(_) => {
+                            self.say(StatusKind::Error, format!("'{value}' is not a line number"));
+                            Vec::new()
+                        }
+                    },
+                    InputPurpose::ExportPath(batch) if !value.is_empty() => {
+                        vec![Effect::Export {
+                            batch,
+                            path: PathBuf::from(value),
+                        }]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            _ => {
+                text.input(key);
+                self.overlay = Some(Overlay::Input { purpose, text });
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_dialog_key(&mut self, mut dialog: Dialog, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Char('o')
+                if key.modifiers == KeyModifiers::CONTROL && dialog.kind == DialogKind::Approve =>
+            {
+                dialog.override_policy = !dialog.override_policy;
+            }
+            KeyCode::Enter => {
+                let note = dialog.note.lines().join(" ").trim().to_string();
+                match self.confirm(&dialog, note) {
+                    Ok(effects) => return effects,
+                    Err(problem) => dialog.error = Some(problem),
+                }
+            }
+            _ => {
+                dialog.note.input(key);
+                dialog.error = None;
+            }
+        }
+        self.overlay = Some(Overlay::Dialog(Box::new(dialog)));
+        Vec::new()
+    }
+
+    /// The effects of a confirmed dialog, or why it cannot be confirmed yet.
+    fn confirm(&mut self, dialog: &Dialog, note: String) -> Result<Vec<Effect>, String> {
+        if let DialogKind::Drop(id) = dialog.kind {
+            self.overlay = Some(Overlay::Busy(format!(
+                "dropping the staging of batch {id}…"
+            )));
+            return Ok(vec![Effect::Drop(id)]);
+        }
+        let batch = self.batch.as_ref().ok_or("no batch is open")?;
+        if note.is_empty() {
+            return Err("write a note first: it goes into the audit log".into());
+        }
+        let id = batch.summary.batch;
+        let effect = match &dialog.kind {
+            DialogKind::Approve => {
+                if batch.summary.verdict.as_deref() == Some("abort") && !dialog.override_policy {
+                    return Err("the verdict is ABORT: press Ctrl-O to override the policy (recorded with your note)".into());
+                }
+                self.overlay = Some(Overlay::Busy(format!(
+                    "promoting {} rows into {}…",
+                    batch.summary.rows.good, batch.summary.target
+                )));
+                Effect::Promote {
+                    batch: id,
+                    note,
+                    override_policy: dialog.override_policy,
+                }
+            }
+            DialogKind::Quarantine => Effect::Decide {
+                batch: id,
+                decision: Decision::Quarantine,
+                note,
+            },
+            DialogKind::Abort => Effect::Decide {
+                batch: id,
+                decision: Decision::Abort,
+                note,
+            },
+            DialogKind::Hold(ords) => Effect::Hold {
+                batch: id,
+                ords: ords.clone(),
+                note,
+            },
+            DialogKind::Drop(_) => return Ok(Vec::new()),
+        };
+        Ok(vec![effect])
+    }
+}
+
+/// A one-line text input.
+pub fn text_input(initial: &str) -> Box<TextArea<'static>> {
+    let mut t = TextArea::new(vec![initial.to_string()]);
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    Box::new(t)
+}
+
+fn step_cursor(cursor: usize, len: usize, act: Act, page: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    let last = len - 1;
+    match act {
+        Act::Up => cursor.saturating_sub(1),
+        Act::Down => (cursor + 1).min(last),
+        Act::PageUp => cursor.saturating_sub(page),
+        Act::PageDown => (cursor + page).min(last),
+        Act::Top => 0,
+        Act::Bottom => last,
+        _ => cursor,
+    }
+}
+
+/// Moves within a page; returns the page to fetch when the move leaves it.
+fn page_move<T>(b: &mut Browser<T>, act: Act, ord: impl Fn(&T) -> i64) -> Option<(PageFrom, Land)> {
+    if b.loading {
+        return None;
+    }
+    let len = b.rows.len();
+    match act {
+        Act::Top => Some((PageFrom::Start, Land::First)),
+        Act::Bottom => Some((PageFrom::End, Land::Last)),
+        Act::Down if b.cursor + 1 < len => {
+            b.cursor += 1;
+            None
+        }
+        Act::Up if b.cursor > 0 => {
+            b.cursor -= 1;
+            None
+        }
+        Act::Down | Act::PageDown if !b.at_end => b
+            .rows
+            .last()
+            .map(|r| (PageFrom::After(ord(r)), Land::First)),
+        Act::Up | Act::PageUp if !b.at_start => b
+            .rows
+            .first()
+            .map(|r| (PageFrom::Before(ord(r)), Land::Last)),
+        Act::PageDown => {
+            b.cursor = len.saturating_sub(1);
+            None
+        }
+        Act::PageUp => {
+            b.cursor = 0;
+            None
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,98 @@
+//! The review TUI: load, summary, quarantined rows, changes, decide, and the batches list.
+//! One event loop feeds `App::update`; rendering is a pure function of the state; database
+//! work runs on spawned tasks and comes back as messages.
+pub mod action;
+pub mod app;
+pub mod keymap;
+pub mod theme;
+pub mod view;
+mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use self::action::{Action, Effect};
+use self::app::{App, View};
+use self::theme::Theme;
+use self::worker::Worker;
+use crate::db::{self, ConnectTarget};
+
+pub enum Start {
+    Review { feed: PathBuf, file: PathBuf },
+    Batch(i64),
+    List,
+}
+
+/// Runs the TUI until the operator quits. Connection problems surface before the terminal
+/// is taken over; `ratatui::init` restores the terminal on panic, and it is restored on every
+/// other way out.
+pub async fn run(target: ConnectTarget, start: Start) -> anyhow::Result<()> {
+    let mut client = db::connect(&target).await?;
+    crate::stage::ensure_catalog(&mut client).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let worker = Worker::new(target, client, tx);
+    let mut app = App::new(Theme::from_env(), View::Batches);
+    let effects = match start {
+        Start::Review { feed, file } => app.start_review(feed, file),
+        Start::Batch(id) => app.start_batch(id),
+        Start::List => app.start_list(),
+    };
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &mut app, &worker, &mut rx, effects).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    worker: &Worker,
+    rx: &mut mpsc::UnboundedReceiver<Action>,
+    effects: Vec<Effect>,
+) -> anyhow::Result<()> {
+    let size = terminal.size()?;
+    app.update(Action::Resize {
+        width: size.width,
+        height: size.height,
+    });
+    for e in effects {
+        worker.run(e);
+    }
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        terminal.draw(|frame| view::draw(app, frame))?;
+        let first = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => Action::Key(key),
+                Some(Ok(Event::Resize(width, height))) => Action::Resize { width, height },
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            Some(action) = rx.recv() => action,
+            _ = tick.tick() => match app.view {
+                View::Loading => worker.progress().unwrap_or(Action::Tick),
+                _ => Action::Tick,
+            },
+        };
+        // Everything already waiting is applied before the next frame: one redraw for many.
+        let mut actions = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            actions.push(more);
+        }
+        for action in actions {
+            for effect in app.update(action) {
+                worker.run(effect);
+            }
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}

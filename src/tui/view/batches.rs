@@ -1,0 +1,81 @@
+//! The batches list: every batch, including the leftovers of failed runs.
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::{cell, human_bytes, thousands};
+use crate::tui::app::App;
+
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let list = &app.batches;
+    if list.rows.is_empty() {
+        let text = if list.loading {
+            " loading…"
+        } else {
+            " no batches yet: airlock review FEED FILE starts one"
+        };
+        frame.render_widget(Paragraph::new(text), area);
+        return;
+    }
+    let rows: Vec<Row> = list
+        .rows
+        .iter()
+        .map(|b| {
+            let state_style = match b.state.as_str() {
+                "promoted" => t.good(),
+                "load_failed" | "promote_failed" => t.bad(),
+                "validated" | "quarantined" | "promoting" | "loading" => t.warn(),
+                _ => t.dim(),
+            };
+            Row::new(vec![
+                Cell::from(b.batch.to_string()),
+                Cell::from(cell(&b.feed, 18)),
+                Cell::from(cell(&b.target, 20)),
+                Cell::from(b.state.clone()).style(state_style),
+                Cell::from(b.verdict.clone().unwrap_or_else(|| "–".into()))
+                    .style(t.verdict(b.verdict.as_deref())),
+                Cell::from(b.rows_total.map(thousands).unwrap_or_else(|| "–".into())),
+                Cell::from(
+                    b.rows_quarantined
+                        .map(thousands)
+                        .unwrap_or_else(|| "–".into()),
+                ),
+                Cell::from(age(b.age_seconds)),
+                Cell::from(human_bytes(b.staging_bytes.max(0) as u64)),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(5),
+            Constraint::Length(18),
+            Constraint::Fill(1),
+            Constraint::Length(14),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(8),
+            Constraint::Length(5),
+            Constraint::Length(9),
+        ],
+    )
+    .header(
+        Row::new([
+            "batch", "feed", "target", "state", "verdict", "rows", "bad", "age", "staging",
+        ])
+        .style(t.title()),
+    )
+    .row_highlight_style(t.selected());
+    let mut state = TableState::default().with_selected(Some(list.cursor));
+    frame.render_stateful_widget(table, area, &mut state);
+}

@@ -1,0 +1,168 @@
+//! Rendering: a pure function of the app state. Nothing here awaits, locks or queries.
+mod batches;
+mod load;
+mod overlay;
+mod quarantine;
+mod result;
+mod summary;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::app::{App, StatusKind, View};
+use super::keymap;
+
+pub fn draw(app: &App, frame: &mut Frame) {
+    let [title, tabs, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_title(app, frame, title);
+    draw_tabs(app, frame, tabs);
+    match app.view {
+        View::Loading => load::draw(app, frame, body),
+        View::Summary => summary::draw(app, frame, body),
+        View::Quarantine => quarantine::draw(app, frame, body),
+        View::Changes => quarantine::draw_changes(app, frame, body),
+        View::Batches => batches::draw(app, frame, body),
+        View::Result => result::draw(app, frame, body),
+    }
+    draw_status(app, frame, status);
+    if let Some(o) = &app.overlay {
+        overlay::draw(app, o, frame, frame.area());
+    }
+}
+
+fn draw_title(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(
+        " Airlock ",
+        t.title().add_modifier(ratatui::style::Modifier::REVERSED),
+    )];
+    match (&app.batch, app.view) {
+        (_, View::Batches) => spans.push(Span::raw("  batches")),
+        (_, View::Loading) => spans.push(Span::raw(format!("  loading {}", app.load.file))),
+        (Some(b), _) => {
+            let s = &b.summary;
+            spans.push(Span::raw(format!(
+                "  batch {} · {} → {} ({}) · {} ",
+                s.batch, s.feed, s.target, s.mode, s.state
+            )));
+            if let Some(v) = &s.verdict {
+                spans.push(Span::styled(
+                    format!(" {} ", v.to_uppercase()),
+                    t.verdict(Some(v)),
+                ));
+            }
+        }
+        (None, _) => spans.push(Span::raw("  …")),
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(b) = &app.batch else { return };
+    if !matches!(app.view, View::Summary | View::Quarantine | View::Changes) {
+        return;
+    }
+    let t = &app.theme;
+    let tabs = [
+        (View::Summary, "1 Summary".to_string()),
+        (
+            View::Quarantine,
+            format!("2 Quarantined ({})", b.summary.rows.quarantined),
+        ),
+        (
+            View::Changes,
+            format!("3 Changes ({})", b.summary.plan.update),
+        ),
+    ];
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (view, label)) in tabs.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" │ ", t.dim()));
+        }
+        let style = if *view == app.view {
+            t.selected().add_modifier(ratatui::style::Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(format!(" {label} "), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let line = match &app.status {
+        Some((StatusKind::Error, text)) => Line::from(Span::styled(format!(" ✗ {text}"), t.bad())),
+        Some((StatusKind::Info, text)) => Line::from(Span::styled(format!(" {text}"), t.accent())),
+        None => {
+            let mut spans = vec![Span::raw(" ")];
+            for (i, (key, help)) in keymap::status_hints(app.view.ctx()).into_iter().enumerate() {
+                if i > 0 {
+                    spans.push(Span::styled(" · ", t.dim()));
+                }
+                spans.push(Span::styled(key, t.key()));
+                spans.push(Span::raw(format!(" {help}")));
+            }
+            Line::from(spans)
+        }
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// A rectangle of at most `width` × `height`, centered in `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// At most `max` characters, with an ellipsis when cut; newlines shown as ⏎.
+pub fn cell(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
+        .collect();
+    crate::validate::clip(&flat, max)
+}

@@ -1,0 +1,268 @@
+//! Overlays: help, a row's detail, text inputs, the decision dialogs and the busy box.
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::{centered, thousands};
+use crate::tui::app::{App, Dialog, DialogKind, InputPurpose, Overlay};
+use crate::tui::keymap::{Ctx, KEYMAP};
+
+pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
+    match overlay {
+        Overlay::Help => help(app, frame, area),
+        Overlay::Detail => detail(app, frame, area),
+        Overlay::Input { purpose, text } => {
+            let label = match purpose {
+                InputPurpose::Search => {
+                    " Search the quarantined rows (Enter: find, Esc: cancel) ".to_string()
+                }
+                InputPurpose::JumpLine => {
+                    " Jump to file line (Enter: go, Esc: cancel) ".to_string()
+                }
+                InputPurpose::ExportPath(id) => {
+                    format!(" Export the quarantined rows of batch {id} to (Enter: write) ")
+                }
+            };
+            let box_area = Rect {
+                y: area.height.saturating_sub(4),
+                height: 3.min(area.height),
+                ..area
+            };
+            frame.render_widget(Clear, box_area);
+            let block = Block::bordered().title(label);
+            let inner = block.inner(box_area);
+            frame.render_widget(block, box_area);
+            frame.render_widget(&**text, inner);
+        }
+        Overlay::Dialog(d) => dialog(app, d, frame, area),
+        Overlay::Busy(what) => {
+            const SPIN: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
+            let box_area = centered(area, (what.chars().count() as u16 + 8).max(30), 3);
+            frame.render_widget(Clear, box_area);
+            let spin = SPIN[(app.ticks % SPIN.len() as u64) as usize];
+            frame.render_widget(
+                Paragraph::new(format!(" {spin} {what}")).block(Block::bordered()),
+                box_area,
+            );
+        }
+    }
+}
+
+fn help(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let ctx = app.view.ctx();
+    let mut lines = Vec::new();
+    for section in [ctx, Ctx::Global] {
+        lines.push(Line::styled(section.title(), t.title()));
+        let mut seen: Vec<&str> = Vec::new();
+        for b in KEYMAP.iter().filter(|b| b.ctx == section) {
+            if seen.contains(&b.help) {
+                continue;
+            }
+            seen.push(b.help);
+            let keys: Vec<&str> = KEYMAP
+                .iter()
+                .filter(|o| o.ctx == section && o.help == b.help)
+                .map(|o| o.key)
+                .collect();
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<12}", keys.join(" ")), t.key()),
+                Span::raw(b.help),
+            ]));
+        }
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::styled("any key closes this help", t.dim()));
+    let box_area = centered(area, 60, lines.len() as u16 + 2);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys ")),
+        box_area,
+    );
+}
+
+fn detail(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let (Some(b), Some(row)) = (&app.batch, app.quarantine.current()) else {
+        return;
+    };
+    let bad = super::quarantine::offending_fields(b, row);
+    let mut lines = vec![
+        Line::styled(
+            format!("Line {} of the file (record {})", row.line, row.ord),
+            t.title(),
+        ),
+        Line::raw(""),
+    ];
+    let width = b
+        .header
+        .iter()
+        .map(|h| h.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(24);
+    for (i, name) in b.header.iter().enumerate() {
+        let value = row.fields.get(i).cloned().flatten();
+        let style = if bad.contains(&i) {
+            t.offending()
+        } else {
+            ratatui::style::Style::new()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<width$}  ", super::cell(name, 24)), t.dim()),
+            Span::styled(
+                value
+                    .map(|v| super::cell(&v, 200))
+                    .unwrap_or_else(|| "∅ (empty)".into()),
+                style,
+            ),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Problems", t.title()));
+    for i in &row.issues {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {} {}: ", i.check, i.column.as_deref().unwrap_or("")),
+                t.bad(),
+            ),
+            Span::raw(i.message.clone()),
+        ]));
+    }
+    if let Some(raw) = &row.raw {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("As read from the file", t.title()));
+        lines.push(Line::raw(format!("  {}", super::cell(raw, 400))));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Esc closes", t.dim()));
+    let box_area = centered(area, 100, lines.len() as u16 + 2);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" Row detail ")),
+        box_area,
+    );
+}
+
+fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mut lines: Vec<Line> = Vec::new();
+    let (title, confirm) = match (&d.kind, &app.batch) {
+        (DialogKind::Approve, Some(b)) => {
+            let s = &b.summary;
+            let p = &s.plan;
+            lines.push(Line::raw(format!(
+                "Promote batch {} into {} ({} mode), in one transaction:",
+                s.batch, s.target, s.mode
+            )));
+            lines.push(Line::styled(
+                format!(
+                    "  {} insert · {} update · {} unchanged{}",
+                    thousands(p.insert),
+                    thousands(p.update),
+                    thousands(p.unchanged),
+                    if s.mode == "swap" {
+                        format!(" · {} delete (the table is replaced)", thousands(p.delete))
+                    } else {
+                        String::new()
+                    }
+                ),
+                t.title(),
+            ));
+            lines.push(Line::raw(format!(
+                "  {} quarantined rows stay out.",
+                thousands(s.rows.quarantined)
+            )));
+            if s.verdict.as_deref() == Some("abort") {
+                lines.push(Line::styled("The verdict is ABORT:", t.bad()));
+                for b in &s.breaches {
+                    lines.push(Line::styled(format!("  ✗ {b}"), t.bad()));
+                }
+                lines.push(Line::styled(
+                    format!(
+                        "Ctrl-O overrides the policy (recorded): {}",
+                        if d.override_policy {
+                            "OVERRIDE ON"
+                        } else {
+                            "off"
+                        }
+                    ),
+                    if d.override_policy { t.warn() } else { t.dim() },
+                ));
+            }
+            (" Approve and promote ", "Enter promotes")
+        }
+        (DialogKind::Quarantine, Some(b)) => {
+            lines.push(Line::raw(format!(
+                "Set batch {} aside: everything is kept, production is untouched.",
+                b.summary.batch
+            )));
+            lines.push(Line::raw(
+                "It can be reopened later with airlock review --batch.",
+            ));
+            (" Quarantine the batch ", "Enter quarantines")
+        }
+        (DialogKind::Abort, Some(b)) => {
+            lines.push(Line::raw(format!(
+                "End batch {}: nothing is promoted, production is untouched.",
+                b.summary.batch
+            )));
+            (" Abort the batch ", "Enter aborts")
+        }
+        (DialogKind::Hold(ords), _) => {
+            lines.push(Line::raw(format!(
+                "Hold {} rows back: they join the quarantine with your note,",
+                ords.len()
+            )));
+            lines.push(Line::raw(
+                "and the decision is recorded. The rest can still be promoted.",
+            ));
+            (" Hold rows back ", "Enter holds them back")
+        }
+        (DialogKind::Drop(id), _) => {
+            lines.push(Line::raw(format!(
+                "Drop what batch {id} keeps in airlock_stage (its staging, issues,"
+            )));
+            lines.push(Line::raw(
+                "and a kept previous table). An unfinished batch ends as aborted.",
+            ));
+            lines.push(Line::raw("The batch row and its audit log stay."));
+            (" Drop the batch's staging ", "Enter drops")
+        }
+        _ => (" ", ""),
+    };
+    let with_note = !matches!(d.kind, DialogKind::Drop(_));
+    let height = lines.len() as u16 + if with_note { 6 } else { 4 } + u16::from(d.error.is_some());
+    let box_area = centered(area, 78, height);
+    frame.render_widget(Clear, box_area);
+    let block = Block::bordered().title(title);
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    let text_height = lines.len() as u16;
+    let [text, note, error, hints] = Layout::vertical([
+        Constraint::Length(text_height),
+        Constraint::Length(if with_note { 3 } else { 0 }),
+        Constraint::Length(u16::from(d.error.is_some())),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(lines), text);
+    if with_note {
+        frame.render_widget(&d.note, note);
+    }
+    if let Some(e) = &d.error {
+        frame.render_widget(Paragraph::new(Line::styled(e.clone(), t.bad())), error);
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(confirm, t.key()),
+            Span::raw(" · "),
+            Span::styled("Esc", t.key()),
+            Span::raw(" cancels"),
+        ])),
+        hints,
+    );
+}

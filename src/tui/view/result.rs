@@ -1,0 +1,73 @@
+//! The result of a promotion: what changed, and the audit record written with it.
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::thousands;
+use crate::tui::app::App;
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let Some(r) = &app.result else { return };
+    let s = &r.summary;
+    let a = &r.applied;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                " PROMOTED ",
+                t.good().add_modifier(ratatui::style::Modifier::REVERSED),
+            ),
+            Span::raw(format!(
+                "  batch {} into {} ({}), in one transaction",
+                s.batch, s.target, a.mode
+            )),
+        ]),
+        Line::raw(""),
+        Line::raw(format!(
+            "   {} inserted · {} updated · {} unchanged{}",
+            thousands(a.inserted),
+            thousands(a.updated),
+            thousands(a.unchanged),
+            if a.mode == "swap" {
+                format!(" · {} deleted", thousands(a.deleted))
+            } else {
+                String::new()
+            }
+        )),
+    ];
+    if s.rows.quarantined > 0 {
+        lines.push(Line::styled(
+            format!(
+                "   {} quarantined rows stayed out: airlock export {} --quarantined FILE",
+                thousands(s.rows.quarantined),
+                s.batch
+            ),
+            t.warn(),
+        ));
+    }
+    if let Some(previous) = &s.previous_table {
+        lines.push(Line::styled(
+            format!(
+                "   the replaced table is kept as {previous}: airlock undo {}",
+                s.batch
+            ),
+            t.dim(),
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" Audit record", t.title()));
+    if let Some(d) = s.decisions.iter().rev().find(|d| d.decision == "approve") {
+        lines.push(Line::raw(format!(
+            "   {} by {} (OS user {}) at {}",
+            d.decision,
+            d.db_role,
+            d.os_user.as_deref().unwrap_or("?"),
+            d.decided_at
+        )));
+        if let Some(note) = &d.note {
+            lines.push(Line::raw(format!("   note: {note}")));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered()), area);
+}

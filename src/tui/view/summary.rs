@@ -1,0 +1,222 @@
+//! The summary: file facts, the verdict with its breaches, the checks, the plan, and a
+//! profile of each column.
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+
+use super::{cell, human_bytes, thousands};
+use crate::tui::app::App;
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(b) = &app.batch else {
+        frame.render_widget(Paragraph::new(" reading the batch…"), area);
+        return;
+    };
+    let t = &app.theme;
+    let s = &b.summary;
+    let banner_lines = 1 + s.breaches.len().min(3) as u16;
+    let profile_rows = app.profile.as_ref().map_or(1, |p| p.len() as u16);
+    let [facts, banner, checks, plan, profile] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner_lines),
+        Constraint::Min(4),
+        Constraint::Length(2),
+        Constraint::Length((profile_rows + 2).min(area.height / 3).max(3)),
+    ])
+    .areas(area);
+
+    let name = std::path::Path::new(&s.file.path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(format!(
+            " {name} · {} · sha256 {} · {} rows · {}",
+            human_bytes(s.file.size.unwrap_or(0) as u64),
+            s.file
+                .sha256
+                .as_deref()
+                .map(|h| &h[..h.len().min(12)])
+                .unwrap_or("-"),
+            thousands(s.rows.total),
+            s.file.encoding
+        )),
+        facts,
+    );
+
+    let verdict = s.verdict.as_deref();
+    let headline = match verdict {
+        Some("clean") => format!(
+            "no problems found; {} rows ready to promote",
+            thousands(s.rows.good)
+        ),
+        Some("review") => format!(
+            "{} rows quarantined ({:.1}%), within the policy; {} good rows can be promoted",
+            thousands(s.rows.quarantined),
+            pct(s.rows.quarantined, s.rows.total),
+            thousands(s.rows.good)
+        ),
+        Some("abort") => {
+            "a policy threshold is breached: nothing is promoted without an override".into()
+        }
+        _ => s
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("state {}", s.state)),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            format!(" {} ", verdict.unwrap_or(&s.state).to_uppercase()),
+            t.verdict(verdict)
+                .add_modifier(ratatui::style::Modifier::REVERSED),
+        ),
+        Span::raw(format!("  {headline}")),
+    ])];
+    for breach in s.breaches.iter().take(3) {
+        lines.push(Line::styled(format!("   ✗ {breach}"), t.bad()));
+    }
+    frame.render_widget(Paragraph::new(lines), banner);
+
+    let rows: Vec<Row> = s
+        .checks
+        .iter()
+        .map(|c| {
+            let style = match c.severity.as_str() {
+                "error" => Style::new(),
+                _ => t.dim(),
+            };
+            Row::new(vec![
+                Cell::from(c.check.clone()),
+                Cell::from(c.column.clone().unwrap_or_else(|| "–".into())),
+                Cell::from(thousands(c.rows)),
+                Cell::from(c.example.line.to_string()),
+                Cell::from(cell(&c.example.message, 200)),
+            ])
+            .style(style)
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(17),
+            Constraint::Length(12),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(Row::new(["check", "column", "rows", "line", "first example"]).style(t.title()))
+    .block(Block::new().borders(Borders::TOP).title(if empty {
+        " Checks: nothing to report "
+    } else {
+        " Checks (Enter: browse those rows) "
+    }))
+    .row_highlight_style(t.selected());
+    let mut state = TableState::default().with_selected((!empty).then_some(app.summary_cursor));
+    frame.render_stateful_widget(table, checks, &mut state);
+
+    let p = &s.plan;
+    let mut plan_spans = vec![
+        Span::styled(" Plan ", t.title()),
+        Span::raw(format!(
+            " {} insert · {} update · {} unchanged",
+            thousands(p.insert),
+            thousands(p.update),
+            thousands(p.unchanged)
+        )),
+    ];
+    if s.mode == "swap" {
+        plan_spans.push(Span::raw(format!(" · {} delete", thousands(p.delete))));
+    }
+    plan_spans.push(Span::styled(
+        format!("  (production has {} rows)", thousands(p.production_rows)),
+        t.dim(),
+    ));
+    let changed: Vec<String> = p
+        .columns
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, n)| format!("{c} {}", thousands(*n)))
+        .collect();
+    let changed = if changed.is_empty() {
+        String::new()
+    } else {
+        format!("       changes: {}", changed.join(", "))
+    };
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(plan_spans), Line::styled(changed, t.dim())]),
+        plan,
+    );
+
+    draw_profile(app, frame, profile);
+}
+
+/// A percentage that never rounds a few values away: `<1%`, `>99%`.
+fn share(part: i64, whole: i64) -> String {
+    let p = pct(part, whole);
+    match p {
+        p if p > 0.0 && p < 1.0 => "<1%".into(),
+        p if p > 99.0 && p < 100.0 => ">99%".into(),
+        p => format!("{p:.0}%"),
+    }
+}
+
+fn pct(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(" Columns (⚠ a few values unlike the rest: a shifted column?) ");
+    let Some(profile) = &app.profile else {
+        frame.render_widget(Paragraph::new(" profiling…").block(block), area);
+        return;
+    };
+    let rows: Vec<Row> = profile
+        .iter()
+        .map(|c| {
+            let flag = if c.suspicious() { "⚠" } else { "" };
+            let top: Vec<String> = c
+                .top
+                .iter()
+                .map(|(v, n)| format!("{} ({n})", cell(v, 18)))
+                .collect();
+            let row = Row::new(vec![
+                Cell::from(format!("{flag} {}", cell(&c.name, 14))),
+                Cell::from(thousands(c.nulls)),
+                Cell::from(thousands(c.distinct)),
+                Cell::from(share(c.numeric, c.non_null)),
+                Cell::from(top.join(", ")),
+            ]);
+            if c.suspicious() {
+                row.style(t.warn())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(17),
+            Constraint::Length(8),
+            Constraint::Length(9),
+            Constraint::Length(8),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(
+        Row::new(["column", "empty", "distinct", "numeric", "commonest values"]).style(t.title()),
+    )
+    .block(block);
+    frame.render_widget(table, area);
+}

@@ -1,0 +1,286 @@
+//! Carries out `Effect`s on spawned tasks — database work never runs on the render path — and
+//! sends the results back to `update` as `Action`s.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{Mutex, mpsc::UnboundedSender};
+use tokio_postgres::Client;
+
+use super::action::{Action, BatchData, Decision, Effect};
+use crate::batch::{self, state};
+use crate::db::{self, ConnectTarget};
+use crate::error::Error;
+use crate::pipeline::CheckControl;
+use crate::promote::{self, Loaded, PromoteOptions};
+use crate::{export, feed, pipeline, report, review};
+
+pub struct Worker {
+    target: ConnectTarget,
+    client: Arc<Client>,
+    tx: UnboundedSender<Action>,
+    control: CheckControl,
+    started: Arc<std::sync::Mutex<Option<Instant>>>,
+    loaded: Arc<Mutex<HashMap<i64, Arc<Loaded>>>>,
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl Worker {
+    pub fn new(target: ConnectTarget, client: Client, tx: UnboundedSender<Action>) -> Self {
+        Self {
+            target,
+            client: Arc::new(client),
+            tx,
+            control: CheckControl::default(),
+            started: Arc::new(std::sync::Mutex::new(None)),
+            loaded: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Progress of the running load, for the load view.
+    pub fn progress(&self) -> Option<Action> {
+        let progress = self.control.progress.lock().ok()?.clone()?;
+        let started = (*self.started.lock().ok()?)?;
+        Some(Action::Progress {
+            bytes: progress.bytes(),
+            total: progress.total_bytes,
+            rows: progress.records(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    pub fn run(&self, effect: Effect) {
+        if effect == Effect::CancelCheck {
+            self.control
+                .cancel
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        let tx = self.tx.clone();
+        let target = self.target.clone();
+        let client = self.client.clone();
+        let control = self.control.clone();
+        let loaded = self.loaded.clone();
+        if let Effect::Check { .. } = effect
+            && let Ok(mut s) = self.started.lock()
+        {
+            *s = Some(Instant::now());
+        }
+        tokio::spawn(async move {
+            let action = perform(effect, &target, &client, &control, &loaded).await;
+            let _ = tx.send(action);
+        });
+    }
+}
+
+async fn loaded_batch(
+    client: &Client,
+    cache: &Mutex<HashMap<i64, Arc<Loaded>>>,
+    id: i64,
+) -> Result<Arc<Loaded>, Error> {
+    let mut cache = cache.lock().await;
+    if let Some(l) = cache.get(&id) {
+        return Ok(l.clone());
+    }
+    let l = Arc::new(promote::load(client, id).await?);
+    cache.insert(id, l.clone());
+    Ok(l)
+}
+
+async fn batch_data(client: &Client, id: i64) -> Result<BatchData, Error> {
+    let summary = report::load(client, id).await?;
+    let row = client
+        .query_one(
+            "SELECT header, coalesce(target_definition, '[]') FROM airlock.batches WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db(format!("reading batch {id}")))?;
+    let header: Vec<String> = serde_json::from_value(row.get(0)).unwrap_or_default();
+    let definition: Vec<serde_json::Value> = serde_json::from_value(row.get(1)).unwrap_or_default();
+    let columns = definition
+        .iter()
+        .filter_map(|d| {
+            Some((
+                d.get(0)?.as_str()?.to_string(),
+                d.get(4)?.as_u64()? as usize,
+            ))
+        })
+        .collect();
+    Ok(BatchData {
+        summary,
+        header,
+        columns,
+    })
+}
+
+async fn perform(
+    effect: Effect,
+    target: &ConnectTarget,
+    client: &Client,
+    control: &CheckControl,
+    cache: &Mutex<HashMap<i64, Arc<Loaded>>>,
+) -> Action {
+    match effect {
+        Effect::Check { feed, file } => {
+            let result = async {
+                let mut own = db::connect(target).await?;
+                let feed = feed::load(&own, &feed).await?;
+                pipeline::check(&mut own, &feed, &file, control).await
+            }
+            .await;
+            Action::Checked(result.map_err(text))
+        }
+        Effect::CancelCheck => Action::Tick,
+        Effect::LoadBatch(id) => {
+            cache.lock().await.remove(&id);
+            Action::Batch(batch_data(client, id).await.map(Box::new).map_err(text))
+        }
+        Effect::LoadProfile(id) => {
+            let result = async {
+                let header = batch_data(client, id).await?.header;
+                review::column_profile(client, id, &header).await
+            }
+            .await;
+            Action::Profile(result.map_err(text))
+        }
+        Effect::Quarantined {
+            batch,
+            fields,
+            filter,
+            from,
+            land,
+            limit,
+        } => Action::Quarantined {
+            from,
+            land,
+            rows: review::quarantined_page(client, batch, fields, &filter, from, limit)
+                .await
+                .map_err(text),
+        },
+        Effect::Changes {
+            batch,
+            from,
+            land,
+            limit,
+        } => {
+            let rows = async {
+                let b = loaded_batch(client, cache, batch).await?;
+                review::changes_page(client, &b, from, limit).await
+            }
+            .await;
+            Action::Changes {
+                from,
+                land,
+                rows: rows.map_err(text),
+            }
+        }
+        Effect::FindText {
+            batch,
+            fields,
+            filter,
+            text: needle,
+            from_ord,
+            forward,
+        } => Action::Found(
+            review::find_text(client, batch, fields, &filter, &needle, from_ord, forward)
+                .await
+                .map_err(text),
+        ),
+        Effect::JumpLine {
+            batch,
+            filter,
+            line,
+        } => Action::Found(
+            review::jump_to_line(client, batch, &filter, line)
+                .await
+                .map_err(text),
+        ),
+        Effect::Promote {
+            batch,
+            note,
+            override_policy,
+        } => {
+            let opts = PromoteOptions {
+                note: Some(note),
+                override_policy,
+                ..PromoteOptions::default()
+            };
+            let result = async {
+                let applied = promote::promote(target, batch, &opts).await?;
+                let summary = report::load(client, batch).await?;
+                Ok::<_, Error>((applied, Box::new(summary)))
+            }
+            .await;
+            Action::Promoted(result.map_err(text))
+        }
+        Effect::Decide {
+            batch,
+            decision,
+            note,
+        } => {
+            let (what, name, from, to): (&'static str, &'static str, &[&str], &str) = match decision
+            {
+                Decision::Quarantine => (
+                    "batch quarantined: everything kept, production untouched",
+                    "quarantine",
+                    &[state::VALIDATED],
+                    state::QUARANTINED,
+                ),
+                Decision::Abort => (
+                    "batch aborted: production untouched",
+                    "abort",
+                    &[
+                        state::LOADING,
+                        state::VALIDATED,
+                        state::QUARANTINED,
+                        state::LOAD_FAILED,
+                        state::PROMOTE_FAILED,
+                    ],
+                    state::ABORTED,
+                ),
+            };
+            let result = async {
+                let mut own = db::connect(target).await?;
+                batch::decide(&mut own, batch, name, from, to, Some(&note)).await
+            }
+            .await;
+            Action::Decided {
+                what,
+                result: result.map_err(text),
+            }
+        }
+        Effect::Hold { batch, ords, note } => {
+            let result = async {
+                let b = loaded_batch(client, cache, batch).await?;
+                let mut own = db::connect(target).await?;
+                review::hold_back(&mut own, &b, &ords, &note)
+                    .await
+                    .map(|_| ())
+            }
+            .await;
+            Action::Decided {
+                what: "rows held back: they join the quarantine with your note",
+                result: result.map_err(text),
+            }
+        }
+        Effect::LoadBatches => Action::Batches(batch::list(client).await.map_err(text)),
+        Effect::Drop(id) => {
+            let result = async {
+                let mut own = db::connect(target).await?;
+                batch::drop_staging(&mut own, id).await
+            }
+            .await;
+            Action::Dropped(result.map(|()| id).map_err(text))
+        }
+        Effect::Export { batch, path } => Action::Exported(
+            export::quarantined(client, batch, &path)
+                .await
+                .map(|n| (n, path))
+                .map_err(text),
+        ),
+    }
+}
