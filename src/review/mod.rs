@@ -8,7 +8,7 @@ mod quarantined;
 pub use changes::{Change, ChangedRow, changes_page, hold_back};
 pub use profile::{ColumnProfile, column_profile};
 pub use quarantined::{
-    Filter, QuarantinedRow, RowIssueView, find_text, jump_to_line, quarantined_page,
+    Filter, QuarantinedRow, RowIssueView, find_text, jump_to_line, quarantined_page, source_text,
 };
 
 /// Where a page starts: keyset positions by record ordinal.

@@ -192,3 +192,46 @@ pub async fn find_text(
         .map_err(Error::db("searching the quarantined rows"))?
         .get(0))
 }
+
+/// The record exactly as the file has it, read back from the file at the byte offset
+/// staging recorded. `None` when the file is gone or has changed size since the load.
+pub async fn source_text(
+    client: &impl GenericClient,
+    batch: i64,
+    ord: i64,
+) -> Result<Option<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let names = StageNames::new(batch);
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT b.file_path, b.file_size, s.\"_byte\", \
+                        (SELECT n.\"_byte\" FROM {raw} n WHERE n.\"_ord\" = $2::bigint + 1) \
+                 FROM airlock.batches b, {raw} s WHERE b.id = $1 AND s.\"_ord\" = $2",
+                raw = names.raw
+            ),
+            &[&batch, &ord],
+        )
+        .await
+        .map_err(Error::db("locating the record in the file"))?;
+    let (path, size, start, next): (String, Option<i64>, i64, Option<i64>) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    const MAX: u64 = 64 * 1024;
+    let read = || -> std::io::Result<Option<Vec<u8>>> {
+        let mut file = std::fs::File::open(&path)?;
+        if size != Some(file.metadata()?.len() as i64) {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::Start(start as u64))?;
+        let len = next.map_or(MAX, |n| ((n - start).max(0) as u64).min(MAX));
+        let mut buf = Vec::new();
+        file.take(len).read_to_end(&mut buf)?;
+        Ok(Some(buf))
+    };
+    Ok(read().ok().flatten().map(|mut bytes| {
+        while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+            bytes.pop();
+        }
+        crate::source::escape_bytes(&bytes)
+    }))
+}

@@ -62,6 +62,11 @@ pub enum Action {
     Batches(Result<Vec<BatchListItem>, String>),
     Dropped(Result<i64, String>),
     Exported(Result<(u64, PathBuf), String>),
+    /// The record as the file has it (None: the file is gone or changed).
+    Source {
+        ord: i64,
+        text: Result<Option<String>, String>,
+    },
 }
 
 /// What to say when a decision comes back.
@@ -127,5 +132,9 @@ pub enum Effect {
     Export {
         batch: i64,
         path: PathBuf,
+    },
+    Source {
+        batch: i64,
+        ord: i64,
     },
 }

@@ -169,6 +169,8 @@ pub struct App {
     pub marked: BTreeSet<i64>,
     pub batches: Browser<BatchListItem>,
     pub result: Option<PromotionResult>,
+    /// The open detail's record as the file has it: (ord, text).
+    pub source: Option<(i64, Result<Option<String>, String>)>,
     pub status: Option<(StatusKind, String)>,
     pub page_rows: i64,
     pub ticks: u64,
@@ -195,6 +197,7 @@ impl App {
             marked: BTreeSet::new(),
             batches: Browser::default(),
             result: None,
+            source: None,
             status: None,
             page_rows: 20,
             ticks: 0,
@@ -380,6 +383,10 @@ impl App {
                 self.overlay = None;
                 self.say(StatusKind::Info, format!("batch {id}: staging dropped"));
                 vec![Effect::LoadBatches]
+            }
+            Action::Source { ord, text } => {
+                self.source = Some((ord, text));
+                Vec::new()
             }
             Action::Exported(Ok((n, path))) => {
                 self.say(
@@ -593,10 +600,15 @@ impl App {
                 self.hscroll = 0;
                 self.reload_quarantine(PageFrom::Start, Land::First)
             }
-            View::Quarantine if self.quarantine.current().is_some() => {
-                self.overlay = Some(Overlay::Detail);
-                Vec::new()
-            }
+            View::Quarantine => match (self.batch_id(), self.quarantine.current()) {
+                (Some(batch), Some(row)) => {
+                    let ord = row.ord;
+                    self.overlay = Some(Overlay::Detail);
+                    self.source = None;
+                    vec![Effect::Source { batch, ord }]
+                }
+                _ => Vec::new(),
+            },
             View::Batches => match self.batches.current() {
                 Some(b) => {
                     let id = b.batch;

@@ -103,9 +103,9 @@ pub const KEYMAP: &[Binding] = &[
     bind(C::Global, K::Char('?'), "?", A::Help, "help", true),
     bind(C::Global, K::Char('q'), "q", A::Quit, "quit", true),
     bind(C::Global, K::Esc, "Esc", A::Back, "back / close", false),
-    bind(C::Global, K::Char('j'), "j ↓", A::Down, "down", false),
+    bind(C::Global, K::Char('j'), "j", A::Down, "down", false),
     bind(C::Global, K::Down, "↓", A::Down, "down", false),
-    bind(C::Global, K::Char('k'), "k ↑", A::Up, "up", false),
+    bind(C::Global, K::Char('k'), "k", A::Up, "up", false),
     bind(C::Global, K::Up, "↑", A::Up, "up", false),
     bind(
         C::Global,
@@ -141,7 +141,7 @@ pub const KEYMAP: &[Binding] = &[
         K::Enter,
         "Enter",
         A::Open,
-        "rows failing the selected check",
+        "rows failing the check",
         true,
     ),
     bind(

@@ -276,6 +276,10 @@ async fn perform(
             .await;
             Action::Dropped(result.map(|()| id).map_err(text))
         }
+        Effect::Source { batch, ord } => Action::Source {
+            ord,
+            text: review::source_text(client, batch, ord).await.map_err(text),
+        },
         Effect::Export { batch, path } => Action::Exported(
             export::quarantined(client, batch, &path)
                 .await

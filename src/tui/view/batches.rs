@@ -39,8 +39,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             };
             Row::new(vec![
                 Cell::from(b.batch.to_string()),
-                Cell::from(cell(&b.feed, 18)),
-                Cell::from(cell(&b.target, 20)),
+                Cell::from(cell(&b.feed, 14)),
+                Cell::from(cell(&b.target, 40)),
                 Cell::from(b.state.clone()).style(state_style),
                 Cell::from(b.verdict.clone().unwrap_or_else(|| "–".into()))
                     .style(t.verdict(b.verdict.as_deref())),
@@ -59,14 +59,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         rows,
         [
             Constraint::Length(5),
-            Constraint::Length(18),
-            Constraint::Fill(1),
+            Constraint::Length(14),
+            Constraint::Min(10),
             Constraint::Length(14),
             Constraint::Length(7),
-            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(4),
             Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Length(9),
         ],
     )
     .header(

@@ -49,37 +49,42 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
     }
 }
 
-fn help(app: &App, frame: &mut Frame, area: Rect) {
+fn help_lines(app: &App, section: Ctx) -> Vec<Line<'static>> {
     let t = &app.theme;
-    let ctx = app.view.ctx();
-    let mut lines = Vec::new();
-    for section in [ctx, Ctx::Global] {
-        lines.push(Line::styled(section.title(), t.title()));
-        let mut seen: Vec<&str> = Vec::new();
-        for b in KEYMAP.iter().filter(|b| b.ctx == section) {
-            if seen.contains(&b.help) {
-                continue;
-            }
-            seen.push(b.help);
-            let keys: Vec<&str> = KEYMAP
-                .iter()
-                .filter(|o| o.ctx == section && o.help == b.help)
-                .map(|o| o.key)
-                .collect();
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<12}", keys.join(" ")), t.key()),
-                Span::raw(b.help),
-            ]));
+    let mut lines = vec![Line::styled(section.title(), t.title())];
+    let mut seen: Vec<&str> = Vec::new();
+    for b in KEYMAP.iter().filter(|b| b.ctx == section) {
+        if seen.contains(&b.help) {
+            continue;
         }
-        lines.push(Line::raw(""));
+        seen.push(b.help);
+        let keys: Vec<&str> = KEYMAP
+            .iter()
+            .filter(|o| o.ctx == section && o.help == b.help)
+            .map(|o| o.key)
+            .collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<11}", keys.join(" ")), t.key()),
+            Span::raw(b.help),
+        ]));
     }
-    lines.push(Line::styled("any key closes this help", t.dim()));
-    let box_area = centered(area, 60, lines.len() as u16 + 2);
+    lines
+}
+
+/// The keys of this screen beside the keys that work everywhere, from the keymap table.
+fn help(app: &App, frame: &mut Frame, area: Rect) {
+    let own = help_lines(app, app.view.ctx());
+    let global = help_lines(app, Ctx::Global);
+    let height = own.len().max(global.len()) as u16 + 3;
+    let box_area = centered(area, 96, height);
     frame.render_widget(Clear, box_area);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Keys ")),
-        box_area,
-    );
+    let block = Block::bordered().title(" Keys (any key closes) ");
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(inner);
+    frame.render_widget(Paragraph::new(own), left);
+    frame.render_widget(Paragraph::new(global), right);
 }
 
 fn detail(app: &App, frame: &mut Frame, area: Rect) {
@@ -130,10 +135,23 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
             Span::raw(i.message.clone()),
         ]));
     }
-    if let Some(raw) = &row.raw {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("As read from the file", t.title()));
-        lines.push(Line::raw(format!("  {}", super::cell(raw, 400))));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        format!("As the file has it (line {})", row.line),
+        t.title(),
+    ));
+    let source = match &app.source {
+        Some((ord, Ok(Some(text)))) if *ord == row.ord => text.clone(),
+        Some((ord, Ok(None))) if *ord == row.ord => row
+            .raw
+            .clone()
+            .map(|r| format!("{r}   (as staged: the file is gone or has changed)"))
+            .unwrap_or_else(|| "(the file is gone or has changed since it was loaded)".into()),
+        Some((ord, Err(e))) if *ord == row.ord => format!("(cannot read it: {e})"),
+        _ => "reading…".into(),
+    };
+    for l in source.lines().take(8) {
+        lines.push(Line::raw(format!("  {}", super::cell(l, 400))));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Esc closes", t.dim()));

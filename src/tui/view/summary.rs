@@ -53,14 +53,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             thousands(s.rows.good)
         ),
         Some("review") => format!(
-            "{} rows quarantined ({:.1}%), within the policy; {} good rows can be promoted",
+            "{} quarantined ({:.1}%), within policy · {} good rows can go",
             thousands(s.rows.quarantined),
             pct(s.rows.quarantined, s.rows.total),
             thousands(s.rows.good)
         ),
-        Some("abort") => {
-            "a policy threshold is breached: nothing is promoted without an override".into()
-        }
+        Some("abort") => "policy breached · nothing is promoted without an override".into(),
         _ => s
             .error
             .clone()

@@ -1,0 +1,138 @@
+//! Every screen, drawn through ratatui's TestBackend at 80×24 (and a wide one), compared with
+//! the snapshots in tests/snapshots. Rendering is pure, so no terminal or database is needed.
+#[path = "support/tui_fixture.rs"]
+mod fixture;
+
+use airlock::promote::Applied;
+use airlock::tui::action::Action;
+use airlock::tui::app::{App, PromotionResult, View};
+use airlock::tui::view;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn render(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal.draw(|f| view::draw(app, f)).expect("draw");
+    terminal.backend().to_string()
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.update(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+#[test]
+fn summary() {
+    let app = fixture::app("review", View::Summary);
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn summary_abort_wide() {
+    let mut app = fixture::app("abort", View::Summary);
+    app.update(Action::Resize {
+        width: 140,
+        height: 32,
+    });
+    insta::assert_snapshot!(render(&app, 140, 32));
+}
+
+#[test]
+fn quarantined_rows() {
+    let mut app = fixture::app("review", View::Quarantine);
+    press(&mut app, KeyCode::Char('j'));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn row_detail() {
+    let mut app = fixture::app("review", View::Quarantine);
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Enter);
+    app.update(Action::Source {
+        ord: 12,
+        text: Ok(Some("SKU-0000062,Hedge trimmer,Garden,34.50".into())),
+    });
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn changes() {
+    let mut app = fixture::app("review", View::Changes);
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('m'));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn approve_dialog() {
+    let mut app = fixture::app("review", View::Summary);
+    press(&mut app, KeyCode::Char('a'));
+    for c in "nightly feed".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn approve_dialog_abort_verdict() {
+    let mut app = fixture::app("abort", View::Summary);
+    press(&mut app, KeyCode::Char('a'));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn help() {
+    let mut app = fixture::app("review", View::Quarantine);
+    press(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn batches() {
+    let mut app = fixture::app("review", View::Batches);
+    app.batch = None;
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn loading() {
+    let mut app = App::new(airlock::tui::theme::Theme { color: false }, View::Batches);
+    app.start_review("feed.toml".into(), "/data/products-big.csv".into());
+    app.update(Action::Progress {
+        bytes: 20_000_000,
+        total: 54_000_000,
+        rows: 370_000,
+        elapsed_ms: 1000,
+    });
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn result() {
+    let mut app = fixture::app("review", View::Summary);
+    let mut summary = fixture::summary("review");
+    summary.state = "promoted".into();
+    summary.decisions = vec![fixture::decision()];
+    app.update(Action::Promoted(Ok((
+        Applied {
+            mode: "upsert".into(),
+            inserted: 242,
+            updated: 10,
+            unchanged: 35,
+            deleted: 0,
+        },
+        Box::new(summary),
+    ))));
+    assert!(matches!(app.result, Some(PromotionResult { .. })));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn error_in_the_status_bar() {
+    let mut app = fixture::app("review", View::Summary);
+    app.update(Action::Promoted(Err(
+        "batch 7 not promoted: production changed since validation (insert 242 → 240)".into(),
+    )));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}

@@ -1,0 +1,339 @@
+//! The review app's `update`, driven by keys and results alone: what each key does to the
+//! state and which database work it asks for. No terminal, no database.
+#[path = "support/tui_fixture.rs"]
+mod fixture;
+
+use airlock::review::{Filter, PageFrom};
+use airlock::tui::action::{Action, Decision, Effect, Land};
+use airlock::tui::app::{App, DialogKind, Overlay, View};
+use airlock::tui::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn enter_on_a_check_opens_the_rows_it_caught() {
+    let mut app = fixture::app("review", View::Summary);
+    key(&mut app, KeyCode::Char('j'));
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Quarantine);
+    let filter = Filter {
+        check: Some("lookup".into()),
+        column: Some("category_id".into()),
+    };
+    assert_eq!(app.filter, filter);
+    assert_eq!(
+        effects,
+        vec![Effect::Quarantined {
+            batch: 7,
+            fields: 4,
+            filter,
+            from: PageFrom::Start,
+            land: Land::First,
+            limit: 17
+        }]
+    );
+    // Warnings quarantine nothing: there is nothing to browse.
+    let mut app = fixture::app("review", View::Summary);
+    key(&mut app, KeyCode::Char('G'));
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(app.view, View::Summary);
+}
+
+#[test]
+fn paging_past_the_page_asks_the_database_by_keyset() {
+    let mut app = fixture::app("review", View::Quarantine);
+    app.quarantine.at_end = false;
+    for _ in 0..3 {
+        assert!(key(&mut app, KeyCode::Char('j')).is_empty());
+    }
+    assert_eq!(app.quarantine.cursor, 3);
+    let effects = key(&mut app, KeyCode::Char('j'));
+    assert!(
+        matches!(
+            effects[..],
+            [Effect::Quarantined {
+                from: PageFrom::After(91),
+                land: Land::First,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    assert!(app.quarantine.loading);
+    assert!(
+        key(&mut app, KeyCode::Char('j')).is_empty(),
+        "one request at a time"
+    );
+
+    // The next page arrives: the cursor lands on its first row.
+    let next = vec![fixture::quarantined_rows()[0].clone()];
+    app.update(Action::Quarantined {
+        from: PageFrom::After(91),
+        land: Land::First,
+        rows: Ok(next),
+    });
+    assert_eq!(
+        (
+            app.quarantine.cursor,
+            app.quarantine.at_end,
+            app.quarantine.at_start
+        ),
+        (0, true, false)
+    );
+    let effects = key(&mut app, KeyCode::Char('k'));
+    assert!(
+        matches!(
+            effects[..],
+            [Effect::Quarantined {
+                from: PageFrom::Before(11),
+                land: Land::Last,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    app.update(Action::Quarantined {
+        from: PageFrom::Before(11),
+        land: Land::Last,
+        rows: Ok(fixture::quarantined_rows()),
+    });
+    assert_eq!(app.quarantine.cursor, 3);
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('G'))[..],
+        [Effect::Quarantined {
+            from: PageFrom::End,
+            land: Land::Last,
+            ..
+        }]
+    ));
+    app.update(Action::Quarantined {
+        from: PageFrom::End,
+        land: Land::Last,
+        rows: Ok(fixture::quarantined_rows()),
+    });
+    assert_eq!((app.quarantine.cursor, app.quarantine.at_end), (3, true));
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('g'))[..],
+        [Effect::Quarantined {
+            from: PageFrom::Start,
+            land: Land::First,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn search_and_jump_go_through_the_database() {
+    let mut app = fixture::app("review", View::Quarantine);
+    key(&mut app, KeyCode::Char('/'));
+    assert!(matches!(app.overlay, Some(Overlay::Input { .. })));
+    typed(&mut app, "n/a");
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effects,
+        vec![Effect::FindText {
+            batch: 7,
+            fields: 4,
+            filter: Filter::default(),
+            text: "n/a".into(),
+            from_ord: 11,
+            forward: true
+        }]
+    );
+    assert!(app.overlay.is_none());
+    app.update(Action::Found(Ok(Some(21))));
+    let effects = key(&mut app, KeyCode::Char('n'));
+    assert!(matches!(
+        effects[..],
+        [Effect::FindText { forward: true, .. }]
+    ));
+    assert_eq!(app.search.as_deref(), Some("n/a"));
+
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "90");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::JumpLine {
+            batch: 7,
+            filter: Filter::default(),
+            line: 90
+        }]
+    );
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "x");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, s)| s.contains("not a line number"))
+    );
+}
+
+#[test]
+fn approving_needs_a_note_and_an_abort_verdict_needs_an_override() {
+    let mut app = fixture::app("review", View::Summary);
+    key(&mut app, KeyCode::Char('a'));
+    assert!(matches!(&app.overlay, Some(Overlay::Dialog(d)) if d.kind == DialogKind::Approve));
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "no note yet");
+    assert!(
+        matches!(&app.overlay, Some(Overlay::Dialog(d)) if d.error.as_deref().is_some_and(|e| e.contains("note")))
+    );
+    typed(&mut app, "nightly");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Promote {
+            batch: 7,
+            note: "nightly".into(),
+            override_policy: false
+        }]
+    );
+    assert!(matches!(app.overlay, Some(Overlay::Busy(_))));
+
+    let mut app = fixture::app("abort", View::Summary);
+    key(&mut app, KeyCode::Char('a'));
+    typed(&mut app, "partner confirmed");
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "abort needs the override"
+    );
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('o'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Promote {
+            batch: 7,
+            note: "partner confirmed".into(),
+            override_policy: true
+        }]
+    );
+
+    // Esc cancels without any effect.
+    let mut app = fixture::app("review", View::Summary);
+    key(&mut app, KeyCode::Char('a'));
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn quarantine_abort_and_hold_record_a_note() {
+    let mut app = fixture::app("review", View::Summary);
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('Q'),
+        KeyModifiers::SHIFT,
+    )));
+    typed(&mut app, "wait for resend");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Decide {
+            batch: 7,
+            decision: Decision::Quarantine,
+            note: "wait for resend".into()
+        }]
+    );
+    key(&mut app, KeyCode::Char('x'));
+    typed(&mut app, "wrong file");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Decide {
+            batch: 7,
+            decision: Decision::Abort,
+            note: "wrong file".into()
+        }]
+    );
+
+    let mut app = fixture::app("review", View::Changes);
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('m'));
+    assert!(app.marked.contains(&8));
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('H'),
+        KeyModifiers::SHIFT,
+    )));
+    typed(&mut app, "price drop");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Hold {
+            batch: 7,
+            ords: vec![8],
+            note: "price drop".into()
+        }]
+    );
+    app.update(Action::Decided {
+        what: "held",
+        result: Ok(()),
+    });
+    assert!(app.marked.is_empty());
+
+    // Only a validated batch takes decisions.
+    let mut app = fixture::app("review", View::Summary);
+    if let Some(b) = &mut app.batch {
+        b.summary.state = "promoted".into();
+    }
+    key(&mut app, KeyCode::Char('a'));
+    assert!(app.overlay.is_none());
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, s)| s.contains("is promoted"))
+    );
+}
+
+#[test]
+fn loading_can_be_cancelled_and_quit_waits_for_it() {
+    let mut app = App::new(Theme { color: false }, View::Batches);
+    let effects = app.start_review("feed.toml".into(), "file.csv".into());
+    assert_eq!(
+        effects,
+        vec![Effect::Check {
+            feed: "feed.toml".into(),
+            file: "file.csv".into()
+        }]
+    );
+    assert_eq!(app.view, View::Loading);
+    assert_eq!(key(&mut app, KeyCode::Esc), vec![Effect::CancelCheck]);
+    assert!(app.load.cancelling);
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Effect::CancelCheck]);
+    assert!(!app.quit, "quit waits until the load has stopped");
+    app.update(Action::Checked(Err("interrupted".into())));
+    assert!(app.quit);
+
+    let mut app = App::new(Theme { color: false }, View::Batches);
+    app.start_review("f".into(), "g".into());
+    assert_eq!(
+        app.update(Action::Checked(Ok(3))),
+        vec![Effect::LoadBatch(3)]
+    );
+    assert_eq!(app.view, View::Summary);
+}
+
+#[test]
+fn batches_list_opens_drops_and_exports() {
+    let mut app = fixture::app("review", View::Batches);
+    app.batch = None;
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('d'));
+    assert!(matches!(&app.overlay, Some(Overlay::Dialog(d)) if d.kind == DialogKind::Drop(8)));
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::Drop(8)]);
+    app.update(Action::Dropped(Ok(8)));
+    key(&mut app, KeyCode::Char('e'));
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::Export {
+            batch: 8,
+            path: "batch-8-quarantined.csv".into()
+        }]
+    );
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::LoadBatch(8)]);
+    assert_eq!(app.view, View::Summary);
+}
