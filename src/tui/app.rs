@@ -3,10 +3,13 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::TextArea;
 
-use super::action::{Action, BatchData, Decision, Effect, Land};
+use super::action::{Action, BatchData, Effect, Land};
+pub use super::browser::Browser;
+use super::browser::{page_move, step_cursor};
+pub use super::dialog::{Dialog, DialogKind};
 use super::keymap::{self, Act, Ctx};
 use super::theme::Theme;
 use crate::batch::BatchListItem;
@@ -37,86 +40,11 @@ impl View {
     }
 }
 
-/// A page of rows from the database and a cursor in it.
-#[derive(Debug, Clone)]
-pub struct Browser<T> {
-    pub rows: Vec<T>,
-    pub cursor: usize,
-    pub loading: bool,
-    pub at_start: bool,
-    pub at_end: bool,
-}
-
-impl<T> Default for Browser<T> {
-    fn default() -> Self {
-        Self {
-            rows: Vec::new(),
-            cursor: 0,
-            loading: false,
-            at_start: true,
-            at_end: true,
-        }
-    }
-}
-
-impl<T> Browser<T> {
-    pub fn current(&self) -> Option<&T> {
-        self.rows.get(self.cursor)
-    }
-
-    /// Takes a page that arrived for a request starting at `from`.
-    fn receive(&mut self, from: PageFrom, land: Land, rows: Vec<T>, limit: i64) {
-        self.loading = false;
-        let full = rows.len() as i64 >= limit;
-        if rows.is_empty() {
-            match from {
-                PageFrom::After(_) => self.at_end = true,
-                PageFrom::Before(_) => self.at_start = true,
-                _ => {
-                    self.rows = rows;
-                    self.cursor = 0;
-                    self.at_start = true;
-                    self.at_end = true;
-                }
-            }
-            return;
-        }
-        match from {
-            PageFrom::Start => (self.at_start, self.at_end) = (true, !full),
-            PageFrom::End => (self.at_start, self.at_end) = (!full, true),
-            PageFrom::After(_) | PageFrom::At(_) => (self.at_start, self.at_end) = (false, !full),
-            PageFrom::Before(_) => (self.at_start, self.at_end) = (!full, false),
-        }
-        self.cursor = match land {
-            Land::First => 0,
-            Land::Last => rows.len() - 1,
-        };
-        self.rows = rows;
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputPurpose {
     Search,
     JumpLine,
     ExportPath(i64),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum DialogKind {
-    Approve,
-    Quarantine,
-    Abort,
-    Hold(Vec<i64>),
-    Drop(i64),
-}
-
-#[derive(Debug, Clone)]
-pub struct Dialog {
-    pub kind: DialogKind,
-    pub note: TextArea<'static>,
-    pub override_policy: bool,
-    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -232,7 +160,7 @@ impl App {
         self.batch.as_ref().map_or(0, |b| b.header.len())
     }
 
-    fn say(&mut self, kind: StatusKind, text: impl Into<String>) {
+    pub(super) fn say(&mut self, kind: StatusKind, text: impl Into<String>) {
         self.status = Some((kind, text.into()));
     }
 
@@ -671,49 +599,6 @@ impl App {
         }]
     }
 
-    fn open_dialog(&mut self, kind: DialogKind) -> Vec<Effect> {
-        if let DialogKind::Approve
-        | DialogKind::Quarantine
-        | DialogKind::Abort
-        | DialogKind::Hold(_) = kind
-        {
-            let Some(batch) = &self.batch else {
-                return Vec::new();
-            };
-            let state = batch.summary.state.as_str();
-            let allowed = match kind {
-                DialogKind::Abort => {
-                    !matches!(state, "promoted" | "aborted" | "promoting" | "undone")
-                }
-                _ => state == "validated",
-            };
-            if !allowed {
-                self.say(
-                    StatusKind::Error,
-                    format!(
-                        "batch {} is {state}: nothing to decide",
-                        batch.summary.batch
-                    ),
-                );
-                return Vec::new();
-            }
-        }
-        let placeholder = match kind {
-            DialogKind::Drop(_) => "",
-            _ => "a note for the audit log (required)",
-        };
-        let mut note = *text_input("");
-        note.set_placeholder_text(placeholder);
-        note.set_block(ratatui::widgets::Block::bordered().title(" Note "));
-        self.overlay = Some(Overlay::Dialog(Box::new(Dialog {
-            kind,
-            note,
-            override_policy: false,
-            error: None,
-        })));
-        Vec::new()
-    }
-
     fn on_input_key(
         &mut self,
         purpose: InputPurpose,
@@ -759,78 +644,6 @@ impl App {
             }
         }
     }
-
-    fn on_dialog_key(&mut self, mut dialog: Dialog, key: KeyEvent) -> Vec<Effect> {
-        match key.code {
-            KeyCode::Esc => return Vec::new(),
-            KeyCode::Char('o')
-                if key.modifiers == KeyModifiers::CONTROL && dialog.kind == DialogKind::Approve =>
-            {
-                dialog.override_policy = !dialog.override_policy;
-            }
-            KeyCode::Enter => {
-                let note = dialog.note.lines().join(" ").trim().to_string();
-                match self.confirm(&dialog, note) {
-                    Ok(effects) => return effects,
-                    Err(problem) => dialog.error = Some(problem),
-                }
-            }
-            _ => {
-                dialog.note.input(key);
-                dialog.error = None;
-            }
-        }
-        self.overlay = Some(Overlay::Dialog(Box::new(dialog)));
-        Vec::new()
-    }
-
-    /// The effects of a confirmed dialog, or why it cannot be confirmed yet.
-    fn confirm(&mut self, dialog: &Dialog, note: String) -> Result<Vec<Effect>, String> {
-        if let DialogKind::Drop(id) = dialog.kind {
-            self.overlay = Some(Overlay::Busy(format!(
-                "dropping the staging of batch {id}…"
-            )));
-            return Ok(vec![Effect::Drop(id)]);
-        }
-        let batch = self.batch.as_ref().ok_or("no batch is open")?;
-        if note.is_empty() {
-            return Err("write a note first: it goes into the audit log".into());
-        }
-        let id = batch.summary.batch;
-        let effect = match &dialog.kind {
-            DialogKind::Approve => {
-                if batch.summary.verdict.as_deref() == Some("abort") && !dialog.override_policy {
-                    return Err("the verdict is ABORT: press Ctrl-O to override the policy (recorded with your note)".into());
-                }
-                self.overlay = Some(Overlay::Busy(format!(
-                    "promoting {} rows into {}…",
-                    batch.summary.rows.good, batch.summary.target
-                )));
-                Effect::Promote {
-                    batch: id,
-                    note,
-                    override_policy: dialog.override_policy,
-                }
-            }
-            DialogKind::Quarantine => Effect::Decide {
-                batch: id,
-                decision: Decision::Quarantine,
-                note,
-            },
-            DialogKind::Abort => Effect::Decide {
-                batch: id,
-                decision: Decision::Abort,
-                note,
-            },
-            DialogKind::Hold(ords) => Effect::Hold {
-                batch: id,
-                ords: ords.clone(),
-                note,
-            },
-            DialogKind::Drop(_) => return Ok(Vec::new()),
-        };
-        Ok(vec![effect])
-    }
 }
 
 /// A one-line text input.
@@ -838,57 +651,4 @@ pub fn text_input(initial: &str) -> Box<TextArea<'static>> {
     let mut t = TextArea::new(vec![initial.to_string()]);
     t.move_cursor(ratatui_textarea::CursorMove::End);
     Box::new(t)
-}
-
-fn step_cursor(cursor: usize, len: usize, act: Act, page: usize) -> usize {
-    if len == 0 {
-        return 0;
-    }
-    let last = len - 1;
-    match act {
-        Act::Up => cursor.saturating_sub(1),
-        Act::Down => (cursor + 1).min(last),
-        Act::PageUp => cursor.saturating_sub(page),
-        Act::PageDown => (cursor + page).min(last),
-        Act::Top => 0,
-        Act::Bottom => last,
-        _ => cursor,
-    }
-}
-
-/// Moves within a page; returns the page to fetch when the move leaves it.
-fn page_move<T>(b: &mut Browser<T>, act: Act, ord: impl Fn(&T) -> i64) -> Option<(PageFrom, Land)> {
-    if b.loading {
-        return None;
-    }
-    let len = b.rows.len();
-    match act {
-        Act::Top => Some((PageFrom::Start, Land::First)),
-        Act::Bottom => Some((PageFrom::End, Land::Last)),
-        Act::Down if b.cursor + 1 < len => {
-            b.cursor += 1;
-            None
-        }
-        Act::Up if b.cursor > 0 => {
-            b.cursor -= 1;
-            None
-        }
-        Act::Down | Act::PageDown if !b.at_end => b
-            .rows
-            .last()
-            .map(|r| (PageFrom::After(ord(r)), Land::First)),
-        Act::Up | Act::PageUp if !b.at_start => b
-            .rows
-            .first()
-            .map(|r| (PageFrom::Before(ord(r)), Land::Last)),
-        Act::PageDown => {
-            b.cursor = len.saturating_sub(1);
-            None
-        }
-        Act::PageUp => {
-            b.cursor = 0;
-            None
-        }
-        _ => None,
-    }
 }

@@ -3,6 +3,8 @@
 //! work runs on spawned tasks and comes back as messages.
 pub mod action;
 pub mod app;
+mod browser;
+mod dialog;
 pub mod keymap;
 pub mod theme;
 pub mod view;
