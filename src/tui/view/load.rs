@@ -27,6 +27,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     frame.render_widget(Gauge::default().ratio(ratio).gauge_style(t.accent()), gauge);
     let secs = l.elapsed_ms as f64 / 1000.0;
+    let reading = l.total == 0 || l.bytes < l.total;
     let rate = if secs > 0.0 {
         l.rows as f64 / secs
     } else {
@@ -38,13 +39,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         String::new()
     };
+    let speed = if reading {
+        format!(" · {} rows/s", thousands(rate as i64))
+    } else {
+        format!(" · {secs:.0} s so far")
+    };
     frame.render_widget(
         Paragraph::new(format!(
-            "{} of {} · {} rows · {} rows/s{eta}",
+            "{} of {} · {} rows{speed}{eta}",
             human_bytes(l.bytes),
             human_bytes(l.total),
             thousands(l.rows as i64),
-            thousands(rate as i64)
         )),
         facts,
     );

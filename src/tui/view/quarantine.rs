@@ -99,9 +99,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|r| {
             let bad = offending_fields(b, r);
+            // The issue the filter asked for first, then a count of the others.
             let problem = r
                 .issues
-                .first()
+                .iter()
+                .find(|i| app.filter.check.as_ref().is_none_or(|c| *c == i.check))
+                .or(r.issues.first())
                 .map(|i| {
                     let more = if r.issues.len() > 1 {
                         format!(" +{}", r.issues.len() - 1)
