@@ -87,7 +87,8 @@ pub async fn quarantined_page(
                         'value', i.value, 'message', i.message) ORDER BY i.id) \
                    FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')::text \
                 {field_list} \
-         FROM page JOIN {raw} s ON s.\"_ord\" = page.ord ORDER BY s.\"_ord\"",
+         FROM page CROSS JOIN LATERAL (SELECT * FROM {raw} r WHERE r.\"_ord\" = page.ord) s \
+         ORDER BY s.\"_ord\"",
         ords = ords_sql(&names, filter),
         dir = if ascending { "ASC" } else { "DESC" },
         issues = names.issues,

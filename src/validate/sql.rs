@@ -62,7 +62,7 @@ pub async fn run(
             "CREATE INDEX ON {issues} (line, id); CREATE INDEX ON {issues} (ord); \
              CREATE INDEX ON {issues} (\"check\", \"column\", ord) WHERE severity = 'error'; \
              CREATE INDEX ON {raw} (\"_ord\"); CREATE INDEX ON {rows} ({ord}); \
-             ANALYZE {issues}; ANALYZE {rows};",
+             ANALYZE {issues}; ANALYZE {rows}; ANALYZE {raw};",
             issues = names.issues,
             raw = names.raw,
             rows = names.rows,
