@@ -1,0 +1,186 @@
+//! Reading a batch for review against a real database: keyset pages of quarantined rows in
+//! both directions and under a filter, jumping to a line, searching, the changes, the column
+//! profile, the record read back from the file, and holding rows back.
+mod common;
+
+use airlock::review::{self, Filter, PageFrom};
+use common::{TestDb, fixture};
+
+async fn broken(db: &TestDb) -> i64 {
+    db.check(
+        &fixture("partner-products.toml"),
+        &fixture("products-broken.csv"),
+    )
+    .await
+    .expect("check")
+}
+
+#[tokio::test]
+async fn quarantined_rows_page_by_keyset_both_ways() {
+    let db = TestDb::with_catalog().await;
+    let id = broken(&db).await;
+    let client = db.client().await;
+    let all = Filter::default();
+    let lines = |rows: &[review::QuarantinedRow]| rows.iter().map(|r| r.line).collect::<Vec<_>>();
+
+    let first = review::quarantined_page(&client, id, 4, &all, PageFrom::Start, 5)
+        .await
+        .expect("page");
+    assert_eq!(lines(&first), vec![13, 14, 23, 33, 48]);
+    assert_eq!(first[1].issues.len(), 2, "line 14 failed two checks");
+    assert_eq!(first[1].fields[1].as_deref(), Some("Hedge trimmer"));
+    let next = review::quarantined_page(&client, id, 4, &all, PageFrom::After(first[4].ord), 5)
+        .await
+        .expect("page");
+    assert_eq!(lines(&next), vec![73, 83, 84, 93, 103]);
+    let back = review::quarantined_page(&client, id, 4, &all, PageFrom::Before(next[0].ord), 3)
+        .await
+        .expect("page");
+    assert_eq!(lines(&back), vec![23, 33, 48]);
+    let last = review::quarantined_page(&client, id, 4, &all, PageFrom::End, 2)
+        .await
+        .expect("page");
+    assert_eq!(lines(&last), vec![123, 133]);
+    let ragged = &next[3];
+    assert_eq!(ragged.raw.as_deref(), Some("SKU-0000141,Product 141,44.99"));
+
+    let lookups = Filter {
+        check: Some("lookup".into()),
+        column: Some("category_id".into()),
+    };
+    let page = review::quarantined_page(&client, id, 4, &lookups, PageFrom::Start, 10)
+        .await
+        .expect("page");
+    assert_eq!(lines(&page), vec![14, 33, 73]);
+    let at = review::jump_to_line(&client, id, &lookups, 20)
+        .await
+        .expect("jump");
+    let page = review::quarantined_page(
+        &client,
+        id,
+        4,
+        &lookups,
+        PageFrom::At(at.expect("a row")),
+        10,
+    )
+    .await
+    .expect("page");
+    assert_eq!(lines(&page), vec![33, 73]);
+    assert_eq!(
+        review::jump_to_line(&client, id, &lookups, 100)
+            .await
+            .expect("jump"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn search_finds_fields_and_messages_forward_and_back() {
+    let db = TestDb::with_catalog().await;
+    let id = broken(&db).await;
+    let client = db.client().await;
+    let all = Filter::default();
+    let line_of = |ord: Option<i64>| ord.map(|o| o + 2);
+    let hit = review::find_text(&client, id, 4, &all, "n/a", 0, true)
+        .await
+        .expect("find");
+    assert_eq!(line_of(hit), Some(23), "case-insensitive, in the fields");
+    let hit = review::find_text(&client, id, 4, &all, "N/A", hit.expect("hit"), true)
+        .await
+        .expect("find");
+    assert_eq!(line_of(hit), Some(48));
+    assert_eq!(
+        review::find_text(&client, id, 4, &all, "N/A", 46, true)
+            .await
+            .expect("find"),
+        None
+    );
+    let hit = review::find_text(&client, id, 4, &all, "n/a", 46, false)
+        .await
+        .expect("find");
+    assert_eq!(line_of(hit), Some(23), "backwards");
+    let hit = review::find_text(&client, id, 4, &all, "above the maximum", 0, true)
+        .await
+        .expect("find");
+    assert_eq!(line_of(hit), Some(113), "in the issue messages");
+}
+
+#[tokio::test]
+async fn changes_profile_source_and_hold_back() {
+    let db = TestDb::with_catalog().await;
+    let id = broken(&db).await;
+    let client = db.client().await;
+    let loaded = airlock::promote::load(&client, id).await.expect("load");
+    let changes = review::changes_page(&client, &loaded, PageFrom::Start, 100)
+        .await
+        .expect("changes");
+    assert_eq!(changes.len(), 10);
+    let rounded = changes
+        .iter()
+        .find(|c| c.key == "SKU-0000058")
+        .expect("SKU-58");
+    assert_eq!(rounded.line, 10);
+    assert_eq!(rounded.changes.len(), 1);
+    assert_eq!(
+        (
+            rounded.changes[0].before.as_deref(),
+            rounded.changes[0].after.as_deref()
+        ),
+        (Some("72.50"), Some("12.35"))
+    );
+
+    let profile = review::column_profile(
+        &client,
+        id,
+        &[
+            "sku".into(),
+            "name".into(),
+            "price".into(),
+            "category".into(),
+        ],
+    )
+    .await
+    .expect("profile");
+    let suspicious: Vec<&str> = profile
+        .iter()
+        .filter(|p| p.suspicious())
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        suspicious,
+        vec!["name", "price", "category"],
+        "the shifted rows show"
+    );
+    assert_eq!(profile[0].top[0], ("SKU-0000131".to_string(), 2));
+
+    let ord_of_line_14 = 12;
+    let source = review::source_text(&client, id, ord_of_line_14)
+        .await
+        .expect("source");
+    assert_eq!(
+        source.as_deref(),
+        Some("SKU-0000062,Hedge trimmer,Garden,34.50")
+    );
+    let multi_line = review::source_text(&client, id, 5).await.expect("source");
+    assert_eq!(
+        multi_line.as_deref(),
+        Some("SKU-0000055,\"Bird feeder\nwith hook\",68.75,Tools")
+    );
+
+    let mut own = db.client().await;
+    let held = review::hold_back(&mut own, &loaded, &[rounded.ord], "price drop looks wrong")
+        .await
+        .expect("hold");
+    assert_eq!(held, 1);
+    let s = db.summary(id).await;
+    assert_eq!(
+        (s.rows.good, s.rows.quarantined, s.plan.update),
+        (286, 14, 9)
+    );
+    assert_eq!(s.decisions[0].decision, "hold");
+    assert_eq!(
+        s.decisions[0].note.as_deref(),
+        Some("price drop looks wrong")
+    );
+    assert!(db.messages(id, "held").await[0].ends_with(": price drop looks wrong"));
+}
