@@ -19,6 +19,7 @@ pub mod report;
 pub mod review;
 pub mod source;
 pub mod stage;
+pub mod timing;
 pub mod tui;
 pub mod validate;
 

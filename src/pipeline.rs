@@ -12,6 +12,7 @@ use crate::feed::{Feed, Format};
 use crate::report;
 use crate::source::{ReadProgress, SourceOptions, SourceReader};
 use crate::stage::{self, StageNames};
+use crate::timing::Timings;
 use crate::validate::{binding, policy, sql};
 
 /// Lets a caller (the TUI) watch and cancel a running check.
@@ -84,6 +85,7 @@ async fn stage_and_validate(
     binding: binding::Binding,
     control: &CheckControl,
 ) -> Result<()> {
+    let mut timings = Timings::start();
     let names = StageNames::new(id);
     stage::create_tables(client, &names, binding.header.len()).await?;
     let binding = Arc::new(binding);
@@ -93,6 +95,8 @@ async fn stage_and_validate(
             records: 0,
             bytes: reader.progress().bytes(),
             sha256: reader.progress().sha256().unwrap_or_default(),
+            pending: Default::default(),
+            issues: None,
         }
     } else {
         stage::load(
@@ -115,8 +119,18 @@ async fn stage_and_validate(
         .await
         .map_err(Error::db("recording load statistics"))?;
 
-    sql::run(client, feed, &binding, &names).await?;
-    judge(client, feed, &binding, &names, stats.records as i64).await
+    timings.lap("load (read, row checks, COPY)");
+    sql::run(client, feed, &binding, &names, &stats.pending, &mut timings).await?;
+    judge(client, feed, &binding, &names, stats.records as i64).await?;
+    timings.lap("plan and verdict");
+    client
+        .execute(
+            "UPDATE airlock.batches SET timings = $2 WHERE id = $1",
+            &[&id, &json(&timings)],
+        )
+        .await
+        .map_err(Error::db("recording timings"))?;
+    Ok(())
 }
 
 /// Counts, summarizes and judges the staged batch, and records it as `validated`: after a

@@ -69,6 +69,8 @@ pub struct Summary {
     pub applied: Option<serde_json::Value>,
     /// The table a swap replaced, kept for `undo`.
     pub previous_table: Option<String>,
+    /// Where the validation's time went.
+    pub timings: Option<serde_json::Value>,
 }
 
 /// Aggregates the issues table into one line per (check, column, severity).
@@ -145,7 +147,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     rows_quarantined, rows_superseded, rows_warned, checks, plan, file_path, \
                     file_size, file_sha256, encoding, notes, error, db_role, os_user, \
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    applied, previous_table \
+                    applied, previous_table, timings \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -203,6 +205,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         decisions,
         applied: r.get(23),
         previous_table: r.get(24),
+        timings: r.get(25),
     })
 }
 

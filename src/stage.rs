@@ -2,6 +2,7 @@
 //! staging and issues tables in `airlock_stage`, and the streaming load that fills them with
 //! COPY while the row checks run on another core.
 use std::borrow::Cow;
+use std::io::{Read, Seek, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -64,6 +65,7 @@ ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS target_definition jsonb;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS previous_table text;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS applied jsonb;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS previous_indexes jsonb;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS timings jsonb;
 ALTER TABLE airlock.batches DROP CONSTRAINT IF EXISTS batches_state_check;
 ALTER TABLE airlock.batches ADD CONSTRAINT batches_state_check CHECK (state IN ('loading',
     'validated', 'promoting', 'promoted', 'quarantined', 'aborted', 'load_failed',
@@ -106,10 +108,10 @@ BEGIN
         END;
     END LOOP;
 END $$;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 2';
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 3';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 2";
+const CATALOG_VERSION: &str = "Airlock catalog, version 3";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
@@ -171,7 +173,7 @@ impl StageNames {
 pub async fn create_tables(client: &Client, names: &StageNames, fields: usize) -> Result<()> {
     let mut cols = String::from(
         "\"_line\" bigint NOT NULL, \"_ord\" bigint NOT NULL, \"_byte\" bigint NOT NULL, \
-         \"_issues\" jsonb, \"_raw\" text",
+         \"_raw\" text",
     );
     for i in 0..fields {
         cols.push_str(&format!(", {} text", stage_field(i)));
@@ -197,11 +199,16 @@ pub async fn create_tables(client: &Client, names: &StageNames, fields: usize) -
 }
 
 /// What the streaming load saw.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct LoadStats {
     pub records: u64,
     pub bytes: u64,
     pub sha256: String,
+    /// Target columns with values only the server can judge.
+    pub pending: std::collections::BTreeSet<String>,
+    /// The row issues found while reading, as COPY text, spilled to a temporary file so
+    /// memory stays flat however many rows are bad.
+    pub issues: Option<std::fs::File>,
 }
 
 /// Text-format COPY encoding: tab-separated, `\N` for NULL, backslash escapes.
@@ -271,6 +278,16 @@ fn encode_records(
     };
     let mut issues: Vec<RowIssue> = Vec::new();
     let mut records = 0u64;
+    let mut pending = std::collections::BTreeSet::new();
+    let spill_err = |source| Error::Io {
+        path: std::env::temp_dir(),
+        source,
+    };
+    let mut spill = tempfile::tempfile().map_err(spill_err)?;
+    let mut issue_enc = CopyEncoder {
+        first: true,
+        ..Default::default()
+    };
     while let Some(pos) = reader.next_record(&mut record)? {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled {
@@ -319,16 +336,31 @@ fn encode_records(
             });
         }
         row::check_row(&binding, &fields, &mut issues);
+        for issue in issues.iter().filter(|i| i.k == row::PENDING) {
+            if let Some(c) = &issue.c
+                && !pending.contains(c)
+            {
+                pending.insert(c.clone());
+            }
+        }
 
+        for issue in &issues {
+            issue_enc.int(pos.line);
+            issue_enc.int(pos.ordinal);
+            issue_enc.field(issue.c.as_deref());
+            issue_enc.field(Some(issue.k));
+            issue_enc.field(Some(issue.s));
+            issue_enc.field(issue.v.as_deref());
+            issue_enc.field(Some(&issue.m));
+            issue_enc.end_row();
+        }
+        if issue_enc.buf.len() >= CHUNK {
+            spill.write_all(&issue_enc.buf).map_err(spill_err)?;
+            issue_enc.buf.clear();
+        }
         enc.int(pos.line);
         enc.int(pos.ordinal);
         enc.int(pos.byte);
-        if issues.is_empty() {
-            enc.field(None);
-        } else {
-            let json = serde_json::to_string(&issues).unwrap_or_else(|_| "[]".into());
-            enc.field(Some(&json));
-        }
         if broken || record.len() != width {
             enc.field(Some(&raw_record(&record, reader.options().delimiter)));
         } else {
@@ -351,10 +383,15 @@ fn encode_records(
     if !enc.buf.is_empty() {
         let _ = tx.blocking_send(enc.buf.split().freeze());
     }
+    spill.write_all(&issue_enc.buf).map_err(spill_err)?;
+    spill.flush().map_err(spill_err)?;
+    spill.seek(std::io::SeekFrom::Start(0)).map_err(spill_err)?;
     Ok(LoadStats {
         records,
         bytes: progress.bytes(),
         sha256: progress.sha256().unwrap_or_default(),
+        pending,
+        issues: Some(spill),
     })
 }
 
@@ -386,7 +423,7 @@ pub async fn load(
     nulls: Vec<String>,
     cancel: Arc<AtomicBool>,
 ) -> Result<LoadStats> {
-    let mut columns = String::from("\"_line\", \"_ord\", \"_byte\", \"_issues\", \"_raw\"");
+    let mut columns = String::from("\"_line\", \"_ord\", \"_byte\", \"_raw\"");
     for i in 0..binding.header.len() {
         columns.push_str(", ");
         columns.push_str(&stage_field(i));
@@ -417,7 +454,38 @@ pub async fn load(
         return Err(ctx()(e));
     }
     // Dropping an unfinished sink aborts the COPY; on success, finish it.
-    let stats = stats?;
+    let mut stats = stats?;
     sink.finish().await.map_err(ctx())?;
+    if let Some(spill) = stats.issues.take() {
+        copy_issues(client, names, spill).await?;
+    }
     Ok(stats)
+}
+
+/// Streams the spilled row issues into the batch's issues table.
+async fn copy_issues(client: &Client, names: &StageNames, mut spill: std::fs::File) -> Result<()> {
+    let ctx = || Error::db(format!("recording the row issues of batch {}", names.batch));
+    let sink = client
+        .copy_in::<_, Bytes>(&format!(
+            "COPY {} (line, ord, \"column\", \"check\", severity, value, message) FROM STDIN",
+            names.issues
+        ))
+        .await
+        .map_err(ctx())?;
+    futures_util::pin_mut!(sink);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = spill.read(&mut buf).map_err(|source| Error::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        sink.send(Bytes::copy_from_slice(&buf[..n]))
+            .await
+            .map_err(ctx())?;
+    }
+    sink.finish().await.map_err(ctx())?;
+    Ok(())
 }

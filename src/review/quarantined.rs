@@ -77,8 +77,9 @@ pub async fn quarantined_page(
     let field_list: String = (0..fields)
         .map(|i| format!(", s.{}", stage_field(i)))
         .collect();
-    // DISTINCT over an ordered index scan stops at the LIMIT: a page costs the same whether
-    // the batch has ten bad rows or a million.
+    // Grouping over an ordered index scan stops at the LIMIT, and each row is then probed by
+    // ordinal (LIMIT 1 keeps the planner from turning the probes into a scan): a page costs
+    // the same whether the batch has ten bad rows or a million.
     let (keyset, ascending) = from.keyset("i.ord");
     let sql = format!(
         "WITH page AS ({ords} AND {keyset} GROUP BY i.ord ORDER BY i.ord {dir} LIMIT {limit}) \
@@ -87,7 +88,7 @@ pub async fn quarantined_page(
                         'value', i.value, 'message', i.message) ORDER BY i.id) \
                    FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')::text \
                 {field_list} \
-         FROM page CROSS JOIN LATERAL (SELECT * FROM {raw} r WHERE r.\"_ord\" = page.ord) s \
+         FROM page CROSS JOIN LATERAL (SELECT * FROM {raw} r WHERE r.\"_ord\" = page.ord LIMIT 1) s \
          ORDER BY s.\"_ord\"",
         ords = ords_sql(&names, filter),
         dir = if ascending { "ASC" } else { "DESC" },

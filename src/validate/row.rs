@@ -112,13 +112,13 @@ fn check_value(col: &BoundColumn, value: &str, out: &mut Vec<RowIssue>) {
             // Columns of server-checked types are cast by distinct value in SQL; only
             // values the Rust rules could not decide are marked one by one.
             if !matches!(col.rule, types::TypeRule::Server) {
-                out.push(RowIssue::new(
-                    Some(&col.target),
-                    PENDING,
-                    Severity::Error,
-                    None,
-                    String::new(),
-                ));
+                out.push(RowIssue {
+                    c: Some(col.target.clone()),
+                    k: PENDING,
+                    s: PENDING,
+                    v: None,
+                    m: String::new(),
+                });
             }
             false
         }

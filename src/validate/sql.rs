@@ -10,6 +10,7 @@ use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
 use crate::feed::{DuplicateKeys, Feed};
 use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::timing::Timings;
 
 const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
 
@@ -31,14 +32,25 @@ pub async fn run(
     feed: &Feed,
     binding: &Binding,
     names: &StageNames,
+    pending: &std::collections::BTreeSet<String>,
+    timings: &mut Timings,
 ) -> Result<()> {
-    move_row_issues(client, names).await?;
+    // Columns of server-checked types, and columns where the Rust rules left values open.
     for col in &binding.columns {
-        server_types(client, names, col).await?;
+        if matches!(col.rule, TypeRule::Server) || pending.contains(&col.target) {
+            server_types(client, names, col).await?;
+        }
+    }
+    if !pending.is_empty() {
+        clear_pending(client, names).await?;
+    }
+    timings.lap("server casts");
+    for col in &binding.columns {
         if col.lookup.is_some() {
             lookups(client, names, col).await?;
         }
     }
+    timings.lap("lookups");
     if let Err(e) = build_rows(client, binding, names).await {
         // A value the Rust rules accepted was refused by the server's cast. That is a gap in
         // the rules, never a reason to fail: let the server judge every value, then retry.
@@ -52,17 +64,24 @@ pub async fn run(
         }
         build_rows(client, binding, names).await?;
     }
+    timings.lap("typed rows");
     foreign_keys(client, feed, binding, names).await?;
+    timings.lap("foreign keys");
     check_constraints(client, feed, binding, names).await?;
+    timings.lap("check constraints");
     drop_rejected(client, names).await?;
     duplicate_keys(client, feed, binding, names).await?;
     drop_rejected(client, names).await?;
+    timings.lap("duplicate keys");
+    // Staging is written in file order, so a BRIN index finds a record by ordinal in a few
+    // pages and costs a fraction of a btree to build.
     client
         .batch_execute(&format!(
             "CREATE INDEX ON {issues} (line, id); CREATE INDEX ON {issues} (ord); \
              CREATE INDEX ON {issues} (\"check\", \"column\", ord) WHERE severity = 'error'; \
-             CREATE INDEX ON {raw} (\"_ord\"); CREATE INDEX ON {rows} ({ord}); \
-             ANALYZE {issues}; ANALYZE {rows}; ANALYZE {raw};",
+             CREATE INDEX ON {raw} USING brin (\"_ord\") WITH (pages_per_range = 16); \
+             CREATE INDEX ON {rows} USING brin ({ord}) WITH (pages_per_range = 16); \
+             ANALYZE {issues}; ANALYZE {raw};",
             issues = names.issues,
             raw = names.raw,
             rows = names.rows,
@@ -70,24 +89,17 @@ pub async fn run(
         ))
         .await
         .map_err(Error::db("indexing staging"))?;
+    timings.lap("indexes");
     Ok(())
 }
 
-/// Problems found in Rust travel with their staging row as JSON; here they become issue rows.
-async fn move_row_issues(client: &Client, names: &StageNames) -> Result<()> {
+/// Values the Rust rules left to the server were recorded as `pending` issues; once the
+/// server has judged them they go.
+async fn clear_pending(client: &Client, names: &StageNames) -> Result<()> {
     exec(
         client,
-        "recording row issues",
-        &format!(
-            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-             SELECT s.\"_line\", s.\"_ord\", e.c, e.k, e.s, e.v, e.m \
-             FROM {raw} s CROSS JOIN LATERAL jsonb_to_recordset(s.\"_issues\") \
-                  AS e(c text, k text, s text, v text, m text) \
-             WHERE s.\"_issues\" IS NOT NULL AND e.k <> $1 \
-             ORDER BY s.\"_ord\"",
-            issues = names.issues,
-            raw = names.raw
-        ),
+        "clearing pending values",
+        &format!("DELETE FROM {} WHERE severity = $1", names.issues),
         &[&PENDING],
     )
     .await?;
@@ -126,9 +138,10 @@ async fn cast_on_server(
         )
     } else {
         format!(
-            "SELECT DISTINCT s.{field} FROM {raw} s, jsonb_array_elements(s.\"_issues\") e \
-             WHERE s.\"_issues\" IS NOT NULL AND e->>'k' = '{PENDING}' AND e->>'c' = $1",
-            raw = names.raw
+            "SELECT DISTINCT s.{field} FROM {raw} s JOIN {issues} p ON p.ord = s.\"_ord\" \
+             WHERE p.severity = '{PENDING}' AND p.\"column\" = $1",
+            raw = names.raw,
+            issues = names.issues
         )
     };
     let sql = format!(
@@ -414,6 +427,10 @@ async fn duplicate_keys(
         .iter()
         .map(|k| format!("r.{k} = d.{k}", k = ident(k)))
         .collect();
+    let kjoin: Vec<String> = key
+        .iter()
+        .map(|k| format!("r.{k} = k.{k}", k = ident(k)))
+        .collect();
     let (filter, severity, message) = match feed.spec.policy.duplicate_keys {
         DuplicateKeys::Quarantine => (
             "true".to_string(),
@@ -433,20 +450,24 @@ async fn duplicate_keys(
         ),
     };
     let sql = format!(
-        "WITH d AS ( \
-             SELECT {key_list}, count(*) AS n, \
+        // The keys that repeat come from a hash aggregate over all rows; the ordered
+        // aggregates (first, last, the lines) run on those few rows only.
+        "WITH k AS MATERIALIZED (SELECT {key_list} FROM {rows} GROUP BY {key_list} HAVING count(*) > 1), \
+              dr AS MATERIALIZED (SELECT r.* FROM {rows} r JOIN k ON {kjoin}), \
+              d AS (SELECT {key_list}, count(*) AS n, \
                     min({ord}) AS first_ord, max({ord}) AS last_ord, \
                     (array_agg({line} ORDER BY {ord}))[1] AS first_line, \
                     (array_agg({line} ORDER BY {ord} DESC))[1] AS last_line, \
                     (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
-             FROM {rows} GROUP BY {key_list} HAVING count(*) > 1) \
+                    FROM dr GROUP BY {key_list}) \
          INSERT INTO {issues} ({ISSUE_COLUMNS}) \
          SELECT r.{line}, r.{ord}, $1, 'duplicate_key', '{severity}', {value}, {message} \
-         FROM {rows} r JOIN d ON {join} WHERE {filter} ORDER BY r.{ord}",
+         FROM dr r JOIN d ON {join} WHERE {filter} ORDER BY r.{ord}",
         rows = names.rows,
         issues = names.issues,
         value = key_text(&key, "r"),
         join = join.join(" AND "),
+        kjoin = kjoin.join(" AND "),
     );
     exec(client, "finding duplicate keys", &sql, &[&key.join(", ")]).await?;
     Ok(())

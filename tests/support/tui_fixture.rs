@@ -128,6 +128,7 @@ pub fn summary(verdict: &str) -> Summary {
         decisions: vec![],
         applied: None,
         previous_table: None,
+        timings: None,
     }
 }
 

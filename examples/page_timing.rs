@@ -1,0 +1,45 @@
+//! Measures how long one page of quarantined rows takes to fetch, at the start, the middle and
+//! the end of a batch (keyset pagination), as the review UI fetches them.
+//!
+//!   cargo run --release --example page_timing -- BATCH_ID [PAGES]
+use std::time::Instant;
+
+use airlock::db::{self, ConnectTarget};
+use airlock::review::{self, Filter, PageFrom};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let batch: i64 = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: page_timing BATCH_ID [PAGES]"))?
+        .parse()?;
+    let pages: usize = args.next().map(|p| p.parse()).transpose()?.unwrap_or(200);
+    let target = ConnectTarget::resolve(std::env::var("DATABASE_URL").ok().as_deref())?;
+    let client = db::connect(&target).await?;
+    let summary = airlock::report::load(&client, batch).await?;
+    let fields = 4;
+    let quarantined = summary.rows.quarantined.max(1);
+    let mut times = Vec::new();
+    let filter = Filter::default();
+    for i in 0..pages {
+        // Spread the pages over the whole batch: start, everywhere in between, end.
+        let from = match i % 3 {
+            0 => PageFrom::Start,
+            1 => PageFrom::After((i as i64 * 7919) % summary.rows.total.max(1)),
+            _ => PageFrom::End,
+        };
+        let t = Instant::now();
+        let rows = review::quarantined_page(&client, batch, fields, &filter, from, 40).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(!rows.is_empty(), "an empty page");
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{pages} pages of 40 rows from {quarantined} quarantined rows: median {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+        times[times.len() / 2],
+        times[times.len() * 95 / 100],
+        times[times.len() - 1]
+    );
+    Ok(())
+}
