@@ -16,6 +16,9 @@ pub mod state {
     pub const LOAD_FAILED: &str = "load_failed";
     pub const PROMOTE_FAILED: &str = "promote_failed";
     pub const UNDONE: &str = "undone";
+
+    /// The states a batch can still be ended from: nothing of it reached production.
+    pub const UNFINISHED: &[&str] = &[LOADING, VALIDATED, QUARANTINED, LOAD_FAILED, PROMOTE_FAILED];
 }
 
 /// What a new batch records about itself before loading starts.
@@ -142,6 +145,24 @@ pub async fn decide(
     )))
 }
 
+/// Ends a batch; production untouched.
+pub async fn abort(client: &mut Client, id: i64, note: Option<&str>) -> Result<()> {
+    decide(client, id, "abort", state::UNFINISHED, state::ABORTED, note).await
+}
+
+/// Sets a validated batch aside with a note; everything is kept.
+pub async fn quarantine(client: &mut Client, id: i64, note: &str) -> Result<()> {
+    decide(
+        client,
+        id,
+        "quarantine",
+        &[state::VALIDATED],
+        state::QUARANTINED,
+        Some(note),
+    )
+    .await
+}
+
 /// One line of `airlock batches`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchListItem {
@@ -232,14 +253,7 @@ pub async fn drop_staging(client: &mut Client, id: i64) -> Result<()> {
             .await
             .map_err(Error::db(format!("dropping {t}")))?;
     }
-    let unfinished = [
-        state::LOADING,
-        state::VALIDATED,
-        state::QUARANTINED,
-        state::LOAD_FAILED,
-        state::PROMOTE_FAILED,
-    ];
-    if unfinished.contains(&current.as_str()) {
+    if state::UNFINISHED.contains(&current.as_str()) {
         tx.execute(
             "UPDATE airlock.batches SET state = 'aborted', updated_at = now() WHERE id = $1",
             &[&id],

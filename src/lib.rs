@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod export;
 pub mod feed;
+pub mod format;
 pub mod pipeline;
 pub mod plan;
 pub mod promote;

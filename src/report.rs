@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
+use crate::format::thousands;
 use crate::plan::Plan;
 use crate::stage::StageNames;
 use crate::validate::policy::RowCounts;
@@ -207,18 +208,6 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         previous_table: r.get(24),
         timings: r.get(25),
     })
-}
-
-fn thousands(n: i64) -> String {
-    let s = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// The summary as a person reads it: what happened, what is wrong, what would change, and

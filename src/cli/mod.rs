@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 
-use crate::batch::state;
 use crate::db::{self, ConnectTarget};
 use crate::promote::{self, Applied, PromoteOptions};
 use crate::tui::Start;
@@ -256,34 +255,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Abort { id, note } => {
-            batch::decide(
-                &mut client,
-                *id,
-                "abort",
-                &[
-                    state::LOADING,
-                    state::VALIDATED,
-                    state::QUARANTINED,
-                    state::LOAD_FAILED,
-                    state::PROMOTE_FAILED,
-                ],
-                state::ABORTED,
-                note.as_deref(),
-            )
-            .await?;
+            batch::abort(&mut client, *id, note.as_deref()).await?;
             println!("batch {id} aborted; production untouched");
             Ok(ExitCode::SUCCESS)
         }
         Command::Quarantine { id, note } => {
-            batch::decide(
-                &mut client,
-                *id,
-                "quarantine",
-                &[state::VALIDATED],
-                state::QUARANTINED,
-                Some(note),
-            )
-            .await?;
+            batch::quarantine(&mut client, *id, note).await?;
             println!("batch {id} quarantined; staging kept for review");
             Ok(ExitCode::SUCCESS)
         }
@@ -409,30 +386,6 @@ fn verdict_exit(summary: &report::Summary) -> ExitCode {
     }
 }
 
-fn human_size(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-fn human_age(seconds: i64) -> String {
-    match seconds {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
 fn render_list(list: &[batch::BatchListItem]) -> String {
     if list.is_empty() {
         return "no batches\n".into();
@@ -455,8 +408,8 @@ fn render_list(list: &[batch::BatchListItem]) -> String {
             b.rows_quarantined
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "-".into()),
-            human_age(b.age_seconds),
-            human_size(b.staging_bytes),
+            crate::format::age(b.age_seconds),
+            crate::format::bytes(b.staging_bytes.max(0) as u64),
         ));
     }
     out

@@ -2,7 +2,7 @@
 //! imports of one table never interleave, and the names of whoever holds us up.
 use std::time::Duration;
 
-use tokio_postgres::GenericClient;
+use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::error::{Error, Result};
 
@@ -31,6 +31,34 @@ pub async fn lock_target(
         )
         .await
         .map(|_| ())
+}
+
+/// Starts a transaction holding the target's advisory lock and `LOCK TABLE … IN mode MODE`,
+/// each wait bounded by `timeout`. `None` when a lock stayed taken: that transaction is gone,
+/// and `blockers` says who holds the lock.
+pub async fn begin_locked<'a>(
+    client: &'a mut Client,
+    target: &str,
+    mode: &str,
+    timeout: Duration,
+) -> Result<Option<Transaction<'a>>> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(Error::db("starting a transaction"))?;
+    set_lock_timeout(&tx, timeout).await?;
+    let locked = match lock_target(&tx, target).await {
+        Ok(()) => {
+            tx.batch_execute(&format!("LOCK TABLE {target} IN {mode} MODE"))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match locked {
+        Ok(()) => Ok(Some(tx)),
+        Err(e) if is_retryable(&e) => Ok(None),
+        Err(e) => Err(Error::db(format!("locking {target}"))(e)),
+    }
 }
 
 /// Whether another session holds the target's advisory lock right now (a promotion runs).

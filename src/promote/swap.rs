@@ -166,27 +166,13 @@ async fn exchange_into_place(
     let target = b.target_sql();
     let mut blockers = String::new();
     for attempt in 1..=opts.attempts.max(1) {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(Error::db("starting the swap"))?;
-        locks::set_lock_timeout(&tx, opts.lock_timeout).await?;
-        let locked = match locks::lock_target(&tx, &target).await {
-            Ok(()) => {
-                tx.batch_execute(&format!("LOCK TABLE {target} IN ACCESS EXCLUSIVE MODE"))
-                    .await
-            }
-            Err(e) => Err(e),
+        let Some(tx) =
+            locks::begin_locked(client, &target, "ACCESS EXCLUSIVE", opts.lock_timeout).await?
+        else {
+            blockers = locks::blockers(client, &target).await?;
+            backoff(attempt).await;
+            continue;
         };
-        if let Err(e) = locked {
-            if locks::is_retryable(&e) {
-                drop(tx);
-                blockers = locks::blockers(client, &target).await?;
-                backoff(attempt).await;
-                continue;
-            }
-            return Err(Error::db("locking the target for the swap")(e));
-        }
         refuse_dependents(b, dependents(&tx, &target).await?)?;
         let plan = recheck_plan(&tx, b, opts).await?;
         let previous = format!("batch_{}_previous", b.id);
@@ -412,27 +398,14 @@ pub async fn undo(
     let (schema, name) = (&b.feed.target.schema, &b.feed.target.name);
     let mut blockers = String::new();
     for attempt in 1..=opts.attempts.max(1) {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(Error::db("starting the undo"))?;
-        locks::set_lock_timeout(&tx, opts.lock_timeout).await?;
-        let locked = match locks::lock_target(&tx, &current).await {
-            Ok(()) => {
-                tx.batch_execute(&format!("LOCK TABLE {current} IN ACCESS EXCLUSIVE MODE"))
-                    .await
-            }
-            Err(e) => Err(e),
+        let Some(tx) =
+            locks::begin_locked(&mut client, &current, "ACCESS EXCLUSIVE", opts.lock_timeout)
+                .await?
+        else {
+            blockers = locks::blockers(&client, &current).await?;
+            backoff(attempt).await;
+            continue;
         };
-        if let Err(e) = locked {
-            if locks::is_retryable(&e) {
-                drop(tx);
-                blockers = locks::blockers(&client, &current).await?;
-                backoff(attempt).await;
-                continue;
-            }
-            return Err(Error::db("locking the target for the undo")(e));
-        }
         let found = dependents(&tx, &current).await?;
         if !found.is_empty() {
             return Err(refuse(format!(

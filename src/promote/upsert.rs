@@ -57,32 +57,15 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
     let sql = statement(b);
     let mut blockers = String::new();
     for attempt in 1..=opts.attempts.max(1) {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(Error::db("starting the promotion"))?;
-        locks::set_lock_timeout(&tx, opts.lock_timeout).await?;
         // The advisory lock keeps two imports of this table apart; SHARE ROW EXCLUSIVE keeps
         // other writers out between the plan check and the upsert, while readers go on.
-        let locked = match locks::lock_target(&tx, &target).await {
-            Ok(()) => {
-                tx.batch_execute(&format!("LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE"))
-                    .await
-            }
-            Err(e) => Err(e),
+        let Some(tx) =
+            locks::begin_locked(client, &target, "SHARE ROW EXCLUSIVE", opts.lock_timeout).await?
+        else {
+            blockers = locks::blockers(client, &target).await?;
+            backoff(attempt).await;
+            continue;
         };
-        if let Err(e) = locked {
-            if locks::is_retryable(&e) {
-                drop(tx);
-                blockers = locks::blockers(client, &target).await?;
-                backoff(attempt).await;
-                continue;
-            }
-            return Err(Error::db(format!(
-                "locking {}",
-                b.feed.target.display_name()
-            ))(e));
-        }
         let plan = recheck_plan(&tx, b, opts).await?;
         let row = match tx.query_one(&sql, &[&i64::MIN, &i64::MAX]).await {
             Ok(row) => row,

@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, mpsc::UnboundedSender};
 use tokio_postgres::Client;
 
 use super::action::{Action, BatchData, Decision, Effect};
-use crate::batch::{self, state};
+use crate::batch;
 use crate::db::{self, ConnectTarget};
 use crate::error::Error;
 use crate::pipeline::CheckControl;
@@ -222,32 +222,18 @@ async fn perform(
             decision,
             note,
         } => {
-            let (what, name, from, to): (&'static str, &'static str, &[&str], &str) = match decision
-            {
-                Decision::Quarantine => (
-                    "batch quarantined: everything kept, production untouched",
-                    "quarantine",
-                    &[state::VALIDATED],
-                    state::QUARANTINED,
-                ),
-                Decision::Abort => (
-                    "batch aborted: production untouched",
-                    "abort",
-                    &[
-                        state::LOADING,
-                        state::VALIDATED,
-                        state::QUARANTINED,
-                        state::LOAD_FAILED,
-                        state::PROMOTE_FAILED,
-                    ],
-                    state::ABORTED,
-                ),
-            };
             let result = async {
                 let mut own = db::connect(target).await?;
-                batch::decide(&mut own, batch, name, from, to, Some(&note)).await
+                match decision {
+                    Decision::Quarantine => batch::quarantine(&mut own, batch, &note).await,
+                    Decision::Abort => batch::abort(&mut own, batch, Some(&note)).await,
+                }
             }
             .await;
+            let what = match decision {
+                Decision::Quarantine => "batch quarantined: everything kept, production untouched",
+                Decision::Abort => "batch aborted: production untouched",
+            };
             Action::Decided {
                 what,
                 result: result.map_err(text),
