@@ -330,6 +330,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { print } => run_demo(&target, *print).await,
+        // Opened their own connections above.
         Command::Review { .. } => Ok(ExitCode::SUCCESS),
     }
 }
