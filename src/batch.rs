@@ -39,9 +39,20 @@ pub fn os_user() -> Option<String> {
     whoami::username().ok()
 }
 
-pub async fn create(client: &Client, b: &NewBatch<'_>) -> Result<i64> {
+/// The advisory lock a live process holds on a batch while it loads or promotes it: when the
+/// process dies (kill -9, lost connection) the server releases it, and the batch can be seen
+/// to be abandoned.
+const WORK_LOCK_CLASS: i32 = 0x4152_4c42;
+
+/// Records a new batch (state `loading`) and takes its work lock, in one transaction so no
+/// other session ever sees the batch without its lock.
+pub async fn create(client: &mut Client, b: &NewBatch<'_>) -> Result<i64> {
     let header = serde_json::to_value(b.header).unwrap_or_default();
-    let row = client
+    let tx = client
+        .transaction()
+        .await
+        .map_err(Error::db("recording the new batch"))?;
+    let row = tx
         .query_one(
             "INSERT INTO airlock.batches (feed, spec_path, spec, target, target_oid, mode, \
                  file_path, file_size, encoding, header, state, os_user) \
@@ -62,7 +73,61 @@ pub async fn create(client: &Client, b: &NewBatch<'_>) -> Result<i64> {
         )
         .await
         .map_err(Error::db("recording the new batch"))?;
-    Ok(row.get(0))
+    let id: i64 = row.get(0);
+    tx.execute(
+        "SELECT pg_advisory_lock($1, ($2::bigint % 2147483647)::int)",
+        &[&WORK_LOCK_CLASS, &id],
+    )
+    .await
+    .map_err(Error::db("claiming the new batch"))?;
+    tx.commit()
+        .await
+        .map_err(Error::db("recording the new batch"))?;
+    Ok(id)
+}
+
+/// Takes a batch's work lock for this session; false when another live session holds it.
+pub async fn claim(client: &Client, id: i64) -> Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT pg_try_advisory_lock($1, ($2::bigint % 2147483647)::int)",
+            &[&WORK_LOCK_CLASS, &id],
+        )
+        .await
+        .map_err(Error::db(format!("claiming batch {id}")))?
+        .get(0))
+}
+
+/// Lets go of a batch's work lock.
+pub async fn release(client: &Client, id: i64) {
+    // Best effort: closing the connection releases it anyway.
+    let _ = client
+        .execute(
+            "SELECT pg_advisory_unlock($1, ($2::bigint % 2147483647)::int)",
+            &[&WORK_LOCK_CLASS, &id],
+        )
+        .await;
+}
+
+/// Batches left `loading` or `promoting` by a process that is gone (nobody holds their work
+/// lock) get the state that says what happened. Production was not changed: a promotion
+/// commits together with its `promoted` state. Returns how many were found.
+pub async fn reconcile(client: &Client) -> Result<u64> {
+    client
+        .execute(
+            "UPDATE airlock.batches b \
+             SET state = CASE b.state WHEN 'loading' THEN 'load_failed' ELSE 'promote_failed' END, \
+                 error = concat_ws('; ', b.error, 'interrupted: the process working on it stopped \
+                     (killed or disconnected) before it finished; production was not changed'), \
+                 updated_at = now() \
+             WHERE b.state IN ('loading', 'promoting') AND NOT EXISTS ( \
+                 SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
+                   AND l.classid = $1::int::oid AND l.objid = (b.id % 2147483647)::int::oid \
+                   AND l.objsubid = 2)",
+            &[&WORK_LOCK_CLASS],
+        )
+        .await
+        .map_err(Error::db("looking for abandoned batches"))
 }
 
 /// Marks a batch failed with the error that stopped it.

@@ -60,7 +60,8 @@ pub async fn check(
         },
     )
     .await?;
-    match stage_and_validate(client, feed, id, reader, binding, control).await {
+    let result = stage_and_validate(client, feed, id, reader, binding, control).await;
+    let result = match result {
         Ok(()) => Ok(id),
         Err(e) => {
             let e = if control.cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -74,7 +75,9 @@ pub async fn check(
             let _ = batch::mark_failed(client, id, state::LOAD_FAILED, &e.to_string()).await;
             Err(e)
         }
-    }
+    };
+    batch::release(client, id).await;
+    result
 }
 
 async fn stage_and_validate(

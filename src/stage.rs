@@ -125,6 +125,7 @@ pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
         .map_err(Error::db("reading the airlock catalog"))?
         .get(0);
     if current.as_deref() == Some(CATALOG_VERSION) {
+        crate::batch::reconcile(client).await?;
         return Ok(());
     }
     let tx = client
@@ -136,7 +137,9 @@ pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
     ))?;
     tx.commit()
         .await
-        .map_err(Error::db("creating the airlock catalog"))
+        .map_err(Error::db("creating the airlock catalog"))?;
+    crate::batch::reconcile(client).await?;
+    Ok(())
 }
 
 /// The names of one batch's staging objects, quoted.

@@ -61,22 +61,6 @@ pub async fn begin_locked<'a>(
     }
 }
 
-/// Whether another session holds the target's advisory lock right now (a promotion runs).
-pub async fn promotion_running(client: &impl GenericClient, target: &str) -> Result<bool> {
-    let row = client
-        .query_one(
-            &format!(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' \
-                 AND l.objsubid = 1 AND l.granted AND l.pid <> pg_backend_pid() \
-                 AND ((l.classid::bigint << 32) | l.objid::bigint) = {ADVISORY_KEY})"
-            ),
-            &[&target],
-        )
-        .await
-        .map_err(Error::db("looking for a running promotion"))?;
-    Ok(row.get(0))
-}
-
 /// Sessions holding a lock on the target table or its advisory lock, described for a person:
 /// `pid 4242 (alice, psql, idle in transaction for 73 s: UPDATE products SET …)`.
 pub async fn blockers(client: &impl GenericClient, target: &str) -> Result<String> {

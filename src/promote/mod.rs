@@ -134,7 +134,40 @@ pub async fn promote(target: &ConnectTarget, id: i64, opts: &PromoteOptions) -> 
     let mut client = db::connect(target).await?;
     stage::ensure_catalog(&mut client).await?;
     let loaded = load(&client, id).await?;
-    gate(&client, &loaded, opts).await?;
+    gate(&loaded, opts)?;
+    if !batch::claim(&client, id).await? {
+        return Err(Error::Refused {
+            id,
+            action: "promoted",
+            reason: "another session is working on this batch right now".into(),
+        });
+    }
+    let result = promote_claimed(target, &mut client, &loaded, opts).await;
+    batch::release(&client, id).await;
+    result
+}
+
+async fn promote_claimed(
+    target: &ConnectTarget,
+    client: &mut Client,
+    loaded: &Loaded,
+    opts: &PromoteOptions,
+) -> Result<Applied> {
+    let id = loaded.id;
+    // The state may have moved between the gate and the claim.
+    let current = client
+        .query_one("SELECT state FROM airlock.batches WHERE id = $1", &[&id])
+        .await
+        .map_err(Error::db(format!("reading batch {id}")))?
+        .get::<_, String>(0);
+    if current != loaded.state {
+        return Err(Error::BatchState {
+            id,
+            state: current,
+            action: "promote",
+            expected: loaded.state.clone(),
+        });
+    }
     client
         .execute(
             "UPDATE airlock.batches SET state = 'promoting', error = NULL, updated_at = now() \
@@ -145,8 +178,8 @@ pub async fn promote(target: &ConnectTarget, id: i64, opts: &PromoteOptions) -> 
         .map_err(Error::db(format!("marking batch {id} promoting")))?;
 
     let result = match loaded.feed.spec.mode {
-        Mode::Upsert => upsert::promote(&mut client, &loaded, opts).await,
-        Mode::Swap => swap::promote(&mut client, &loaded, opts).await,
+        Mode::Upsert => upsert::promote(client, loaded, opts).await,
+        Mode::Swap => swap::promote(client, loaded, opts).await,
     };
     match result {
         Ok(applied) => Ok(applied),
@@ -158,18 +191,18 @@ pub async fn promote(target: &ConnectTarget, id: i64, opts: &PromoteOptions) -> 
             } else {
                 state::PROMOTE_FAILED
             };
-            record_failure(target, &client, id, next, &e).await;
+            record_failure(target, client, id, next, &e).await;
             Err(e)
         }
     }
 }
 
 /// Checks that the batch may be promoted at all; nothing is written.
-async fn gate(client: &Client, b: &Loaded, opts: &PromoteOptions) -> Result<()> {
+fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
     let id = b.id;
     match b.state.as_str() {
         state::VALIDATED | state::PROMOTE_FAILED => {}
-        state::PROMOTING if !locks::promotion_running(client, &b.target_sql()).await? => {}
+        // Abandoned promotions were turned into promote_failed by `reconcile`.
         state::PROMOTING => {
             return Err(Error::Refused {
                 id,
