@@ -285,18 +285,19 @@ pub async fn list(client: &Client) -> Result<Vec<BatchListItem>> {
 
 /// Drops what a batch keeps in `airlock_stage` (and a leftover next table), ending it as
 /// `aborted` if it was not finished. Refused while the batch is promoting.
-pub async fn drop_staging(client: &mut Client, id: i64) -> Result<()> {
+pub async fn drop_staging(client: &mut Client, id: i64, keep_previous: bool) -> Result<()> {
     let tx = client
         .transaction()
         .await
         .map_err(Error::db("dropping a batch"))?;
     let current = lock_state(&tx, id).await?;
-    if current == state::PROMOTING {
+    // Abandoned loads and promotions were reconciled already: these are live.
+    if current == state::PROMOTING || current == state::LOADING {
         return Err(Error::BatchState {
             id,
             state: current,
             action: "drop",
-            expected: "not promoting".into(),
+            expected: "not being loaded or promoted".into(),
         });
     }
     let tables: Vec<String> = tx
@@ -311,7 +312,8 @@ pub async fn drop_staging(client: &mut Client, id: i64) -> Result<()> {
         .await
         .map_err(Error::db("finding the batch's staging tables"))?
         .into_iter()
-        .map(|r| r.get(0))
+        .map(|r| r.get::<_, String>(0))
+        .filter(|t| !(keep_previous && t.ends_with("_previous")))
         .collect();
     for t in &tables {
         tx.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))
@@ -328,11 +330,33 @@ pub async fn drop_staging(client: &mut Client, id: i64) -> Result<()> {
         record_decision(&tx, id, "abort", Some("staging dropped"), None).await?;
     }
     tx.execute(
-        "UPDATE airlock.batches SET previous_table = NULL, previous_indexes = NULL, \
-             notes = notes || '[\"staging dropped\"]'::jsonb WHERE id = $1",
-        &[&id],
+        "UPDATE airlock.batches SET notes = notes || '[\"staging dropped\"]'::jsonb, \
+             previous_table = CASE WHEN $2 THEN previous_table END, \
+             previous_indexes = CASE WHEN $2 THEN previous_indexes END WHERE id = $1",
+        &[&id, &keep_previous],
     )
     .await
     .map_err(Error::db("recording the drop"))?;
     tx.commit().await.map_err(Error::db("dropping a batch"))
+}
+
+/// Batches last touched longer ago than `age` whose staging is still there, not being worked
+/// on: what `prune` would drop.
+pub async fn prunable(client: &Client, age: std::time::Duration) -> Result<Vec<i64>> {
+    let seconds = age.as_secs_f64();
+    Ok(client
+        .query(
+            "SELECT b.id FROM airlock.batches b \
+             WHERE b.updated_at < now() - make_interval(secs => $1) \
+               AND b.state NOT IN ('loading', 'promoting') \
+               AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                           WHERE n.nspname = 'airlock_stage' AND c.relname = 'batch_' || b.id) \
+             ORDER BY b.id",
+            &[&seconds],
+        )
+        .await
+        .map_err(Error::db("finding old batches"))?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect())
 }

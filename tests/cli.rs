@@ -240,3 +240,89 @@ async fn export_abort_quarantine_leave_production_unchanged() {
         "{human}"
     );
 }
+
+#[tokio::test]
+async fn drop_and_prune_clean_up_leftovers() {
+    let db = TestDb::with_catalog().await;
+    let broken = fixture("products-broken.csv").display().to_string();
+    let before = db.table_hash("products").await;
+    let id = json(&airlock(&db, &["check", &spec(), &broken, "--json"]))["batch"].to_string();
+    let exists = |t: String| {
+        let client = db.client();
+        async move {
+            client
+                .await
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t])
+                .await
+                .expect("regclass")
+                .get::<_, bool>(0)
+        }
+    };
+    assert!(exists(format!("airlock_stage.batch_{id}")).await);
+    assert_eq!(
+        airlock(&db, &["drop", &id]).status.code(),
+        Some(2),
+        "drop needs --yes"
+    );
+    let out = airlock(&db, &["drop", &id, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!exists(format!("airlock_stage.batch_{id}")).await);
+    assert!(!exists(format!("airlock_stage.batch_{id}_issues")).await);
+    let shown = json(&airlock(&db, &["show", &id, "--json"]));
+    assert_eq!(shown["state"], "aborted");
+    assert_eq!(shown["decisions"][0]["note"], "staging dropped");
+    assert_eq!(db.table_hash("products").await, before);
+
+    // A swap kept the table it replaced: prune drops staging but keeps that for undo.
+    let swap = db.write(
+        "swap.toml",
+        std::fs::read_to_string(fixture("partner-products.toml"))
+            .expect("spec")
+            .replace("mode   = \"upsert\"", "mode   = \"swap\"")
+            + "max_count_change = 10.0\n",
+    );
+    let out = airlock(
+        &db,
+        &[
+            "run",
+            &swap.display().to_string(),
+            &broken,
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let swapped = json(&out)["batch"].to_string();
+    let other = json(&airlock(&db, &["check", &spec(), &broken, "--json"]))["batch"].to_string();
+    let listed = stdout(&airlock(&db, &["prune", "--older-than", "1h"]));
+    assert!(listed.contains("nothing older than 1h"), "{listed}");
+    let dry = stdout(&airlock(&db, &["prune", "--older-than", "0s", "--dry-run"]));
+    assert!(
+        dry.contains(&format!("would drop the staging of batch {swapped}")),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!("would drop the staging of batch {other}")),
+        "{dry}"
+    );
+    assert!(exists(format!("airlock_stage.batch_{other}")).await);
+    let out = airlock(&db, &["prune", "--older-than", "0s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!exists(format!("airlock_stage.batch_{other}")).await);
+    assert!(!exists(format!("airlock_stage.batch_{swapped}_rows")).await);
+    assert!(
+        exists(format!("airlock_stage.batch_{swapped}_previous")).await,
+        "kept for undo"
+    );
+    assert_eq!(
+        json(&airlock(&db, &["show", &swapped, "--json"]))["state"],
+        "promoted"
+    );
+    let out = airlock(&db, &["undo", &swapped]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        db.table_hash("products").await,
+        before,
+        "undo still works after a prune"
+    );
+}

@@ -23,8 +23,14 @@ fn feed(rows: usize) -> String {
             1 => "-3.00".to_string(),
             n => format!("{}.{:02}", 1 + n, i % 100),
         };
-        let category = if i % 113 == 0 { "Gadgets" } else { categories[i % 5] };
-        out.push_str(&format!("SKU-{i:07},\"Item {i}, boxed\",{price},{category}\n"));
+        let category = if i % 113 == 0 {
+            "Gadgets"
+        } else {
+            categories[i % 5]
+        };
+        out.push_str(&format!(
+            "SKU-{i:07},\"Item {i}, boxed\",{price},{category}\n"
+        ));
     }
     out
 }
@@ -68,7 +74,10 @@ async fn wait_for_backends(db: &TestDb) {
         if n == 0 {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "backends of a killed run linger");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "backends of a killed run linger"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -89,7 +98,12 @@ async fn kill_9_at_random_moments_never_leaves_production_in_between() {
     let started = Instant::now();
     let out = airlock(&reference, &["run", &spec, &file, "--yes"]).await;
     let full = started.elapsed();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let promoted = reference.table_hash("products").await;
     assert_ne!(old, promoted);
 
@@ -139,22 +153,45 @@ async fn kill_9_at_random_moments_never_leaves_production_in_between() {
         let outcome = if finished {
             "finished before the kill".to_string()
         } else {
-            states.first().cloned().unwrap_or_else(|| "killed before a batch existed".into())
+            states
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "killed before a batch existed".into())
         };
         *outcomes.entry(outcome).or_default() += 1;
 
         // A re-run finishes the job; one more changes nothing.
         let out = airlock(&db, &["run", &spec, &file, "--yes", "--json"]).await;
-        assert_eq!(out.status.code(), Some(0), "trial {trial}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(db.table_hash("products").await, promoted, "trial {trial}: the re-run did not finish the job");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "trial {trial}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            db.table_hash("products").await,
+            promoted,
+            "trial {trial}: the re-run did not finish the job"
+        );
         let out = airlock(&db, &["run", &spec, &file, "--yes", "--json"]).await;
         let j: Value = serde_json::from_slice(&out.stdout).expect("json");
-        assert_eq!((j["applied"]["inserted"].as_i64(), j["applied"]["updated"].as_i64()), (Some(0), Some(0)));
+        assert_eq!(
+            (
+                j["applied"]["inserted"].as_i64(),
+                j["applied"]["updated"].as_i64()
+            ),
+            (Some(0), Some(0))
+        );
         assert_eq!(db.table_hash("products").await, promoted);
     }
     eprintln!("{trials} trials, killed at: {outcomes:?}");
     assert!(
-        outcomes.keys().filter(|k| !k.starts_with("finished")).count() >= 2 || trials < 6,
+        outcomes
+            .keys()
+            .filter(|k| !k.starts_with("finished"))
+            .count()
+            >= 2
+            || trials < 6,
         "the kills should land in different phases: {outcomes:?}"
     );
 }

@@ -106,6 +106,22 @@ pub enum Command {
         #[command(flatten)]
         locking: Locking,
     },
+    /// Drop what a batch keeps in staging (and the table a swap replaced); an unfinished
+    /// batch ends as aborted. The batch row and its audit log stay.
+    Drop {
+        id: i64,
+        #[arg(long, required = true)]
+        yes: bool,
+    },
+    /// Drop the staging of batches untouched for longer than DURATION (e.g. 7d, 12h); batches
+    /// being loaded or promoted are never touched, tables kept for undo stay
+    Prune {
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+        /// List what would be dropped, drop nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Review in the terminal UI: load and validate FEED FILE, reopen a batch with --batch,
     /// or, with neither, browse the batches
     Review {
@@ -327,6 +343,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "batch {id} undone: {} holds the table its swap replaced again",
                 summary.target
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Drop { id, .. } => {
+            crate::stage::ensure_catalog(&mut client).await?;
+            batch::drop_staging(&mut client, *id, false).await?;
+            println!("batch {id}: staging dropped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prune {
+            older_than,
+            dry_run,
+        } => {
+            crate::stage::ensure_catalog(&mut client).await?;
+            let ids = batch::prunable(&client, *older_than).await?;
+            for id in &ids {
+                if *dry_run {
+                    println!("would drop the staging of batch {id}");
+                } else {
+                    batch::drop_staging(&mut client, *id, true).await?;
+                    println!("batch {id}: staging dropped");
+                }
+            }
+            if ids.is_empty() {
+                println!(
+                    "nothing older than {} to prune",
+                    humantime::format_duration(*older_than)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { print } => run_demo(&target, *print).await,

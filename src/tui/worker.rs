@@ -257,7 +257,7 @@ async fn perform(
         Effect::Drop(id) => {
             let result = async {
                 let mut own = db::connect(target).await?;
-                batch::drop_staging(&mut own, id).await
+                batch::drop_staging(&mut own, id, false).await
             }
             .await;
             Action::Dropped(result.map(|()| id).map_err(text))
