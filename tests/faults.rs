@@ -64,8 +64,13 @@ async fn wait_for_backends(db: &TestDb) {
     loop {
         let n: i64 = client
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND application_name = 'airlock' AND pid <> pg_backend_pid()",
+                // Its backends, and the batch work locks they held (released as a backend
+                // exits, which can trail its leaving pg_stat_activity).
+                "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                         AND application_name = 'airlock' AND pid <> pg_backend_pid()) \
+                      + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                         AND classid = x'41524c42'::int::oid \
+                         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
                 &[],
             )
             .await
