@@ -110,7 +110,8 @@ pub async fn release(client: &Client, id: i64) {
 }
 
 /// Batches left `loading` or `promoting` by a process that is gone (nobody holds their work
-/// lock) get the state that says what happened. Production was not changed: a promotion
+/// lock in this database — advisory locks are per database, and batch ids repeat across
+/// databases) get the state that says what happened. Production was not changed: a promotion
 /// commits together with its `promoted` state. Returns how many were found.
 pub async fn reconcile(client: &Client) -> Result<u64> {
     client
@@ -122,6 +123,7 @@ pub async fn reconcile(client: &Client) -> Result<u64> {
                  updated_at = now() \
              WHERE b.state IN ('loading', 'promoting') AND NOT EXISTS ( \
                  SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                    AND l.classid = $1::int::oid AND l.objid = (b.id % 2147483647)::int::oid \
                    AND l.objsubid = 2)",
             &[&WORK_LOCK_CLASS],

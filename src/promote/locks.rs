@@ -73,7 +73,8 @@ pub async fn blockers(client: &impl GenericClient, target: &str) -> Result<Strin
                         left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) \
                  FROM pg_stat_activity a \
                  WHERE a.pid <> pg_backend_pid() AND a.pid IN ( \
-                     SELECT l.pid FROM pg_locks l WHERE l.granted AND ( \
+                     SELECT l.pid FROM pg_locks l WHERE l.granted \
+                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND ( \
                         (l.locktype = 'relation' AND l.relation = to_regclass($1)) \
                         OR (l.locktype = 'advisory' AND l.objsubid = 1 \
                             AND ((l.classid::bigint << 32) | l.objid::bigint) = {ADVISORY_KEY}))) \
