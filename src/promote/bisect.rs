@@ -6,7 +6,7 @@ use tokio_postgres::Client;
 use super::Loaded;
 use crate::db::ident;
 use crate::error::{Error, Result, db_message};
-use crate::stage::{LINE_COLUMN, ORD_COLUMN};
+use crate::stage::ORD_COLUMN;
 
 /// Finds the refused rows of `statement` (which takes an ordinal range as $1, $2), sets them
 /// aside, and returns the error to report. `setup` runs first in the same transaction (the
@@ -123,43 +123,15 @@ async fn find_and_quarantine(
 
 /// Moves the refused rows from the good rows to the issues, then judges the batch again.
 async fn quarantine(client: &mut Client, b: &Loaded, refused: &[(i64, String)]) -> Result<()> {
-    let ords: Vec<i64> = refused.iter().map(|(o, _)| *o).collect();
-    let messages: Vec<String> = refused.iter().map(|(_, m)| m.clone()).collect();
-    let key: Vec<String> = b
-        .binding
-        .key_columns()
-        .map(|c| format!("r.{}::text", ident(&c.target)))
+    let rows: Vec<(i64, String)> = refused
+        .iter()
+        .map(|(ord, m)| (*ord, format!("refused by the server at promotion: {m}")))
         .collect();
     let tx = client
         .transaction()
         .await
         .map_err(Error::db("setting the refused rows aside"))?;
-    tx.execute(
-        &format!(
-            "INSERT INTO {issues} (line, ord, \"column\", \"check\", severity, value, message) \
-             SELECT r.{line}, r.{ord}, NULL, 'promotion', 'error', concat_ws(', ', {key}), \
-                    'refused by the server at promotion: ' || m.message \
-             FROM {rows} r JOIN unnest($1::bigint[], $2::text[]) AS m(ord, message) ON m.ord = r.{ord}",
-            issues = b.names.issues,
-            rows = b.names.rows,
-            line = ident(LINE_COLUMN),
-            ord = ident(ORD_COLUMN),
-            key = if key.is_empty() { "NULL".to_string() } else { key.join(", ") },
-        ),
-        &[&ords, &messages],
-    )
-    .await
-    .map_err(Error::db("setting the refused rows aside"))?;
-    tx.execute(
-        &format!(
-            "DELETE FROM {} WHERE {} = ANY($1)",
-            b.names.rows,
-            ident(ORD_COLUMN)
-        ),
-        &[&ords],
-    )
-    .await
-    .map_err(Error::db("setting the refused rows aside"))?;
+    crate::validate::sql::set_aside(&tx, &b.binding, &b.names, "promotion", &rows).await?;
     tx.commit()
         .await
         .map_err(Error::db("setting the refused rows aside"))?;

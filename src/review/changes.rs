@@ -113,42 +113,12 @@ pub async fn hold_back(client: &mut Client, b: &Loaded, ords: &[i64], note: &str
             expected: "validated".into(),
         });
     }
-    let key: Vec<String> = b
-        .binding
-        .key_columns()
-        .map(|c| format!("r.{}::text", ident(&c.target)))
+    let who = batch::os_user().unwrap_or_else(|| "an operator".into());
+    let rows: Vec<(i64, String)> = ords
+        .iter()
+        .map(|o| (*o, format!("held back by {who}: {note}")))
         .collect();
-    let held = tx
-        .execute(
-            &format!(
-                "INSERT INTO {issues} (line, ord, \"column\", \"check\", severity, value, message) \
-                 SELECT r.{line}, r.{ord}, NULL, 'held', 'error', concat_ws(', ', {key}), \
-                        'held back by ' || coalesce($2, current_user) || ': ' || $3 \
-                 FROM {rows} r WHERE r.{ord} = ANY($1)",
-                issues = b.names.issues,
-                rows = b.names.rows,
-                line = ident(LINE_COLUMN),
-                ord = ident(ORD_COLUMN),
-                key = if key.is_empty() {
-                    "NULL".into()
-                } else {
-                    key.join(", ")
-                },
-            ),
-            &[&ords, &batch::os_user(), &note],
-        )
-        .await
-        .map_err(Error::db("holding rows back"))?;
-    tx.execute(
-        &format!(
-            "DELETE FROM {} WHERE {} = ANY($1)",
-            b.names.rows,
-            ident(ORD_COLUMN)
-        ),
-        &[&ords],
-    )
-    .await
-    .map_err(Error::db("holding rows back"))?;
+    let held = crate::validate::sql::set_aside(&tx, &b.binding, &b.names, "held", &rows).await?;
     let counts = serde_json::json!({ "held": held });
     batch::record_decision(&tx, b.id, "hold", Some(note), Some(&counts)).await?;
     tx.commit().await.map_err(Error::db("holding rows back"))?;

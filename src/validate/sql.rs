@@ -15,7 +15,7 @@ use crate::timing::Timings;
 const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
 
 async fn exec(
-    client: &Client,
+    client: &impl GenericClient,
     what: &str,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -471,4 +471,52 @@ async fn duplicate_keys(
     );
     exec(client, "finding duplicate keys", &sql, &[&key.join(", ")]).await?;
     Ok(())
+}
+
+/// Moves good rows to the quarantine after validation — refused by the server at promotion,
+/// or held back by hand: one issue each (`check`, the row's key as the value, its message),
+/// and out of the typed rows. Returns how many rows moved.
+pub async fn set_aside(
+    client: &impl GenericClient,
+    binding: &Binding,
+    names: &StageNames,
+    check: &str,
+    rows: &[(i64, String)],
+) -> Result<u64> {
+    let ords: Vec<i64> = rows.iter().map(|(o, _)| *o).collect();
+    let messages: Vec<&str> = rows.iter().map(|(_, m)| m.as_str()).collect();
+    let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
+    let key = if key.is_empty() {
+        "NULL".to_string()
+    } else {
+        key_text(&key, "r")
+    };
+    let moved = exec(
+        client,
+        "setting rows aside",
+        &format!(
+            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+             SELECT r.{line}, r.{ord}, NULL, $3, 'error', {key}, m.message \
+             FROM {rows} r JOIN unnest($1::bigint[], $2::text[]) AS m(ord, message) ON m.ord = r.{ord} \
+             ORDER BY r.{ord}",
+            issues = names.issues,
+            rows = names.rows,
+            line = ident(LINE_COLUMN),
+            ord = ident(ORD_COLUMN),
+        ),
+        &[&ords, &messages, &check],
+    )
+    .await?;
+    exec(
+        client,
+        "setting rows aside",
+        &format!(
+            "DELETE FROM {} WHERE {} = ANY($1)",
+            names.rows,
+            ident(ORD_COLUMN)
+        ),
+        &[&ords],
+    )
+    .await?;
+    Ok(moved)
 }
