@@ -47,22 +47,36 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
 
     let verdict = s.verdict.as_deref();
-    let headline = match verdict {
-        Some("clean") => format!(
-            "no problems found; {} rows ready to promote",
-            thousands(s.rows.good)
-        ),
-        Some("review") => format!(
-            "{} quarantined ({:.1}%), within policy · {} good rows can go",
-            thousands(s.rows.quarantined),
-            pct(s.rows.quarantined, s.rows.total),
-            thousands(s.rows.good)
-        ),
-        Some("abort") => "policy breached · nothing is promoted without an override".into(),
-        _ => s
-            .error
-            .clone()
-            .unwrap_or_else(|| format!("state {}", s.state)),
+    // Once decided, the batch's fate matters more than what the verdict allowed.
+    let decided = match s.state.as_str() {
+        "promoted" => Some("promoted: the good rows are in production".to_string()),
+        "aborted" => Some("aborted: nothing was promoted, production untouched".to_string()),
+        "quarantined" => Some("quarantined: set aside with everything kept".to_string()),
+        "undone" => Some("undone: the replaced table is back".to_string()),
+        "load_failed" | "promote_failed" => {
+            Some(s.error.clone().unwrap_or_else(|| s.state.clone()))
+        }
+        _ => None,
+    };
+    let headline = match (decided, verdict) {
+        (Some(text), _) => text,
+        (None, verdict) => match verdict {
+            Some("clean") => format!(
+                "no problems found; {} rows ready to promote",
+                thousands(s.rows.good)
+            ),
+            Some("review") => format!(
+                "{} quarantined ({:.1}%), within policy · {} good rows can go",
+                thousands(s.rows.quarantined),
+                pct(s.rows.quarantined, s.rows.total),
+                thousands(s.rows.good)
+            ),
+            Some("abort") => "policy breached · nothing is promoted without an override".into(),
+            _ => s
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("state {}", s.state)),
+        },
     };
     let mut lines = vec![Line::from(vec![
         Span::styled(
