@@ -14,6 +14,9 @@ pub enum Error {
     },
 
     /// Carries the server's own message; like `Connection`, not chained a second time.
+    #[error("cannot connect: {problem}")]
+    ConnectionSetup { problem: String },
+
     #[error("{context}: {}", db_message(.cause))]
     Database {
         context: String,

@@ -1,7 +1,9 @@
 //! Opening a connection from `--database-url`, `DATABASE_URL` or the libpq environment.
 use std::str::FromStr;
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+
+use super::tls::{self, SslMode, TlsOptions};
 
 use crate::error::{Error, Result};
 
@@ -9,20 +11,42 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct ConnectTarget {
     config: Config,
+    tls: TlsOptions,
 }
 
 impl ConnectTarget {
     /// `url` is a libpq URL or key=value string; `None` falls back to the libpq variables
     /// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`) and libpq's defaults.
     pub fn resolve(url: Option<&str>) -> Result<Self> {
-        let config = match url {
-            Some(url) => Config::from_str(url).map_err(|cause| Error::Connection {
-                target: "the given database URL".into(),
-                cause,
-            })?,
-            None => config_from_env(),
+        let env_tls = || -> Result<TlsOptions> {
+            let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            Ok(TlsOptions {
+                mode: match var("PGSSLMODE") {
+                    Some(m) => Some(SslMode::parse(&m).ok_or_else(|| Error::ConnectionSetup {
+                        problem: format!("PGSSLMODE `{m}` is not one of disable, prefer, require, verify-ca, verify-full"),
+                    })?),
+                    None => None,
+                },
+                root_cert: var("PGSSLROOTCERT").map(Into::into),
+            })
         };
-        Ok(Self { config })
+        let (config, tls) = match url {
+            Some(url) => {
+                let (rest, tls) =
+                    tls::split_options(url).map_err(|problem| Error::ConnectionSetup {
+                        problem: format!("the database URL: {problem}"),
+                    })?;
+                // The string wins; the environment fills what it leaves out, as in libpq.
+                let tls = tls.or(env_tls()?);
+                let config = Config::from_str(&rest).map_err(|cause| Error::Connection {
+                    target: "the given database URL".into(),
+                    cause,
+                })?;
+                (config, tls)
+            }
+            None => (config_from_env(), env_tls()?),
+        };
+        Ok(Self { config, tls })
     }
 
     pub fn config(&self) -> &Config {
@@ -33,7 +57,10 @@ impl ConnectTarget {
     pub fn with_dbname(&self, dbname: &str) -> Self {
         let mut config = self.config.clone();
         config.dbname(dbname);
-        Self { config }
+        Self {
+            config,
+            tls: self.tls.clone(),
+        }
     }
 }
 
@@ -88,10 +115,20 @@ fn config_from_env() -> Config {
 
 /// Connects and drives the connection on a spawned task.
 pub async fn connect(target: &ConnectTarget) -> Result<Client> {
+    let connector = tls::connector(&target.tls).map_err(|problem| Error::ConnectionSetup {
+        problem: format!("TLS for {target}: {problem}"),
+    })?;
+    let mut config = target.config.clone();
+    config.ssl_mode(match target.tls.mode() {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+            tokio_postgres::config::SslMode::Require
+        }
+    });
     let (client, connection) =
-        target
-            .config
-            .connect(NoTls)
+        config
+            .connect(connector)
             .await
             .map_err(|cause| Error::Connection {
                 target: target.to_string(),
