@@ -46,6 +46,8 @@ impl ConnectTarget {
             }
             None => (config_from_env(), env_tls()?),
         };
+        let mut config = config;
+        fill_password_from_pgpass(&mut config);
         Ok(Self { config, tls })
     }
 
@@ -82,6 +84,27 @@ impl std::fmt::Display for ConnectTarget {
             self.config.get_user().unwrap_or("?"),
             self.config.get_dbname().unwrap_or("?")
         )
+    }
+}
+
+/// With no password given, the password file, as libpq reads it (the default socket counts
+/// as `localhost`).
+fn fill_password_from_pgpass(config: &mut Config) {
+    if config.get_password().is_some() {
+        return;
+    }
+    let Some(path) = super::pgpass::default_path() else {
+        return;
+    };
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or_default().to_string();
+    let dbname = config.get_dbname().unwrap_or(&user).to_string();
+    if let Some(password) = super::pgpass::lookup(&path, &host, port, &dbname, &user) {
+        config.password(password);
     }
 }
 
