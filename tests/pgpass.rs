@@ -5,7 +5,11 @@ use airlock::db::ConnectTarget;
 fn the_password_file_fills_a_missing_password() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("pgpass");
-    std::fs::write(&path, "db.example:5433:prod:alice:from-the-file\n*:*:*:*:fallback\n").expect("write");
+    std::fs::write(
+        &path,
+        "db.example:5433:prod:alice:from-the-file\n*:*:*:*:fallback\n",
+    )
+    .expect("write");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -21,10 +25,20 @@ fn the_password_file_fills_a_missing_password() {
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned())
     };
-    assert_eq!(password("host=db.example port=5433 dbname=prod user=alice").as_deref(), Some("from-the-file"));
-    assert_eq!(password("host=other dbname=x user=bob").as_deref(), Some("fallback"));
-    assert_eq!(password("host=db.example port=5433 dbname=prod user=alice password=given").as_deref(), Some("given"));
+    assert_eq!(
+        password("host=db.example port=5433 dbname=prod user=alice").as_deref(),
+        Some("from-the-file")
+    );
+    assert_eq!(
+        password("host=other dbname=x user=bob").as_deref(),
+        Some("fallback")
+    );
+    assert_eq!(
+        password("host=db.example port=5433 dbname=prod user=alice password=given").as_deref(),
+        Some("given")
+    );
     // The password never shows when a target is printed.
-    let target = ConnectTarget::resolve(Some("host=db.example port=5433 dbname=prod user=alice")).expect("resolve");
+    let target = ConnectTarget::resolve(Some("host=db.example port=5433 dbname=prod user=alice"))
+        .expect("resolve");
     assert!(!target.to_string().contains("from-the-file"));
 }
