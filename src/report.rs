@@ -31,6 +31,8 @@ pub struct Example {
 #[derive(Debug, Clone, Serialize)]
 pub struct FileFacts {
     pub path: String,
+    /// The feed spec the file was checked with.
+    pub spec: String,
     pub size: Option<i64>,
     pub sha256: Option<String>,
     pub encoding: String,
@@ -148,7 +150,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     rows_quarantined, rows_superseded, rows_warned, checks, plan, file_path, \
                     file_size, file_sha256, encoding, notes, error, db_role, os_user, \
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    applied, previous_table, timings \
+                    applied, previous_table, timings, spec_path \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -194,6 +196,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         plan: from_json(r.get(13)),
         file: FileFacts {
             path: r.get(14),
+            spec: r.get(26),
             size: r.get(15),
             sha256: r.get(16),
             encoding: r.get(17),

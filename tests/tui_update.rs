@@ -337,3 +337,30 @@ fn batches_list_opens_drops_and_exports() {
     assert_eq!(key(&mut app, KeyCode::Enter), vec![Effect::LoadBatch(8)]);
     assert_eq!(app.view, View::Summary);
 }
+
+#[test]
+fn crashed_batches_can_be_approved_again_or_checked_again() {
+    let mut app = fixture::app("review", View::Summary);
+    if let Some(b) = &mut app.batch {
+        b.summary.state = "promote_failed".into();
+    }
+    key(&mut app, KeyCode::Char('a'));
+    assert!(matches!(&app.overlay, Some(Overlay::Dialog(d)) if d.kind == DialogKind::Approve));
+    key(&mut app, KeyCode::Esc);
+
+    if let Some(b) = &mut app.batch {
+        b.summary.state = "load_failed".into();
+    }
+    let effects = app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(
+        effects,
+        vec![Effect::Check {
+            feed: "/data/partner-products.toml".into(),
+            file: "/data/products-broken.csv".into()
+        }]
+    );
+    assert_eq!(app.view, View::Loading);
+}

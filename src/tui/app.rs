@@ -427,6 +427,14 @@ impl App {
                 Vec::new()
             }
             Act::Batches => self.start_list(),
+            // A crashed or outdated batch is resumed by checking its file again.
+            Act::Recheck => match &self.batch {
+                Some(b) => {
+                    let (spec, file) = (b.summary.file.spec.clone(), b.summary.file.path.clone());
+                    self.start_review(spec.into(), file.into())
+                }
+                None => Vec::new(),
+            },
             Act::Up | Act::Down | Act::PageUp | Act::PageDown | Act::Top | Act::Bottom => {
                 self.on_move(act)
             }

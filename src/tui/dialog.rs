@@ -34,10 +34,11 @@ impl App {
                 return Vec::new();
             };
             let state = batch.summary.state.as_str();
+            // As the library allows: a failed promotion may be approved again; anything not
+            // yet in production may be ended.
             let allowed = match kind {
-                DialogKind::Abort => {
-                    !matches!(state, "promoted" | "aborted" | "promoting" | "undone")
-                }
+                DialogKind::Abort => crate::batch::state::UNFINISHED.contains(&state),
+                DialogKind::Approve => matches!(state, "validated" | "promote_failed"),
                 _ => state == "validated",
             };
             if !allowed {

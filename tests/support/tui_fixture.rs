@@ -116,6 +116,7 @@ pub fn summary(verdict: &str) -> Summary {
         },
         file: FileFacts {
             path: "/data/products-broken.csv".into(),
+            spec: "/data/partner-products.toml".into(),
             size: Some(11476),
             sha256: Some("744d0d49fd44aa".into()),
             encoding: "utf-8".into(),
