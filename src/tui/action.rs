@@ -84,7 +84,10 @@ pub enum Effect {
     },
     CancelCheck,
     LoadBatch(i64),
-    LoadProfile(i64),
+    LoadProfile {
+        batch: i64,
+        header: Vec<String>,
+    },
     Quarantined {
         batch: i64,
         fields: usize,

@@ -221,7 +221,12 @@ impl App {
                 if matches!(self.view, View::Loading | View::Batches) {
                     self.view = View::Summary;
                 }
-                let mut effects = vec![Effect::LoadProfile(id)];
+                let header = self
+                    .batch
+                    .as_ref()
+                    .map(|b| b.header.clone())
+                    .unwrap_or_default();
+                let mut effects = vec![Effect::LoadProfile { batch: id, header }];
                 effects.extend(self.reload_quarantine(PageFrom::Start, Land::First));
                 effects.extend(self.reload_changes(PageFrom::Start, Land::First));
                 effects

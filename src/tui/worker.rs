@@ -139,14 +139,11 @@ async fn perform(
             cache.lock().await.remove(&id);
             Action::Batch(batch_data(client, id).await.map(Box::new).map_err(text))
         }
-        Effect::LoadProfile(id) => {
-            let result = async {
-                let header = batch_data(client, id).await?.header;
-                review::column_profile(client, id, &header).await
-            }
-            .await;
-            Action::Profile(result.map_err(text))
-        }
+        Effect::LoadProfile { batch, header } => Action::Profile(
+            review::column_profile(client, batch, &header)
+                .await
+                .map_err(text),
+        ),
         Effect::Quarantined {
             batch,
             fields,
