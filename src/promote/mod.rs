@@ -154,13 +154,22 @@ async fn promote_claimed(
     opts: &PromoteOptions,
 ) -> Result<Applied> {
     let id = loaded.id;
-    // The state may have moved between the gate and the claim.
-    let current = client
-        .query_one("SELECT state FROM airlock.batches WHERE id = $1", &[&id])
+    // One statement checks and moves the state: an abort that landed between the gate and
+    // the claim is not overwritten.
+    let marked = client
+        .execute(
+            "UPDATE airlock.batches SET state = 'promoting', error = NULL, updated_at = now() \
+             WHERE id = $1 AND state = $2",
+            &[&id, &loaded.state],
+        )
         .await
-        .map_err(Error::db(format!("reading batch {id}")))?
-        .get::<_, String>(0);
-    if current != loaded.state {
+        .map_err(Error::db(format!("marking batch {id} promoting")))?;
+    if marked != 1 {
+        let current: String = client
+            .query_one("SELECT state FROM airlock.batches WHERE id = $1", &[&id])
+            .await
+            .map_err(Error::db(format!("reading batch {id}")))?
+            .get(0);
         return Err(Error::BatchState {
             id,
             state: current,
@@ -168,14 +177,6 @@ async fn promote_claimed(
             expected: loaded.state.clone(),
         });
     }
-    client
-        .execute(
-            "UPDATE airlock.batches SET state = 'promoting', error = NULL, updated_at = now() \
-             WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(Error::db(format!("marking batch {id} promoting")))?;
 
     let result = match loaded.feed.spec.mode {
         Mode::Upsert => upsert::promote(client, loaded, opts).await,
