@@ -6,6 +6,7 @@ mod hashing;
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -66,7 +67,7 @@ impl FieldProblem {
 /// A streaming reader over one data file.
 pub struct SourceReader {
     path: PathBuf,
-    reader: csv::Reader<HashingReader<File>>,
+    reader: csv::Reader<HashingReader<Box<dyn Read + Send>>>,
     options: SourceOptions,
     progress: Arc<ReadProgress>,
     ordinal: u64,
@@ -79,6 +80,16 @@ impl SourceReader {
             source,
         })?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(Self::from_reader(path, Box::new(file), size, options))
+    }
+
+    /// Reads from any byte stream; `path` names it in messages, `size` feeds the progress.
+    pub fn from_reader(
+        path: &Path,
+        input: Box<dyn Read + Send>,
+        size: u64,
+        options: SourceOptions,
+    ) -> Self {
         let progress = Arc::new(ReadProgress::new(size));
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -86,14 +97,14 @@ impl SourceReader {
             .delimiter(options.delimiter)
             .quoting(options.quoting)
             .buffer_capacity(1 << 20)
-            .from_reader(HashingReader::new(file, progress.clone()));
-        Ok(Self {
+            .from_reader(HashingReader::new(input, progress.clone()));
+        Self {
             path: path.to_owned(),
             reader,
             options,
             progress,
             ordinal: 0,
-        })
+        }
     }
 
     pub fn progress(&self) -> Arc<ReadProgress> {
