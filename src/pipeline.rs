@@ -13,6 +13,9 @@ use crate::report;
 use crate::source::{ReadProgress, SourceOptions, SourceReader};
 use crate::stage::{self, StageNames};
 use crate::timing::Timings;
+use crate::validate::keys::KeyTracker;
+use crate::validate::lookup::LookupMap;
+use crate::validate::types::TypeRule;
 use crate::validate::{binding, policy, sql};
 
 /// Lets a caller (the TUI) watch and cancel a running check.
@@ -90,17 +93,18 @@ async fn stage_and_validate(
 ) -> Result<()> {
     let mut timings = Timings::start();
     let names = StageNames::new(id);
-    stage::create_tables(client, &names, binding.header.len()).await?;
+    stage::create_tables(client, &names, &binding).await?;
+    let fast = fast_path(client, &binding, reader.progress().total_bytes).await?;
     let binding = Arc::new(binding);
-    let stats = if binding.header.is_empty() {
+    let (stats, typed) = if binding.header.is_empty() {
         // No header line: nothing to stream, and the reader has already seen the whole file.
-        stage::LoadStats {
+        let stats = stage::LoadStats {
             records: 0,
             bytes: reader.progress().bytes(),
             sha256: reader.progress().sha256().unwrap_or_default(),
-            pending: Default::default(),
-            issues: None,
-        }
+            ..Default::default()
+        };
+        (stats, stage::TypedLoad::NotWritten)
     } else {
         stage::load(
             client,
@@ -108,6 +112,7 @@ async fn stage_and_validate(
             reader,
             binding.clone(),
             feed.spec.source.null.clone(),
+            fast,
             control.cancel.clone(),
         )
         .await?
@@ -123,7 +128,12 @@ async fn stage_and_validate(
         .map_err(Error::db("recording load statistics"))?;
 
     timings.lap("load (read, row checks, COPY)");
-    sql::run(client, feed, &binding, &names, &stats.pending, &mut timings).await?;
+    let loaded = sql::Loaded {
+        pending: &stats.pending,
+        typed,
+        candidates: stats.candidates.as_deref(),
+    };
+    sql::run(client, feed, &binding, &names, &loaded, &mut timings).await?;
     judge(client, feed, &binding, &names, stats.records as i64).await?;
     timings.lap("plan and verdict");
     client
@@ -134,6 +144,36 @@ async fn stage_and_validate(
         .await
         .map_err(Error::db("recording timings"))?;
     Ok(())
+}
+
+/// Whether the load can write the typed rows itself: every column's values decided in Rust
+/// (no server-checked types) and every lookup table small enough to hold in memory.
+async fn fast_path(
+    client: &Client,
+    binding: &binding::Binding,
+    file_bytes: u64,
+) -> Result<Option<stage::Fast>> {
+    if binding
+        .columns
+        .iter()
+        .any(|c| matches!(c.rule, TypeRule::Server))
+    {
+        return Ok(None);
+    }
+    let mut lookups = Vec::with_capacity(binding.columns.len());
+    for col in &binding.columns {
+        lookups.push(match &col.lookup {
+            None => None,
+            Some(lookup) => match LookupMap::load(client, lookup).await? {
+                Some(map) => Some(Arc::new(map)),
+                None => return Ok(None),
+            },
+        });
+    }
+    Ok(Some(stage::Fast {
+        lookups,
+        keys: KeyTracker::for_binding(binding, file_bytes),
+    }))
 }
 
 /// Counts, summarizes and judges the staged batch, and records it as `validated`: after a

@@ -265,3 +265,79 @@ async fn server_checked_types_and_odd_identifiers() {
     assert_eq!(s.target, "Odd.Schema.we\"ird");
     assert_eq!((s.rows.good, s.plan.insert), (2, 2));
 }
+
+/// Rows whose values only the server can judge join the rows written during the load; an
+/// integer key compares by value (` 7` and `7` are one key), and a lookup table too large
+/// to hold in memory is joined in SQL with the same result.
+#[tokio::test]
+async fn undecided_values_and_keys_by_value() {
+    let db = TestDb::empty().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE kinds (kind_id integer PRIMARY KEY, label text NOT NULL);
+             INSERT INTO kinds SELECT i, 'k' || i FROM generate_series(1, 3) i;
+             CREATE TABLE events (id integer PRIMARY KEY, day date NOT NULL, n integer,
+                                  kind_id integer REFERENCES kinds);",
+        )
+        .await
+        .expect("schema");
+    let spec_text = "name = \"ev\"\ntarget = \"events\"\n\
+        [columns]\nkind_id = { lookup = \"kinds\", match = \"label\", value = \"kind_id\", from = \"kind\" }\n";
+    let spec = db.write("feed.toml", spec_text);
+    let file = db.write(
+        "feed.csv",
+        "id,day,n,kind\n1,epoch,5,k1\n2,2024-01-02,0x1F,k2\n 7,2024-01-03,7,k3\n7,2024-01-04,8,k1\n\
+         9,2024-01-05,9,kx\n10,yesterday-ish,1,k1\n11,2024-01-06,,k2\n",
+    );
+    let expect_errors = vec![
+        e(3, Some("n"), "type"),
+        e(4, Some("id"), "duplicate_key"),
+        e(5, Some("id"), "duplicate_key"),
+        e(6, Some("kind_id"), "lookup"),
+        e(7, Some("day"), "type"),
+    ];
+    let rows = |id: i64| {
+        let db = &db;
+        async move {
+            db.client()
+                .await
+                .query(
+                    &format!(
+                        "SELECT id, day::text, n, kind_id FROM airlock_stage.batch_{id}_rows ORDER BY id"
+                    ),
+                    &[],
+                )
+                .await
+                .expect("rows")
+                .into_iter()
+                .map(|r| {
+                    let t: (i32, String, Option<i32>, Option<i32>) =
+                        (r.get(0), r.get(1), r.get(2), r.get(3));
+                    t
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let expect_rows = vec![
+        (1, "1970-01-01".to_string(), Some(5), Some(1)),
+        (11, "2024-01-06".to_string(), None, Some(2)),
+    ];
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(db.errors(id).await, expect_errors);
+    assert_eq!(rows(id).await, expect_rows);
+    assert_eq!(
+        db.messages(id, "lookup").await,
+        vec!["'kx' is not in public.kinds.label"]
+    );
+
+    // The same file against a lookup table too large for memory: joined in SQL, same verdicts.
+    db.client()
+        .await
+        .batch_execute("INSERT INTO kinds SELECT i, 'k' || i FROM generate_series(4, 100001) i")
+        .await
+        .expect("more kinds");
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(db.errors(id).await, expect_errors);
+    assert_eq!(rows(id).await, expect_rows);
+}

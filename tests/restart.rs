@@ -33,7 +33,12 @@ fn ctl(version: &str, action: &str) {
         ])
         .output()
         .expect("pg_ctlcluster");
-    let status = String::from_utf8_lossy(&out.stderr);
+    // A cluster left running by an interrupted earlier run says so on stdout.
+    let status = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         out.status.success() || status.contains("already running"),
         "pg_ctlcluster {action}: {status}"

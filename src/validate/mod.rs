@@ -3,6 +3,8 @@
 //! CHECK constraints, duplicate keys) run as SQL over staging; file-level policy decides the
 //! verdict.
 pub mod binding;
+pub mod keys;
+pub mod lookup;
 pub mod policy;
 pub mod row;
 pub mod sql;

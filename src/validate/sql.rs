@@ -9,7 +9,7 @@ use super::types::TypeRule;
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
 use crate::feed::{DuplicateKeys, Feed};
-use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames, TypedLoad};
 use crate::timing::Timings;
 
 const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
@@ -26,52 +26,66 @@ async fn exec(
         .map_err(Error::db(what.to_string()))
 }
 
+/// What the load already did, which the set-based layers then skip.
+pub struct Loaded<'a> {
+    /// Target columns with values the Rust rules left to the server.
+    pub pending: &'a std::collections::BTreeSet<String>,
+    pub typed: TypedLoad,
+    /// Keys that may repeat (from the load), or `None` to group every row.
+    pub candidates: Option<&'a [Vec<String>]>,
+}
+
 /// Runs every set-based layer; afterwards the rows table holds exactly the rows to promote.
 pub async fn run(
     client: &Client,
     feed: &Feed,
     binding: &Binding,
     names: &StageNames,
-    pending: &std::collections::BTreeSet<String>,
+    loaded: &Loaded<'_>,
     timings: &mut Timings,
 ) -> Result<()> {
+    let pending = loaded.pending;
     // Columns of server-checked types, and columns where the Rust rules left values open.
     for col in &binding.columns {
         if matches!(col.rule, TypeRule::Server) || pending.contains(&col.target) {
             server_types(client, names, col).await?;
         }
     }
-    if !pending.is_empty() {
-        clear_pending(client, names).await?;
-    }
     timings.lap("server casts");
-    for col in &binding.columns {
-        if col.lookup.is_some() {
-            lookups(client, names, col).await?;
-        }
-    }
-    timings.lap("lookups");
-    if let Err(e) = build_rows(client, binding, names).await {
-        // A value the Rust rules accepted was refused by the server's cast. That is a gap in
-        // the rules, never a reason to fail: let the server judge every value, then retry.
-        if !is_data_exception(&e) {
-            return Err(e);
-        }
+    // Lookups were resolved while loading whenever the typed rows were written then.
+    if loaded.typed == TypedLoad::NotWritten {
         for col in &binding.columns {
-            if !matches!(col.rule, TypeRule::Server) && col.lookup.is_none() {
-                server_types_all(client, names, col).await?;
+            if col.lookup.is_some() {
+                lookups(client, names, col).await?;
             }
         }
-        build_rows(client, binding, names).await?;
+        timings.lap("lookups");
+    }
+    match loaded.typed {
+        TypedLoad::Written if pending.is_empty() => {}
+        // Only the rows held back for the server's judgement are left to add.
+        TypedLoad::Written => {
+            let filter = format!(
+                "s.\"_ord\" IN (SELECT ord FROM {} WHERE severity = '{PENDING}')",
+                names.issues
+            );
+            build_rows_judged(client, binding, names, &filter).await?;
+        }
+        TypedLoad::NotWritten => build_rows_judged(client, binding, names, "true").await?,
+        TypedLoad::Refused => {
+            server_types_every_column(client, binding, names).await?;
+            build_rows(client, binding, names, "true").await?;
+        }
+    }
+    if !pending.is_empty() {
+        clear_pending(client, names).await?;
     }
     timings.lap("typed rows");
     foreign_keys(client, feed, binding, names).await?;
     timings.lap("foreign keys");
     check_constraints(client, feed, binding, names).await?;
     timings.lap("check constraints");
-    drop_rejected(client, names).await?;
-    duplicate_keys(client, feed, binding, names).await?;
-    drop_rejected(client, names).await?;
+    duplicate_keys(client, feed, binding, names, loaded.candidates).await?;
     timings.lap("duplicate keys");
     // Staging is written in file order, so a BRIN index finds a record by ordinal in a few
     // pages and costs a fraction of a btree to build.
@@ -90,6 +104,37 @@ pub async fn run(
         .await
         .map_err(Error::db("indexing staging"))?;
     timings.lap("indexes");
+    Ok(())
+}
+
+/// Builds typed rows; if the server refuses a value the Rust rules accepted — a gap in the
+/// rules, never a reason to fail — it judges every value, and the rows are built again.
+async fn build_rows_judged(
+    client: &Client,
+    binding: &Binding,
+    names: &StageNames,
+    filter: &str,
+) -> Result<()> {
+    match build_rows(client, binding, names, filter).await {
+        Err(e) if is_data_exception(&e) => {
+            server_types_every_column(client, binding, names).await?;
+            build_rows(client, binding, names, filter).await
+        }
+        other => other,
+    }
+}
+
+/// Every value of the columns the Rust rules judge, cast by the server.
+async fn server_types_every_column(
+    client: &Client,
+    binding: &Binding,
+    names: &StageNames,
+) -> Result<()> {
+    for col in &binding.columns {
+        if !matches!(col.rule, TypeRule::Server) && col.lookup.is_none() {
+            server_types_all(client, names, col).await?;
+        }
+    }
     Ok(())
 }
 
@@ -190,9 +235,15 @@ async fn lookups(client: &Client, names: &StageNames, col: &BoundColumn) -> Resu
     Ok(())
 }
 
-/// The rows that passed the row checks, cast to the target's types (lookups resolved): the
-/// table the remaining checks, the plan and the promotion read.
-async fn build_rows(client: &Client, binding: &Binding, names: &StageNames) -> Result<()> {
+/// Adds the rows of staging that passed the row checks (and `filter`), cast to the target's
+/// types, lookups resolved, to the typed rows: the table the remaining checks, the plan and
+/// the promotion read.
+async fn build_rows(
+    client: &Client,
+    binding: &Binding,
+    names: &StageNames,
+    filter: &str,
+) -> Result<()> {
     let mut select = vec![
         format!("s.\"_line\" AS {}", ident(LINE_COLUMN)),
         format!("s.\"_ord\" AS {}", ident(ORD_COLUMN)),
@@ -224,18 +275,16 @@ async fn build_rows(client: &Client, binding: &Binding, names: &StageNames) -> R
         }
     }
     let sql = format!(
-        "CREATE UNLOGGED TABLE {rows} AS SELECT {select} FROM {raw} s{joins} \
-         WHERE NOT EXISTS (SELECT 1 FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')",
+        "INSERT INTO {rows} SELECT {select} FROM {raw} s{joins} \
+         WHERE ({filter}) AND NOT EXISTS \
+             (SELECT 1 FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')",
         rows = names.rows,
         select = select.join(", "),
         raw = names.raw,
         issues = names.issues,
     );
     client
-        .batch_execute(&format!(
-            "CREATE INDEX ON {issues} (ord) WHERE severity = 'error'; ANALYZE {issues}; {sql}",
-            issues = names.issues
-        ))
+        .batch_execute(&format!("ANALYZE {issues}; {sql}", issues = names.issues))
         .await
         .map_err(Error::db("casting staged rows to the target's types"))
 }
@@ -295,17 +344,13 @@ async fn foreign_keys(
     names: &StageNames,
 ) -> Result<()> {
     for check in fk_checks(feed, binding) {
-        let sql = format!(
-            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-             SELECT r.{line}, r.{ord}, $1, 'foreign_key', 'error', {value}, \
-                    format('%s is not in %s (%s)', {value}, $2::text, $3::text) \
-             FROM {rows} r WHERE {missing} ORDER BY r.{ord}",
-            issues = names.issues,
-            rows = names.rows,
-            line = ident(LINE_COLUMN),
-            ord = ident(ORD_COLUMN),
-            value = key_text(&check.columns, "r"),
-            missing = check.missing,
+        let sql = set_aside_where(
+            names,
+            &check.missing,
+            &format!(
+                "$1, 'foreign_key', 'error', {value}, format('%s is not in %s (%s)', {value}, $2::text, $3::text)",
+                value = key_text(&check.columns, "r"),
+            ),
         );
         let fk = check.fk;
         let reference = format!("{}({})", fk.ref_table_sql, fk.ref_columns.join(", "));
@@ -367,16 +412,13 @@ async fn check_constraints(
             continue;
         }
         let cols: Vec<&str> = check.columns.iter().map(String::as_str).collect();
-        let sql = format!(
-            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-             SELECT r.{line}, r.{ord}, $1, 'check_constraint', 'error', {value}, $2 \
-             FROM {rows} r WHERE ({expr}) IS FALSE ORDER BY r.{ord}",
-            issues = names.issues,
-            rows = names.rows,
-            line = ident(LINE_COLUMN),
-            ord = ident(ORD_COLUMN),
-            value = key_text(&cols, "r"),
-            expr = check.expr,
+        let sql = set_aside_where(
+            names,
+            &format!("({}) IS FALSE", check.expr),
+            &format!(
+                "$1, 'check_constraint', 'error', {}, $2",
+                key_text(&cols, "r")
+            ),
         );
         let message = format!("violates check constraint {}: {}", check.name, check.expr);
         exec(
@@ -390,34 +432,36 @@ async fn check_constraints(
     Ok(())
 }
 
-/// Removes rows with errors (or superseded by a duplicate) from the typed rows.
-async fn drop_rejected(client: &Client, names: &StageNames) -> Result<()> {
-    exec(
-        client,
-        "removing rejected rows",
-        &format!(
-            "DELETE FROM {rows} r WHERE EXISTS (SELECT 1 FROM {issues} i \
-             WHERE i.ord = r.{ord} AND i.severity IN ('error', 'superseded'))",
-            rows = names.rows,
-            issues = names.issues,
-            ord = ident(ORD_COLUMN),
-        ),
-        &[],
+/// One statement that finds the typed rows (`r`) matching `condition`, records an issue for
+/// each (`issue` is the select list after line and ordinal: column, check, severity, value,
+/// message) and removes them from the typed rows by their physical address — no second scan.
+fn set_aside_where(names: &StageNames, condition: &str, issue: &str) -> String {
+    format!(
+        "WITH bad (tid, line, ord, col, chk, sev, val, msg) AS MATERIALIZED \
+             (SELECT r.ctid, r.{line}, r.{ord}, {issue} FROM {rows} r WHERE {condition}), \
+         noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+             SELECT line, ord, col, chk, sev, val, msg FROM bad ORDER BY ord) \
+         DELETE FROM {rows} WHERE ctid = ANY (ARRAY(SELECT tid FROM bad))",
+        rows = names.rows,
+        issues = names.issues,
+        line = ident(LINE_COLUMN),
+        ord = ident(ORD_COLUMN),
     )
-    .await?;
-    Ok(())
 }
 
 /// Rows of the file sharing a merge key. By default all are quarantined; with `last` or
 /// `first` one wins and the others are set aside as superseded, each with the winner's line.
+/// With `candidates` from the load only rows with those keys are grouped; otherwise a hash
+/// aggregate over all rows finds the keys that repeat.
 async fn duplicate_keys(
     client: &Client,
     feed: &Feed,
     binding: &Binding,
     names: &StageNames,
+    candidates: Option<&[Vec<String>]>,
 ) -> Result<()> {
     let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
-    if key.is_empty() {
+    if key.is_empty() || candidates.is_some_and(|c| c.first().is_none_or(Vec::is_empty)) {
         return Ok(());
     }
     let line = ident(LINE_COLUMN);
@@ -427,10 +471,45 @@ async fn duplicate_keys(
         .iter()
         .map(|k| format!("r.{k} = d.{k}", k = ident(k)))
         .collect();
-    let kjoin: Vec<String> = key
-        .iter()
-        .map(|k| format!("r.{k} = k.{k}", k = ident(k)))
-        .collect();
+    let (repeating, params): (String, Vec<&[String]>) = match candidates {
+        Some(lists) => {
+            let aliases: Vec<String> = (1..=key.len()).map(|i| format!("c{i}")).collect();
+            let unnest: Vec<String> = (1..=key.len())
+                .map(|i| format!("${}::text[]", i + 1))
+                .collect();
+            let on: Vec<String> = key
+                .iter()
+                .zip(&aliases)
+                .map(|(k, a)| format!("r.{}::text = k.{a}", ident(k)))
+                .collect();
+            (
+                format!(
+                    "SELECT r.ctid AS tid, r.* FROM {rows} r \
+                     JOIN (SELECT DISTINCT * FROM unnest({unnest}) AS u({aliases})) k ON {on}",
+                    rows = names.rows,
+                    unnest = unnest.join(", "),
+                    aliases = aliases.join(", "),
+                    on = on.join(" AND "),
+                ),
+                lists.iter().map(Vec::as_slice).collect(),
+            )
+        }
+        None => {
+            let kjoin: Vec<String> = key
+                .iter()
+                .map(|k| format!("r.{k} = k.{k}", k = ident(k)))
+                .collect();
+            (
+                format!(
+                    "SELECT r.ctid AS tid, r.* FROM {rows} r JOIN (SELECT {key_list} FROM {rows} \
+                     GROUP BY {key_list} HAVING count(*) > 1) k ON {kjoin}",
+                    rows = names.rows,
+                    kjoin = kjoin.join(" AND "),
+                ),
+                Vec::new(),
+            )
+        }
+    };
     let (filter, severity, message) = match feed.spec.policy.duplicate_keys {
         DuplicateKeys::Quarantine => (
             "true".to_string(),
@@ -450,26 +529,32 @@ async fn duplicate_keys(
         ),
     };
     let sql = format!(
-        // The keys that repeat come from a hash aggregate over all rows; the ordered
-        // aggregates (first, last, the lines) run on those few rows only.
-        "WITH k AS MATERIALIZED (SELECT {key_list} FROM {rows} GROUP BY {key_list} HAVING count(*) > 1), \
-              dr AS MATERIALIZED (SELECT r.* FROM {rows} r JOIN k ON {kjoin}), \
+        // The rows whose key may repeat are few: the ordered aggregates (first, last, the
+        // lines) run on those only, and the losers leave the typed rows by address.
+        "WITH dr AS MATERIALIZED ({repeating}), \
               d AS (SELECT {key_list}, count(*) AS n, \
                     min({ord}) AS first_ord, max({ord}) AS last_ord, \
                     (array_agg({line} ORDER BY {ord}))[1] AS first_line, \
                     (array_agg({line} ORDER BY {ord} DESC))[1] AS last_line, \
                     (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
-                    FROM dr GROUP BY {key_list}) \
-         INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-         SELECT r.{line}, r.{ord}, $1, 'duplicate_key', '{severity}', {value}, {message} \
-         FROM dr r JOIN d ON {join} WHERE {filter} ORDER BY r.{ord}",
+                    FROM dr GROUP BY {key_list} HAVING count(*) > 1), \
+              bad AS MATERIALIZED (SELECT r.tid, r.{line} AS line, r.{ord} AS ord, {value} AS value, \
+                    {message} AS message FROM dr r JOIN d ON {join} WHERE {filter}), \
+              noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+                    SELECT line, ord, $1, 'duplicate_key', '{severity}', value, message \
+                    FROM bad ORDER BY ord) \
+         DELETE FROM {rows} WHERE ctid = ANY (ARRAY(SELECT tid FROM bad))",
         rows = names.rows,
         issues = names.issues,
         value = key_text(&key, "r"),
         join = join.join(" AND "),
-        kjoin = kjoin.join(" AND "),
     );
-    exec(client, "finding duplicate keys", &sql, &[&key.join(", ")]).await?;
+    let key_names = key.join(", ");
+    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&key_names];
+    for list in &params {
+        values.push(list);
+    }
+    exec(client, "finding duplicate keys", &sql, &values).await?;
     Ok(())
 }
 

@@ -176,6 +176,16 @@ fn maybe_newer_int_syntax(s: &str) -> bool {
         .all(|c| c.is_ascii_hexdigit() || "xXoObB_+-".contains(c) || is_pg_space(c))
 }
 
+/// An integer as PostgreSQL 15 reads one (spaces, a sign, digits), or `None`.
+pub fn pg_int(value: &str) -> Option<i128> {
+    let t = pg_trim(value);
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
 fn check_int(value: &str, bits: u32) -> Verdict {
     let name = match bits {
         16 => "smallint",

@@ -1,22 +1,23 @@
 //! Staging: Airlock's catalog (`airlock.batches`, `airlock.decisions`), the per-batch UNLOGGED
 //! staging and issues tables in `airlock_stage`, and the streaming load that fills them with
 //! COPY while the row checks run on another core.
-use std::borrow::Cow;
-use std::io::{Read, Seek, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+mod encode;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use csv::ByteRecord;
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio_postgres::Client;
 
 use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::source::{self, FieldProblem, SourceReader};
-use crate::validate::Severity;
+use crate::source::SourceReader;
 use crate::validate::binding::{Binding, stage_field};
-use crate::validate::row::{self, FieldValue, RowIssue};
+
+use encode::CHUNK;
+pub use encode::Fast;
 
 pub const CATALOG_SCHEMA: &str = "airlock";
 pub const STAGE_SCHEMA: &str = "airlock_stage";
@@ -172,8 +173,9 @@ impl StageNames {
     }
 }
 
-/// Creates the staging and issues tables of a batch.
-pub async fn create_tables(client: &Client, names: &StageNames, fields: usize) -> Result<()> {
+/// Creates the staging, issues and typed rows tables of a batch.
+pub async fn create_tables(client: &Client, names: &StageNames, binding: &Binding) -> Result<()> {
+    let fields = binding.header.len();
     let mut cols = String::from(
         "\"_line\" bigint NOT NULL, \"_ord\" bigint NOT NULL, \"_byte\" bigint NOT NULL, \
          \"_raw\" text",
@@ -191,14 +193,33 @@ pub async fn create_tables(client: &Client, names: &StageNames, fields: usize) -
              \"check\" text NOT NULL,
              severity text NOT NULL,
              value text,
-             message text NOT NULL);",
+             message text NOT NULL);
+         CREATE UNLOGGED TABLE {rows} ({typed});",
         raw = names.raw,
         issues = names.issues,
+        rows = names.rows,
+        typed = rows_definition(binding),
     );
     client.batch_execute(&sql).await.map_err(Error::db(format!(
         "creating staging tables for batch {}",
         names.batch
     )))
+}
+
+/// The typed rows table: the record's line and ordinal, then each bound column as the type
+/// its values are cast to.
+fn rows_definition(binding: &Binding) -> String {
+    let mut columns = vec![
+        format!("{} bigint NOT NULL", ident(LINE_COLUMN)),
+        format!("{} bigint NOT NULL", ident(ORD_COLUMN)),
+    ];
+    columns.extend(
+        binding
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", ident(&c.target), c.cast_sql)),
+    );
+    columns.join(", ")
 }
 
 /// What the streaming load saw.
@@ -212,220 +233,36 @@ pub struct LoadStats {
     /// The row issues found while reading, as COPY text, spilled to a temporary file so
     /// memory stays flat however many rows are bad.
     pub issues: Option<std::fs::File>,
+    /// The good rows in the target's shape (COPY text), when they were written while reading.
+    pub typed: Option<std::fs::File>,
+    /// Keys that may repeat, one list per key column; `None` when every row must be grouped.
+    pub candidates: Option<Vec<Vec<String>>>,
 }
 
-/// Text-format COPY encoding: tab-separated, `\N` for NULL, backslash escapes.
-#[derive(Default)]
-struct CopyEncoder {
-    buf: BytesMut,
-    first: bool,
-}
-
-impl CopyEncoder {
-    fn field(&mut self, value: Option<&str>) {
-        if !self.first {
-            self.buf.put_u8(b'\t');
-        }
-        self.first = false;
-        let Some(value) = value else {
-            self.buf.put_slice(b"\\N");
-            return;
-        };
-        let bytes = value.as_bytes();
-        if !bytes
-            .iter()
-            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
-        {
-            self.buf.put_slice(bytes);
-            return;
-        }
-        for &b in bytes {
-            match b {
-                b'\\' => self.buf.put_slice(b"\\\\"),
-                b'\t' => self.buf.put_slice(b"\\t"),
-                b'\n' => self.buf.put_slice(b"\\n"),
-                b'\r' => self.buf.put_slice(b"\\r"),
-                _ => self.buf.put_u8(b),
-            }
-        }
-    }
-
-    fn int(&mut self, n: u64) {
-        self.field(Some(&n.to_string()));
-    }
-
-    fn end_row(&mut self) {
-        self.buf.put_u8(b'\n');
-        self.first = true;
-    }
-}
-
-const CHUNK: usize = 1 << 20;
-
-/// Reads every record, runs the row checks and encodes the staging rows; runs on a blocking
-/// thread and hands full buffers to the COPY.
-fn encode_records(
-    mut reader: SourceReader,
-    binding: Arc<Binding>,
-    nulls: Arc<Vec<String>>,
-    tx: tokio::sync::mpsc::Sender<Bytes>,
-    cancel: Arc<AtomicBool>,
-) -> Result<LoadStats> {
-    let encoding = reader.options().encoding;
-    let progress = reader.progress();
-    let width = binding.header.len();
-    let mut record = ByteRecord::new();
-    let mut enc = CopyEncoder {
-        first: true,
-        ..Default::default()
-    };
-    let mut issues: Vec<RowIssue> = Vec::new();
-    let mut records = 0u64;
-    let mut pending = std::collections::BTreeSet::new();
-    let spill_err = |source| Error::Io {
-        path: std::env::temp_dir(),
-        source,
-    };
-    let mut spill = tempfile::tempfile().map_err(spill_err)?;
-    let mut issue_enc = CopyEncoder {
-        first: true,
-        ..Default::default()
-    };
-    while let Some(pos) = reader.next_record(&mut record)? {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled {
-                what: "loading the file".into(),
-            });
-        }
-        records += 1;
-        progress.add_record();
-        issues.clear();
-        if record.len() != width {
-            issues.push(RowIssue::new(
-                None,
-                "columns",
-                Severity::Error,
-                None,
-                format!(
-                    "the row has {} field{}, the header has {width}",
-                    record.len(),
-                    if record.len() == 1 { "" } else { "s" }
-                ),
-            ));
-        }
-        let decoded: Vec<Option<std::result::Result<Cow<'_, str>, FieldProblem>>> = (0..width)
-            .map(|i| record.get(i).map(|bytes| source::decode(bytes, encoding)))
-            .collect();
-        let mut broken = false;
-        let mut fields: Vec<FieldValue<'_>> = Vec::with_capacity(width);
-        for (i, field) in decoded.iter().enumerate() {
-            fields.push(match field {
-                None => FieldValue::Unusable,
-                Some(Ok(text)) if nulls.iter().any(|n| n == text) => FieldValue::Null,
-                Some(Ok(text)) => FieldValue::Text(text),
-                Some(Err(problem)) => {
-                    broken = true;
-                    let column = binding.header.get(i).map(String::as_str);
-                    let bytes = record.get(i).unwrap_or_default();
-                    issues.push(RowIssue::new(
-                        column,
-                        problem.check(),
-                        Severity::Error,
-                        Some(&source::escape_bytes(bytes)),
-                        problem.describe(pos.byte),
-                    ));
-                    FieldValue::Unusable
-                }
-            });
-        }
-        row::check_row(&binding, &fields, &mut issues);
-        for issue in issues.iter().filter(|i| i.k == row::PENDING) {
-            if let Some(c) = &issue.c
-                && !pending.contains(c)
-            {
-                pending.insert(c.clone());
-            }
-        }
-
-        for issue in &issues {
-            issue_enc.int(pos.line);
-            issue_enc.int(pos.ordinal);
-            issue_enc.field(issue.c.as_deref());
-            issue_enc.field(Some(issue.k));
-            issue_enc.field(Some(issue.s));
-            issue_enc.field(issue.v.as_deref());
-            issue_enc.field(Some(&issue.m));
-            issue_enc.end_row();
-        }
-        if issue_enc.buf.len() >= CHUNK {
-            spill.write_all(&issue_enc.buf).map_err(spill_err)?;
-            issue_enc.buf.clear();
-        }
-        enc.int(pos.line);
-        enc.int(pos.ordinal);
-        enc.int(pos.byte);
-        if broken || record.len() != width {
-            enc.field(Some(&raw_record(&record, reader.options().delimiter)));
-        } else {
-            enc.field(None);
-        }
-        for f in &fields {
-            match f {
-                FieldValue::Text(t) => enc.field(Some(t)),
-                FieldValue::Null | FieldValue::Unusable => enc.field(None),
-            }
-        }
-        enc.end_row();
-        if enc.buf.len() >= CHUNK {
-            let chunk = enc.buf.split().freeze();
-            if tx.blocking_send(chunk).is_err() {
-                break;
-            }
-        }
-    }
-    if !enc.buf.is_empty() {
-        let _ = tx.blocking_send(enc.buf.split().freeze());
-    }
-    spill.write_all(&issue_enc.buf).map_err(spill_err)?;
-    spill.flush().map_err(spill_err)?;
-    spill.seek(std::io::SeekFrom::Start(0)).map_err(spill_err)?;
-    Ok(LoadStats {
-        records,
-        bytes: progress.bytes(),
-        sha256: progress.sha256().unwrap_or_default(),
-        pending,
-        issues: Some(spill),
-    })
-}
-
-/// A record as text for the `_raw` column: fields re-joined with the delimiter, bytes that are
-/// not UTF-8 shown as `\xNN`.
-fn raw_record(record: &ByteRecord, delimiter: u8) -> String {
-    let mut out = Vec::new();
-    {
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(delimiter)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(&mut out);
-        let _ = writer.write_byte_record(record);
-        let _ = writer.flush();
-    }
-    if out.last() == Some(&b'\n') {
-        out.pop();
-    }
-    source::escape_bytes(&out)
+/// How the typed rows table was filled while loading.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum TypedLoad {
+    /// Not written while reading: SQL builds the typed rows from staging.
+    #[default]
+    NotWritten,
+    /// The good rows are in; only rows with undecided values remain for SQL.
+    Written,
+    /// The server refused a value the Rust rules accepted: SQL must judge every value.
+    Refused,
 }
 
 /// Streams the file into the batch's staging table with COPY. The reader, decoder and row
-/// checks run on a blocking thread while this task feeds the server.
+/// checks run on a blocking thread while this task feeds the server. With `fast`, the good
+/// rows are written to the typed rows table too.
 pub async fn load(
     client: &Client,
     names: &StageNames,
     reader: SourceReader,
     binding: Arc<Binding>,
     nulls: Vec<String>,
+    fast: Option<Fast>,
     cancel: Arc<AtomicBool>,
-) -> Result<LoadStats> {
+) -> Result<(LoadStats, TypedLoad)> {
     let mut columns = String::from("\"_line\", \"_ord\", \"_byte\", \"_raw\"");
     for i in 0..binding.header.len() {
         columns.push_str(", ");
@@ -438,8 +275,10 @@ pub async fn load(
         .map_err(ctx())?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     let nulls = Arc::new(nulls);
-    let producer =
-        tokio::task::spawn_blocking(move || encode_records(reader, binding, nulls, tx, cancel));
+    let typed_columns = rows_columns(&binding);
+    let producer = tokio::task::spawn_blocking(move || {
+        encode::encode_records(reader, binding, nulls, fast, tx, cancel)
+    });
     futures_util::pin_mut!(sink);
     let mut send_error = None;
     while let Some(chunk) = rx.recv().await {
@@ -460,24 +299,62 @@ pub async fn load(
     let mut stats = stats?;
     sink.finish().await.map_err(ctx())?;
     if let Some(spill) = stats.issues.take() {
-        copy_issues(client, names, spill).await?;
+        let into = format!(
+            "{} (line, ord, \"column\", \"check\", severity, value, message)",
+            names.issues
+        );
+        copy_spill(client, &into, spill)
+            .await?
+            .map_err(Error::db(format!(
+                "recording the row issues of batch {}",
+                names.batch
+            )))?;
     }
-    Ok(stats)
+    let mut typed = TypedLoad::NotWritten;
+    if let Some(spill) = stats.typed.take() {
+        let into = format!("{} ({typed_columns})", names.rows);
+        typed = match copy_spill(client, &into, spill).await? {
+            Ok(()) => TypedLoad::Written,
+            // A value the Rust rules accepted was refused by the server's input function.
+            // That is a gap in the rules, never a reason to fail: the COPY wrote nothing, and
+            // SQL judges every value instead.
+            Err(e) if e.code().is_some_and(|c| c.code().starts_with("22")) => TypedLoad::Refused,
+            Err(e) => {
+                return Err(Error::db(format!(
+                    "writing the typed rows of batch {}",
+                    names.batch
+                ))(e));
+            }
+        };
+    }
+    Ok((stats, typed))
 }
 
-/// Streams the spilled row issues into the batch's issues table.
-async fn copy_issues(client: &Client, names: &StageNames, mut spill: std::fs::File) -> Result<()> {
-    let ctx = || Error::db(format!("recording the row issues of batch {}", names.batch));
-    let sink = client
-        .copy_in::<_, Bytes>(&format!(
-            "COPY {} (line, ord, \"column\", \"check\", severity, value, message) FROM STDIN",
-            names.issues
-        ))
+/// The typed rows table's columns, in the order the load writes them.
+fn rows_columns(binding: &Binding) -> String {
+    let mut columns = vec![ident(LINE_COLUMN), ident(ORD_COLUMN)];
+    columns.extend(binding.columns.iter().map(|c| ident(&c.target)));
+    columns.join(", ")
+}
+
+/// Streams a spilled COPY text file into `into` (a table and its column list). The outer
+/// error is the spill file failing; the inner one the server refusing the data.
+async fn copy_spill(
+    client: &Client,
+    into: &str,
+    mut spill: std::fs::File,
+) -> Result<std::result::Result<(), tokio_postgres::Error>> {
+    let sink = match client
+        .copy_in::<_, Bytes>(&format!("COPY {into} FROM STDIN"))
         .await
-        .map_err(ctx())?;
+    {
+        Ok(sink) => sink,
+        Err(e) => return Ok(Err(e)),
+    };
     futures_util::pin_mut!(sink);
     let mut buf = vec![0u8; CHUNK];
     loop {
+        // Returning early drops the sink, which aborts the COPY: nothing half-written stays.
         let n = spill.read(&mut buf).map_err(|source| Error::Io {
             path: std::env::temp_dir(),
             source,
@@ -485,10 +362,9 @@ async fn copy_issues(client: &Client, names: &StageNames, mut spill: std::fs::Fi
         if n == 0 {
             break;
         }
-        sink.send(Bytes::copy_from_slice(&buf[..n]))
-            .await
-            .map_err(ctx())?;
+        if let Err(e) = sink.send(Bytes::copy_from_slice(&buf[..n])).await {
+            return Ok(Err(e));
+        }
     }
-    sink.finish().await.map_err(ctx())?;
-    Ok(())
+    Ok(sink.finish().await.map(|_| ()))
 }

@@ -1,0 +1,336 @@
+//! The producer side of the load: reads every record, runs the row checks and encodes the
+//! staging rows as COPY text. When every value can be decided here (see [`Fast`]), it also
+//! resolves lookups, notes duplicate-key candidates and writes the good rows, already in the
+//! target's shape, for the typed rows table.
+use std::borrow::Cow;
+use std::io::{Seek, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use csv::ByteRecord;
+
+use super::LoadStats;
+use crate::error::{Error, Result};
+use crate::source::{self, FieldProblem, SourceReader};
+use crate::validate::Severity;
+use crate::validate::binding::Binding;
+use crate::validate::keys::KeyTracker;
+use crate::validate::lookup::{LookupMap, Resolved};
+use crate::validate::row::{self, FieldValue, RowIssue};
+
+/// Text-format COPY encoding: tab-separated, `\N` for NULL, backslash escapes.
+pub(super) struct CopyEncoder {
+    pub(super) buf: BytesMut,
+    first: bool,
+}
+
+impl Default for CopyEncoder {
+    fn default() -> Self {
+        Self {
+            buf: BytesMut::new(),
+            first: true,
+        }
+    }
+}
+
+impl CopyEncoder {
+    fn field(&mut self, value: Option<&str>) {
+        if !self.first {
+            self.buf.put_u8(b'\t');
+        }
+        self.first = false;
+        let Some(value) = value else {
+            self.buf.put_slice(b"\\N");
+            return;
+        };
+        let bytes = value.as_bytes();
+        if !bytes
+            .iter()
+            .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+        {
+            self.buf.put_slice(bytes);
+            return;
+        }
+        for &b in bytes {
+            match b {
+                b'\\' => self.buf.put_slice(b"\\\\"),
+                b'\t' => self.buf.put_slice(b"\\t"),
+                b'\n' => self.buf.put_slice(b"\\n"),
+                b'\r' => self.buf.put_slice(b"\\r"),
+                _ => self.buf.put_u8(b),
+            }
+        }
+    }
+
+    fn int(&mut self, n: u64) {
+        self.field(Some(itoa::Buffer::new().format(n)));
+    }
+
+    fn end_row(&mut self) {
+        self.buf.put_u8(b'\n');
+        self.first = true;
+    }
+}
+
+pub(super) const CHUNK: usize = 1 << 20;
+
+/// The typed rows written while reading. Possible when no column needs the server to judge
+/// its values by type and every lookup table fits in memory.
+pub struct Fast {
+    /// One per bound column: the lookup table of a lookup column.
+    pub lookups: Vec<Option<Arc<LookupMap>>>,
+    pub keys: Option<KeyTracker>,
+}
+
+/// COPY text written to a temporary file, so memory stays flat however large the file.
+struct Spill {
+    file: std::fs::File,
+    enc: CopyEncoder,
+}
+
+fn spill_err(source: std::io::Error) -> Error {
+    Error::Io {
+        path: std::env::temp_dir(),
+        source,
+    }
+}
+
+impl Spill {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            file: tempfile::tempfile().map_err(spill_err)?,
+            enc: CopyEncoder::default(),
+        })
+    }
+
+    fn flush_if_full(&mut self) -> Result<()> {
+        if self.enc.buf.len() >= CHUNK {
+            self.file.write_all(&self.enc.buf).map_err(spill_err)?;
+            self.enc.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<std::fs::File> {
+        self.file.write_all(&self.enc.buf).map_err(spill_err)?;
+        self.file.flush().map_err(spill_err)?;
+        self.file
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(spill_err)?;
+        Ok(self.file)
+    }
+}
+
+/// Reads every record, runs the row checks and encodes the staging rows; runs on a blocking
+/// thread and hands full buffers to the COPY.
+pub(super) fn encode_records(
+    mut reader: SourceReader,
+    binding: Arc<Binding>,
+    nulls: Arc<Vec<String>>,
+    mut fast: Option<Fast>,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    cancel: Arc<AtomicBool>,
+) -> Result<LoadStats> {
+    let encoding = reader.options().encoding;
+    let progress = reader.progress();
+    let width = binding.header.len();
+    let mut record = ByteRecord::new();
+    let mut enc = CopyEncoder::default();
+    let mut issues: Vec<RowIssue> = Vec::new();
+    let mut records = 0u64;
+    let mut pending = std::collections::BTreeSet::new();
+    let mut issue_spill = Spill::new()?;
+    let (lookups, mut keys) = match fast.take() {
+        Some(f) => (Some(f.lookups), f.keys),
+        None => (None, None),
+    };
+    let mut typed_spill = match lookups {
+        Some(_) => Some(Spill::new()?),
+        None => None,
+    };
+    while let Some(pos) = reader.next_record(&mut record)? {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled {
+                what: "loading the file".into(),
+            });
+        }
+        records += 1;
+        progress.add_record();
+        issues.clear();
+        if record.len() != width {
+            issues.push(RowIssue::new(
+                None,
+                "columns",
+                Severity::Error,
+                None,
+                format!(
+                    "the row has {} field{}, the header has {width}",
+                    record.len(),
+                    if record.len() == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        let decoded: Vec<Option<std::result::Result<Cow<'_, str>, FieldProblem>>> = (0..width)
+            .map(|i| record.get(i).map(|bytes| source::decode(bytes, encoding)))
+            .collect();
+        let mut broken = false;
+        let mut fields: Vec<FieldValue<'_>> = Vec::with_capacity(width);
+        for (i, field) in decoded.iter().enumerate() {
+            fields.push(match field {
+                None => FieldValue::Unusable,
+                Some(Ok(text)) if nulls.iter().any(|n| n == text) => FieldValue::Null,
+                Some(Ok(text)) => FieldValue::Text(text),
+                Some(Err(problem)) => {
+                    broken = true;
+                    let column = binding.header.get(i).map(String::as_str);
+                    let bytes = record.get(i).unwrap_or_default();
+                    issues.push(RowIssue::new(
+                        column,
+                        problem.check(),
+                        Severity::Error,
+                        Some(&source::escape_bytes(bytes)),
+                        problem.describe(pos.byte),
+                    ));
+                    FieldValue::Unusable
+                }
+            });
+        }
+        row::check_row(&binding, &fields, &mut issues);
+        let mut resolved = Vec::new();
+        if let Some(lookups) = &lookups {
+            resolve_lookups(&binding, lookups, &fields, &mut resolved, &mut issues);
+        }
+        let mut undecided = false;
+        for issue in issues.iter().filter(|i| i.k == row::PENDING) {
+            undecided = true;
+            if let Some(c) = &issue.c
+                && !pending.contains(c)
+            {
+                pending.insert(c.clone());
+            }
+        }
+        let good = !issues.iter().any(|i| i.s == Severity::Error.as_str());
+        if let (Some(typed), true) = (typed_spill.as_mut(), good) {
+            if let Some(keys) = keys.as_mut() {
+                let key: Vec<&str> = keys
+                    .fields()
+                    .iter()
+                    .map(|&i| match fields.get(i) {
+                        Some(FieldValue::Text(t)) => t,
+                        _ => "",
+                    })
+                    .collect();
+                keys.add_key(&key);
+            }
+            // Rows with values only the server can judge go through SQL after the load.
+            if !undecided {
+                typed.enc.int(pos.line);
+                typed.enc.int(pos.ordinal);
+                for value in &resolved {
+                    typed.enc.field(value.as_deref());
+                }
+                typed.enc.end_row();
+                typed.flush_if_full()?;
+            }
+        }
+
+        for issue in &issues {
+            let e = &mut issue_spill.enc;
+            e.int(pos.line);
+            e.int(pos.ordinal);
+            e.field(issue.c.as_deref());
+            e.field(Some(issue.k));
+            e.field(Some(issue.s));
+            e.field(issue.v.as_deref());
+            e.field(Some(&issue.m));
+            e.end_row();
+        }
+        issue_spill.flush_if_full()?;
+        enc.int(pos.line);
+        enc.int(pos.ordinal);
+        enc.int(pos.byte);
+        if broken || record.len() != width {
+            enc.field(Some(&raw_record(&record, reader.options().delimiter)));
+        } else {
+            enc.field(None);
+        }
+        for f in &fields {
+            match f {
+                FieldValue::Text(t) => enc.field(Some(t)),
+                FieldValue::Null | FieldValue::Unusable => enc.field(None),
+            }
+        }
+        enc.end_row();
+        if enc.buf.len() >= CHUNK {
+            let chunk = enc.buf.split().freeze();
+            if tx.blocking_send(chunk).is_err() {
+                break;
+            }
+        }
+    }
+    if !enc.buf.is_empty() {
+        let _ = tx.blocking_send(enc.buf.split().freeze());
+    }
+    let candidates = keys.and_then(KeyTracker::into_candidates);
+    Ok(LoadStats {
+        records,
+        bytes: progress.bytes(),
+        sha256: progress.sha256().unwrap_or_default(),
+        pending,
+        issues: Some(issue_spill.finish()?),
+        typed: typed_spill.map(Spill::finish).transpose()?,
+        candidates,
+    })
+}
+
+/// Each bound column's value for the typed rows: the field, or the lookup's value for it.
+/// A lookup that finds no row, or several, is an error of the row.
+fn resolve_lookups<'a>(
+    binding: &Binding,
+    lookups: &'a [Option<Arc<LookupMap>>],
+    fields: &[FieldValue<'a>],
+    resolved: &mut Vec<Option<Cow<'a, str>>>,
+    issues: &mut Vec<RowIssue>,
+) {
+    for (col, lookup) in binding.columns.iter().zip(lookups) {
+        let value = match fields.get(col.source_index) {
+            Some(FieldValue::Text(t)) => Some(*t),
+            _ => None,
+        };
+        resolved.push(match (value, lookup) {
+            (Some(v), Some(map)) => match map.resolve(v) {
+                Resolved::Value(found) => found.map(Cow::Borrowed),
+                Resolved::Refused(message) => {
+                    issues.push(RowIssue::new(
+                        Some(&col.target),
+                        "lookup",
+                        Severity::Error,
+                        Some(v),
+                        message,
+                    ));
+                    None
+                }
+            },
+            (v, _) => v.map(Cow::Borrowed),
+        });
+    }
+}
+
+/// A record as text for the `_raw` column: fields re-joined with the delimiter, bytes that are
+/// not UTF-8 shown as `\xNN`.
+fn raw_record(record: &ByteRecord, delimiter: u8) -> String {
+    let mut out = Vec::new();
+    {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(&mut out);
+        let _ = writer.write_byte_record(record);
+        let _ = writer.flush();
+    }
+    if out.last() == Some(&b'\n') {
+        out.pop();
+    }
+    source::escape_bytes(&out)
+}
