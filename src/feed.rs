@@ -153,6 +153,7 @@ impl Default for Policy {
 #[derive(Debug, Clone)]
 pub struct Lookup {
     pub table_sql: String,
+    pub table_oid: u32,
     pub table_display: String,
     pub match_column: String,
     pub value_column: String,
@@ -493,6 +494,7 @@ async fn parse_column(
         from,
         lookup: Lookup {
             table_sql: lookup_table.sql_name(),
+            table_oid: lookup_table.oid,
             table_display: lookup_table.display_name(),
             match_column,
             value_column,

@@ -29,6 +29,7 @@ pub struct CheckControl {
 /// read. On failure after the batch exists, the batch is marked `load_failed` with the error.
 pub async fn check(
     client: &mut Client,
+    second: Option<Client>,
     feed: &Feed,
     file: &Path,
     control: &CheckControl,
@@ -63,7 +64,8 @@ pub async fn check(
         },
     )
     .await?;
-    let result = stage_and_validate(client, feed, id, reader, binding, control).await;
+    let result =
+        stage_and_validate(client, second.as_ref(), feed, id, reader, binding, control).await;
     let result = match result {
         Ok(()) => Ok(id),
         Err(e) => {
@@ -85,6 +87,7 @@ pub async fn check(
 
 async fn stage_and_validate(
     client: &Client,
+    second: Option<&Client>,
     feed: &Feed,
     id: i64,
     reader: SourceReader,
@@ -108,6 +111,7 @@ async fn stage_and_validate(
     } else {
         stage::load(
             client,
+            second,
             &names,
             reader,
             binding.clone(),
@@ -134,8 +138,22 @@ async fn stage_and_validate(
         candidates: stats.candidates.as_deref(),
     };
     sql::run(client, feed, &binding, &names, &loaded, &mut timings).await?;
-    judge(client, feed, &binding, &names, stats.records as i64).await?;
-    timings.lap("plan and verdict");
+    let judging = judge(client, feed, &binding, &names, stats.records as i64);
+    match second {
+        // The review's indexes build on the second connection while the plan runs.
+        Some(second) => {
+            let (judged, indexed) = tokio::join!(judging, sql::index_staging(second, &names));
+            judged?;
+            indexed?;
+            timings.lap("plan and verdict, indexes alongside");
+        }
+        None => {
+            judging.await?;
+            timings.lap("plan and verdict");
+            sql::index_staging(client, &names).await?;
+            timings.lap("indexes");
+        }
+    }
     client
         .execute(
             "UPDATE airlock.batches SET timings = $2 WHERE id = $1",

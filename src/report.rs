@@ -116,14 +116,17 @@ pub async fn count_rows(client: &Client, names: &StageNames, total: i64) -> Resu
     let row = client
         .query_one(
             &format!(
+                // A row leaves the typed rows only with an error or superseded issue: warned
+                // rows still going to production are those with neither (no scan of rows).
                 "SELECT (SELECT count(*) FROM {rows}), \
                         count(DISTINCT ord) FILTER (WHERE severity = 'error'), \
                         count(DISTINCT ord) FILTER (WHERE severity = 'superseded'), \
-                        count(DISTINCT ord) FILTER (WHERE severity = 'warning' AND ord IN (SELECT {ord} FROM {rows})) \
-                 FROM {issues}",
+                        count(DISTINCT ord) FILTER (WHERE severity = 'warning' AND NOT EXISTS \
+                            (SELECT 1 FROM {issues} j WHERE j.ord = i.ord \
+                             AND j.severity IN ('error', 'superseded'))) \
+                 FROM {issues} i",
                 rows = names.rows,
                 issues = names.issues,
-                ord = crate::db::ident(crate::stage::ORD_COLUMN),
             ),
             &[],
         )

@@ -196,7 +196,8 @@ async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     let feed = feed::load(&client, &spec).await?;
-    let id = pipeline::check(&mut client, &feed, &file, &Default::default()).await?;
+    let second = db::connect_second(&target.with_dbname(demo::DEMO_DATABASE)).await;
+    let id = pipeline::check(&mut client, second, &feed, &file, &Default::default()).await?;
     print!("{}", report::render(&report::load(&client, id).await?));
     println!(
         "\nThe sandbox database is {}; the feed and its spec are in {}.",
@@ -232,7 +233,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let feed = feed::load(&client, feed).await?;
             let control = pipeline::CheckControl::default();
             interrupt_on_ctrl_c(&client, &control);
-            let id = pipeline::check(&mut client, &feed, file, &control).await?;
+            let second = db::connect_second(&target).await;
+            let id = pipeline::check(&mut client, second, &feed, file, &control).await?;
             let summary = report::load(&client, id).await?;
             if *json {
                 print_json(&summary)?;
@@ -308,7 +310,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let feed = feed::load(&client, feed).await?;
             let control = pipeline::CheckControl::default();
             interrupt_on_ctrl_c(&client, &control);
-            let id = pipeline::check(&mut client, &feed, file, &control).await?;
+            let second = db::connect_second(&target).await;
+            let id = pipeline::check(&mut client, second, &feed, file, &control).await?;
             let summary = report::load(&client, id).await?;
             if summary.verdict.as_deref() == Some("abort") {
                 if *json {

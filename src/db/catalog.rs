@@ -36,6 +36,7 @@ pub struct ForeignKey {
     pub columns: Vec<String>,
     /// Quoted by the server (`format('%I.%I')`).
     pub ref_table_sql: String,
+    pub ref_table_oid: u32,
     pub ref_columns: Vec<String>,
 }
 
@@ -128,7 +129,7 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
                 "SELECT con.conname::text, con.contype, {}, pg_get_expr(con.conbin, con.conrelid), \
                         (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
                          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = con.confrelid), \
-                        {} \
+                        {}, con.confrelid \
                  FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY con.conname",
                 cols("con.conkey", "con.conrelid"),
                 cols("con.confkey", "con.confrelid"),
@@ -181,6 +182,7 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
                 name,
                 columns,
                 ref_table_sql: r.get(4),
+                ref_table_oid: r.get(6),
                 ref_columns: r.get(5),
             }),
             _ => {}

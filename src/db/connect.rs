@@ -167,3 +167,10 @@ pub async fn connect(target: &ConnectTarget) -> Result<Client> {
         .map_err(Error::db("setting up the session"))?;
     Ok(client)
 }
+
+/// A second connection, for work that runs alongside the first (the typed rows' COPY, the
+/// review's indexes); `None` when the server refuses one (say, at `max_connections`), and
+/// that work then runs on the first connection after the rest.
+pub async fn connect_second(target: &ConnectTarget) -> Option<Client> {
+    connect(target).await.ok()
+}

@@ -84,7 +84,7 @@ pub struct Fast {
 }
 
 /// COPY text written to a temporary file, so memory stays flat however large the file.
-struct Spill {
+pub(super) struct Spill {
     file: std::fs::File,
     enc: CopyEncoder,
 }
@@ -97,7 +97,7 @@ fn spill_err(source: std::io::Error) -> Error {
 }
 
 impl Spill {
-    fn new() -> Result<Self> {
+    pub(super) fn new() -> Result<Self> {
         Ok(Self {
             file: tempfile::tempfile().map_err(spill_err)?,
             enc: CopyEncoder::default(),
@@ -122,6 +122,52 @@ impl Spill {
     }
 }
 
+/// Where the typed rows go: straight to a second connection's COPY, or to a spill file that
+/// is copied after staging.
+pub(super) enum TypedOut {
+    Stream {
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+        enc: CopyEncoder,
+    },
+    Spill(Spill),
+}
+
+impl TypedOut {
+    fn enc(&mut self) -> &mut CopyEncoder {
+        match self {
+            TypedOut::Stream { enc, .. } => enc,
+            TypedOut::Spill(spill) => &mut spill.enc,
+        }
+    }
+
+    /// Hands on a full buffer. `false` when the COPY on the other end has stopped (it failed;
+    /// the load side reports why), after which typed rows are no longer written.
+    fn flush_if_full(&mut self) -> Result<bool> {
+        match self {
+            TypedOut::Stream { tx, enc } if enc.buf.len() >= CHUNK => {
+                Ok(tx.blocking_send(enc.buf.split().freeze()).is_ok())
+            }
+            TypedOut::Stream { .. } => Ok(true),
+            TypedOut::Spill(spill) => spill.flush_if_full().map(|()| true),
+        }
+    }
+
+    /// Ends the output: the rest of the buffer, then an empty chunk that tells the COPY the
+    /// reader got to the end (a channel closed without it means the load failed).
+    fn finish(self) -> Result<Option<std::fs::File>> {
+        match self {
+            TypedOut::Stream { tx, mut enc } => {
+                if !enc.buf.is_empty() {
+                    let _ = tx.blocking_send(enc.buf.split().freeze());
+                }
+                let _ = tx.blocking_send(Bytes::new());
+                Ok(None)
+            }
+            TypedOut::Spill(spill) => spill.finish().map(Some),
+        }
+    }
+}
+
 /// Reads every record, runs the row checks and encodes the staging rows; runs on a blocking
 /// thread and hands full buffers to the COPY.
 pub(super) fn encode_records(
@@ -129,6 +175,7 @@ pub(super) fn encode_records(
     binding: Arc<Binding>,
     nulls: Arc<Vec<String>>,
     mut fast: Option<Fast>,
+    mut typed_out: Option<TypedOut>,
     tx: tokio::sync::mpsc::Sender<Bytes>,
     cancel: Arc<AtomicBool>,
 ) -> Result<LoadStats> {
@@ -144,10 +191,6 @@ pub(super) fn encode_records(
     let (lookups, mut keys) = match fast.take() {
         Some(f) => (Some(f.lookups), f.keys),
         None => (None, None),
-    };
-    let mut typed_spill = match lookups {
-        Some(_) => Some(Spill::new()?),
-        None => None,
     };
     while let Some(pos) = reader.next_record(&mut record)? {
         if cancel.load(Ordering::Relaxed) {
@@ -211,27 +254,28 @@ pub(super) fn encode_records(
             }
         }
         let good = !issues.iter().any(|i| i.s == Severity::Error.as_str());
-        if let (Some(typed), true) = (typed_spill.as_mut(), good) {
-            if let Some(keys) = keys.as_mut() {
-                let key: Vec<&str> = keys
-                    .fields()
-                    .iter()
-                    .map(|&i| match fields.get(i) {
-                        Some(FieldValue::Text(t)) => t,
-                        _ => "",
-                    })
-                    .collect();
-                keys.add_key(&key);
+        if let (Some(keys), true) = (keys.as_mut(), good) {
+            let key: Vec<&str> = keys
+                .fields()
+                .iter()
+                .map(|&i| match fields.get(i) {
+                    Some(FieldValue::Text(t)) => t,
+                    _ => "",
+                })
+                .collect();
+            keys.add_key(&key);
+        }
+        // Rows with values only the server can judge go through SQL after the load.
+        if let (Some(typed), true) = (typed_out.as_mut(), good && !undecided) {
+            let enc = typed.enc();
+            enc.int(pos.line);
+            enc.int(pos.ordinal);
+            for value in &resolved {
+                enc.field(value.as_deref());
             }
-            // Rows with values only the server can judge go through SQL after the load.
-            if !undecided {
-                typed.enc.int(pos.line);
-                typed.enc.int(pos.ordinal);
-                for value in &resolved {
-                    typed.enc.field(value.as_deref());
-                }
-                typed.enc.end_row();
-                typed.flush_if_full()?;
+            enc.end_row();
+            if !typed.flush_if_full()? {
+                typed_out = None;
             }
         }
 
@@ -279,7 +323,10 @@ pub(super) fn encode_records(
         sha256: progress.sha256().unwrap_or_default(),
         pending,
         issues: Some(issue_spill.finish()?),
-        typed: typed_spill.map(Spill::finish).transpose()?,
+        typed: match typed_out {
+            Some(out) => out.finish()?,
+            None => None,
+        },
         candidates,
     })
 }

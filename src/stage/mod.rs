@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::source::SourceReader;
 use crate::validate::binding::{Binding, stage_field};
 
-use encode::CHUNK;
 pub use encode::Fast;
+use encode::{CHUNK, TypedOut};
 
 pub const CATALOG_SCHEMA: &str = "airlock";
 pub const STAGE_SCHEMA: &str = "airlock_stage";
@@ -253,9 +253,12 @@ pub enum TypedLoad {
 
 /// Streams the file into the batch's staging table with COPY. The reader, decoder and row
 /// checks run on a blocking thread while this task feeds the server. With `fast`, the good
-/// rows are written to the typed rows table too.
+/// rows are written to the typed rows table too: through `second` at the same time, when
+/// there is a second connection, else spooled and copied after staging.
+#[allow(clippy::too_many_arguments)]
 pub async fn load(
     client: &Client,
+    second: Option<&Client>,
     names: &StageNames,
     reader: SourceReader,
     binding: Arc<Binding>,
@@ -269,32 +272,52 @@ pub async fn load(
         columns.push_str(&stage_field(i));
     }
     let ctx = || Error::db(format!("loading batch {} into staging", names.batch));
+    let typed_ctx = || Error::db(format!("writing the typed rows of batch {}", names.batch));
+    let typed_into = format!("{} ({})", names.rows, rows_columns(&binding));
     let sink = client
         .copy_in::<_, Bytes>(&format!("COPY {} ({columns}) FROM STDIN", names.raw))
         .await
         .map_err(ctx())?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let (typed_out, typed_rx) = match (&fast, second) {
+        (None, _) => (None, None),
+        (Some(_), None) => (Some(TypedOut::Spill(encode::Spill::new()?)), None),
+        (Some(_), Some(_)) => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+            let enc = Default::default();
+            (Some(TypedOut::Stream { tx, enc }), Some(rx))
+        }
+    };
     let nulls = Arc::new(nulls);
-    let typed_columns = rows_columns(&binding);
     let producer = tokio::task::spawn_blocking(move || {
-        encode::encode_records(reader, binding, nulls, fast, tx, cancel)
+        encode::encode_records(reader, binding, nulls, fast, typed_out, tx, cancel)
     });
     futures_util::pin_mut!(sink);
-    let mut send_error = None;
-    while let Some(chunk) = rx.recv().await {
-        if let Err(e) = sink.send(chunk).await {
-            send_error = Some(e);
-            break;
+    let staging = async {
+        while let Some(chunk) = rx.recv().await {
+            if let Err(e) = sink.send(chunk).await {
+                // Stops the reader, which would otherwise wait for room in the channel.
+                rx.close();
+                return Err(e);
+            }
         }
-    }
+        Ok(())
+    };
+    let typed = async {
+        match (second, typed_rx) {
+            (Some(second), Some(typed_rx)) => {
+                Some(stream_typed(second, &typed_into, typed_rx).await)
+            }
+            _ => None,
+        }
+    };
+    let (staged, streamed) = tokio::join!(staging, typed);
     drop(rx);
     let stats = producer.await.map_err(|e| Error::File {
         path: std::path::PathBuf::from("(reader)"),
         problem: format!("the reader stopped unexpectedly: {e}"),
     })?;
-    if let Some(e) = send_error {
-        return Err(ctx()(e));
-    }
+    staged.map_err(ctx())?;
     // Dropping an unfinished sink aborts the COPY; on success, finish it.
     let mut stats = stats?;
     sink.finish().await.map_err(ctx())?;
@@ -310,24 +333,44 @@ pub async fn load(
                 names.batch
             )))?;
     }
-    let mut typed = TypedLoad::NotWritten;
-    if let Some(spill) = stats.typed.take() {
-        let into = format!("{} ({typed_columns})", names.rows);
-        typed = match copy_spill(client, &into, spill).await? {
-            Ok(()) => TypedLoad::Written,
-            // A value the Rust rules accepted was refused by the server's input function.
-            // That is a gap in the rules, never a reason to fail: the COPY wrote nothing, and
-            // SQL judges every value instead.
-            Err(e) if e.code().is_some_and(|c| c.code().starts_with("22")) => TypedLoad::Refused,
-            Err(e) => {
-                return Err(Error::db(format!(
-                    "writing the typed rows of batch {}",
-                    names.batch
-                ))(e));
-            }
-        };
-    }
+    let written = match (streamed, stats.typed.take()) {
+        (Some(result), _) => Some(result),
+        (None, Some(spill)) => Some(copy_spill(client, &typed_into, spill).await?),
+        (None, None) => None,
+    };
+    let typed = match written {
+        None => TypedLoad::NotWritten,
+        Some(Ok(())) => TypedLoad::Written,
+        // A value the Rust rules accepted was refused by the server's input function.
+        // That is a gap in the rules, never a reason to fail: the COPY wrote nothing, and
+        // SQL judges every value instead.
+        Some(Err(e)) if e.code().is_some_and(|c| c.code().starts_with("22")) => TypedLoad::Refused,
+        Some(Err(e)) => return Err(typed_ctx()(e)),
+    };
     Ok((stats, typed))
+}
+
+/// Feeds the typed rows COPY on the second connection until the reader's end marker (an
+/// empty chunk). A channel that closes without it means the load failed: the COPY is then
+/// dropped unfinished, which aborts it.
+async fn stream_typed(
+    second: &Client,
+    into: &str,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let sink = second
+        .copy_in::<_, Bytes>(&format!("COPY {into} FROM STDIN"))
+        .await?;
+    futures_util::pin_mut!(sink);
+    while let Some(chunk) = rx.recv().await {
+        if chunk.is_empty() {
+            sink.finish().await?;
+            return Ok(());
+        }
+        sink.send(chunk).await?;
+    }
+    // Aborted: whatever the load reports is the error that matters.
+    Ok(())
 }
 
 /// The typed rows table's columns, in the order the load writes them.

@@ -129,7 +129,8 @@ async fn perform(
             let result = async {
                 let mut own = db::connect(target).await?;
                 let feed = feed::load(&own, &feed).await?;
-                pipeline::check(&mut own, &feed, &file, control).await
+                let second = db::connect_second(target).await;
+                pipeline::check(&mut own, second, &feed, &file, control).await
             }
             .await;
             Action::Checked(result.map_err(text))

@@ -55,8 +55,11 @@ impl KeyTracker {
         if canon.is_empty() {
             return None;
         }
-        // Records are rarely under 16 bytes: 16 bits per possible record.
-        let bits = file_bytes.clamp(MIN_BITS, MAX_BITS).next_power_of_two();
+        // A bit per four bytes of file: 16 per key for 64-byte records. Small
+        // enough to stay in cache, which is what makes the filter cheap.
+        let bits = (file_bytes / 4)
+            .clamp(MIN_BITS, MAX_BITS)
+            .next_power_of_two();
         let words = bits / 64;
         Some(Self {
             bits: vec![0; words as usize],

@@ -86,13 +86,13 @@ impl LookupMap {
 
     /// The value for a file value, or why there is none; the messages match the SQL check's.
     pub fn resolve(&self, value: &str) -> Resolved<'_> {
-        let shown: String = value.chars().take(60).collect();
+        let shown = || value.chars().take(60).collect::<String>();
         match self.entries.get(value) {
             Some(Entry::One(v)) => Resolved::Value(v.as_deref()),
             Some(Entry::Many(n)) => {
-                Resolved::Refused(format!("'{shown}' matches {n} rows of {}", self.shown))
+                Resolved::Refused(format!("'{}' matches {n} rows of {}", shown(), self.shown))
             }
-            None => Resolved::Refused(format!("'{shown}' is not in {}", self.shown)),
+            None => Resolved::Refused(format!("'{}' is not in {}", shown(), self.shown)),
         }
     }
 }

@@ -106,7 +106,8 @@ impl TestDb {
     pub async fn check(&self, spec: &Path, file: &Path) -> airlock::Result<i64> {
         let mut client = self.client().await;
         let feed = airlock::feed::load(&client, spec).await?;
-        airlock::pipeline::check(&mut client, &feed, file, &Default::default()).await
+        let second = db::connect_second(&self.target).await;
+        airlock::pipeline::check(&mut client, second, &feed, file, &Default::default()).await
     }
 
     pub async fn summary(&self, id: i64) -> airlock::report::Summary {
