@@ -290,6 +290,44 @@ async fn a_plan_that_changed_since_review_is_refused() {
         ),
         "{err}"
     );
+
+    // The same in a swap, where the next table's foreign keys are added after its fill:
+    // the rows are found by bisection, set aside, and nothing moves.
+    let id = db
+        .check(
+            &swap_spec(&db, "max_count_change = 10.0\n"),
+            &fixture("products-clean.csv"),
+        )
+        .await
+        .expect("check");
+    client
+        .batch_execute("DELETE FROM products WHERE category_id = 3; DELETE FROM categories WHERE category_id = 3")
+        .await
+        .expect("delete category");
+    let before = db.table_hash("products").await;
+    // Category 4 went earlier, so its rows are quarantined: the policy is overridden.
+    let overridden = PromoteOptions {
+        accept_plan_changes: true,
+        override_policy: true,
+        note: Some("categories 3 and 4 are gone".into()),
+        ..opts()
+    };
+    let err = promote::promote(&db.target, id, &overridden)
+        .await
+        .expect_err("category gone")
+        .to_string();
+    assert!(err.contains("violates foreign key constraint"), "{err}");
+    assert_eq!(db.table_hash("products").await, before);
+    let s = db.summary(id).await;
+    assert_eq!(s.state, "validated");
+    assert!(s.rows.quarantined > 0);
+    let applied = promote::promote(&db.target, id, &overridden)
+        .await
+        .expect("approved again without those rows");
+    assert_eq!(
+        applied.inserted + applied.updated + applied.unchanged,
+        s.rows.good
+    );
 }
 
 #[tokio::test]
