@@ -230,12 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Command::Check { feed, file, json } => {
-            let feed = feed::load(&client, feed).await?;
-            let control = pipeline::CheckControl::default();
-            interrupt_on_ctrl_c(&client, &control);
-            let second = db::connect_second(&target).await;
-            let id = pipeline::check(&mut client, second, &feed, file, &control).await?;
-            let summary = report::load(&client, id).await?;
+            let summary = check_file(&mut client, &target, feed, file).await?;
             if *json {
                 print_json(&summary)?;
             } else {
@@ -307,12 +302,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             ..
         } => {
-            let feed = feed::load(&client, feed).await?;
-            let control = pipeline::CheckControl::default();
-            interrupt_on_ctrl_c(&client, &control);
-            let second = db::connect_second(&target).await;
-            let id = pipeline::check(&mut client, second, &feed, file, &control).await?;
-            let summary = report::load(&client, id).await?;
+            let summary = check_file(&mut client, &target, feed, file).await?;
+            let id = summary.batch;
             if summary.verdict.as_deref() == Some("abort") {
                 if *json {
                     print_json(&summary)?;
@@ -384,6 +375,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Ctrl-C stops the load (and any query in flight); the batch is then marked `load_failed`
 /// with the reason, and production was never touched.
+/// `check` and `run`: loads the spec, checks the file (Ctrl-C stops it cleanly, with a
+/// second connection when the server grants one) and reads the batch's summary back.
+async fn check_file(
+    client: &mut tokio_postgres::Client,
+    target: &ConnectTarget,
+    spec: &std::path::Path,
+    file: &std::path::Path,
+) -> anyhow::Result<report::Summary> {
+    let feed = feed::load(client, spec).await?;
+    let control = pipeline::CheckControl::default();
+    interrupt_on_ctrl_c(client, &control);
+    let second = db::connect_second(target).await;
+    let id = pipeline::check(client, second, &feed, file, &control).await?;
+    Ok(report::load(client, id).await?)
+}
+
 fn interrupt_on_ctrl_c(client: &tokio_postgres::Client, control: &pipeline::CheckControl) {
     let cancel = control.cancel.clone();
     let token = client.cancel_token();

@@ -255,15 +255,10 @@ pub(super) fn encode_records(
         }
         let good = !issues.iter().any(|i| i.s == Severity::Error.as_str());
         if let (Some(keys), true) = (keys.as_mut(), good) {
-            let key: Vec<&str> = keys
-                .fields()
-                .iter()
-                .map(|&i| match fields.get(i) {
-                    Some(FieldValue::Text(t)) => t,
-                    _ => "",
-                })
-                .collect();
-            keys.add_key(&key);
+            keys.add_key(|i| match fields.get(i) {
+                Some(FieldValue::Text(t)) => t,
+                _ => "",
+            });
         }
         // Rows with values only the server can judge go through SQL after the load.
         if let (Some(typed), true) = (typed_out.as_mut(), good && !undecided) {

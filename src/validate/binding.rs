@@ -11,7 +11,7 @@ use crate::validate::types::TypeRule;
 /// refused with a clear error (PostgreSQL tables hold at most 1,600 columns).
 pub const MAX_SOURCE_COLUMNS: usize = 1000;
 
-const BPCHAR_OID: u32 = 1042;
+pub(crate) const BPCHAR_OID: u32 = 1042;
 
 /// One target column fed by the file.
 #[derive(Debug, Clone)]

@@ -3,9 +3,9 @@
 //! seen before becomes a candidate. SQL then confirms the candidates over the typed rows — a
 //! join against a handful of keys instead of grouping every row. False positives only make
 //! the candidate list a little longer; a key that repeats is never missed.
-use super::binding::Binding;
+use super::binding::{BPCHAR_OID, Binding};
 use super::types::TypeRule;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// Beyond this many candidates the filter is not worth it: SQL groups every row instead.
 const MAX_CANDIDATES: usize = 200_000;
@@ -46,7 +46,8 @@ impl KeyTracker {
                 return None;
             }
             canon.push(match col.rule {
-                TypeRule::Text { .. } if col.cast_sql != "bpchar" => Canon::Text,
+                // `character(n)` ignores trailing spaces when comparing: not byte for byte.
+                TypeRule::Text { .. } if col.type_oid != BPCHAR_OID => Canon::Text,
                 TypeRule::Int { .. } => Canon::Int,
                 _ => return None,
             });
@@ -72,28 +73,30 @@ impl KeyTracker {
         })
     }
 
-    /// Notes one good row's key; `values` are its key fields in key column order.
-    pub fn add_key(&mut self, values: &[&str]) {
+    /// Notes one good row's key; `field` gives the record's field at an index. Nothing is
+    /// allocated unless the key may repeat: this runs for every row.
+    pub fn add_key<'a>(&mut self, field: impl Fn(usize) -> &'a str) {
         if self.overflow {
             return;
         }
-        let mut canonical: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(values.len());
-        for (value, canon) in values.iter().zip(&self.canon) {
-            canonical.push(match canon {
-                Canon::Text => (*value).into(),
+        let mut hasher = self.hasher.build_hasher();
+        for (&index, canon) in self.fields.iter().zip(&self.canon) {
+            let value = field(index);
+            match canon {
+                Canon::Text => value.hash(&mut hasher),
                 Canon::Int => match super::types::pg_int(value) {
-                    Some(n) => n.to_string().into(),
+                    Some(n) => n.hash(&mut hasher),
                     // Not an integer after all: let SQL group every row.
                     None => {
                         self.overflow = true;
                         return;
                     }
                 },
-            });
+            }
         }
+        let hash = hasher.finish();
         // A blocked filter: the key's bits all sit in one 64-bit word, so each key costs one
         // cache miss instead of one per bit.
-        let hash = self.hasher.hash_one(&canonical);
         let word = ((hash >> 32) & self.mask) as usize;
         let mut mask = 0u64;
         for i in 0..HASHES {
@@ -102,19 +105,24 @@ impl KeyTracker {
         let seen = self.bits[word] & mask == mask;
         self.bits[word] |= mask;
         if seen {
-            for (list, value) in self.candidates.iter_mut().zip(canonical) {
-                list.push(value.into_owned());
+            for ((list, &index), canon) in self
+                .candidates
+                .iter_mut()
+                .zip(&self.fields)
+                .zip(&self.canon)
+            {
+                let value = field(index);
+                list.push(match canon {
+                    Canon::Text => value.to_string(),
+                    // Already parsed above; as the server prints it, for `key::text`.
+                    Canon::Int => super::types::pg_int(value).unwrap_or_default().to_string(),
+                });
             }
             if self.candidates[0].len() > MAX_CANDIDATES {
                 self.overflow = true;
                 self.candidates = Vec::new();
             }
         }
-    }
-
-    /// Indexes of the key fields in the record.
-    pub fn fields(&self) -> &[usize] {
-        &self.fields
     }
 
     /// The candidate keys (one list per key column), or `None` when SQL must group every row.
@@ -158,10 +166,12 @@ mod tests {
     fn every_repeat_is_a_candidate_and_false_ones_are_few() {
         let mut keys = tracker(TypeRule::Text { max_chars: None });
         for i in 0..200_000 {
-            keys.add_key(&[&format!("SKU-{i:07}")]);
+            let key = format!("SKU-{i:07}");
+            keys.add_key(|_| &key);
         }
         for i in (0..200_000).step_by(1000) {
-            keys.add_key(&[&format!("SKU-{i:07}")]);
+            let key = format!("SKU-{i:07}");
+            keys.add_key(|_| &key);
         }
         let candidates = keys.into_candidates().expect("candidates");
         let repeats: Vec<String> = (0..200_000)
@@ -175,8 +185,8 @@ mod tests {
     #[test]
     fn integer_keys_compare_by_value() {
         let mut keys = tracker(TypeRule::Int { bits: 32 });
-        keys.add_key(&[" 007"]);
-        keys.add_key(&["+7"]);
+        keys.add_key(|_| " 007");
+        keys.add_key(|_| "+7");
         assert_eq!(keys.into_candidates(), Some(vec![vec!["7".to_string()]]));
         let text = Binding {
             header: vec!["id".into()],
