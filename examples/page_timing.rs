@@ -18,6 +18,8 @@ async fn main() -> anyhow::Result<()> {
     let target = ConnectTarget::resolve(std::env::var("DATABASE_URL").ok().as_deref())?;
     let client = db::connect(&target).await?;
     let summary = airlock::report::load(&client, batch).await?;
+    // As the review does when it opens a batch.
+    airlock::stage::index_by_ordinal(&client, &airlock::stage::StageNames::new(batch)).await?;
     let fields = 4;
     let quarantined = summary.rows.quarantined.max(1);
     let mut times = Vec::new();

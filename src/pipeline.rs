@@ -64,8 +64,13 @@ pub async fn check(
         },
     )
     .await?;
+    let source = Source {
+        reader,
+        file,
+        options,
+    };
     let result =
-        stage_and_validate(client, second.as_ref(), feed, id, reader, binding, control).await;
+        stage_and_validate(client, second.as_ref(), feed, id, source, binding, control).await;
     let result = match result {
         Ok(()) => Ok(id),
         Err(e) => {
@@ -85,41 +90,73 @@ pub async fn check(
     result
 }
 
+/// The file being checked: its open reader, and how to read it again from the start.
+struct Source<'a> {
+    reader: SourceReader,
+    file: &'a Path,
+    options: SourceOptions,
+}
+
+/// Opens the file again, past its header.
+fn reopen(file: &Path, options: SourceOptions) -> Result<SourceReader> {
+    let mut reader = SourceReader::open(file, options)?;
+    reader.header()?;
+    Ok(reader)
+}
+
 async fn stage_and_validate(
     client: &Client,
     second: Option<&Client>,
     feed: &Feed,
     id: i64,
-    reader: SourceReader,
+    source: Source<'_>,
     binding: binding::Binding,
     control: &CheckControl,
 ) -> Result<()> {
     let mut timings = Timings::start();
     let names = StageNames::new(id);
     stage::create_tables(client, &names, &binding).await?;
-    let fast = fast_path(client, &binding, reader.progress().total_bytes).await?;
+    let fast = fast_path(client, &binding, source.reader.progress().total_bytes).await?;
     let binding = Arc::new(binding);
     let (stats, typed) = if binding.header.is_empty() {
         // No header line: nothing to stream, and the reader has already seen the whole file.
         let stats = stage::LoadStats {
             records: 0,
-            bytes: reader.progress().bytes(),
-            sha256: reader.progress().sha256().unwrap_or_default(),
+            bytes: source.reader.progress().bytes(),
+            sha256: source.reader.progress().sha256().unwrap_or_default(),
             ..Default::default()
         };
         (stats, stage::TypedLoad::NotWritten)
     } else {
-        stage::load(
-            client,
-            second,
-            &names,
-            reader,
-            binding.clone(),
-            feed.spec.source.null.clone(),
-            fast,
-            control.cancel.clone(),
-        )
-        .await?
+        let load = |reader, fast| {
+            stage::load(
+                client,
+                second,
+                &names,
+                reader,
+                binding.clone(),
+                feed.spec.source.null.clone(),
+                fast,
+                control.cancel.clone(),
+            )
+        };
+        match load(source.reader, fast).await? {
+            // The server refused a value the Rust rules accepted — a gap in the rules, never
+            // a reason to fail. The good rows' fields went with the refused COPY, so the file
+            // is read again and SQL judges every value.
+            (first, stage::TypedLoad::Refused) => {
+                stage::empty_tables(client, &names).await?;
+                let (stats, typed) = load(reopen(source.file, source.options)?, None).await?;
+                if stats.sha256 != first.sha256 {
+                    return Err(Error::File {
+                        path: source.file.to_owned(),
+                        problem: "the file changed while it was being read".into(),
+                    });
+                }
+                (stats, typed)
+            }
+            loaded => loaded,
+        }
     };
     let sha256 = Some(stats.sha256.clone()).filter(|s| !s.is_empty());
     client
@@ -134,15 +171,16 @@ async fn stage_and_validate(
     timings.lap("load (read, row checks, COPY)");
     let loaded = sql::Loaded {
         pending: &stats.pending,
-        typed,
+        // A load without the fast path never reports a refusal: nothing typed was written.
+        typed_written: typed == stage::TypedLoad::Written,
         candidates: stats.candidates.as_deref(),
     };
     sql::run(client, feed, &binding, &names, &loaded, &mut timings).await?;
     let judging = judge(client, feed, &binding, &names, stats.records as i64);
     match second {
-        // The review's indexes build on the second connection while the plan runs.
+        // The issues' indexes build on the second connection while the plan runs.
         Some(second) => {
-            let (judged, indexed) = tokio::join!(judging, sql::index_staging(second, &names));
+            let (judged, indexed) = tokio::join!(judging, sql::index_issues(second, &names));
             judged?;
             indexed?;
             timings.lap("plan and verdict, indexes alongside");
@@ -150,7 +188,7 @@ async fn stage_and_validate(
         None => {
             judging.await?;
             timings.lap("plan and verdict");
-            sql::index_staging(client, &names).await?;
+            sql::index_issues(client, &names).await?;
             timings.lap("indexes");
         }
     }
@@ -204,7 +242,13 @@ pub async fn judge(
     total: i64,
 ) -> Result<()> {
     let plan = crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode).await?;
-    let rows = report::count_rows(client, names, total).await?;
+    let rows = report::count_rows(
+        client,
+        names,
+        total,
+        plan.insert + plan.update + plan.unchanged,
+    )
+    .await?;
     let checks = report::summarize_checks(client, names).await?;
     let (verdict, breaches) = policy::judge(
         &feed.spec.policy,

@@ -341,3 +341,44 @@ async fn undecided_values_and_keys_by_value() {
     assert_eq!(db.errors(id).await, expect_errors);
     assert_eq!(rows(id).await, expect_rows);
 }
+
+/// The server refuses a value the load wrote into the typed rows (here a lookup's value that
+/// is not an integer): the load starts over from the file with every value left to SQL, so
+/// every record is staged again, and the check ends with the server's own words. Production
+/// is only read.
+#[tokio::test]
+async fn a_typed_row_the_server_refuses_reloads_the_file() {
+    let db = TestDb::empty().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE codes (name text UNIQUE, code text);
+             INSERT INTO codes VALUES ('a', '1'), ('b', 'X1');
+             CREATE TABLE items (id integer PRIMARY KEY, code integer);",
+        )
+        .await
+        .expect("schema");
+    let spec = db.write(
+        "items.toml",
+        "name = \"items\"\ntarget = \"public.items\"\nkey = [\"id\"]\n\
+         [columns]\ncode = { lookup = \"public.codes\", match = \"name\", value = \"code\", from = \"kind\" }\n",
+    );
+    let file = db.write("items.csv", "id,kind\n1,a\n2,b\n3,a\n");
+    let err = db.check(&spec, &file).await.expect_err("X1 is no integer");
+    assert!(
+        err.to_string()
+            .contains("invalid input syntax for type integer: \"X1\""),
+        "{err}"
+    );
+    let row = client
+        .query_one(
+            "SELECT b.state, (SELECT count(*) FROM airlock_stage.batch_1),
+                    (SELECT count(*) FROM items)
+             FROM airlock.batches b WHERE b.id = 1",
+            &[],
+        )
+        .await
+        .expect("batch");
+    let (state, staged, production): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!((state.as_str(), staged, production), ("load_failed", 3, 0));
+}

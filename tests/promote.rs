@@ -380,6 +380,74 @@ async fn rows_the_server_refuses_are_found_and_quarantined() {
 }
 
 #[tokio::test]
+async fn deferred_constraints_refuse_rows_not_the_commit() {
+    let db = TestDb::with_catalog().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "ALTER TABLE products ALTER CONSTRAINT products_category_id_fkey DEFERRABLE INITIALLY DEFERRED;
+             CREATE FUNCTION no_gnomes() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.name ILIKE '%gnome%' THEN RAISE EXCEPTION 'no gnomes in the catalog (%)', NEW.sku; END IF;
+             RETURN NEW; END $$;
+             CREATE CONSTRAINT TRIGGER no_gnomes AFTER INSERT OR UPDATE ON products
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION no_gnomes();",
+        )
+        .await
+        .expect("deferred constraints");
+    let spec = db.write(
+        "feed.toml",
+        format!(
+            "{}[policy]\nmax_bad_fraction = 1.0\n",
+            common::PRODUCTS_SPEC
+        ),
+    );
+    let file = db.write(
+        "f.csv",
+        "sku,name,price,category\nSKU-0000500,rake,1,Garden\nSKU-0000502,kite,3,Toys\n",
+    );
+
+    // A deferred foreign key whose referenced row went after validation.
+    let id = db.check(&spec, &file).await.expect("check");
+    client
+        .batch_execute("DELETE FROM products WHERE category_id = 4; DELETE FROM categories WHERE category_id = 4")
+        .await
+        .expect("delete category");
+    let before = db.table_hash("products").await;
+    let err = promote::promote(&db.target, id, &opts())
+        .await
+        .expect_err("category gone")
+        .to_string();
+    assert!(
+        err.contains(
+            "1 good row references public.categories(category_id) rows that no longer exist"
+        ),
+        "{err}"
+    );
+    assert_eq!(db.table_hash("products").await, before);
+    assert_eq!(state(&db, id).await, "validated");
+
+    // A deferred constraint trigger: its rows are found one by one, like any refusal.
+    let file = db.write(
+        "g.csv",
+        "sku,name,price,category\nSKU-0000500,rake,1,Garden\nSKU-0000501,garden gnome,2,Garden\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    let err = promote::promote(&db.target, id, &opts())
+        .await
+        .expect_err("trigger refuses")
+        .to_string();
+    assert!(
+        err.contains("first: line 3: no gnomes in the catalog (SKU-0000501)"),
+        "{err}"
+    );
+    assert_eq!(db.table_hash("products").await, before);
+    let applied = promote::promote(&db.target, id, &opts())
+        .await
+        .expect("approved without the gnome");
+    assert_eq!((applied.inserted, applied.updated), (1, 0));
+}
+
+#[tokio::test]
 async fn lock_timeout_gives_up_and_names_the_blocker() {
     let db = TestDb::with_catalog().await;
     let id = db

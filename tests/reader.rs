@@ -227,7 +227,10 @@ async fn extra_and_hostile_header_columns_are_reported_and_kept_literally() {
     let value: String = db
         .client()
         .await
-        .query_one(&format!("SELECT f6 FROM airlock_stage.batch_{id}"), &[])
+        .query_one(
+            &format!("SELECT __f6 FROM airlock_stage.batch_{id}_rows"),
+            &[],
+        )
         .await
         .expect("staged")
         .get(0);

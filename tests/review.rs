@@ -183,4 +183,30 @@ async fn changes_profile_source_and_hold_back() {
         Some("price drop looks wrong")
     );
     assert!(db.messages(id, "held").await[0].ends_with(": price drop looks wrong"));
+    // A good row kept its fields beside its typed values; held back, it takes them along to
+    // the quarantine, and the detail still reads it back from the file.
+    let held_only = Filter {
+        check: Some("held".into()),
+        column: None,
+    };
+    let page = review::quarantined_page(&client, id, 4, &held_only, PageFrom::Start, 10)
+        .await
+        .expect("held page");
+    assert_eq!(page.len(), 1);
+    assert_eq!((page[0].line, page[0].ord), (10, rounded.ord));
+    assert_eq!(
+        page[0].fields,
+        ["SKU-0000058", "Catalog item 58", "12.345", "Toys"].map(|f| Some(f.to_string()))
+    );
+    assert_eq!(
+        review::source_text(&client, id, rounded.ord)
+            .await
+            .expect("source")
+            .as_deref(),
+        Some("SKU-0000058,Catalog item 58,12.345,Toys")
+    );
+    let profile_after = review::column_profile(&client, id, &["sku".into()])
+        .await
+        .expect("profile");
+    assert_eq!(profile_after[0], profile[0], "every record counted once");
 }

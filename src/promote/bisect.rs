@@ -44,6 +44,8 @@ async fn find_and_quarantine(
     statement: &str,
     setup: &str,
 ) -> Result<Option<(usize, i64, String)>> {
+    // Each try reads a range of ordinals; without the index each would scan every row.
+    let _ = crate::stage::index_by_ordinal(&*client, &b.names).await;
     let ords: Vec<i64> = client
         .query(
             &format!(
@@ -60,6 +62,9 @@ async fn find_and_quarantine(
         .collect();
     let tx = client
         .transaction()
+        .await
+        .map_err(Error::db("searching for the refused rows"))?;
+    tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
         .await
         .map_err(Error::db("searching for the refused rows"))?;
     if !setup.is_empty() {

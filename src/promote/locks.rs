@@ -34,7 +34,8 @@ pub async fn lock_target(
 }
 
 /// Starts a transaction holding the target's advisory lock and `LOCK TABLE … IN mode MODE`,
-/// each wait bounded by `timeout`. `None` when a lock stayed taken: that transaction is gone,
+/// each wait bounded by `timeout`. Deferred constraints are checked at once, so a row they
+/// refuse fails its statement (and is found by bisection) rather than the commit. `None` when a lock stayed taken: that transaction is gone,
 /// and `blockers` says who holds the lock.
 pub async fn begin_locked<'a>(
     client: &'a mut Client,
@@ -47,6 +48,9 @@ pub async fn begin_locked<'a>(
         .await
         .map_err(Error::db("starting a transaction"))?;
     set_lock_timeout(&tx, timeout).await?;
+    tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+        .await
+        .map_err(Error::db("checking constraints immediately"))?;
     let locked = match lock_target(&tx, target).await {
         Ok(()) => {
             tx.batch_execute(&format!("LOCK TABLE {target} IN {mode} MODE"))

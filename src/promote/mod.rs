@@ -296,7 +296,19 @@ async fn record_approval(
 async fn recheck_plan(tx: &impl GenericClient, b: &Loaded, opts: &PromoteOptions) -> Result<Plan> {
     let now =
         crate::plan::compute(tx, &b.feed.target, &b.binding, &b.names, b.feed.spec.mode).await?;
-    let changes = b.plan.differences(&now);
+    compare_plan(b, &now, opts)?;
+    let stale =
+        crate::validate::sql::foreign_key_violations(tx, &b.feed, &b.binding, &b.names).await?;
+    if !stale.is_empty() {
+        return Err(stale_references(b, &stale));
+    }
+    Ok(now)
+}
+
+/// Refuses a plan that differs from the validated one, unless `accept_plan_changes`; then a
+/// swap's policy is judged again on the plan it now has.
+fn compare_plan(b: &Loaded, now: &Plan, opts: &PromoteOptions) -> Result<()> {
+    let changes = b.plan.differences(now);
     if !changes.is_empty() && !opts.accept_plan_changes {
         return Err(Error::Refused {
             id: b.id,
@@ -314,7 +326,7 @@ async fn recheck_plan(tx: &impl GenericClient, b: &Loaded, opts: &PromoteOptions
             ..Default::default()
         };
         let (verdict, breaches) =
-            crate::validate::policy::judge(&b.feed.spec.policy, Mode::Swap, &rows, &now, false);
+            crate::validate::policy::judge(&b.feed.spec.policy, Mode::Swap, &rows, now, false);
         if verdict == crate::validate::policy::Verdict::Abort {
             return Err(Error::Refused {
                 id: b.id,
@@ -323,19 +335,19 @@ async fn recheck_plan(tx: &impl GenericClient, b: &Loaded, opts: &PromoteOptions
             });
         }
     }
-    let stale =
-        crate::validate::sql::foreign_key_violations(tx, &b.feed, &b.binding, &b.names).await?;
-    if !stale.is_empty() {
-        return Err(Error::Refused {
-            id: b.id,
-            action: "promoted",
-            reason: format!(
-                "production changed since validation: {}; check the file again",
-                stale.join("; ")
-            ),
-        });
+    Ok(())
+}
+
+/// Good rows that reference rows deleted since validation: the file must be checked again.
+fn stale_references(b: &Loaded, stale: &[String]) -> Error {
+    Error::Refused {
+        id: b.id,
+        action: "promoted",
+        reason: format!(
+            "production changed since validation: {}; check the file again",
+            stale.join("; ")
+        ),
     }
-    Ok(now)
 }
 
 /// Waits before the next attempt: 0.5 s, 1 s, 2 s, ... capped at 5 s.

@@ -1,14 +1,22 @@
 //! Upsert mode: one `INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE (cols) IS
 //! DISTINCT FROM (excluded cols)` of the good rows, so a re-run writes nothing.
+//!
+//! The statement's own counts are the plan under the lock: when they differ from the
+//! validated plan the transaction rolls back, so no second join against production is
+//! needed. The server's foreign key triggers check every row; when one refuses, the rows
+//! whose referenced rows were deleted since validation are counted for the message.
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use super::{
-    Applied, Loaded, PromoteOptions, backoff, bisect, locks, recheck_plan, record_approval,
+    Applied, Loaded, PromoteOptions, backoff, bisect, compare_plan, locks, record_approval,
+    stale_references,
 };
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
-use crate::plan::distinct_expr;
+use crate::plan::{Plan, distinct_expr};
 use crate::stage::ORD_COLUMN;
+use crate::validate::sql::foreign_key_violations;
 
 /// The upsert of the good rows whose ordinal lies in [$1, $2]; returns (inserted, updated).
 pub fn statement(b: &Loaded) -> String {
@@ -66,12 +74,11 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             backoff(attempt).await;
             continue;
         };
-        let plan = recheck_plan(&tx, b, opts).await?;
         let row = match tx.query_one(&sql, &[&i64::MIN, &i64::MAX]).await {
             Ok(row) => row,
             Err(e) if locks::is_data_error(&e) => {
                 drop(tx);
-                return Err(bisect::set_aside(client, b, &sql, "", &e).await);
+                return Err(refused(client, b, &sql, &e).await);
             }
             Err(e) if locks::is_retryable(&e) => {
                 drop(tx);
@@ -82,11 +89,19 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             Err(e) => return Err(Error::db(format!("promoting batch {}", b.id))(e)),
         };
         let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
+        let now = Plan {
+            insert: inserted,
+            update: updated,
+            unchanged: b.rows_good - inserted - updated,
+            ..b.plan.clone()
+        };
+        // Dropping the transaction rolls the upsert back.
+        compare_plan(b, &now, opts)?;
         let applied = Applied {
             mode: "upsert".into(),
             inserted,
             updated,
-            unchanged: (plan.insert + plan.update + plan.unchanged) - inserted - updated,
+            unchanged: now.unchanged,
             deleted: 0,
         };
         record_approval(&tx, b, opts, &applied, None).await?;
@@ -103,4 +118,18 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
         timeout_ms: opts.lock_timeout.as_millis() as u64,
         blockers,
     })
+}
+
+/// The error for rows the server refused: stale references when a foreign key refused them
+/// and some referenced rows are gone; otherwise the refused rows, found by bisection and
+/// set aside.
+async fn refused(client: &mut Client, b: &Loaded, sql: &str, e: &tokio_postgres::Error) -> Error {
+    if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+        match foreign_key_violations(client, &b.feed, &b.binding, &b.names).await {
+            Ok(stale) if !stale.is_empty() => return stale_references(b, &stale),
+            Ok(_) => {}
+            Err(err) => return err,
+        }
+    }
+    bisect::set_aside(client, b, sql, "", e).await
 }

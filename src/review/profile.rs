@@ -3,8 +3,9 @@
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
+use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::stage::StageNames;
+use crate::stage::{BYTE_COLUMN, StageNames, source_field};
 use crate::validate::binding::stage_field;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,13 +42,20 @@ pub async fn column_profile(
     let mut out = Vec::new();
     for (i, name) in header.iter().enumerate() {
         let f = stage_field(i);
+        // Every record once: staged, or kept beside its typed values (see `StageNames`).
+        let raw = format!(
+            "(SELECT {f} FROM {raw} UNION ALL SELECT {kept} FROM {rows} WHERE {byte} IS NOT NULL) s",
+            raw = names.raw,
+            rows = names.rows,
+            kept = source_field(i),
+            byte = ident(BYTE_COLUMN),
+        );
         let row = client
             .query_one(
                 &format!(
                     "SELECT count(*) FILTER (WHERE {f} IS NULL), count(DISTINCT {f}), \
                             count(*) FILTER (WHERE {f} ~ '^\\s*[-+]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)\\s*$'), \
-                            count({f}), coalesce(max(length({f})), 0) FROM {raw}",
-                    raw = names.raw
+                            count({f}), coalesce(max(length({f})), 0) FROM {raw}"
                 ),
                 &[],
             )
@@ -57,8 +65,7 @@ pub async fn column_profile(
             .query(
                 &format!(
                     "SELECT left({f}, 40), count(*) FROM {raw} WHERE {f} IS NOT NULL \
-                     GROUP BY {f} ORDER BY count(*) DESC, {f} LIMIT 3",
-                    raw = names.raw
+                     GROUP BY {f} ORDER BY count(*) DESC, {f} LIMIT 3"
                 ),
                 &[],
             )

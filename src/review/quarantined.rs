@@ -3,8 +3,9 @@ use serde::Deserialize;
 use tokio_postgres::GenericClient;
 
 use super::PageFrom;
+use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::stage::StageNames;
+use crate::stage::{BYTE_COLUMN, ORD_COLUMN, StageNames};
 use crate::validate::binding::stage_field;
 
 /// Narrows the quarantined rows to one check and/or column.
@@ -196,7 +197,8 @@ pub async fn find_text(
 }
 
 /// The record exactly as the file has it, read back from the file at the byte offset
-/// staging recorded. `None` when the file is gone or has changed size since the load.
+/// staging recorded. `None` when the file is gone or has changed size since the load, or
+/// the batch has no such record.
 pub async fn source_text(
     client: &impl GenericClient,
     batch: i64,
@@ -207,17 +209,30 @@ pub async fn source_text(
     let row = client
         .query_one(
             &format!(
-                "SELECT b.file_path, b.file_size, s.\"_byte\", \
-                        (SELECT n.\"_byte\" FROM {raw} n WHERE n.\"_ord\" = $2::bigint + 1) \
-                 FROM airlock.batches b, {raw} s WHERE b.id = $1 AND s.\"_ord\" = $2",
-                raw = names.raw
+                // The record is staged, or kept with its typed values (see `StageNames`); so
+                // is the next one, where this one ends.
+                "WITH at (ord, byte) AS ( \
+                     SELECT \"_ord\", \"_byte\" FROM {raw} WHERE \"_ord\" IN ($2, $2::bigint + 1) \
+                     UNION ALL SELECT {ord}, {byte} FROM {rows} \
+                     WHERE {ord} IN ($2, $2::bigint + 1) AND {byte} IS NOT NULL) \
+                 SELECT b.file_path, b.file_size, \
+                        (SELECT byte FROM at WHERE ord = $2), \
+                        (SELECT byte FROM at WHERE ord = $2::bigint + 1) \
+                 FROM airlock.batches b WHERE b.id = $1",
+                raw = names.raw,
+                rows = names.rows,
+                ord = ident(ORD_COLUMN),
+                byte = ident(BYTE_COLUMN),
             ),
             &[&batch, &ord],
         )
         .await
         .map_err(Error::db("locating the record in the file"))?;
-    let (path, size, start, next): (String, Option<i64>, i64, Option<i64>) =
+    let (path, size, start, next): (String, Option<i64>, Option<i64>, Option<i64>) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
+    let Some(start) = start else {
+        return Ok(None);
+    };
     const MAX: u64 = 64 * 1024;
     let read = || -> std::io::Result<Option<Vec<u8>>> {
         let mut file = std::fs::File::open(&path)?;

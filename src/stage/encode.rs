@@ -260,6 +260,9 @@ pub(super) fn encode_records(
                 _ => "",
             });
         }
+        // A row without issues keeps its source fields beside its typed values; any other
+        // row is staged (see `StageNames`).
+        let source_here = issues.is_empty() && typed_out.is_some();
         // Rows with values only the server can judge go through SQL after the load.
         if let (Some(typed), true) = (typed_out.as_mut(), good && !undecided) {
             let enc = typed.enc();
@@ -267,6 +270,14 @@ pub(super) fn encode_records(
             enc.int(pos.ordinal);
             for value in &resolved {
                 enc.field(value.as_deref());
+            }
+            if source_here {
+                enc.int(pos.byte);
+                write_fields(enc, &fields);
+            } else {
+                for _ in 0..=width {
+                    enc.field(None);
+                }
             }
             enc.end_row();
             if !typed.flush_if_full()? {
@@ -286,6 +297,9 @@ pub(super) fn encode_records(
             e.end_row();
         }
         issue_spill.flush_if_full()?;
+        if source_here {
+            continue;
+        }
         enc.int(pos.line);
         enc.int(pos.ordinal);
         enc.int(pos.byte);
@@ -294,12 +308,7 @@ pub(super) fn encode_records(
         } else {
             enc.field(None);
         }
-        for f in &fields {
-            match f {
-                FieldValue::Text(t) => enc.field(Some(t)),
-                FieldValue::Null | FieldValue::Unusable => enc.field(None),
-            }
-        }
+        write_fields(&mut enc, &fields);
         enc.end_row();
         if enc.buf.len() >= CHUNK {
             let chunk = enc.buf.split().freeze();
@@ -324,6 +333,16 @@ pub(super) fn encode_records(
         },
         candidates,
     })
+}
+
+/// A record's fields as text; a null marker or an unusable field is NULL.
+fn write_fields(enc: &mut CopyEncoder, fields: &[FieldValue<'_>]) {
+    for f in fields {
+        match f {
+            FieldValue::Text(t) => enc.field(Some(t)),
+            FieldValue::Null | FieldValue::Unusable => enc.field(None),
+        }
+    }
 }
 
 /// Each bound column's value for the typed rows: the field, or the lookup's value for it.

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 use futures_util::SinkExt;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use crate::db::ident;
 use crate::error::{Error, Result};
@@ -24,6 +24,14 @@ pub const STAGE_SCHEMA: &str = "airlock_stage";
 /// Columns of the typed rows table that carry the record's position.
 pub const LINE_COLUMN: &str = "__line";
 pub const ORD_COLUMN: &str = "__ord";
+/// In the typed rows table: the record's byte offset when its source fields are kept beside
+/// its typed values (see [`StageNames`]), NULL when staging holds them.
+pub const BYTE_COLUMN: &str = "__byte";
+
+/// The typed rows table's copy of source field `index` (0-based), quoted.
+pub fn source_field(index: usize) -> String {
+    ident(&format!("__f{}", index + 1))
+}
 
 /// The catalog, created on first use. Guarded by an advisory lock so concurrent first runs
 /// do not race on `CREATE ... IF NOT EXISTS`.
@@ -109,10 +117,33 @@ BEGIN
         END;
     END LOOP;
 END $$;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 3';
+-- Version 4: a good row's source fields are kept beside its typed values. Older batches'
+-- typed rows tables gain the columns, empty: their staging tables hold every record.
+DO $$
+DECLARE
+    t record;
+    n integer;
+BEGIN
+    FOR t IN SELECT c.relname, regexp_replace(c.relname, '_rows$', '') AS raw
+             FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+             WHERE s.nspname = 'airlock_stage' AND c.relkind = 'r'
+               AND c.relname ~ '^batch_[0-9]+_rows$'
+               AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                               WHERE a.attrelid = c.oid AND a.attname = '__byte')
+    LOOP
+        EXECUTE format('ALTER TABLE airlock_stage.%I ADD COLUMN "__byte" bigint', t.relname);
+        SELECT count(*) INTO n FROM pg_attribute a
+        WHERE a.attrelid = to_regclass(format('airlock_stage.%I', t.raw))
+          AND a.attname ~ '^f[0-9]+$' AND NOT a.attisdropped;
+        FOR i IN 1..n LOOP
+            EXECUTE format('ALTER TABLE airlock_stage.%I ADD COLUMN %I text', t.relname, '__f' || i);
+        END LOOP;
+    END LOOP;
+END $$;
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 4';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 3";
+const CATALOG_VERSION: &str = "Airlock catalog, version 4";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
@@ -145,13 +176,17 @@ pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
 
 /// The names of one batch's staging objects, quoted.
 #[derive(Debug, Clone)]
+/// Each record's source fields are kept once: in staging (`raw`) when the record has an
+/// issue (or when the load left every value to SQL), otherwise beside its typed values in
+/// `rows`, where `__byte` is then set. A row set aside after the load takes its fields
+/// with it to staging. The good rows of a clean file are thus written once, not twice.
 pub struct StageNames {
     pub batch: i64,
-    /// Every record, every field as text.
+    /// Records with issues, every field as text (every record when SQL types the values).
     pub raw: String,
     /// One row per problem.
     pub issues: String,
-    /// The good rows, typed as the target.
+    /// The good rows, typed as the target, with the source fields of those not in `raw`.
     pub rows: String,
 }
 
@@ -171,6 +206,64 @@ impl StageNames {
             rows: name("_rows"),
         }
     }
+}
+
+/// Indexes staging and the typed rows by ordinal, once: what the review's row pages, the row
+/// detail and bisection look rows up by. The typed rows are written in file order, so a BRIN
+/// index finds one in a few pages at a fraction of a btree's cost; staging gains the rows
+/// set aside after the load at its end, so it gets a btree. Built the first time a batch is
+/// browsed or bisected, never by a headless run that promotes at once.
+pub async fn index_by_ordinal(client: &impl GenericClient, names: &StageNames) -> Result<()> {
+    let batch = names.batch;
+    let ctx = || Error::db(format!("indexing staging of batch {batch}"));
+    let index = |suffix: &str| {
+        format!(
+            "{}.{}",
+            ident(STAGE_SCHEMA),
+            ident(&format!("batch_{batch}{suffix}_ord"))
+        )
+    };
+    let (raw_index, rows_index) = (index(""), index("_rows"));
+    let built: bool = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+            &[&raw_index, &rows_index],
+        )
+        .await
+        .map_err(ctx())?
+        .get(0);
+    if built {
+        return Ok(());
+    }
+    let bare = |suffix: &str| ident(&format!("batch_{batch}{suffix}_ord"));
+    client
+        .batch_execute(&format!(
+            "CREATE INDEX IF NOT EXISTS {raw_bare} ON {raw} (\"_ord\"); \
+             CREATE INDEX IF NOT EXISTS {rows_bare} ON {rows} USING brin ({ord}) \
+                 WITH (pages_per_range = 16); \
+             ANALYZE {raw};",
+            raw_bare = bare(""),
+            rows_bare = bare("_rows"),
+            raw = names.raw,
+            rows = names.rows,
+            ord = ident(ORD_COLUMN),
+        ))
+        .await
+        .map_err(ctx())
+}
+
+/// Empties a batch's staging, issues and typed rows tables, to load the file again.
+pub async fn empty_tables(client: &Client, names: &StageNames) -> Result<()> {
+    client
+        .batch_execute(&format!(
+            "TRUNCATE {}, {}, {}",
+            names.raw, names.issues, names.rows
+        ))
+        .await
+        .map_err(Error::db(format!(
+            "emptying staging of batch {}",
+            names.batch
+        )))
 }
 
 /// Creates the staging, issues and typed rows tables of a batch.
@@ -206,8 +299,8 @@ pub async fn create_tables(client: &Client, names: &StageNames, binding: &Bindin
     )))
 }
 
-/// The typed rows table: the record's line and ordinal, then each bound column as the type
-/// its values are cast to.
+/// The typed rows table: the record's line and ordinal, each bound column as the type its
+/// values are cast to, then the record's byte offset and source fields (when kept here).
 fn rows_definition(binding: &Binding) -> String {
     let mut columns = vec![
         format!("{} bigint NOT NULL", ident(LINE_COLUMN)),
@@ -219,6 +312,8 @@ fn rows_definition(binding: &Binding) -> String {
             .iter()
             .map(|c| format!("{} {}", ident(&c.target), c.cast_sql)),
     );
+    columns.push(format!("{} bigint", ident(BYTE_COLUMN)));
+    columns.extend((0..binding.header.len()).map(|i| format!("{} text", source_field(i))));
     columns.join(", ")
 }
 
@@ -377,7 +472,30 @@ async fn stream_typed(
 fn rows_columns(binding: &Binding) -> String {
     let mut columns = vec![ident(LINE_COLUMN), ident(ORD_COLUMN)];
     columns.extend(binding.columns.iter().map(|c| ident(&c.target)));
+    columns.push(ident(BYTE_COLUMN));
+    columns.extend((0..binding.header.len()).map(source_field));
     columns.join(", ")
+}
+
+/// The statement tail that deletes typed rows matching `condition` and moves the source
+/// fields kept with them to staging, so a row set aside is browsed like any other. Goes
+/// after the statement's own `WITH` parts.
+pub fn delete_rows_keeping_source(names: &StageNames, fields: usize, condition: &str) -> String {
+    let staged: Vec<String> = (0..fields).map(stage_field).collect();
+    let kept: Vec<String> = (0..fields).map(source_field).collect();
+    format!(
+        "gone AS (DELETE FROM {rows} WHERE {condition} \
+                  RETURNING {line}, {ord}, {byte}{kept}) \
+         INSERT INTO {raw} (\"_line\", \"_ord\", \"_byte\"{staged}) \
+         SELECT {line}, {ord}, {byte}{kept} FROM gone WHERE {byte} IS NOT NULL",
+        rows = names.rows,
+        raw = names.raw,
+        line = ident(LINE_COLUMN),
+        ord = ident(ORD_COLUMN),
+        byte = ident(BYTE_COLUMN),
+        kept = kept.iter().map(|k| format!(", {k}")).collect::<String>(),
+        staged = staged.iter().map(|k| format!(", {k}")).collect::<String>(),
+    )
 }
 
 /// Streams a spilled COPY text file into `into` (a table and its column list). The outer

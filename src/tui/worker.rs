@@ -138,6 +138,10 @@ async fn perform(
         Effect::CancelCheck => Action::Tick,
         Effect::LoadBatch(id) => {
             cache.lock().await.remove(&id);
+            // Only speeds browsing up: pages read the same without the indexes (a role that
+            // may only read, or a batch whose staging was dropped, goes on without them).
+            let _ =
+                crate::stage::index_by_ordinal(client, &crate::stage::StageNames::new(id)).await;
             Action::Batch(batch_data(client, id).await.map(Box::new).map_err(text))
         }
         Effect::LoadProfile { batch, header } => Action::Profile(

@@ -9,7 +9,7 @@ use super::types::TypeRule;
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
 use crate::feed::{DuplicateKeys, Feed};
-use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames, TypedLoad};
+use crate::stage::{self, LINE_COLUMN, ORD_COLUMN, StageNames};
 use crate::timing::Timings;
 
 const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
@@ -30,7 +30,8 @@ async fn exec(
 pub struct Loaded<'a> {
     /// Target columns with values the Rust rules left to the server.
     pub pending: &'a std::collections::BTreeSet<String>,
-    pub typed: TypedLoad,
+    /// Whether the load wrote the typed rows (all but those with undecided values).
+    pub typed_written: bool,
     /// Keys that may repeat (from the load), or `None` to group every row.
     pub candidates: Option<&'a [Vec<String>]>,
 }
@@ -53,7 +54,7 @@ pub async fn run(
     }
     timings.lap("server casts");
     // Lookups were resolved while loading whenever the typed rows were written then.
-    if loaded.typed == TypedLoad::NotWritten {
+    if !loaded.typed_written {
         for col in &binding.columns {
             if col.lookup.is_some() {
                 lookups(client, names, col).await?;
@@ -61,21 +62,17 @@ pub async fn run(
         }
         timings.lap("lookups");
     }
-    match loaded.typed {
-        TypedLoad::Written if pending.is_empty() => {}
+    match (loaded.typed_written, pending.is_empty()) {
+        (true, true) => {}
         // Only the rows held back for the server's judgement are left to add.
-        TypedLoad::Written => {
+        (true, false) => {
             let filter = format!(
                 "s.\"_ord\" IN (SELECT ord FROM {} WHERE severity = '{PENDING}')",
                 names.issues
             );
             build_rows_judged(client, binding, names, &filter).await?;
         }
-        TypedLoad::NotWritten => build_rows_judged(client, binding, names, "true").await?,
-        TypedLoad::Refused => {
-            server_types_every_column(client, binding, names).await?;
-            build_rows(client, binding, names, "true").await?;
-        }
+        (false, _) => build_rows_judged(client, binding, names, "true").await?,
     }
     if !pending.is_empty() {
         clear_pending(client, names).await?;
@@ -90,25 +87,20 @@ pub async fn run(
     Ok(())
 }
 
-/// The indexes the review reads staging by. Staging is written in file order, so a BRIN
-/// index finds a record by ordinal in a few pages and costs a fraction of a btree to build.
-/// Needs nothing but the finished load and checks: it runs beside the plan when there is a
-/// second connection.
-pub async fn index_staging(client: &Client, names: &StageNames) -> Result<()> {
+/// The issues table's indexes: the summary, the filters and the row pages read issues by
+/// check, line and ordinal. Needs nothing but the finished checks: it runs beside the plan
+/// when there is a second connection. Staging and rows are indexed when a batch is first
+/// browsed (`stage::index_by_ordinal`).
+pub async fn index_issues(client: &Client, names: &StageNames) -> Result<()> {
     client
         .batch_execute(&format!(
             "CREATE INDEX ON {issues} (line, id); CREATE INDEX ON {issues} (ord); \
              CREATE INDEX ON {issues} (\"check\", \"column\", ord) WHERE severity = 'error'; \
-             CREATE INDEX ON {raw} USING brin (\"_ord\") WITH (pages_per_range = 16); \
-             CREATE INDEX ON {rows} USING brin ({ord}) WITH (pages_per_range = 16); \
-             ANALYZE {issues}; ANALYZE {raw};",
+             ANALYZE {issues};",
             issues = names.issues,
-            raw = names.raw,
-            rows = names.rows,
-            ord = ident(ORD_COLUMN),
         ))
         .await
-        .map_err(Error::db("indexing staging"))
+        .map_err(Error::db("indexing the issues"))
 }
 
 /// Builds typed rows; if the server refuses a value the Rust rules accepted — a gap in the
@@ -364,6 +356,7 @@ async fn foreign_keys(
             continue;
         }
         let sql = set_aside_where(
+            binding,
             names,
             &check.missing,
             &format!(
@@ -432,6 +425,7 @@ async fn check_constraints(
         }
         let cols: Vec<&str> = check.columns.iter().map(String::as_str).collect();
         let sql = set_aside_where(
+            binding,
             names,
             &format!("({}) IS FALSE", check.expr),
             &format!(
@@ -454,17 +448,27 @@ async fn check_constraints(
 /// One statement that finds the typed rows (`r`) matching `condition`, records an issue for
 /// each (`issue` is the select list after line and ordinal: column, check, severity, value,
 /// message) and removes them from the typed rows by their physical address — no second scan.
-fn set_aside_where(names: &StageNames, condition: &str, issue: &str) -> String {
+fn set_aside_where(binding: &Binding, names: &StageNames, condition: &str, issue: &str) -> String {
     format!(
         "WITH bad (tid, line, ord, col, chk, sev, val, msg) AS MATERIALIZED \
              (SELECT r.ctid, r.{line}, r.{ord}, {issue} FROM {rows} r WHERE {condition}), \
          noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-             SELECT line, ord, col, chk, sev, val, msg FROM bad ORDER BY ord) \
-         DELETE FROM {rows} WHERE ctid = ANY (ARRAY(SELECT tid FROM bad))",
+             SELECT line, ord, col, chk, sev, val, msg FROM bad ORDER BY ord), \
+         {delete}",
         rows = names.rows,
         issues = names.issues,
         line = ident(LINE_COLUMN),
         ord = ident(ORD_COLUMN),
+        delete = by_address(binding, names),
+    )
+}
+
+/// Deletes the typed rows listed in `bad` by address, their source fields going to staging.
+fn by_address(binding: &Binding, names: &StageNames) -> String {
+    stage::delete_rows_keeping_source(
+        names,
+        binding.header.len(),
+        "ctid = ANY (ARRAY(SELECT tid FROM bad))",
     )
 }
 
@@ -561,10 +565,10 @@ async fn duplicate_keys(
                     {message} AS message FROM dr r JOIN d ON {join} WHERE {filter}), \
               noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
                     SELECT line, ord, $1, 'duplicate_key', '{severity}', value, message \
-                    FROM bad ORDER BY ord) \
-         DELETE FROM {rows} WHERE ctid = ANY (ARRAY(SELECT tid FROM bad))",
-        rows = names.rows,
+                    FROM bad ORDER BY ord), \
+         {delete}",
         issues = names.issues,
+        delete = by_address(binding, names),
         value = key_text(&key, "r"),
         join = join.join(" AND "),
     );
@@ -611,13 +615,13 @@ pub async fn set_aside(
         &[&ords, &messages, &check],
     )
     .await?;
+    let condition = format!("{} = ANY($1)", ident(ORD_COLUMN));
     exec(
         client,
         "setting rows aside",
         &format!(
-            "DELETE FROM {} WHERE {} = ANY($1)",
-            names.rows,
-            ident(ORD_COLUMN)
+            "WITH {}",
+            stage::delete_rows_keeping_source(names, binding.header.len(), &condition)
         ),
         &[&ords],
     )
