@@ -302,23 +302,26 @@ pub async fn drop_staging(client: &mut Client, id: i64, keep_previous: bool) -> 
             expected: "not being loaded or promoted".into(),
         });
     }
-    let tables: Vec<String> = tx
+    // The view over a batch's records goes first: it depends on its tables.
+    let relations: Vec<(String, String)> = tx
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
+            "SELECT format('%I.%I', n.nspname, c.relname), \
+                    CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'r' AND ((n.nspname = 'airlock_stage' \
+             WHERE c.relkind IN ('r', 'v') AND ((n.nspname = 'airlock_stage' \
                    AND (c.relname = 'batch_' || $1 OR c.relname LIKE 'batch\\_' || $1 || '\\_%')) \
-                OR c.relname = 'airlock_next_' || $1)",
+                OR c.relname = 'airlock_next_' || $1) \
+             ORDER BY c.relkind = 'r'",
             &[&id.to_string()],
         )
         .await
         .map_err(Error::db("finding the batch's staging tables"))?
         .into_iter()
-        .map(|r| r.get::<_, String>(0))
-        .filter(|t| !(keep_previous && t.ends_with("_previous")))
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|(t, _)| !(keep_previous && t.ends_with("_previous")))
         .collect();
-    for t in &tables {
-        tx.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))
+    for (t, kind) in &relations {
+        tx.batch_execute(&format!("DROP {kind} IF EXISTS {t}"))
             .await
             .map_err(Error::db(format!("dropping {t}")))?;
     }

@@ -33,6 +33,7 @@ async fn check_invariants(db: &TestDb, spec: &std::path::Path, file: &std::path:
                                 + (SELECT count(*) FROM airlock_stage.batch_{id} s
                                    JOIN airlock_stage.batch_{id}_rows r
                                    ON r.__ord = s._ord AND r.__byte IS NOT NULL),
+                                (SELECT count(DISTINCT _ord) FROM airlock_stage.batch_{id}_records),
                                 (SELECT count(*) FROM airlock_stage.batch_{id} s
                                   WHERE NOT EXISTS (SELECT 1 FROM airlock_stage.batch_{id}_rows r WHERE r.__ord = s._ord)
                                     AND NOT EXISTS (SELECT 1 FROM airlock_stage.batch_{id}_issues i
@@ -42,8 +43,15 @@ async fn check_invariants(db: &TestDb, spec: &std::path::Path, file: &std::path:
                 )
                 .await
                 .expect("invariants");
-            let (total, staged, lost): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+            let (total, staged, in_view, lost): (i64, i64, i64, i64) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
             assert_eq!(total, staged, "{}: every record kept once", file.display());
+            assert_eq!(
+                total,
+                in_view,
+                "{}: the records view shows each",
+                file.display()
+            );
             assert_eq!(lost, 0, "{}: every record good or reported", file.display());
             let s = db.summary(id).await;
             format!(

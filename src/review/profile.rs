@@ -3,9 +3,8 @@
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::stage::{BYTE_COLUMN, StageNames, source_field};
+use crate::stage::StageNames;
 use crate::validate::binding::stage_field;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,17 +38,21 @@ pub async fn column_profile(
     header: &[String],
 ) -> Result<Vec<ColumnProfile>> {
     let names = StageNames::new(batch);
+    let records_view: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&names.records])
+        .await
+        .map_err(Error::db("profiling the columns"))?
+        .get(0);
     let mut out = Vec::new();
     for (i, name) in header.iter().enumerate() {
         let f = stage_field(i);
-        // Every record once: staged, or kept beside its typed values (see `StageNames`).
-        let raw = format!(
-            "(SELECT {f} FROM {raw} UNION ALL SELECT {kept} FROM {rows} WHERE {byte} IS NOT NULL) s",
-            raw = names.raw,
-            rows = names.rows,
-            kept = source_field(i),
-            byte = ident(BYTE_COLUMN),
-        );
+        // Every record once, staged or kept beside its typed values. A batch from before
+        // the view existed has every record in staging.
+        let raw = if records_view {
+            &names.records
+        } else {
+            &names.raw
+        };
         let row = client
             .query_one(
                 &format!(

@@ -179,7 +179,8 @@ pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
 /// Each record's source fields are kept once: in staging (`raw`) when the record has an
 /// issue (or when the load left every value to SQL), otherwise beside its typed values in
 /// `rows`, where `__byte` is then set. A row set aside after the load takes its fields
-/// with it to staging. The good rows of a clean file are thus written once, not twice.
+/// with it to staging. The good rows of a clean file are thus written once, not twice;
+/// the `records` view shows every record of the file, as staging alone used to.
 pub struct StageNames {
     pub batch: i64,
     /// Records with issues, every field as text (every record when SQL types the values).
@@ -188,6 +189,8 @@ pub struct StageNames {
     pub issues: String,
     /// The good rows, typed as the target, with the source fields of those not in `raw`.
     pub rows: String,
+    /// A view of every record once, as staging has them: `raw` and the fields kept in `rows`.
+    pub records: String,
 }
 
 impl StageNames {
@@ -204,6 +207,7 @@ impl StageNames {
             raw: name(""),
             issues: name("_issues"),
             rows: name("_rows"),
+            records: name("_records"),
         }
     }
 }
@@ -287,11 +291,24 @@ pub async fn create_tables(client: &Client, names: &StageNames, binding: &Bindin
              severity text NOT NULL,
              value text,
              message text NOT NULL);
-         CREATE UNLOGGED TABLE {rows} ({typed});",
+         CREATE UNLOGGED TABLE {rows} ({typed});
+         CREATE VIEW {records} AS SELECT {staged} FROM {raw} \
+             UNION ALL SELECT {line}, {ord}, {byte}, NULL{kept} FROM {rows} WHERE {byte} IS NOT NULL;",
         raw = names.raw,
         issues = names.issues,
         rows = names.rows,
+        records = names.records,
         typed = rows_definition(binding),
+        staged = std::iter::once("\"_line\", \"_ord\", \"_byte\", \"_raw\"".to_string())
+            .chain((0..fields).map(stage_field))
+            .collect::<Vec<_>>()
+            .join(", "),
+        line = ident(LINE_COLUMN),
+        ord = ident(ORD_COLUMN),
+        byte = ident(BYTE_COLUMN),
+        kept = (0..fields)
+            .map(|i| format!(", {}", source_field(i)))
+            .collect::<String>(),
     );
     client.batch_execute(&sql).await.map_err(Error::db(format!(
         "creating staging tables for batch {}",
