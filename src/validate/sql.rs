@@ -270,8 +270,14 @@ async fn build_rows(
             )),
         }
     }
+    // The source fields stay in staging: `__byte` and `__f…` are left NULL.
+    let columns = std::iter::once(ident(LINE_COLUMN))
+        .chain(std::iter::once(ident(ORD_COLUMN)))
+        .chain(binding.columns.iter().map(|c| ident(&c.target)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "INSERT INTO {rows} SELECT {select} FROM {raw} s{joins} \
+        "INSERT INTO {rows} ({columns}) SELECT {select} FROM {raw} s{joins} \
          WHERE ({filter}) AND NOT EXISTS \
              (SELECT 1 FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')",
         rows = names.rows,
