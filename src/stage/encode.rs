@@ -1,7 +1,8 @@
 //! The producer side of the load: reads every record, runs the row checks and encodes the
 //! staging rows as COPY text. When every value can be decided here (see [`Fast`]), it also
 //! resolves lookups, notes duplicate-key candidates and writes the good rows, already in the
-//! target's shape, for the typed rows table.
+//! target's shape, for the typed rows table; a row without issues then goes there only, with
+//! its source fields, and staging receives the rest (see `StageNames`).
 use std::borrow::Cow;
 use std::io::{Seek, Write};
 use std::sync::Arc;
