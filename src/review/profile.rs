@@ -38,21 +38,11 @@ pub async fn column_profile(
     header: &[String],
 ) -> Result<Vec<ColumnProfile>> {
     let names = StageNames::new(batch);
-    let records_view: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&names.records])
-        .await
-        .map_err(Error::db("profiling the columns"))?
-        .get(0);
+    // Every record once, staged or kept beside its typed values.
+    let raw = crate::stage::records_relation(client, &names).await?;
     let mut out = Vec::new();
     for (i, name) in header.iter().enumerate() {
         let f = stage_field(i);
-        // Every record once, staged or kept beside its typed values. A batch from before
-        // the view existed has every record in staging.
-        let raw = if records_view {
-            &names.records
-        } else {
-            &names.raw
-        };
         let row = client
             .query_one(
                 &format!(

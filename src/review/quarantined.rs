@@ -3,9 +3,8 @@ use serde::Deserialize;
 use tokio_postgres::GenericClient;
 
 use super::PageFrom;
-use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::stage::{BYTE_COLUMN, ORD_COLUMN, StageNames};
+use crate::stage::StageNames;
 use crate::validate::binding::stage_field;
 
 /// Narrows the quarantined rows to one check and/or column.
@@ -206,23 +205,16 @@ pub async fn source_text(
 ) -> Result<Option<String>> {
     use std::io::{Read, Seek, SeekFrom};
     let names = StageNames::new(batch);
+    // The record is staged or kept with its typed values; so is the next one, where this
+    // one ends.
+    let records = crate::stage::records_relation(client, &names).await?;
     let row = client
         .query_one(
             &format!(
-                // The record is staged, or kept with its typed values (see `StageNames`); so
-                // is the next one, where this one ends.
-                "WITH at (ord, byte) AS ( \
-                     SELECT \"_ord\", \"_byte\" FROM {raw} WHERE \"_ord\" IN ($2, $2::bigint + 1) \
-                     UNION ALL SELECT {ord}, {byte} FROM {rows} \
-                     WHERE {ord} IN ($2, $2::bigint + 1) AND {byte} IS NOT NULL) \
-                 SELECT b.file_path, b.file_size, \
-                        (SELECT byte FROM at WHERE ord = $2), \
-                        (SELECT byte FROM at WHERE ord = $2::bigint + 1) \
-                 FROM airlock.batches b WHERE b.id = $1",
-                raw = names.raw,
-                rows = names.rows,
-                ord = ident(ORD_COLUMN),
-                byte = ident(BYTE_COLUMN),
+                "SELECT b.file_path, b.file_size, \
+                        (SELECT \"_byte\" FROM {records} WHERE \"_ord\" = $2), \
+                        (SELECT \"_byte\" FROM {records} WHERE \"_ord\" = $2::bigint + 1) \
+                 FROM airlock.batches b WHERE b.id = $1"
             ),
             &[&batch, &ord],
         )

@@ -256,6 +256,23 @@ pub async fn index_by_ordinal(client: &impl GenericClient, names: &StageNames) -
         .map_err(ctx())
 }
 
+/// Where every record of a batch can be read once: the `records` view, or staging for a
+/// batch from before the view, whose staging holds every record.
+pub async fn records_relation<'a>(
+    client: &impl GenericClient,
+    names: &'a StageNames,
+) -> Result<&'a str> {
+    let has_view: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&names.records])
+        .await
+        .map_err(Error::db(format!(
+            "reading staging of batch {}",
+            names.batch
+        )))?
+        .get(0);
+    Ok(if has_view { &names.records } else { &names.raw })
+}
+
 /// Empties a batch's staging, issues and typed rows tables, to load the file again.
 pub async fn empty_tables(client: &Client, names: &StageNames) -> Result<()> {
     client
