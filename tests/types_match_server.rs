@@ -337,6 +337,7 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
     let mut client = db.client().await;
     let mut mismatches = Vec::new();
     let mut tried = 0;
+    let mut printed_back = 0;
     for case in CASES {
         client
             .batch_execute(&format!(
@@ -396,6 +397,27 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
             .expect("describe");
         let col = table.column("v").expect("column v");
         let rule = TypeRule::for_column(col);
+        // Every record reads back as the file has it, whether its field was staged, kept
+        // beside its typed value, or left for the typed value to print back.
+        let records: Vec<(i64, Option<String>)> = client
+            .query(
+                &format!("SELECT _ord, f2 FROM airlock_stage.batch_{id}_records ORDER BY _ord"),
+                &[],
+            )
+            .await
+            .expect("records")
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let expected: Vec<(i64, Option<String>)> = (1i64..)
+            .zip(case.values.iter().map(|v| Some(v.to_string())))
+            .collect();
+        if records != expected {
+            mismatches.push(format!(
+                "{}: the records view reads {records:?}, the file has {expected:?}",
+                case.column_type
+            ));
+        }
         for (i, v) in case.values.iter().enumerate() {
             tried += 1;
             let airlock_ok = !rejected.contains(&(i as i64 + 1));
@@ -410,6 +432,20 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
                     "{}: {v:?}: the Rust rule alone disagrees with the server",
                     case.column_type
                 ));
+            }
+            if server_ok && rule.prints_as_given(col.type_oid, v) {
+                printed_back += 1;
+                let printed: String = client
+                    .query_one(&format!("SELECT $1::text::{cast}::text"), &[v])
+                    .await
+                    .expect("print")
+                    .get(0);
+                if printed != *v {
+                    mismatches.push(format!(
+                        "{}: {v:?} is taken to print as given, the server prints {printed:?}",
+                        case.column_type
+                    ));
+                }
             }
             if airlock_ok != server_ok {
                 mismatches.push(format!(
@@ -427,4 +463,8 @@ async fn airlock_type_verdicts_equal_the_servers_casts() {
         mismatches.join("\n")
     );
     assert!(tried >= 230, "only {tried} inputs tried");
+    assert!(
+        printed_back >= 20,
+        "only {printed_back} values taken to print as given"
+    );
 }

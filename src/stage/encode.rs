@@ -15,7 +15,7 @@ use super::LoadStats;
 use crate::error::{Error, Result};
 use crate::source::{self, FieldProblem, SourceReader};
 use crate::validate::Severity;
-use crate::validate::binding::Binding;
+use crate::validate::binding::{Binding, BoundColumn};
 use crate::validate::keys::KeyTracker;
 use crate::validate::lookup::{LookupMap, Resolved};
 use crate::validate::row::{self, FieldValue, RowIssue};
@@ -183,6 +183,7 @@ pub(super) fn encode_records(
     let encoding = reader.options().encoding;
     let progress = reader.progress();
     let width = binding.header.len();
+    let direct: Vec<Option<&BoundColumn>> = (0..width).map(|i| binding.fed_directly(i)).collect();
     let mut record = ByteRecord::new();
     let mut enc = CopyEncoder::default();
     let mut issues: Vec<RowIssue> = Vec::new();
@@ -274,7 +275,7 @@ pub(super) fn encode_records(
             }
             if source_here {
                 enc.int(pos.byte);
-                write_fields(enc, &fields);
+                write_kept_fields(enc, &direct, &fields);
             } else {
                 for _ in 0..=width {
                     enc.field(None);
@@ -342,6 +343,23 @@ fn write_fields(enc: &mut CopyEncoder, fields: &[FieldValue<'_>]) {
         match f {
             FieldValue::Text(t) => enc.field(Some(t)),
             FieldValue::Null | FieldValue::Unusable => enc.field(None),
+        }
+    }
+}
+
+/// A good row's source fields beside its typed values. A field its typed value prints back
+/// exactly is left NULL: the records view reads it from the typed value (`stage::kept_field`).
+fn write_kept_fields(
+    enc: &mut CopyEncoder,
+    direct: &[Option<&BoundColumn>],
+    fields: &[FieldValue<'_>],
+) {
+    for (f, column) in fields.iter().zip(direct) {
+        match f {
+            FieldValue::Text(t) if !column.is_some_and(|c| c.prints_as_given(t)) => {
+                enc.field(Some(t))
+            }
+            _ => enc.field(None),
         }
     }
 }

@@ -324,7 +324,7 @@ pub async fn create_tables(client: &Client, names: &StageNames, binding: &Bindin
         ord = ident(ORD_COLUMN),
         byte = ident(BYTE_COLUMN),
         kept = (0..fields)
-            .map(|i| format!(", {}", source_field(i)))
+            .map(|i| format!(", {}", kept_field(binding, i)))
             .collect::<String>(),
     );
     client.batch_execute(&sql).await.map_err(Error::db(format!(
@@ -511,15 +511,33 @@ fn rows_columns(binding: &Binding) -> String {
     columns.join(", ")
 }
 
+/// A good row's source field `index` in the typed rows table: the kept copy, or, where the
+/// load left it NULL because the typed value prints it back exactly, that value as text.
+pub fn kept_field(binding: &Binding, index: usize) -> String {
+    match binding.fed_directly(index) {
+        Some(col) => format!(
+            "COALESCE({}, {}::text)",
+            source_field(index),
+            ident(&col.target)
+        ),
+        None => source_field(index),
+    }
+}
+
 /// The statement tail that deletes typed rows matching `condition` and moves the source
 /// fields kept with them to staging, so a row set aside is browsed like any other. Goes
 /// after the statement's own `WITH` parts.
-pub fn delete_rows_keeping_source(names: &StageNames, fields: usize, condition: &str) -> String {
+pub fn delete_rows_keeping_source(
+    names: &StageNames,
+    binding: &Binding,
+    condition: &str,
+) -> String {
+    let fields = binding.header.len();
     let staged: Vec<String> = (0..fields).map(stage_field).collect();
     let kept: Vec<String> = (0..fields).map(source_field).collect();
     format!(
         "gone AS (DELETE FROM {rows} WHERE {condition} \
-                  RETURNING {line}, {ord}, {byte}{kept}) \
+                  RETURNING {line}, {ord}, {byte}{returned}) \
          INSERT INTO {raw} (\"_line\", \"_ord\", \"_byte\"{staged}) \
          SELECT {line}, {ord}, {byte}{kept} FROM gone WHERE {byte} IS NOT NULL",
         rows = names.rows,
@@ -527,6 +545,9 @@ pub fn delete_rows_keeping_source(names: &StageNames, fields: usize, condition: 
         line = ident(LINE_COLUMN),
         ord = ident(ORD_COLUMN),
         byte = ident(BYTE_COLUMN),
+        returned = (0..fields)
+            .map(|i| format!(", {} AS {}", kept_field(binding, i), source_field(i)))
+            .collect::<String>(),
         kept = kept.iter().map(|k| format!(", {k}")).collect::<String>(),
         staged = staged.iter().map(|k| format!(", {k}")).collect::<String>(),
     )

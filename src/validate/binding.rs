@@ -39,6 +39,11 @@ impl BoundColumn {
     pub fn stage_column(&self) -> String {
         stage_field(self.source_index)
     }
+
+    /// Whether the server prints this column's value, given as `text`, exactly as `text`.
+    pub fn prints_as_given(&self, text: &str) -> bool {
+        self.rule.prints_as_given(self.type_oid, text)
+    }
 }
 
 /// The name of the staging column for source field `index` (0-based).
@@ -65,6 +70,14 @@ impl Binding {
 
     pub fn value_columns(&self) -> impl Iterator<Item = &BoundColumn> {
         self.columns.iter().filter(|c| !c.key)
+    }
+
+    /// The column whose typed value is source field `index` itself (no lookup in between):
+    /// where the server prints that value as the file has it, the field need not be kept.
+    pub fn fed_directly(&self, index: usize) -> Option<&BoundColumn> {
+        self.columns
+            .iter()
+            .find(|c| c.source_index == index && c.lookup.is_none())
     }
 
     /// The target's columns as validated (name, type, NOT NULL, key), to notice a target

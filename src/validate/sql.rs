@@ -471,11 +471,7 @@ fn set_aside_where(binding: &Binding, names: &StageNames, condition: &str, issue
 
 /// Deletes the typed rows listed in `bad` by address, their source fields going to staging.
 fn by_address(binding: &Binding, names: &StageNames) -> String {
-    stage::delete_rows_keeping_source(
-        names,
-        binding.header.len(),
-        "ctid = ANY (ARRAY(SELECT tid FROM bad))",
-    )
+    stage::delete_rows_keeping_source(names, binding, "ctid = ANY (ARRAY(SELECT tid FROM bad))")
 }
 
 /// Rows of the file sharing a merge key. By default all are quarantined; with `last` or
@@ -627,7 +623,7 @@ pub async fn set_aside(
         "setting rows aside",
         &format!(
             "WITH {}",
-            stage::delete_rows_keeping_source(names, binding.header.len(), &condition)
+            stage::delete_rows_keeping_source(names, binding, &condition)
         ),
         &[&ords],
     )

@@ -96,6 +96,44 @@ impl TypeRule {
     }
 }
 
+impl TypeRule {
+    /// Whether the server prints a value of this type given as `text` exactly as `text`, so
+    /// that the typed value alone gives the source field back. Errs on the side of `false`:
+    /// text and unbounded varchar always; integers and numerics in their canonical form.
+    pub fn prints_as_given(&self, type_oid: u32, text: &str) -> bool {
+        match self {
+            TypeRule::Text { .. } => matches!(type_oid, oid::TEXT | oid::VARCHAR),
+            TypeRule::Int { .. } => canonical_decimal(text, Some(0)),
+            TypeRule::Numeric { typmod: None } => canonical_decimal(text, None),
+            TypeRule::Numeric {
+                typmod: Some((_, scale)),
+            } => usize::try_from(*scale).is_ok_and(|s| canonical_decimal(text, Some(s))),
+            _ => false,
+        }
+    }
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with exactly `scale` decimals when given (none for 0), and
+/// not a negative zero: the form PostgreSQL prints integers and numerics in.
+fn canonical_decimal(text: &str, scale: Option<usize>) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (unsigned, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let whole_ok = digits(whole) && (whole == "0" || !whole.starts_with('0'));
+    let fraction_ok = match (fraction, scale) {
+        (None, None | Some(0)) => true,
+        (Some(f), None) => digits(f),
+        (Some(f), Some(s)) => s > 0 && f.len() == s && digits(f),
+        (None, Some(_)) => false,
+    };
+    let negative_zero =
+        unsigned.len() < text.len() && unsigned.bytes().all(|b| matches!(b, b'0' | b'.'));
+    whole_ok && fraction_ok && !negative_zero
+}
+
 /// Something PostgreSQL accepts but changes, or that a person would not expect.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
@@ -622,6 +660,35 @@ mod tests {
         assert_eq!(render_scaled(true, &[0, 0, 5], 2), "-0.05");
         assert_eq!(render_scaled(false, &[1, 2], -2), "1200");
         assert_eq!(render_scaled(false, &[0], 2), "0.00");
+    }
+
+    #[test]
+    fn canonical_decimals() {
+        for (text, scale) in [
+            ("0", Some(0)),
+            ("-12", Some(0)),
+            ("12.50", Some(2)),
+            ("0.05", Some(2)),
+        ] {
+            assert!(canonical_decimal(text, scale), "{text}");
+        }
+        assert!(canonical_decimal("12.345", None));
+        for (text, scale) in [
+            ("007", Some(0)),
+            ("-0", Some(0)),
+            ("-0.00", Some(2)),
+            ("12.5", Some(2)),
+            ("12.", None),
+            (".5", None),
+            ("+5", Some(0)),
+            (" 5", Some(0)),
+            ("1e3", None),
+            ("12.50", Some(0)),
+            ("", None),
+            ("-", None),
+        ] {
+            assert!(!canonical_decimal(text, scale), "{text}");
+        }
     }
 
     #[test]
