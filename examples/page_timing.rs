@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let client = db::connect(&target).await?;
     let summary = airlock::report::load(&client, batch).await?;
     // As the review does when it opens a batch.
-    airlock::stage::index_by_ordinal(&client, &airlock::stage::StageNames::new(batch)).await?;
+    airlock::stage::index_for_browsing(&client, &airlock::stage::StageNames::new(batch)).await?;
     let fields = 4;
     let quarantined = summary.rows.quarantined.max(1);
     let mut times = Vec::new();

@@ -176,22 +176,8 @@ async fn stage_and_validate(
         candidates: stats.candidates.as_deref(),
     };
     sql::run(client, feed, &binding, &names, &loaded, &mut timings).await?;
-    let judging = judge(client, feed, &binding, &names, stats.records as i64);
-    match second {
-        // The issues' indexes build on the second connection while the plan runs.
-        Some(second) => {
-            let (judged, indexed) = tokio::join!(judging, sql::index_issues(second, &names));
-            judged?;
-            indexed?;
-            timings.lap("plan and verdict, indexes alongside");
-        }
-        None => {
-            judging.await?;
-            timings.lap("plan and verdict");
-            sql::index_issues(client, &names).await?;
-            timings.lap("indexes");
-        }
-    }
+    judge(client, feed, &binding, &names, stats.records as i64).await?;
+    timings.lap("plan and verdict");
     client
         .execute(
             "UPDATE airlock.batches SET timings = $2 WHERE id = $1",

@@ -81,12 +81,13 @@ pub async fn summarize_checks(client: &Client, names: &StageNames) -> Result<Vec
     let rows = client
         .query(
             &format!(
+                // One pass over the issues; each group's example is its first issue by
+                // line, read back by id.
                 "SELECT c.\"check\", c.\"column\", c.severity, c.n, e.line, e.value, e.message \
-                 FROM (SELECT \"check\", \"column\", severity, count(DISTINCT ord) AS n \
+                 FROM (SELECT \"check\", \"column\", severity, count(DISTINCT ord) AS n, \
+                              min(ARRAY[line, id]) AS first \
                        FROM {issues} GROUP BY 1, 2, 3) c \
-                 CROSS JOIN LATERAL (SELECT line, value, message FROM {issues} i \
-                       WHERE i.\"check\" = c.\"check\" AND i.\"column\" IS NOT DISTINCT FROM c.\"column\" \
-                         AND i.severity = c.severity ORDER BY line, id LIMIT 1) e \
+                 JOIN {issues} e ON e.id = c.first[2] \
                  ORDER BY CASE c.severity WHEN 'error' THEN 0 WHEN 'superseded' THEN 1 ELSE 2 END, \
                           c.n DESC, c.\"check\", c.\"column\"",
                 issues = names.issues
@@ -123,13 +124,14 @@ pub async fn count_rows(
         .query_one(
             &format!(
                 // A row leaves the typed rows only with an error or superseded issue: warned
-                // rows still going to production are those with neither.
-                "SELECT count(DISTINCT ord) FILTER (WHERE severity = 'error'), \
-                        count(DISTINCT ord) FILTER (WHERE severity = 'superseded'), \
-                        count(DISTINCT ord) FILTER (WHERE severity = 'warning' AND NOT EXISTS \
-                            (SELECT 1 FROM {issues} j WHERE j.ord = i.ord \
-                             AND j.severity IN ('error', 'superseded'))) \
-                 FROM {issues} i",
+                // rows still going to production are those with neither. One pass, grouped
+                // by row: no index needed.
+                "SELECT count(*) FILTER (WHERE e), count(*) FILTER (WHERE s), \
+                        count(*) FILTER (WHERE w AND NOT e AND NOT s) \
+                 FROM (SELECT bool_or(severity = 'error') AS e, \
+                              bool_or(severity = 'superseded') AS s, \
+                              bool_or(severity = 'warning') AS w \
+                       FROM {issues} GROUP BY ord) i",
                 issues = names.issues,
             ),
             &[],

@@ -45,7 +45,7 @@ async fn find_and_quarantine(
     setup: &str,
 ) -> Result<Option<(usize, i64, String)>> {
     // Each try reads a range of ordinals; without the index each would scan every row.
-    let _ = crate::stage::index_by_ordinal(&*client, &b.names).await;
+    let _ = crate::stage::index_for_browsing(&*client, &b.names).await;
     let ords: Vec<i64> = client
         .query(
             &format!(

@@ -212,26 +212,32 @@ impl StageNames {
     }
 }
 
-/// Indexes staging and the typed rows by ordinal, once: what the review's row pages, the row
-/// detail and bisection look rows up by. The typed rows are written in file order, so a BRIN
-/// index finds one in a few pages at a fraction of a btree's cost; staging gains the rows
-/// set aside after the load at its end, so it gets a btree. Built the first time a batch is
-/// browsed or bisected, never by a headless run that promotes at once.
-pub async fn index_by_ordinal(client: &impl GenericClient, names: &StageNames) -> Result<()> {
+/// Indexes a batch for browsing, once: what the review's summary, filters, row pages, row
+/// detail and bisection look rows up by. Issues by line, ordinal and check; staging and the
+/// typed rows by ordinal. The typed rows are written in file order, so a BRIN index finds
+/// one in a few pages at a fraction of a btree's cost; staging gains the rows set aside
+/// after the load at its end, so it gets a btree. Built the first time a batch is browsed or
+/// bisected, never by a check or a headless run that promotes at once. The issues' indexes
+/// bear the names the server gives unnamed ones, which batches before this built at check.
+pub async fn index_for_browsing(client: &impl GenericClient, names: &StageNames) -> Result<()> {
     let batch = names.batch;
     let ctx = || Error::db(format!("indexing staging of batch {batch}"));
-    let index = |suffix: &str| {
-        format!(
-            "{}.{}",
-            ident(STAGE_SCHEMA),
-            ident(&format!("batch_{batch}{suffix}_ord"))
-        )
-    };
-    let (raw_index, rows_index) = (index(""), index("_rows"));
+    let bare = |suffix: &str| format!("batch_{batch}{suffix}");
+    let indexes = [
+        bare("_ord"),
+        bare("_rows_ord"),
+        bare("_issues_line_id_idx"),
+        bare("_issues_ord_idx"),
+        bare("_issues_check_column_ord_idx"),
+    ];
+    let qualified: Vec<String> = indexes
+        .iter()
+        .map(|i| format!("{}.{}", ident(STAGE_SCHEMA), ident(i)))
+        .collect();
     let built: bool = client
         .query_one(
-            "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
-            &[&raw_index, &rows_index],
+            "SELECT bool_and(to_regclass(i) IS NOT NULL) FROM unnest($1::text[]) AS i",
+            &[&qualified],
         )
         .await
         .map_err(ctx())?
@@ -239,18 +245,21 @@ pub async fn index_by_ordinal(client: &impl GenericClient, names: &StageNames) -
     if built {
         return Ok(());
     }
-    let bare = |suffix: &str| ident(&format!("batch_{batch}{suffix}_ord"));
+    let [raw_ord, rows_ord, line_id, ord, check] = indexes.map(|i| ident(&i));
     client
         .batch_execute(&format!(
-            "CREATE INDEX IF NOT EXISTS {raw_bare} ON {raw} (\"_ord\"); \
-             CREATE INDEX IF NOT EXISTS {rows_bare} ON {rows} USING brin ({ord}) \
+            "CREATE INDEX IF NOT EXISTS {raw_ord} ON {raw} (\"_ord\"); \
+             CREATE INDEX IF NOT EXISTS {rows_ord} ON {rows} USING brin ({ord_column}) \
                  WITH (pages_per_range = 16); \
-             ANALYZE {raw};",
-            raw_bare = bare(""),
-            rows_bare = bare("_rows"),
+             CREATE INDEX IF NOT EXISTS {line_id} ON {issues} (line, id); \
+             CREATE INDEX IF NOT EXISTS {ord} ON {issues} (ord); \
+             CREATE INDEX IF NOT EXISTS {check} ON {issues} (\"check\", \"column\", ord) \
+                 WHERE severity = 'error'; \
+             ANALYZE {raw}; ANALYZE {issues};",
             raw = names.raw,
             rows = names.rows,
-            ord = ident(ORD_COLUMN),
+            issues = names.issues,
+            ord_column = ident(ORD_COLUMN),
         ))
         .await
         .map_err(ctx())

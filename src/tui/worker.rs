@@ -141,7 +141,7 @@ async fn perform(
             // Only speeds browsing up: pages read the same without the indexes (a role that
             // may only read, or a batch whose staging was dropped, goes on without them).
             let _ =
-                crate::stage::index_by_ordinal(client, &crate::stage::StageNames::new(id)).await;
+                crate::stage::index_for_browsing(client, &crate::stage::StageNames::new(id)).await;
             Action::Batch(batch_data(client, id).await.map(Box::new).map_err(text))
         }
         Effect::LoadProfile { batch, header } => Action::Profile(

@@ -87,22 +87,6 @@ pub async fn run(
     Ok(())
 }
 
-/// The issues table's indexes: the summary, the filters and the row pages read issues by
-/// check, line and ordinal. Needs nothing but the finished checks: it runs beside the plan
-/// when there is a second connection. Staging and rows are indexed when a batch is first
-/// browsed (`stage::index_by_ordinal`).
-pub async fn index_issues(client: &Client, names: &StageNames) -> Result<()> {
-    client
-        .batch_execute(&format!(
-            "CREATE INDEX ON {issues} (line, id); CREATE INDEX ON {issues} (ord); \
-             CREATE INDEX ON {issues} (\"check\", \"column\", ord) WHERE severity = 'error'; \
-             ANALYZE {issues};",
-            issues = names.issues,
-        ))
-        .await
-        .map_err(Error::db("indexing the issues"))
-}
-
 /// Builds typed rows; if the server refuses a value the Rust rules accepted — a gap in the
 /// rules, never a reason to fail — it judges every value, and the rows are built again.
 async fn build_rows_judged(
