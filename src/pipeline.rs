@@ -8,7 +8,8 @@ use tokio_postgres::Client;
 
 use crate::batch::{self, NewBatch, state};
 use crate::error::{Error, Result};
-use crate::feed::{Feed, Format};
+use crate::feed::{Feed, Format, Mode};
+use crate::plan::Plan;
 use crate::report;
 use crate::source::{ReadProgress, SourceOptions, SourceReader};
 use crate::stage::{self, StageNames};
@@ -18,11 +19,14 @@ use crate::validate::lookup::LookupMap;
 use crate::validate::types::TypeRule;
 use crate::validate::{binding, policy, sql};
 
-/// Lets a caller (the TUI) watch and cancel a running check.
+/// Lets a caller (the TUI) watch and cancel a running check, and a headless run leave the
+/// plan to its promotion.
 #[derive(Clone, Default)]
 pub struct CheckControl {
     pub cancel: Arc<AtomicBool>,
     pub progress: Arc<std::sync::Mutex<Option<Arc<ReadProgress>>>>,
+    /// In upsert mode, leave the plan to the promotion (see `Plan::by_promotion`).
+    pub plan_by_promotion: bool,
 }
 
 /// Loads and validates `file` for `feed`; returns the new batch's id. Production is only
@@ -176,7 +180,8 @@ async fn stage_and_validate(
         candidates: stats.candidates.as_deref(),
     };
     sql::run(client, feed, &binding, &names, &loaded, &mut timings).await?;
-    judge(client, feed, &binding, &names, stats.records as i64).await?;
+    let later = control.plan_by_promotion;
+    judge(client, feed, &binding, &names, stats.records as i64, later).await?;
     timings.lap("plan and verdict");
     client
         .execute(
@@ -219,22 +224,28 @@ async fn fast_path(
 }
 
 /// Counts, summarizes and judges the staged batch, and records it as `validated`: after a
-/// load, and again after promotion set rows aside.
+/// load, and again after promotion set rows aside. With `plan_by_promotion`, an upsert's
+/// plan is left to its promotion unless the verdict is abort, when someone will review it.
 pub async fn judge(
     client: &Client,
     feed: &Feed,
     binding: &binding::Binding,
     names: &StageNames,
     total: i64,
+    plan_by_promotion: bool,
 ) -> Result<()> {
-    let plan = crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode).await?;
-    let rows = report::count_rows(
-        client,
-        names,
-        total,
-        plan.insert + plan.update + plan.unchanged,
-    )
-    .await?;
+    let make_plan = || crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode);
+    let mut plan = if plan_by_promotion && feed.spec.mode == Mode::Upsert {
+        // The policy does not read an upsert's plan.
+        Plan {
+            by_promotion: true,
+            ..Plan::default()
+        }
+    } else {
+        make_plan().await?
+    };
+    let good = (!plan.by_promotion).then_some(plan.insert + plan.update + plan.unchanged);
+    let rows = report::count_rows(client, names, total, good).await?;
     let checks = report::summarize_checks(client, names).await?;
     let (verdict, breaches) = policy::judge(
         &feed.spec.policy,
@@ -243,6 +254,9 @@ pub async fn judge(
         &plan,
         !checks.is_empty(),
     );
+    if plan.by_promotion && verdict == policy::Verdict::Abort {
+        plan = make_plan().await?;
+    }
     client
         .execute(
             "UPDATE airlock.batches SET state = 'validated', verdict = $2, breaches = $3, \
@@ -265,6 +279,27 @@ pub async fn judge(
         .await
         .map_err(Error::db("recording the validation result"))?;
     Ok(())
+}
+
+/// Makes the plan a headless run left to the promotion (`Plan::by_promotion`), for a person
+/// about to see or approve the batch, and records it. Returns the plan.
+pub async fn complete_plan(client: &Client, b: &crate::promote::Loaded) -> Result<Plan> {
+    let plan = crate::plan::compute(
+        client,
+        &b.feed.target,
+        &b.binding,
+        &b.names,
+        b.feed.spec.mode,
+    )
+    .await?;
+    client
+        .execute(
+            "UPDATE airlock.batches SET plan = $2, updated_at = now() WHERE id = $1",
+            &[&b.id, &json(&plan)],
+        )
+        .await
+        .map_err(Error::db(format!("recording the plan of batch {}", b.id)))?;
+    Ok(plan)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {

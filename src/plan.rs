@@ -8,6 +8,7 @@ use tokio_postgres::GenericClient;
 use crate::db::{Table, ident};
 use crate::error::{Error, Result};
 use crate::feed::Mode;
+use crate::format::thousands;
 use crate::stage::StageNames;
 use crate::validate::binding::{Binding, BoundColumn};
 
@@ -23,6 +24,11 @@ pub struct Plan {
     pub production_rows: i64,
     /// For each column the file feeds, how many updated rows change it.
     pub columns: BTreeMap<String, i64>,
+    /// Left to the promotion: a headless run in upsert mode, which nobody reviews first,
+    /// takes the upsert's own counts (inserted, updated, unchanged) under its lock instead of
+    /// a join made beforehand. Until then the counts are zero; `production_rows` and
+    /// `columns` stay unknown. Whoever opens or approves such a batch has it made first.
+    pub by_promotion: bool,
 }
 
 /// `a.col IS DISTINCT FROM b.col`, comparing json as jsonb (json has no equality).
@@ -118,6 +124,7 @@ pub async fn compute(
         delete: 0,
         production_rows,
         columns: BTreeMap::new(),
+        by_promotion: false,
     };
     for (i, c) in values.iter().enumerate() {
         plan.columns.insert(c.target.clone(), row.get(3 + i));
@@ -142,6 +149,33 @@ pub async fn compute(
 }
 
 impl Plan {
+    /// The plan for a person: its counts (`3 insert · 2 update · 1 unchanged`, and deletes
+    /// for a swap) and what they were measured against. `promoted`: the batch's promotion
+    /// has happened (a plan left to it then holds its counts).
+    pub fn describe(&self, swap: bool, promoted: bool) -> (String, String) {
+        if self.by_promotion && !promoted {
+            return (
+                "left to the promotion".into(),
+                "(a headless run: the upsert counts its own changes)".into(),
+            );
+        }
+        let mut counts = format!(
+            "{} insert · {} update · {} unchanged",
+            thousands(self.insert),
+            thousands(self.update),
+            thousands(self.unchanged)
+        );
+        if swap {
+            counts.push_str(&format!(" · {} delete", thousands(self.delete)));
+        }
+        let basis = if self.by_promotion {
+            "(counted by the promotion)".to_string()
+        } else {
+            format!("(production has {} rows)", thousands(self.production_rows))
+        };
+        (counts, basis)
+    }
+
     /// What differs between two plans, for a person: `insert 242 → 240, update 10 → 12`.
     /// Empty when promotion would do the same thing to production.
     pub fn differences(&self, now: &Plan) -> Vec<String> {

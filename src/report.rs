@@ -76,6 +76,13 @@ pub struct Summary {
     pub timings: Option<serde_json::Value>,
 }
 
+impl Summary {
+    /// Whether the batch has been promoted (and perhaps undone since).
+    pub fn promoted(&self) -> bool {
+        self.applied.is_some()
+    }
+}
+
 /// Aggregates the issues table into one line per (check, column, severity).
 pub async fn summarize_checks(client: &Client, names: &StageNames) -> Result<Vec<CheckSummary>> {
     let rows = client
@@ -113,13 +120,21 @@ pub async fn summarize_checks(client: &Client, names: &StageNames) -> Result<Vec
 }
 
 /// Row counts from the issues table; `good`, the typed rows, comes from the plan, which
-/// joins each of them to production exactly once.
+/// joins each of them to production exactly once, or when there is none is counted here.
 pub async fn count_rows(
     client: &Client,
     names: &StageNames,
     total: i64,
-    good: i64,
+    good: Option<i64>,
 ) -> Result<RowCounts> {
+    let good = match good {
+        Some(n) => n,
+        None => client
+            .query_one(&format!("SELECT count(*) FROM {}", names.rows), &[])
+            .await
+            .map_err(Error::db("counting rows"))?
+            .get(0),
+    };
     let row = client
         .query_one(
             &format!(
@@ -305,19 +320,8 @@ pub fn render(s: &Summary) -> String {
     }
     if s.state != crate::batch::state::LOADING && s.state != crate::batch::state::LOAD_FAILED {
         let p = &s.plan;
-        let _ = writeln!(
-            out,
-            "\nPlan  {} insert · {} update · {} unchanged{}  (production has {} rows)",
-            thousands(p.insert),
-            thousands(p.update),
-            thousands(p.unchanged),
-            if s.mode == "swap" {
-                format!(" · {} delete", thousands(p.delete))
-            } else {
-                String::new()
-            },
-            thousands(p.production_rows)
-        );
+        let (counts, basis) = p.describe(s.mode == "swap", s.promoted());
+        let _ = writeln!(out, "\nPlan  {counts}  {basis}");
         let changed: Vec<String> = p
             .columns
             .iter()

@@ -599,6 +599,72 @@ async fn two_concurrent_runs_of_one_target_both_end_promoted() {
 }
 
 #[tokio::test]
+async fn a_run_leaves_the_upsert_plan_to_the_promotion() {
+    let db = TestDb::with_catalog().await;
+    let spec = fixture("partner-products.toml").display().to_string();
+    let file = fixture("products-broken.csv").display().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["run", &spec, &file, "--yes", "--json"])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // The upsert's own counts are the plan.
+    assert_eq!(j["plan"]["by_promotion"], true);
+    for (plan, applied) in [
+        ("insert", "inserted"),
+        ("update", "updated"),
+        ("unchanged", "unchanged"),
+    ] {
+        assert_eq!(j["plan"][plan], j["applied"][applied], "{plan}");
+    }
+    assert_eq!(
+        (j["plan"]["insert"].as_i64(), j["rows"]["good"].as_i64()),
+        (Some(242), Some(287))
+    );
+
+    // A batch such a run left before promoting (blocked, say) gets its plan before a person
+    // approves it, and is promoted against it as usual.
+    let control = airlock::pipeline::CheckControl {
+        plan_by_promotion: true,
+        ..Default::default()
+    };
+    let clean = fixture("products-clean.csv");
+    let id = db
+        .check_with(&fixture("partner-products.toml"), &clean, &control)
+        .await
+        .expect("check");
+    let s = db.summary(id).await;
+    assert!(s.plan.by_promotion);
+    assert_eq!((s.plan.insert, s.plan.update, s.rows.good), (0, 0, 40));
+    let applied = promote::promote(&db.target, id, &opts())
+        .await
+        .expect("promote");
+    let s = db.summary(id).await;
+    assert!(!s.plan.by_promotion, "made before the approval");
+    assert_eq!(
+        (s.plan.insert, s.plan.update + s.plan.unchanged),
+        (applied.inserted, applied.updated + applied.unchanged)
+    );
+    assert_eq!(s.plan.production_rows, 342);
+
+    // An aborted run leaves the batch for review, with its plan.
+    let empty = db.write("empty.csv", "sku,name,price,category\n");
+    let id = db
+        .check_with(&fixture("partner-products.toml"), &empty, &control)
+        .await
+        .expect("check");
+    let s = db.summary(id).await;
+    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert!(!s.plan.by_promotion);
+    assert_eq!(
+        s.plan.production_rows,
+        count(&db, "SELECT count(*) FROM products").await
+    );
+}
+
+#[tokio::test]
 async fn swap_keeps_the_definition_and_undo_puts_the_old_table_back() {
     let db = TestDb::with_catalog().await;
     let client = db.client().await;

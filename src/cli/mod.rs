@@ -230,7 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Command::Check { feed, file, json } => {
-            let summary = check_file(&mut client, &target, feed, file).await?;
+            let summary = check_file(&mut client, &target, feed, file, false).await?;
             if *json {
                 print_json(&summary)?;
             } else {
@@ -302,7 +302,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             ..
         } => {
-            let summary = check_file(&mut client, &target, feed, file).await?;
+            // Nobody reviews the plan of a run: an upsert counts its changes itself.
+            let summary = check_file(&mut client, &target, feed, file, true).await?;
             let id = summary.batch;
             if summary.verdict.as_deref() == Some("abort") {
                 if *json {
@@ -382,9 +383,13 @@ async fn check_file(
     target: &ConnectTarget,
     spec: &std::path::Path,
     file: &std::path::Path,
+    plan_by_promotion: bool,
 ) -> anyhow::Result<report::Summary> {
     let feed = feed::load(client, spec).await?;
-    let control = pipeline::CheckControl::default();
+    let control = pipeline::CheckControl {
+        plan_by_promotion,
+        ..Default::default()
+    };
     interrupt_on_ctrl_c(client, &control);
     let second = db::connect_second(target).await;
     let id = pipeline::check(client, second, &feed, file, &control).await?;

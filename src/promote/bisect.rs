@@ -140,5 +140,5 @@ async fn quarantine(client: &mut Client, b: &Loaded, refused: &[(i64, String)]) 
     tx.commit()
         .await
         .map_err(Error::db("setting the refused rows aside"))?;
-    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total).await
+    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await
 }

@@ -133,8 +133,13 @@ pub async fn load(client: &Client, id: i64) -> Result<Loaded> {
 pub async fn promote(target: &ConnectTarget, id: i64, opts: &PromoteOptions) -> Result<Applied> {
     let mut client = db::connect(target).await?;
     stage::ensure_catalog(&mut client).await?;
-    let loaded = load(&client, id).await?;
+    let mut loaded = load(&client, id).await?;
     gate(&loaded, opts)?;
+    if loaded.plan.by_promotion && !opts.accept_plan_changes {
+        // A person approves a plan: one a headless run left to the promotion is made now,
+        // and checked again under the lock like any other.
+        loaded.plan = crate::pipeline::complete_plan(&client, &loaded).await?;
+    }
     if !batch::claim(&client, id).await? {
         return Err(Error::Refused {
             id,

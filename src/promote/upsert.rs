@@ -97,6 +97,14 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
         };
         // Dropping the transaction rolls the upsert back.
         compare_plan(b, &now, opts)?;
+        if b.plan.by_promotion {
+            tx.execute(
+                "UPDATE airlock.batches SET plan = $2 WHERE id = $1",
+                &[&b.id, &serde_json::to_value(&now).unwrap_or_default()],
+            )
+            .await
+            .map_err(Error::db(format!("recording the plan of batch {}", b.id)))?;
+        }
         let applied = Applied {
             mode: "upsert".into(),
             inserted,

@@ -122,6 +122,6 @@ pub async fn hold_back(client: &mut Client, b: &Loaded, ords: &[i64], note: &str
     let counts = serde_json::json!({ "held": held });
     batch::record_decision(&tx, b.id, "hold", Some(note), Some(&counts)).await?;
     tx.commit().await.map_err(Error::db("holding rows back"))?;
-    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total).await?;
+    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await?;
     Ok(held)
 }

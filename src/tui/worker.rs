@@ -90,6 +90,18 @@ async fn loaded_batch(
     Ok(l)
 }
 
+/// The batch as the review shows it. One a headless run left before its promotion made the
+/// plan (the promotion was blocked, or stopped) gets its plan first: the reviewer decides on it.
+async fn reviewed_batch(client: &Client, id: i64) -> Result<BatchData, Error> {
+    let data = batch_data(client, id).await?;
+    if !(data.summary.plan.by_promotion && data.summary.state == batch::state::VALIDATED) {
+        return Ok(data);
+    }
+    let b = promote::load(client, id).await?;
+    pipeline::complete_plan(client, &b).await?;
+    batch_data(client, id).await
+}
+
 async fn batch_data(client: &Client, id: i64) -> Result<BatchData, Error> {
     let summary = report::load(client, id).await?;
     let row = client
@@ -142,7 +154,7 @@ async fn perform(
             // may only read, or a batch whose staging was dropped, goes on without them).
             let _ =
                 crate::stage::index_for_browsing(client, &crate::stage::StageNames::new(id)).await;
-            Action::Batch(batch_data(client, id).await.map(Box::new).map_err(text))
+            Action::Batch(reviewed_batch(client, id).await.map(Box::new).map_err(text))
         }
         Effect::LoadProfile { batch, header } => Action::Profile(
             review::column_profile(client, batch, &header)

@@ -104,10 +104,21 @@ impl TestDb {
 
     /// Runs `check` through the library; returns the batch id.
     pub async fn check(&self, spec: &Path, file: &Path) -> airlock::Result<i64> {
+        self.check_with(spec, file, &Default::default()).await
+    }
+
+    /// Runs `check` through the library, as `control` says (a run leaves the plan to the
+    /// promotion).
+    pub async fn check_with(
+        &self,
+        spec: &Path,
+        file: &Path,
+        control: &airlock::pipeline::CheckControl,
+    ) -> airlock::Result<i64> {
         let mut client = self.client().await;
         let feed = airlock::feed::load(&client, spec).await?;
         let second = db::connect_second(&self.target).await;
-        airlock::pipeline::check(&mut client, second, &feed, file, &Default::default()).await
+        airlock::pipeline::check(&mut client, second, &feed, file, control).await
     }
 
     pub async fn summary(&self, id: i64) -> airlock::report::Summary {

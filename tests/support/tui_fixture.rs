@@ -113,6 +113,7 @@ pub fn summary(verdict: &str) -> Summary {
                 ("price".into(), 8),
                 ("category_id".into(), 0),
             ]),
+            by_promotion: false,
         },
         file: FileFacts {
             path: "/data/products-broken.csv".into(),

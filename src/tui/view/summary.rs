@@ -131,22 +131,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, checks, &mut state);
 
     let p = &s.plan;
-    let mut plan_spans = vec![
+    let (counts, basis) = p.describe(s.mode == "swap", s.promoted());
+    let plan_spans = vec![
         Span::styled(" Plan ", t.title()),
-        Span::raw(format!(
-            " {} insert · {} update · {} unchanged",
-            thousands(p.insert),
-            thousands(p.update),
-            thousands(p.unchanged)
-        )),
+        Span::raw(format!(" {counts}")),
+        Span::styled(format!("  {basis}"), t.dim()),
     ];
-    if s.mode == "swap" {
-        plan_spans.push(Span::raw(format!(" · {} delete", thousands(p.delete))));
-    }
-    plan_spans.push(Span::styled(
-        format!("  (production has {} rows)", thousands(p.production_rows)),
-        t.dim(),
-    ));
     let changed: Vec<String> = p
         .columns
         .iter()
