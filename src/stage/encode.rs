@@ -414,3 +414,26 @@ fn raw_record(record: &ByteRecord, delimiter: u8) -> String {
     }
     source::escape_bytes(&out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CopyEncoder;
+
+    fn encoded(values: &[Option<&str>]) -> String {
+        let mut enc = CopyEncoder::default();
+        for v in values {
+            enc.field(*v);
+        }
+        enc.end_row();
+        String::from_utf8(enc.buf.to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn copy_text_escapes() {
+        assert_eq!(encoded(&[Some("plain"), None, Some("")]), "plain\t\\N\t\n");
+        assert_eq!(
+            encoded(&[Some("a\\b\tc\nd\re"), Some("\r\n\\"), Some("é\t")]),
+            "a\\\\b\\tc\\nd\\re\t\\r\\n\\\\\té\\t\n"
+        );
+    }
+}
