@@ -119,6 +119,12 @@ async fn stage_and_validate(
 ) -> Result<()> {
     let mut timings = Timings::start();
     let names = StageNames::new(id);
+    // Each statement here runs once over the batch: compiling it to machine code (the
+    // server's JIT, on for big queries by default) costs more than it saves.
+    client
+        .batch_execute("SET jit = off")
+        .await
+        .map_err(Error::db("setting up the session"))?;
     stage::create_tables(client, &names, &binding).await?;
     let fast = fast_path(client, &binding, source.reader.progress().total_bytes).await?;
     let binding = Arc::new(binding);

@@ -326,3 +326,40 @@ async fn drop_and_prune_clean_up_leftovers() {
         "undo still works after a prune"
     );
 }
+
+#[tokio::test]
+async fn commands_close_their_connections_cleanly() {
+    let db = TestDb::with_catalog().await;
+    let client = db.client().await;
+    // (sessions ended, of which abandoned: the client vanished without saying goodbye)
+    let sessions = || async {
+        client
+            .batch_execute("SELECT pg_stat_clear_snapshot()")
+            .await
+            .expect("clear");
+        let row = client
+            .query_one(
+                "SELECT sessions, sessions_abandoned FROM pg_stat_database \
+                 WHERE datname = current_database()",
+                &[],
+            )
+            .await
+            .expect("stats");
+        (row.get::<_, i64>(0), row.get::<_, i64>(1))
+    };
+    let (ended_before, abandoned_before) = sessions().await;
+    let broken = fixture("products-broken.csv").display().to_string();
+    let out = airlock(&db, &["run", &spec(), &broken, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(airlock(&db, &["batches"]).status.code(), Some(0));
+    let mut now = sessions().await;
+    for _ in 0..50 {
+        if now.0 >= ended_before + 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        now = sessions().await;
+    }
+    assert!(now.0 >= ended_before + 4, "the sessions ended: {now:?}");
+    assert_eq!(now.1, abandoned_before, "no session was abandoned");
+}

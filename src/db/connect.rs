@@ -137,6 +137,25 @@ fn config_from_env() -> Config {
 }
 
 /// Connects and drives the connection on a spawned task.
+/// The tasks driving the connections this process opened. Once its client is dropped, a
+/// task tells the server goodbye (Terminate) and ends.
+static OPEN: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits (briefly) for every connection whose client is gone to say goodbye, so a finished
+/// command does not leave the server logging a client that vanished mid-conversation.
+/// Called once the command's clients are dropped.
+pub async fn close_all() {
+    let open = OPEN
+        .lock()
+        .map(|mut open| std::mem::take(&mut *open))
+        .unwrap_or_default();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        futures_util::future::join_all(open),
+    )
+    .await;
+}
+
 pub async fn connect(target: &ConnectTarget) -> Result<Client> {
     let connector = tls::connector(&target.tls).map_err(|problem| Error::ConnectionSetup {
         problem: format!("TLS for {target}: {problem}"),
@@ -157,10 +176,14 @@ pub async fn connect(target: &ConnectTarget) -> Result<Client> {
                 target: target.to_string(),
                 cause,
             })?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         // The error, if any, surfaces on the next query through the client.
         let _ = connection.await;
     });
+    if let Ok(mut open) = OPEN.lock() {
+        open.retain(|t| !t.is_finished());
+        open.push(task);
+    }
     client
         .batch_execute("SET application_name = 'airlock'")
         .await

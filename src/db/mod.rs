@@ -6,7 +6,7 @@ pub mod pgpass;
 pub mod tls;
 
 pub use catalog::{Column, Table};
-pub use connect::{ConnectTarget, connect, connect_second};
+pub use connect::{ConnectTarget, close_all, connect, connect_second};
 
 /// Quotes an SQL identifier: `a"b` becomes `"a""b"`. Every identifier Airlock puts into SQL
 /// text goes through here, whether it came from the catalog, the spec or the file header.
