@@ -115,6 +115,75 @@ async fn duplicate_keys_follow_the_policy() {
 }
 
 #[tokio::test]
+async fn check_constraints_and_duplicate_keys_read_alike_either_way() {
+    let db = TestDb::with_catalog().await;
+    // An integer key: the load names the keys that may repeat, and one statement reads the
+    // typed rows for the constraints and the duplicates. A numeric key: the constraints are
+    // read alone, and every row is grouped.
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE by_int (code integer PRIMARY KEY, name text NOT NULL, price numeric,
+                 CHECK (price >= 0), CHECK (price < 1000), CONSTRAINT no_x CHECK (name <> 'X'));
+             CREATE TABLE by_numeric (LIKE by_int INCLUDING CONSTRAINTS,
+                 PRIMARY KEY (code));
+             ALTER TABLE by_numeric ALTER COLUMN code TYPE numeric;",
+        )
+        .await
+        .expect("tables");
+    let file = db.write(
+        "feed.csv",
+        "code,name,price\n\
+         1,A,10\n\
+         2,X,5000\n\
+         3,B,-1\n\
+         3,C,20\n\
+         4,D,30\n\
+         4,E,40\n\
+         5,X,50\n",
+    );
+    let mut outcomes = Vec::new();
+    for table in ["by_int", "by_numeric"] {
+        let spec = db.write(
+            "feed.toml",
+            format!("name = \"t\"\ntarget = \"{table}\"\n[policy]\nmax_bad_fraction = 1.0\n"),
+        );
+        let id = db.check(&spec, &file).await.expect("check");
+        let errors = db.errors(id).await;
+        let messages = db.messages(id, "check_constraint").await;
+        let good: Vec<String> = db
+            .client()
+            .await
+            .query(
+                &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY code"),
+                &[],
+            )
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        outcomes.push((errors, messages.len(), good));
+    }
+    // Line 3 breaks two constraints: both are reported. Line 4 breaks one, so its key's
+    // other row (line 5) is no duplicate; lines 6 and 7 are.
+    assert_eq!(
+        outcomes[0].0,
+        vec![
+            e(3, Some("name"), "check_constraint"),
+            e(3, Some("price"), "check_constraint"),
+            e(4, Some("price"), "check_constraint"),
+            e(6, Some("code"), "duplicate_key"),
+            e(7, Some("code"), "duplicate_key"),
+            e(8, Some("name"), "check_constraint"),
+        ]
+    );
+    assert_eq!(outcomes[0].1, 4);
+    assert_eq!(outcomes[0].2, vec!["A", "C"]);
+    assert_eq!(outcomes[0], outcomes[1], "the same either way");
+}
+
+#[tokio::test]
 async fn spec_rules_are_applied() {
     let db = TestDb::with_catalog().await;
     let spec = db.write(

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod lookup;
 pub mod policy;
 pub mod row;
+mod scan;
 pub mod sql;
 pub mod types;
 

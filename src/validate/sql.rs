@@ -6,15 +6,15 @@ use tokio_postgres::{Client, GenericClient};
 use super::binding::{Binding, BoundColumn};
 use super::row::PENDING;
 use super::types::TypeRule;
-use crate::db::{ident, ident_list};
+use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::feed::{DuplicateKeys, Feed};
+use crate::feed::Feed;
 use crate::stage::{self, LINE_COLUMN, ORD_COLUMN, StageNames};
 use crate::timing::Timings;
 
-const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
+pub(super) const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
 
-async fn exec(
+pub(super) async fn exec(
     client: &impl GenericClient,
     what: &str,
     sql: &str,
@@ -80,10 +80,9 @@ pub async fn run(
     timings.lap("typed rows");
     foreign_keys(client, feed, binding, names).await?;
     timings.lap("foreign keys");
-    check_constraints(client, feed, binding, names).await?;
-    timings.lap("check constraints");
-    duplicate_keys(client, feed, binding, names, loaded.candidates).await?;
-    timings.lap("duplicate keys");
+    super::scan::constraints_and_duplicates(client, feed, binding, names, loaded.candidates)
+        .await?;
+    timings.lap("check constraints and duplicate keys");
     Ok(())
 }
 
@@ -276,7 +275,7 @@ async fn build_rows(
 }
 
 /// Key values as one text, for messages: `SKU-1` or `a, b` for composite keys.
-fn key_text(cols: &[&str], alias: &str) -> String {
+pub(super) fn key_text(cols: &[&str], alias: &str) -> String {
     let parts: Vec<String> = cols
         .iter()
         .map(|c| format!("{alias}.{}::text", ident(c)))
@@ -402,43 +401,15 @@ pub async fn foreign_key_violations(
     Ok(out)
 }
 
-/// The target's own CHECK constraints, evaluated on the typed rows; the target is not touched.
-async fn check_constraints(
-    client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
-) -> Result<()> {
-    for check in &feed.target.checks {
-        if check.columns.is_empty() || !check.columns.iter().all(|c| binding.column(c).is_some()) {
-            continue;
-        }
-        let cols: Vec<&str> = check.columns.iter().map(String::as_str).collect();
-        let sql = set_aside_where(
-            binding,
-            names,
-            &format!("({}) IS FALSE", check.expr),
-            &format!(
-                "$1, 'check_constraint', 'error', {}, $2",
-                key_text(&cols, "r")
-            ),
-        );
-        let message = format!("violates check constraint {}: {}", check.name, check.expr);
-        exec(
-            client,
-            &format!("checking constraint {}", check.name),
-            &sql,
-            &[&cols.join(", "), &message],
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 /// One statement that finds the typed rows (`r`) matching `condition`, records an issue for
 /// each (`issue` is the select list after line and ordinal: column, check, severity, value,
 /// message) and removes them from the typed rows by their physical address — no second scan.
-fn set_aside_where(binding: &Binding, names: &StageNames, condition: &str, issue: &str) -> String {
+pub(super) fn set_aside_where(
+    binding: &Binding,
+    names: &StageNames,
+    condition: &str,
+    issue: &str,
+) -> String {
     format!(
         "WITH bad (tid, line, ord, col, chk, sev, val, msg) AS MATERIALIZED \
              (SELECT r.ctid, r.{line}, r.{ord}, {issue} FROM {rows} r WHERE {condition}), \
@@ -454,117 +425,8 @@ fn set_aside_where(binding: &Binding, names: &StageNames, condition: &str, issue
 }
 
 /// Deletes the typed rows listed in `bad` by address, their source fields going to staging.
-fn by_address(binding: &Binding, names: &StageNames) -> String {
+pub(super) fn by_address(binding: &Binding, names: &StageNames) -> String {
     stage::delete_rows_keeping_source(names, binding, "ctid = ANY (ARRAY(SELECT tid FROM bad))")
-}
-
-/// Rows of the file sharing a merge key. By default all are quarantined; with `last` or
-/// `first` one wins and the others are set aside as superseded, each with the winner's line.
-/// With `candidates` from the load only rows with those keys are grouped; otherwise a hash
-/// aggregate over all rows finds the keys that repeat.
-async fn duplicate_keys(
-    client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
-    candidates: Option<&[Vec<String>]>,
-) -> Result<()> {
-    let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
-    if key.is_empty() || candidates.is_some_and(|c| c.first().is_none_or(Vec::is_empty)) {
-        return Ok(());
-    }
-    let line = ident(LINE_COLUMN);
-    let ord = ident(ORD_COLUMN);
-    let key_list = ident_list(key.iter().copied(), None);
-    let join: Vec<String> = key
-        .iter()
-        .map(|k| format!("r.{k} = d.{k}", k = ident(k)))
-        .collect();
-    let (repeating, params): (String, Vec<&[String]>) = match candidates {
-        Some(lists) => {
-            let aliases: Vec<String> = (1..=key.len()).map(|i| format!("c{i}")).collect();
-            let unnest: Vec<String> = (1..=key.len())
-                .map(|i| format!("${}::text[]", i + 1))
-                .collect();
-            let on: Vec<String> = key
-                .iter()
-                .zip(&aliases)
-                .map(|(k, a)| format!("r.{}::text = k.{a}", ident(k)))
-                .collect();
-            (
-                format!(
-                    "SELECT r.ctid AS tid, r.* FROM {rows} r \
-                     JOIN (SELECT DISTINCT * FROM unnest({unnest}) AS u({aliases})) k ON {on}",
-                    rows = names.rows,
-                    unnest = unnest.join(", "),
-                    aliases = aliases.join(", "),
-                    on = on.join(" AND "),
-                ),
-                lists.iter().map(Vec::as_slice).collect(),
-            )
-        }
-        None => {
-            let kjoin: Vec<String> = key
-                .iter()
-                .map(|k| format!("r.{k} = k.{k}", k = ident(k)))
-                .collect();
-            (
-                format!(
-                    "SELECT r.ctid AS tid, r.* FROM {rows} r JOIN (SELECT {key_list} FROM {rows} \
-                     GROUP BY {key_list} HAVING count(*) > 1) k ON {kjoin}",
-                    rows = names.rows,
-                    kjoin = kjoin.join(" AND "),
-                ),
-                Vec::new(),
-            )
-        }
-    };
-    let (filter, severity, message) = match feed.spec.policy.duplicate_keys {
-        DuplicateKeys::Quarantine => (
-            "true".to_string(),
-            "error",
-            "format('the key appears on %s rows (lines %s%s)', d.n, array_to_string(d.lines, ', '), \
-             CASE WHEN d.n > 5 THEN ', …' ELSE '' END)",
-        ),
-        DuplicateKeys::Last => (
-            format!("r.{ord} <> d.last_ord"),
-            "superseded",
-            "format('superseded by line %s, a later row with the same key (duplicate_keys = \"last\")', d.last_line)",
-        ),
-        DuplicateKeys::First => (
-            format!("r.{ord} <> d.first_ord"),
-            "superseded",
-            "format('superseded by line %s, an earlier row with the same key (duplicate_keys = \"first\")', d.first_line)",
-        ),
-    };
-    let sql = format!(
-        // The rows whose key may repeat are few: the ordered aggregates (first, last, the
-        // lines) run on those only, and the losers leave the typed rows by address.
-        "WITH dr AS MATERIALIZED ({repeating}), \
-              d AS (SELECT {key_list}, count(*) AS n, \
-                    min({ord}) AS first_ord, max({ord}) AS last_ord, \
-                    (array_agg({line} ORDER BY {ord}))[1] AS first_line, \
-                    (array_agg({line} ORDER BY {ord} DESC))[1] AS last_line, \
-                    (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
-                    FROM dr GROUP BY {key_list} HAVING count(*) > 1), \
-              bad AS MATERIALIZED (SELECT r.tid, r.{line} AS line, r.{ord} AS ord, {value} AS value, \
-                    {message} AS message FROM dr r JOIN d ON {join} WHERE {filter}), \
-              noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-                    SELECT line, ord, $1, 'duplicate_key', '{severity}', value, message \
-                    FROM bad ORDER BY ord), \
-         {delete}",
-        issues = names.issues,
-        delete = by_address(binding, names),
-        value = key_text(&key, "r"),
-        join = join.join(" AND "),
-    );
-    let key_names = key.join(", ");
-    let mut values: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&key_names];
-    for list in &params {
-        values.push(list);
-    }
-    exec(client, "finding duplicate keys", &sql, &values).await?;
-    Ok(())
 }
 
 /// Moves good rows to the quarantine after validation — refused by the server at promotion,

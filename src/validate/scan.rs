@@ -1,0 +1,248 @@
+//! The checks that read every typed row after the load: the target's CHECK constraints and
+//! duplicate merge keys. When the load named the keys that may repeat, one statement reads
+//! the typed rows once for both. Otherwise each CHECK constraint is a statement of its own,
+//! and a hash aggregate over every row finds the keys that repeat.
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+
+use super::binding::Binding;
+use super::sql::{ISSUE_COLUMNS, by_address, exec, key_text};
+use crate::db::{ident, ident_list};
+use crate::error::Result;
+use crate::feed::{DuplicateKeys, Feed};
+use crate::stage::{self, LINE_COLUMN, ORD_COLUMN, StageNames};
+
+/// A CHECK constraint of the target over columns the file feeds, as SQL over a typed row `r`.
+struct Check {
+    /// True when the row violates it.
+    violated: String,
+    /// The issue's column (the constraint's columns) and message.
+    columns: String,
+    message: String,
+    /// The issue's value: the row's values of those columns.
+    value: String,
+}
+
+fn checks(feed: &Feed, binding: &Binding) -> Vec<Check> {
+    feed.target
+        .checks
+        .iter()
+        .filter(|c| {
+            !c.columns.is_empty() && c.columns.iter().all(|col| binding.column(col).is_some())
+        })
+        .map(|c| {
+            let cols: Vec<&str> = c.columns.iter().map(String::as_str).collect();
+            Check {
+                violated: format!("({}) IS FALSE", c.expr),
+                columns: cols.join(", "),
+                message: format!("violates check constraint {}: {}", c.name, c.expr),
+                value: key_text(&cols, "r"),
+            }
+        })
+        .collect()
+}
+
+/// Sets aside the typed rows that violate a CHECK constraint of the target (one issue per
+/// constraint violated) and, among the others, those whose merge key repeats, as the feed's
+/// `duplicate_keys` policy says. `candidates` are the keys the load saw more than once (a
+/// superset), one list per key column; `None` groups every row.
+pub(super) async fn constraints_and_duplicates(
+    client: &Client,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+    candidates: Option<&[Vec<String>]>,
+) -> Result<()> {
+    let checks = checks(feed, binding);
+    let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
+    match candidates {
+        Some(lists) if !key.is_empty() => {
+            if checks.is_empty() && lists.first().is_none_or(Vec::is_empty) {
+                return Ok(());
+            }
+            one_scan(client, feed, binding, names, &checks, Some((&key, lists))).await
+        }
+        _ => {
+            if !checks.is_empty() {
+                one_scan(client, feed, binding, names, &checks, None).await?;
+            }
+            if key.is_empty() {
+                return Ok(());
+            }
+            let key_list = ident_list(key.iter().copied(), None);
+            let on: Vec<String> = key
+                .iter()
+                .map(|k| format!("r.{k} = k.{k}", k = ident(k)))
+                .collect();
+            let sql = format!(
+                "WITH dr AS MATERIALIZED (SELECT r.ctid AS __tid, r.* FROM {rows} r \
+                     JOIN (SELECT {key_list} FROM {rows} GROUP BY {key_list} HAVING count(*) > 1) k \
+                     ON {on}), \
+                 {tail}, {delete}",
+                rows = names.rows,
+                on = on.join(" AND "),
+                tail = duplicates(feed, names, &key),
+                delete = by_address(binding, names),
+            );
+            exec(client, "finding duplicate keys", &sql, &[&key.join(", ")]).await?;
+            Ok(())
+        }
+    }
+}
+
+/// One statement, one read of the typed rows: the rows violating a CHECK constraint and, with
+/// `candidates` (the key's columns and the candidate values), those whose key is a candidate
+/// are kept aside (`scan`, a few). The violations become issues, the candidates that violate
+/// nothing are grouped by key, and every row set aside leaves the typed rows by address.
+async fn one_scan(
+    client: &Client,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+    checks: &[Check],
+    candidates: Option<(&[&str], &[Vec<String>])>,
+) -> Result<()> {
+    let (key, lists) = candidates.unwrap_or_default();
+    let n = key.len();
+    // With candidates, $1 is the key's column list and the candidate lists follow; then each
+    // constraint's column list and message.
+    let first = if n == 0 { 1 } else { n + 2 };
+    let noted_checks: Vec<String> = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "SELECT r.{line}, r.{ord}, ${p}::text, 'check_constraint', 'error', {value}, \
+                 ${q}::text FROM scan r WHERE r.__failed[{i}]",
+                line = ident(LINE_COLUMN),
+                ord = ident(ORD_COLUMN),
+                p = first + 2 * i,
+                q = first + 1 + 2 * i,
+                value = c.value,
+                i = i + 1,
+            )
+        })
+        .collect();
+    let checked = if noted_checks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "checked AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+                 SELECT * FROM ({all}) x ORDER BY 2), ",
+            issues = names.issues,
+            all = noted_checks.join(" UNION ALL "),
+        )
+    };
+    let (repeats, join, grouped) = if n == 0 {
+        ("false".to_string(), String::new(), String::new())
+    } else {
+        let aliases: Vec<String> = (1..=n).map(|i| format!("__c{i}")).collect();
+        let unnest: Vec<String> = (2..=n + 1).map(|i| format!("${i}::text[]")).collect();
+        let on: Vec<String> = key
+            .iter()
+            .zip(&aliases)
+            .map(|(k, a)| format!("c.{}::text = k.{a}", ident(k)))
+            .collect();
+        (
+            "k.__c1 IS NOT NULL".to_string(),
+            format!(
+                " LEFT JOIN (SELECT DISTINCT * FROM unnest({}) AS u({})) k ON {}",
+                unnest.join(", "),
+                aliases.join(", "),
+                on.join(" AND ")
+            ),
+            format!(
+                "dr AS (SELECT * FROM scan WHERE __repeats AND NOT (true = ANY (__failed))), {}, ",
+                duplicates(feed, names, key)
+            ),
+        )
+    };
+    let gone = if n == 0 {
+        "ctid = ANY (ARRAY(SELECT __tid FROM scan))"
+    } else {
+        "ctid = ANY (ARRAY(SELECT tid FROM bad \
+                           UNION ALL SELECT __tid FROM scan WHERE true = ANY (__failed)))"
+    };
+    let sql = format!(
+        // The constraints are evaluated where only the typed row is in scope, so their
+        // bare column names cannot meet the candidates' columns.
+        "WITH scan AS MATERIALIZED (SELECT c.*, {repeats} AS __repeats \
+             FROM (SELECT r.ctid AS __tid, r.*, ARRAY[{violated}]::boolean[] AS __failed \
+                   FROM {rows} r) c{join} \
+             WHERE {repeats} OR true = ANY (c.__failed)), \
+         {checked}{grouped}{delete}",
+        violated = checks
+            .iter()
+            .map(|c| c.violated.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        rows = names.rows,
+        delete = stage::delete_rows_keeping_source(names, binding, gone),
+    );
+    let key_names = key.join(", ");
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    if n > 0 {
+        params.push(&key_names);
+        params.extend(lists.iter().map(|l| l as &(dyn ToSql + Sync)));
+    }
+    for c in checks {
+        params.push(&c.columns);
+        params.push(&c.message);
+    }
+    exec(
+        client,
+        "checking constraints and duplicate keys",
+        &sql,
+        &params,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The statement parts after `dr`, the typed rows (with `__tid`, their address) whose key may
+/// repeat: `d` groups them by key, `bad` holds the rows the `duplicate_keys` policy sets
+/// aside, and `noted` records their issues (`$1` is the key's column list). The rows whose
+/// key may repeat are few: the ordered aggregates (first, last, the lines) run on those only.
+fn duplicates(feed: &Feed, names: &StageNames, key: &[&str]) -> String {
+    let line = ident(LINE_COLUMN);
+    let ord = ident(ORD_COLUMN);
+    let (filter, severity, message) = match feed.spec.policy.duplicate_keys {
+        DuplicateKeys::Quarantine => (
+            "true".to_string(),
+            "error",
+            "format('the key appears on %s rows (lines %s%s)', d.n, array_to_string(d.lines, ', '), \
+             CASE WHEN d.n > 5 THEN ', …' ELSE '' END)",
+        ),
+        DuplicateKeys::Last => (
+            format!("r.{ord} <> d.last_ord"),
+            "superseded",
+            "format('superseded by line %s, a later row with the same key (duplicate_keys = \"last\")', d.last_line)",
+        ),
+        DuplicateKeys::First => (
+            format!("r.{ord} <> d.first_ord"),
+            "superseded",
+            "format('superseded by line %s, an earlier row with the same key (duplicate_keys = \"first\")', d.first_line)",
+        ),
+    };
+    let join: Vec<String> = key
+        .iter()
+        .map(|k| format!("r.{k} = d.{k}", k = ident(k)))
+        .collect();
+    format!(
+        "d AS (SELECT {key_list}, count(*) AS n, \
+               min({ord}) AS first_ord, max({ord}) AS last_ord, \
+               (array_agg({line} ORDER BY {ord}))[1] AS first_line, \
+               (array_agg({line} ORDER BY {ord} DESC))[1] AS last_line, \
+               (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
+               FROM dr GROUP BY {key_list} HAVING count(*) > 1), \
+         bad AS MATERIALIZED (SELECT r.__tid AS tid, r.{line} AS line, r.{ord} AS ord, \
+               {value} AS value, {message} AS message FROM dr r JOIN d ON {join} WHERE {filter}), \
+         noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+               SELECT line, ord, $1, 'duplicate_key', '{severity}', value, message \
+               FROM bad ORDER BY ord)",
+        key_list = ident_list(key.iter().copied(), None),
+        value = key_text(key, "r"),
+        join = join.join(" AND "),
+        issues = names.issues,
+    )
+}
