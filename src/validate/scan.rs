@@ -166,16 +166,24 @@ async fn one_scan(
     let sql = format!(
         // The constraints are evaluated where only the typed row is in scope, so their
         // bare column names cannot meet the candidates' columns.
-        "WITH scan AS MATERIALIZED (SELECT c.*, {repeats} AS __repeats \
-             FROM (SELECT r.ctid AS __tid, r.*, ARRAY[{violated}]::boolean[] AS __failed \
-                   FROM {rows} r) c{join} \
-             WHERE {repeats} OR true = ANY (c.__failed)), \
+        // Only the few rows kept aside get the array of constraints they violate.
+        "WITH scan AS MATERIALIZED (SELECT c.*, {repeats} AS __repeats, \
+                 ARRAY[{flags}]::boolean[] AS __failed \
+             FROM (SELECT r.ctid AS __tid, r.*{violated} FROM {rows} r) c{join} \
+             WHERE {repeats}{any_violated}), \
          {checked}{grouped}{delete}",
         violated = checks
             .iter()
-            .map(|c| c.violated.as_str())
+            .enumerate()
+            .map(|(i, c)| format!(", {} AS __v{}", c.violated, i + 1))
+            .collect::<String>(),
+        flags = (1..=checks.len())
+            .map(|i| format!("c.__v{i}"))
             .collect::<Vec<_>>()
             .join(", "),
+        any_violated = (1..=checks.len())
+            .map(|i| format!(" OR c.__v{i}"))
+            .collect::<String>(),
         rows = names.rows,
         delete = stage::delete_rows_keeping_source(names, binding, gone),
     );
