@@ -230,8 +230,8 @@ async fn fast_path(
 }
 
 /// Counts, summarizes and judges the staged batch, and records it as `validated`: after a
-/// load, and again after promotion set rows aside. With `plan_by_promotion`, an upsert's
-/// plan is left to its promotion unless the verdict is abort, when someone will review it.
+/// load, and again after promotion set rows aside. With `plan_by_promotion`, the plan is
+/// left to the promotion unless the verdict is abort, when someone will review it.
 pub async fn judge(
     client: &Client,
     feed: &Feed,
@@ -241,14 +241,19 @@ pub async fn judge(
     plan_by_promotion: bool,
 ) -> Result<()> {
     let make_plan = || crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode);
-    let mut plan = if plan_by_promotion && feed.spec.mode == Mode::Upsert {
+    let mut plan = match (plan_by_promotion, feed.spec.mode) {
+        (false, _) => make_plan().await?,
         // The policy does not read an upsert's plan.
-        Plan {
+        (true, Mode::Upsert) => Plan {
             by_promotion: true,
             ..Plan::default()
-        }
-    } else {
-        make_plan().await?
+        },
+        // It reads how many rows production has, against a swap's good rows.
+        (true, Mode::Swap) => Plan {
+            by_promotion: true,
+            production_rows: crate::plan::production_rows(client, &feed.target).await?,
+            ..Plan::default()
+        },
     };
     let good = (!plan.by_promotion).then_some(plan.insert + plan.update + plan.unchanged);
     let rows = report::count_rows(client, names, total, good).await?;

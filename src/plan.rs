@@ -24,10 +24,11 @@ pub struct Plan {
     pub production_rows: i64,
     /// For each column the file feeds, how many updated rows change it.
     pub columns: BTreeMap<String, i64>,
-    /// Left to the promotion: a headless run in upsert mode, which nobody reviews first,
-    /// takes the upsert's own counts (inserted, updated, unchanged) under its lock instead of
-    /// a join made beforehand. Until then the counts are zero; `production_rows` and
-    /// `columns` stay unknown. Whoever opens or approves such a batch has it made first.
+    /// Left to the promotion: a headless run, which nobody reviews first, takes the plan its
+    /// promotion makes under the lock anyway (an upsert's own counts, a swap's plan check)
+    /// instead of joining production beforehand too. Until then the counts are zero and
+    /// `columns` unknown; a swap's `production_rows` is counted, for the policy. Whoever
+    /// opens or approves such a batch has the plan made first.
     pub by_promotion: bool,
 }
 
@@ -51,6 +52,18 @@ pub fn key_join(binding: &Binding, a: &str, b: &str) -> String {
         .join(" AND ")
 }
 
+/// How many rows production has now.
+pub async fn production_rows(client: &impl GenericClient, target: &Table) -> Result<i64> {
+    Ok(client
+        .query_one(&format!("SELECT count(*) FROM {}", target.sql_name()), &[])
+        .await
+        .map_err(Error::db(format!(
+            "counting the rows of {}",
+            target.display_name()
+        )))?
+        .get(0))
+}
+
 pub async fn compute(
     client: &impl GenericClient,
     target: &Table,
@@ -64,11 +77,7 @@ pub async fn compute(
             target.display_name()
         ))
     };
-    let production_rows: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {}", target.sql_name()), &[])
-        .await
-        .map_err(ctx())?
-        .get(0);
+    let production_rows = production_rows(client, target).await?;
     let Some(first_key) = binding.key_columns().next() else {
         // An empty file binds no columns: nothing to insert or update.
         let delete = if mode == Mode::Swap {
@@ -156,7 +165,7 @@ impl Plan {
         if self.by_promotion && !promoted {
             return (
                 "left to the promotion".into(),
-                "(a headless run: the upsert counts its own changes)".into(),
+                "(a headless run: its promotion makes it, under the lock)".into(),
             );
         }
         let mut counts = format!(

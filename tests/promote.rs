@@ -599,7 +599,66 @@ async fn two_concurrent_runs_of_one_target_both_end_promoted() {
 }
 
 #[tokio::test]
-async fn a_run_leaves_the_upsert_plan_to_the_promotion() {
+async fn a_swap_checks_its_plan_while_readers_go_on() {
+    let db = TestDb::with_catalog().await;
+    let spec = swap_spec(&db, "max_count_change = 10.0\n");
+    let id = db
+        .check(&spec, &fixture("products-broken.csv"))
+        .await
+        .expect("check");
+    // A reader in a transaction: the swap's renames must wait for it, its plan need not.
+    let mut reader = db.client().await;
+    let read = reader.transaction().await.expect("tx");
+    read.batch_execute("SELECT count(*) FROM products")
+        .await
+        .expect("read");
+    let target = db.target.clone();
+    let swap = tokio::spawn(async move {
+        let long = PromoteOptions {
+            lock_timeout: Duration::from_secs(30),
+            ..PromoteOptions::default()
+        };
+        promote::promote(&target, id, &long).await
+    });
+    // (granted lock modes, awaited lock modes) of the promoting session on products
+    let watcher = db.client().await;
+    let mut locks = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let row = watcher
+            .query_one(
+                "SELECT coalesce(array_agg(l.mode::text ORDER BY l.mode) FILTER (WHERE l.granted), '{}'), \
+                        coalesce(array_agg(l.mode::text ORDER BY l.mode) FILTER (WHERE NOT l.granted), '{}') \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE a.application_name = 'airlock' AND l.relation = 'products'::regclass",
+                &[],
+            )
+            .await
+            .expect("locks");
+        locks = (row.get::<_, Vec<String>>(0), row.get::<_, Vec<String>>(1));
+        if !locks.1.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        locks.1,
+        vec!["AccessExclusiveLock"],
+        "the swap waits for the reader only to rename: {locks:?}"
+    );
+    assert!(
+        locks.0.contains(&"ShareRowExclusiveLock".to_string()),
+        "writers are kept out while it waits: {locks:?}"
+    );
+    // Nothing is renamed yet: the batch is still promoting.
+    assert_eq!(state(&db, id).await, "promoting");
+    read.commit().await.expect("commit");
+    let applied = swap.await.expect("join").expect("swap");
+    assert_eq!(applied.inserted, 242);
+    assert_eq!(state(&db, id).await, "promoted");
+}
+
+#[tokio::test]
+async fn a_run_leaves_the_plan_to_the_promotion() {
     let db = TestDb::with_catalog().await;
     let spec = fixture("partner-products.toml").display().to_string();
     let file = fixture("products-broken.csv").display().to_string();
@@ -661,6 +720,32 @@ async fn a_run_leaves_the_upsert_plan_to_the_promotion() {
     assert_eq!(
         s.plan.production_rows,
         count(&db, "SELECT count(*) FROM products").await
+    );
+
+    // A swap's plan is made under its lock; its policy reads production's row count.
+    let swap = swap_spec(&db, "max_count_change = 10.0\n");
+    let run_json = |spec: &std::path::Path, file: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(["run", &spec.display().to_string(), file, "--yes", "--json"])
+            .env("DATABASE_URL", db.url())
+            .output()
+            .expect("run");
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (out.status.code(), j)
+    };
+    let (code, j) = run_json(&swap, &file);
+    assert_eq!(code, Some(0));
+    assert_eq!(j["plan"]["by_promotion"], true);
+    assert_eq!(j["plan"]["delete"], j["applied"]["deleted"]);
+    assert_eq!(j["plan"]["insert"], j["applied"]["inserted"]);
+    assert!(j["plan"]["production_rows"].as_i64() > Some(287));
+    let tight = swap_spec(&db, "max_count_change = 0.01\n");
+    let (code, j) = run_json(&tight, &clean.display().to_string());
+    assert_eq!(code, Some(3), "the count change is judged without a plan");
+    assert!(
+        j["breaches"][0]
+            .as_str()
+            .is_some_and(|b| b.contains("max_count_change"))
     );
 }
 

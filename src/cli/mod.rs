@@ -307,7 +307,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             ..
         } => {
-            // Nobody reviews the plan of a run: an upsert counts its changes itself.
+            // Nobody reviews the plan of a run: its promotion makes one under the lock.
             let summary = check_file(&mut client, &target, feed, file, true).await?;
             let id = summary.batch;
             if summary.verdict.as_deref() == Some("abort") {

@@ -296,6 +296,25 @@ async fn record_approval(
     batch::record_decision(tx, b.id, "approve", opts.note.as_deref(), Some(&counts)).await
 }
 
+/// Records the plan a promotion made for a batch whose run left it to the promotion
+/// (`Plan::by_promotion`), in the promotion's transaction.
+async fn record_plan_made(tx: &impl GenericClient, b: &Loaded, plan: &Plan) -> Result<()> {
+    if !b.plan.by_promotion {
+        return Ok(());
+    }
+    let plan = Plan {
+        by_promotion: true,
+        ..plan.clone()
+    };
+    tx.execute(
+        "UPDATE airlock.batches SET plan = $2 WHERE id = $1",
+        &[&b.id, &serde_json::to_value(&plan).unwrap_or_default()],
+    )
+    .await
+    .map_err(Error::db(format!("recording the plan of batch {}", b.id)))?;
+    Ok(())
+}
+
 /// The plan again, inside the promotion's transaction and under its locks. A change refuses
 /// promotion unless `accept_plan_changes`; then the policy is judged on the new plan.
 async fn recheck_plan(tx: &impl GenericClient, b: &Loaded, opts: &PromoteOptions) -> Result<Plan> {

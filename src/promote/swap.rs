@@ -5,6 +5,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use super::{
     Applied, Loaded, PromoteOptions, backoff, bisect, locks, recheck_plan, record_approval,
+    record_plan_made,
 };
 use crate::batch::{self, state};
 use crate::db::{self, ConnectTarget, ident, ident_list, qualified};
@@ -192,8 +193,10 @@ async fn exchange_into_place(
     let target = b.target_sql();
     let mut blockers = String::new();
     for attempt in 1..=opts.attempts.max(1) {
+        // The plan is checked again with writers kept out but readers going on; only the
+        // renames themselves lock readers out, for as long as they take.
         let Some(tx) =
-            locks::begin_locked(client, &target, "ACCESS EXCLUSIVE", opts.lock_timeout).await?
+            locks::begin_locked(client, &target, "SHARE ROW EXCLUSIVE", opts.lock_timeout).await?
         else {
             blockers = locks::blockers(client, &target).await?;
             backoff(attempt).await;
@@ -201,6 +204,22 @@ async fn exchange_into_place(
         };
         refuse_dependents(b, dependents(&tx, &target).await?)?;
         let plan = recheck_plan(&tx, b, opts).await?;
+        record_plan_made(&tx, b, &plan).await?;
+        match tx
+            .batch_execute(&format!("LOCK TABLE {target} IN ACCESS EXCLUSIVE MODE"))
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if locks::is_retryable(&e) => {
+                drop(tx);
+                blockers = locks::blockers(client, &target).await?;
+                backoff(attempt).await;
+                continue;
+            }
+            Err(e) => return Err(Error::db(format!("locking {target}"))(e)),
+        }
+        // What depends on the target could have changed while only writers were kept out.
+        refuse_dependents(b, dependents(&tx, &target).await?)?;
         let previous = format!("batch_{}_previous", b.id);
         // Keep one previous table per target: the one this swap replaces.
         drop_older_previous(&tx, b).await?;

@@ -10,7 +10,7 @@ use tokio_postgres::error::SqlState;
 
 use super::{
     Applied, Loaded, PromoteOptions, backoff, bisect, compare_plan, locks, record_approval,
-    stale_references,
+    record_plan_made, stale_references,
 };
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
@@ -97,14 +97,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
         };
         // Dropping the transaction rolls the upsert back.
         compare_plan(b, &now, opts)?;
-        if b.plan.by_promotion {
-            tx.execute(
-                "UPDATE airlock.batches SET plan = $2 WHERE id = $1",
-                &[&b.id, &serde_json::to_value(&now).unwrap_or_default()],
-            )
-            .await
-            .map_err(Error::db(format!("recording the plan of batch {}", b.id)))?;
-        }
+        record_plan_made(&tx, b, &now).await?;
         let applied = Applied {
             mode: "upsert".into(),
             inserted,
