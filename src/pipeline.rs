@@ -25,7 +25,8 @@ use crate::validate::{binding, policy, sql};
 pub struct CheckControl {
     pub cancel: Arc<AtomicBool>,
     pub progress: Arc<std::sync::Mutex<Option<Arc<ReadProgress>>>>,
-    /// In upsert mode, leave the plan to the promotion (see `Plan::by_promotion`).
+    /// Leave the plan to the promotion, which makes one under its lock anyway (see
+    /// `Plan::by_promotion`).
     pub plan_by_promotion: bool,
 }
 

@@ -136,7 +136,6 @@ fn config_from_env() -> Config {
     config
 }
 
-/// Connects and drives the connection on a spawned task.
 /// The tasks driving the connections this process opened. Once its client is dropped, a
 /// task tells the server goodbye (Terminate) and ends.
 static OPEN: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
@@ -156,6 +155,7 @@ pub async fn close_all() {
     .await;
 }
 
+/// Connects and drives the connection on a spawned task.
 pub async fn connect(target: &ConnectTarget) -> Result<Client> {
     let connector = tls::connector(&target.tls).map_err(|problem| Error::ConnectionSetup {
         problem: format!("TLS for {target}: {problem}"),

@@ -91,10 +91,11 @@ async fn loaded_batch(
 }
 
 /// The batch as the review shows it. One a headless run left before its promotion made the
-/// plan (the promotion was blocked, or stopped) gets its plan first: the reviewer decides on it.
+/// plan (the promotion was blocked, or failed) gets its plan first: the reviewer decides on it.
 async fn reviewed_batch(client: &Client, id: i64) -> Result<BatchData, Error> {
     let data = batch_data(client, id).await?;
-    if !(data.summary.plan.by_promotion && data.summary.state == batch::state::VALIDATED) {
+    let approvable = [batch::state::VALIDATED, batch::state::PROMOTE_FAILED];
+    if !(data.summary.plan.by_promotion && approvable.contains(&data.summary.state.as_str())) {
         return Ok(data);
     }
     let b = promote::load(client, id).await?;
