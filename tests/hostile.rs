@@ -100,13 +100,13 @@ async fn the_corpus_of_nasty_files() {
         .check(&spec, &dir.join("sql-in-values.csv"))
         .await
         .expect("check");
-    let names = typed_names(&db, id).await;
+    let names = db.typed_names(id).await;
     assert_eq!(names, vec!["'); DELETE FROM products; --".to_string()]);
     let id = db
         .check(&spec, &dir.join("tab-and-backslash.csv"))
         .await
         .expect("check");
-    let names = typed_names(&db, id).await;
+    let names = db.typed_names(id).await;
     assert_eq!(
         names,
         vec!["tab\there\\\\back\\\\slash".to_string(), "\\N".to_string()]
@@ -150,19 +150,4 @@ async fn a_100_mb_field_and_10000_columns() {
         err.contains("the header has 10000 columns; Airlock stages at most 1000"),
         "{err}"
     );
-}
-
-/// The `name` of each typed row of a batch, by key.
-async fn typed_names(db: &TestDb, id: i64) -> Vec<String> {
-    db.client()
-        .await
-        .query(
-            &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY sku"),
-            &[],
-        )
-        .await
-        .expect("rows")
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect()
 }

@@ -11,21 +11,6 @@ fn e(line: i64, column: Option<&str>, check: &str) -> (i64, Option<String>, Stri
 
 const HEADER: &str = "sku,name,price,category\n";
 
-/// Names of the typed rows, in key order.
-async fn names(db: &TestDb, id: i64) -> Vec<String> {
-    db.client()
-        .await
-        .query(
-            &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY sku"),
-            &[],
-        )
-        .await
-        .expect("rows")
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
 #[tokio::test]
 async fn constraints_of_the_target_are_checked_without_touching_it() {
     let db = TestDb::with_catalog().await;
@@ -83,7 +68,7 @@ async fn duplicate_keys_follow_the_policy() {
         db.messages(id, "duplicate_key").await[0],
         "the key appears on 3 rows (lines 2, 4, 5)"
     );
-    assert_eq!(names(&db, id).await, vec!["other"]);
+    assert_eq!(db.typed_names(id).await, vec!["other"]);
 
     let spec = db.write(
         "l.toml",
@@ -99,7 +84,7 @@ async fn duplicate_keys_follow_the_policy() {
         ]
     );
     assert!(db.messages(id, "duplicate_key").await[0].starts_with("superseded by line 5"));
-    assert_eq!(names(&db, id).await, vec!["third", "other"]);
+    assert_eq!(db.typed_names(id).await, vec!["third", "other"]);
     let s = db.summary(id).await;
     assert_eq!(
         (s.rows.good, s.rows.quarantined, s.rows.superseded),
@@ -111,7 +96,7 @@ async fn duplicate_keys_follow_the_policy() {
         format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"first\"\n"),
     );
     let id = db.check(&spec, &file).await.expect("check");
-    assert_eq!(names(&db, id).await, vec!["first", "other"]);
+    assert_eq!(db.typed_names(id).await, vec!["first", "other"]);
 }
 
 #[tokio::test]

@@ -121,6 +121,21 @@ impl TestDb {
         airlock::pipeline::check(&mut client, second, &feed, file, control).await
     }
 
+    /// The `name` of each typed row of a batch (the rows to promote), by sku.
+    pub async fn typed_names(&self, id: i64) -> Vec<String> {
+        self.client()
+            .await
+            .query(
+                &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY sku"),
+                &[],
+            )
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
     pub async fn summary(&self, id: i64) -> airlock::report::Summary {
         airlock::report::load(&self.client().await, id)
             .await
