@@ -218,7 +218,7 @@ async fn fast_path(
     for col in &binding.columns {
         lookups.push(match &col.lookup {
             None => None,
-            Some(lookup) => match LookupMap::load(client, lookup).await? {
+            Some(_) => match LookupMap::load(client, col).await? {
                 Some(map) => Some(Arc::new(map)),
                 None => return Ok(None),
             },

@@ -19,7 +19,11 @@ pub struct BoundColumn {
     pub target: String,
     pub source_index: usize,
     pub source_name: String,
+    /// The rule for the file's value.
     pub rule: TypeRule,
+    /// The rule for the value the target column receives: the file's value, or the value a
+    /// lookup finds for it (judged by the target column's type).
+    pub value_rule: TypeRule,
     pub type_oid: u32,
     pub typmod: i32,
     /// The full type, e.g. `numeric(10,2)`, for messages.
@@ -173,10 +177,11 @@ pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Bindi
             continue;
         }
         used[index] = true;
+        let value_rule = TypeRule::for_column(col);
         let rule = if lookup.is_some() {
             TypeRule::Text { max_chars: None }
         } else {
-            TypeRule::for_column(col)
+            value_rule.clone()
         };
         let cast_sql = match (&rule, &lookup) {
             // `character` without a length means character(1): name the unlimited form.
@@ -189,6 +194,7 @@ pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Bindi
             source_index: index,
             source_name: header[index].clone(),
             rule,
+            value_rule,
             type_oid: col.type_oid,
             typmod: col.typmod,
             type_sql: col.type_sql.clone(),

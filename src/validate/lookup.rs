@@ -1,13 +1,17 @@
 //! Lookup tables held in memory while the file streams, when they are small (categories,
 //! currencies, regions): each value is resolved as its record is read, and the good rows go
 //! straight to the typed rows table. Larger lookup tables are joined in SQL instead.
+//!
+//! A lookup's value is judged like a file value, by the target column's type: a row whose
+//! lookup finds a value the column cannot hold is quarantined with the reason, on both paths.
 use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
 
+use super::binding::BoundColumn;
+use super::types::{self, Verdict};
 use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::feed::Lookup;
 
 /// Lookup tables with more rows than this are joined on the server.
 pub const MAX_IN_MEMORY_ROWS: i64 = 100_000;
@@ -17,12 +21,40 @@ enum Entry {
     One(Option<String>),
     /// The match value appears on this many rows.
     Many(i64),
+    /// The value column holds a value the target column cannot hold: the row's message.
+    Unfit(String),
 }
 
 pub struct LookupMap {
     entries: HashMap<String, Entry>,
     /// `public.categories.name`, for messages.
     shown: String,
+}
+
+/// Why the target column cannot hold a lookup's value, by the column's type rule; `None`
+/// when it can, or when only the server can tell (the typed rows' COPY then has the last
+/// word: a refusal there starts the load over with SQL judging every value).
+pub fn unfit(col: &BoundColumn, value: &str) -> Option<String> {
+    match types::check(&col.value_rule, value, &col.type_sql) {
+        Verdict::Reject(reason) => Some(reason),
+        Verdict::Accept(_) | Verdict::Unsure => None,
+    }
+}
+
+/// The message of a row whose file value `file_value` finds `value` in `shown_value` (as
+/// `public.codes.code`), which the target column `target` cannot hold for `reason`.
+pub fn unfit_message(
+    file_value: &str,
+    shown_value: &str,
+    value: &str,
+    target: &str,
+    reason: &str,
+) -> String {
+    format!(
+        "'{}' finds {shown_value} = '{}', which {target} cannot hold: {reason}",
+        super::clip(file_value, 60),
+        super::clip(value, 60),
+    )
 }
 
 /// What a file value becomes.
@@ -35,7 +67,10 @@ pub enum Resolved<'a> {
 impl LookupMap {
     /// Reads the lookup table when it has at most [`MAX_IN_MEMORY_ROWS`] rows; `None` when it
     /// is larger.
-    pub async fn load(client: &impl GenericClient, lookup: &Lookup) -> Result<Option<Self>> {
+    pub async fn load(client: &impl GenericClient, col: &BoundColumn) -> Result<Option<Self>> {
+        let Some(lookup) = &col.lookup else {
+            return Ok(None);
+        };
         let what = || Error::db(format!("reading lookup table {}", lookup.table_display));
         let rows: i64 = client
             .query_one(
@@ -64,19 +99,25 @@ impl LookupMap {
             )
             .await
             .map_err(what())?;
+        let shown_value = format!("{}.{}", lookup.table_display, lookup.value_column);
         let mut entries = HashMap::with_capacity(rows.len());
         for row in rows {
             let m: String = row.get(0);
             let v: Option<String> = row.get(1);
-            entries
-                .entry(m)
-                .and_modify(|e| {
-                    *e = match e {
-                        Entry::One(_) => Entry::Many(2),
-                        Entry::Many(n) => Entry::Many(*n + 1),
-                    }
-                })
-                .or_insert(Entry::One(v));
+            let one = || match v.as_deref().and_then(|v| Some((v, unfit(col, v)?))) {
+                Some((v, reason)) => {
+                    Entry::Unfit(unfit_message(&m, &shown_value, v, &col.target, &reason))
+                }
+                None => Entry::One(v.clone()),
+            };
+            match entries.get_mut(&m) {
+                Some(Entry::Many(n)) => *n += 1,
+                Some(e) => *e = Entry::Many(2),
+                None => {
+                    let e = one();
+                    entries.insert(m, e);
+                }
+            }
         }
         Ok(Some(Self {
             entries,
@@ -89,6 +130,7 @@ impl LookupMap {
         let shown = || value.chars().take(60).collect::<String>();
         match self.entries.get(value) {
             Some(Entry::One(v)) => Resolved::Value(v.as_deref()),
+            Some(Entry::Unfit(message)) => Resolved::Refused(message.clone()),
             Some(Entry::Many(n)) => {
                 Resolved::Refused(format!("'{}' matches {n} rows of {}", shown(), self.shown))
             }

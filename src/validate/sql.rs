@@ -5,10 +5,10 @@ use tokio_postgres::{Client, GenericClient};
 
 use super::binding::{Binding, BoundColumn};
 use super::row::PENDING;
-use super::types::TypeRule;
+use super::types::{self, TypeRule, Verdict};
 use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::feed::Feed;
+use crate::feed::{Feed, Lookup};
 use crate::stage::{self, LINE_COLUMN, ORD_COLUMN, StageNames};
 use crate::timing::Timings;
 
@@ -211,6 +211,90 @@ async fn lookups(client: &Client, names: &StageNames, col: &BoundColumn) -> Resu
     );
     let shown = format!("{}.{}", lookup.table_display, lookup.match_column);
     exec(client, "checking lookups", &sql, &[&col.target, &shown]).await?;
+    unfit_lookups(client, names, col, lookup).await
+}
+
+/// The unique match of each lookup value, as text: `m`, the match, and `v`, the value.
+fn lookup_matches(lookup: &Lookup) -> String {
+    format!(
+        "(SELECT {m}::text AS m, (array_agg({v}))[1]::text AS v FROM {table} \
+          GROUP BY 1 HAVING count(*) = 1)",
+        m = ident(&lookup.match_column),
+        v = ident(&lookup.value_column),
+        table = lookup.table_sql,
+    )
+}
+
+/// Rows whose lookup finds a value the target column cannot hold. The values the file's
+/// rows find are judged by the column's type rule, those it leaves open by the server; the
+/// rows finding a refused one get an issue, so the typed rows are built without them.
+async fn unfit_lookups(
+    client: &Client,
+    names: &StageNames,
+    col: &BoundColumn,
+    lookup: &Lookup,
+) -> Result<()> {
+    let field = col.stage_column();
+    let found = lookup_matches(lookup);
+    let what = || Error::db("judging the lookup's values");
+    let values = client
+        .query(
+            &format!(
+                "SELECT DISTINCT l.v FROM {raw} s JOIN {found} l ON l.m = s.{field} \
+                 WHERE l.v IS NOT NULL",
+                raw = names.raw
+            ),
+            &[],
+        )
+        .await
+        .map_err(what())?;
+    let (mut refused, mut reasons, mut open) = (Vec::new(), Vec::new(), Vec::new());
+    for row in values {
+        let value: String = row.get(0);
+        match types::check(&col.value_rule, &value, &col.type_sql) {
+            Verdict::Reject(reason) => {
+                refused.push(value);
+                reasons.push(reason);
+            }
+            Verdict::Unsure => open.push(value),
+            Verdict::Accept(_) => {}
+        }
+    }
+    if !open.is_empty() {
+        for row in client
+            .query(
+                "SELECT value, message FROM airlock.cast_errors($1::text[], $2::oid::regtype, $3)",
+                &[&open, &col.type_oid, &col.typmod],
+            )
+            .await
+            .map_err(what())?
+        {
+            refused.push(row.get(0));
+            reasons.push(row.get(1));
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+         SELECT s.\"_line\", s.\"_ord\", $1, 'lookup', 'error', left(s.{field}, 500), \
+                format('''%s'' finds %s = ''%s'', which %s cannot hold: %s', \
+                       left(s.{field}, 60), $2::text, left(l.v, 60), $1::text, u.message) \
+         FROM {raw} s JOIN {found} l ON l.m = s.{field} \
+         JOIN unnest($3::text[], $4::text[]) AS u (v, message) ON u.v = l.v \
+         ORDER BY s.\"_ord\"",
+        issues = names.issues,
+        raw = names.raw,
+    );
+    let shown = format!("{}.{}", lookup.table_display, lookup.value_column);
+    exec(
+        client,
+        "checking the lookup's values",
+        &sql,
+        &[&col.target, &shown, &refused, &reasons],
+    )
+    .await?;
     Ok(())
 }
 
@@ -234,11 +318,8 @@ async fn build_rows(
             Some(lookup) => {
                 let alias = format!("lk{i}");
                 joins.push_str(&format!(
-                    " LEFT JOIN (SELECT {m}::text AS m, (array_agg({v}))[1] AS v FROM {table} \
-                     GROUP BY 1 HAVING count(*) = 1) {alias} ON {alias}.m = s.{field}",
-                    m = ident(&lookup.match_column),
-                    v = ident(&lookup.value_column),
-                    table = lookup.table_sql,
+                    " LEFT JOIN {} {alias} ON {alias}.m = s.{field}",
+                    lookup_matches(lookup)
                 ));
                 select.push(format!(
                     "{alias}.v::{} AS {}",
