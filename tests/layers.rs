@@ -136,18 +136,7 @@ async fn check_constraints_and_duplicate_keys_read_alike_either_way() {
         let id = db.check(&spec, &file).await.expect("check");
         let errors = db.errors(id).await;
         let messages = db.messages(id, "check_constraint").await;
-        let good: Vec<String> = db
-            .client()
-            .await
-            .query(
-                &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY code"),
-                &[],
-            )
-            .await
-            .expect("rows")
-            .into_iter()
-            .map(|r| r.get(0))
-            .collect();
+        let good = db.typed_names_by(id, "code").await;
         outcomes.push((errors, messages.len(), good));
     }
     // Line 3 breaks two constraints: both are reported. Line 4 breaks one, so its key's
@@ -166,6 +155,49 @@ async fn check_constraints_and_duplicate_keys_read_alike_either_way() {
     assert_eq!(outcomes[0].1, 4);
     assert_eq!(outcomes[0].2, vec!["A", "C"]);
     assert_eq!(outcomes[0], outcomes[1], "the same either way");
+}
+
+/// A key of two columns repeats only as a whole (` 1` is `1` in the number part), and a row
+/// a CHECK constraint sets aside is nobody's duplicate, whether the load names the keys that
+/// may repeat (text and integer parts) or every row is grouped (a numeric part).
+#[tokio::test]
+async fn composite_keys_repeat_only_as_a_whole() {
+    let db = TestDb::with_catalog().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE by_pair (region text, code integer,
+                 name text NOT NULL CHECK (name <> 'X'), PRIMARY KEY (region, code));
+             CREATE TABLE by_pair_numeric (region text, code numeric,
+                 name text NOT NULL CHECK (name <> 'X'), PRIMARY KEY (region, code));",
+        )
+        .await
+        .expect("tables");
+    let file = db.write(
+        "feed.csv",
+        "region,code,name\neu,1,a\nus,1,b\neu,2,c\neu, 1,d\nus,2,X\nus,2,e\n",
+    );
+    for table in ["by_pair", "by_pair_numeric"] {
+        let spec = db.write(
+            "feed.toml",
+            format!("name = \"t\"\ntarget = \"{table}\"\n[policy]\nmax_bad_fraction = 1.0\n"),
+        );
+        let id = db.check(&spec, &file).await.expect("check");
+        assert_eq!(
+            db.errors(id).await,
+            vec![
+                e(2, Some("region, code"), "duplicate_key"),
+                e(5, Some("region, code"), "duplicate_key"),
+                e(6, Some("name"), "check_constraint"),
+            ],
+            "{table}"
+        );
+        assert_eq!(
+            db.typed_names_by(id, "name").await,
+            vec!["b", "c", "e"],
+            "{table}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -123,10 +123,15 @@ impl TestDb {
 
     /// The `name` of each typed row of a batch (the rows to promote), by sku.
     pub async fn typed_names(&self, id: i64) -> Vec<String> {
+        self.typed_names_by(id, "sku").await
+    }
+
+    /// The `name` of each typed row of a batch, ordered by the column `order`.
+    pub async fn typed_names_by(&self, id: i64, order: &str) -> Vec<String> {
         self.client()
             .await
             .query(
-                &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY sku"),
+                &format!("SELECT name FROM airlock_stage.batch_{id}_rows ORDER BY {order}"),
                 &[],
             )
             .await
