@@ -1,10 +1,67 @@
 //! Locking for promotion: a bounded `lock_timeout`, an advisory lock per target so two
-//! imports of one table never interleave, and the names of whoever holds us up.
+//! imports of one table never interleave, a bounded number of attempts with a growing wait
+//! between them, and the names of whoever holds us up.
 use std::time::Duration;
 
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::error::{Error, Result};
+
+/// The attempts at a locked transaction on one target:
+///
+/// ```text
+/// let mut attempts = Attempts::new(target, opts.attempts, opts.lock_timeout);
+/// while attempts.another() {
+///     let Some(tx) = begin_locked(…).await? else { attempts.wait(client).await?; continue };
+///     …  // a lock wait that timed out inside: drop(tx); attempts.wait(client).await?; continue
+/// }
+/// Err(attempts.blocked(id, shown))
+/// ```
+pub struct Attempts<'a> {
+    target: &'a str,
+    made: u32,
+    max: u32,
+    timeout: Duration,
+    blockers: String,
+}
+
+impl<'a> Attempts<'a> {
+    pub fn new(target: &'a str, max: u32, timeout: Duration) -> Self {
+        Self {
+            target,
+            made: 0,
+            max: max.max(1),
+            timeout,
+            blockers: String::new(),
+        }
+    }
+
+    /// Whether another attempt is allowed; counts it.
+    pub fn another(&mut self) -> bool {
+        self.made += 1;
+        self.made <= self.max
+    }
+
+    /// The lock stayed taken: notes who holds it, then waits 0.5 s, 1 s, 2 s, ... (at most
+    /// 5 s) before the next attempt.
+    pub async fn wait(&mut self, client: &impl GenericClient) -> Result<()> {
+        self.blockers = blockers(client, self.target).await?;
+        let ms = (500u64 << self.made.min(4)).min(5000);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(())
+    }
+
+    /// The error once every attempt found the lock taken: batch `id`, target `shown`.
+    pub fn blocked(self, id: i64, shown: String) -> Error {
+        Error::Blocked {
+            id,
+            target: shown,
+            attempts: self.max,
+            timeout_ms: self.timeout.as_millis() as u64,
+            blockers: self.blockers,
+        }
+    }
+}
 
 /// The advisory lock of a target, keyed by its qualified name (its OID changes with a swap).
 const ADVISORY_KEY: &str = "hashtextextended('airlock.target:' || $1::text, 0)";

@@ -373,9 +373,3 @@ fn stale_references(b: &Loaded, stale: &[String]) -> Error {
         ),
     }
 }
-
-/// Waits before the next attempt: 0.5 s, 1 s, 2 s, ... capped at 5 s.
-async fn backoff(attempt: u32) {
-    let ms = (500u64 << attempt.min(4)).min(5000);
-    tokio::time::sleep(Duration::from_millis(ms)).await;
-}

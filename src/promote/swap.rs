@@ -4,8 +4,7 @@
 use tokio_postgres::{Client, GenericClient};
 
 use super::{
-    Applied, Loaded, PromoteOptions, backoff, bisect, locks, recheck_plan, record_approval,
-    record_plan_made,
+    Applied, Loaded, PromoteOptions, bisect, locks, recheck_plan, record_approval, record_plan_made,
 };
 use crate::batch::{self, state};
 use crate::db::{self, ConnectTarget, ident, ident_list, qualified};
@@ -191,15 +190,14 @@ async fn exchange_into_place(
     next: &str,
 ) -> Result<Applied> {
     let target = b.target_sql();
-    let mut blockers = String::new();
-    for attempt in 1..=opts.attempts.max(1) {
+    let mut attempts = locks::Attempts::new(&target, opts.attempts, opts.lock_timeout);
+    while attempts.another() {
         // The plan is checked again with writers kept out but readers going on; only the
         // renames themselves lock readers out, for as long as they take.
         let Some(tx) =
             locks::begin_locked(client, &target, "SHARE ROW EXCLUSIVE", opts.lock_timeout).await?
         else {
-            blockers = locks::blockers(client, &target).await?;
-            backoff(attempt).await;
+            attempts.wait(client).await?;
             continue;
         };
         refuse_dependents(b, dependents(&tx, &target).await?)?;
@@ -212,8 +210,7 @@ async fn exchange_into_place(
             Ok(()) => {}
             Err(e) if locks::is_retryable(&e) => {
                 drop(tx);
-                blockers = locks::blockers(client, &target).await?;
-                backoff(attempt).await;
+                attempts.wait(client).await?;
                 continue;
             }
             Err(e) => return Err(Error::db(format!("locking {target}"))(e)),
@@ -251,13 +248,7 @@ async fn exchange_into_place(
             .map_err(Error::db(format!("committing the swap of batch {}", b.id)))?;
         return Ok(applied);
     }
-    Err(Error::Blocked {
-        id: b.id,
-        target: b.feed.target.display_name(),
-        attempts: opts.attempts.max(1),
-        timeout_ms: opts.lock_timeout.as_millis() as u64,
-        blockers,
-    })
+    Err(attempts.blocked(b.id, b.feed.target.display_name()))
 }
 
 /// Puts `incoming` (a table in the target's schema) in the place of `current`, and moves
@@ -441,14 +432,13 @@ pub async fn undo(
         .unwrap_or_default();
     let current = b.target_sql();
     let (schema, name) = (&b.feed.target.schema, &b.feed.target.name);
-    let mut blockers = String::new();
-    for attempt in 1..=opts.attempts.max(1) {
+    let mut attempts = locks::Attempts::new(&current, opts.attempts, opts.lock_timeout);
+    while attempts.another() {
         let Some(tx) =
             locks::begin_locked(&mut client, &current, "ACCESS EXCLUSIVE", opts.lock_timeout)
                 .await?
         else {
-            blockers = locks::blockers(&client, &current).await?;
-            backoff(attempt).await;
+            attempts.wait(&client).await?;
             continue;
         };
         let found = dependents(&tx, &current).await?;
@@ -506,11 +496,5 @@ pub async fn undo(
             .map_err(Error::db("committing the undo"))?;
         return Ok(());
     }
-    Err(Error::Blocked {
-        id,
-        target: b.feed.target.display_name(),
-        attempts: opts.attempts.max(1),
-        timeout_ms: opts.lock_timeout.as_millis() as u64,
-        blockers,
-    })
+    Err(attempts.blocked(id, b.feed.target.display_name()))
 }

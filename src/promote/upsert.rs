@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    Applied, Loaded, PromoteOptions, backoff, bisect, compare_plan, locks, record_approval,
+    Applied, Loaded, PromoteOptions, bisect, compare_plan, locks, record_approval,
     record_plan_made, stale_references,
 };
 use crate::db::{ident, ident_list};
@@ -63,15 +63,14 @@ pub fn statement(b: &Loaded) -> String {
 pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> Result<Applied> {
     let target = b.target_sql();
     let sql = statement(b);
-    let mut blockers = String::new();
-    for attempt in 1..=opts.attempts.max(1) {
+    let mut attempts = locks::Attempts::new(&target, opts.attempts, opts.lock_timeout);
+    while attempts.another() {
         // The advisory lock keeps two imports of this table apart; SHARE ROW EXCLUSIVE keeps
         // other writers out between the plan check and the upsert, while readers go on.
         let Some(tx) =
             locks::begin_locked(client, &target, "SHARE ROW EXCLUSIVE", opts.lock_timeout).await?
         else {
-            blockers = locks::blockers(client, &target).await?;
-            backoff(attempt).await;
+            attempts.wait(client).await?;
             continue;
         };
         let row = match tx.query_one(&sql, &[&i64::MIN, &i64::MAX]).await {
@@ -82,8 +81,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             }
             Err(e) if locks::is_retryable(&e) => {
                 drop(tx);
-                blockers = locks::blockers(client, &target).await?;
-                backoff(attempt).await;
+                attempts.wait(client).await?;
                 continue;
             }
             Err(e) => return Err(Error::db(format!("promoting batch {}", b.id))(e)),
@@ -112,13 +110,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
         )))?;
         return Ok(applied);
     }
-    Err(Error::Blocked {
-        id: b.id,
-        target: b.feed.target.display_name(),
-        attempts: opts.attempts.max(1),
-        timeout_ms: opts.lock_timeout.as_millis() as u64,
-        blockers,
-    })
+    Err(attempts.blocked(b.id, b.feed.target.display_name()))
 }
 
 /// The error for rows the server refused: stale references when a foreign key refused them
