@@ -8,13 +8,7 @@ use common::{TestDb, fixture};
 async fn case_study_reports_exactly_the_broken_rows() {
     let db = TestDb::with_catalog().await;
     let before = db.table_hash("products").await;
-    let id = db
-        .check(
-            &fixture("partner-products.toml"),
-            &fixture("products-broken.csv"),
-        )
-        .await
-        .expect("check");
+    let id = db.check_broken().await;
 
     let errors = db.errors(id).await;
     let expected: Vec<(i64, Option<String>, String)> = [

@@ -35,13 +35,7 @@ async fn state(db: &TestDb, id: i64) -> String {
 #[tokio::test]
 async fn upsert_promotes_good_rows_in_one_transaction_with_its_audit_row() {
     let db = TestDb::with_catalog().await;
-    let id = db
-        .check(
-            &fixture("partner-products.toml"),
-            &fixture("products-broken.csv"),
-        )
-        .await
-        .expect("check");
+    let id = db.check_broken().await;
     let applied = promote::promote(
         &db.target,
         id,
@@ -102,6 +96,51 @@ async fn upsert_promotes_good_rows_in_one_transaction_with_its_audit_row() {
     let counts = d.counts.as_ref().expect("counts");
     assert_eq!(counts["inserted"], 242);
     assert_eq!(counts["updated"], 10);
+}
+
+/// The upsert's counts are the same whichever statement applies the rows: `MERGE` with the
+/// transaction's row counts; `INSERT … ON CONFLICT` where the server keeps no row counts
+/// (`track_counts` off) or refuses `MERGE` (a table with rules; `ON CONFLICT` only minds
+/// insert and update rules).
+#[tokio::test]
+async fn upsert_counts_alike_with_or_without_merge() {
+    for setup in [
+        "",
+        "ALTER DATABASE {db} SET track_counts = off",
+        "CREATE RULE products_noted AS ON DELETE TO products DO ALSO NOTIFY products_changed",
+    ] {
+        let db = TestDb::with_catalog().await;
+        if !setup.is_empty() {
+            db.client()
+                .await
+                .batch_execute(&setup.replace("{db}", &format!("\"{}\"", db.name)))
+                .await
+                .expect(setup);
+        }
+        let id = db.check_broken().await;
+        let applied = promote::promote(&db.target, id, &opts())
+            .await
+            .expect(setup);
+        assert_eq!(
+            (applied.inserted, applied.updated, applied.unchanged),
+            (242, 10, 35),
+            "{setup}"
+        );
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM products").await,
+            342,
+            "{setup}"
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM products WHERE sku = 'SKU-0000058' AND price = 12.35"
+            )
+            .await,
+            1,
+            "{setup}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -493,13 +532,7 @@ async fn lock_timeout_gives_up_and_names_the_blocker() {
 #[tokio::test]
 async fn a_killed_connection_leaves_production_as_it_was() {
     let db = TestDb::with_catalog().await;
-    let id = db
-        .check(
-            &fixture("partner-products.toml"),
-            &fixture("products-broken.csv"),
-        )
-        .await
-        .expect("check");
+    let id = db.check_broken().await;
     let before = db.table_hash("products").await;
     let mut holder = db.client().await;
     let tx = holder.transaction().await.expect("tx");

@@ -4,21 +4,12 @@
 mod common;
 
 use airlock::review::{self, Filter, PageFrom};
-use common::{TestDb, fixture};
-
-async fn broken(db: &TestDb) -> i64 {
-    db.check(
-        &fixture("partner-products.toml"),
-        &fixture("products-broken.csv"),
-    )
-    .await
-    .expect("check")
-}
+use common::TestDb;
 
 #[tokio::test]
 async fn quarantined_rows_page_by_keyset_both_ways() {
     let db = TestDb::with_catalog().await;
-    let id = broken(&db).await;
+    let id = db.check_broken().await;
     let client = db.client().await;
     let all = Filter::default();
     let lines = |rows: &[review::QuarantinedRow]| rows.iter().map(|r| r.line).collect::<Vec<_>>();
@@ -88,7 +79,7 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
 #[tokio::test]
 async fn search_finds_fields_and_messages_forward_and_back() {
     let db = TestDb::with_catalog().await;
-    let id = broken(&db).await;
+    let id = db.check_broken().await;
     let client = db.client().await;
     let all = Filter::default();
     let line_of = |ord: Option<i64>| ord.map(|o| o + 2);
@@ -119,7 +110,7 @@ async fn search_finds_fields_and_messages_forward_and_back() {
 #[tokio::test]
 async fn changes_profile_source_and_hold_back() {
     let db = TestDb::with_catalog().await;
-    let id = broken(&db).await;
+    let id = db.check_broken().await;
     let client = db.client().await;
     let loaded = airlock::promote::load(&client, id).await.expect("load");
     let changes = review::changes_page(&client, &loaded, PageFrom::Start, 100)

@@ -1,12 +1,22 @@
-//! Upsert mode: one `INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE (cols) IS
-//! DISTINCT FROM (excluded cols)` of the good rows, so a re-run writes nothing.
+//! Upsert mode: one `MERGE` of the good rows into the target — rows whose key matches and
+//! whose values differ are updated, the others inserted, and a matching row without changes
+//! is not rewritten, so a re-run writes nothing.
 //!
-//! The statement's own counts are the plan under the lock: when they differ from the
-//! validated plan the transaction rolls back, so no second join against production is
-//! needed. The server's foreign key triggers check every row; when one refuses, the rows
-//! whose referenced rows were deleted since validation are counted for the message.
-use tokio_postgres::Client;
+//! The transaction holds `SHARE ROW EXCLUSIVE` on the target, so no other session can insert
+//! a key between the join and the insert; that is what makes `MERGE` safe here, and it needs
+//! less of the server than `INSERT … ON CONFLICT`, which locks each existing row before
+//! updating it. PostgreSQL 15's `MERGE` reports only how many rows it touched; the
+//! transaction's own row counts of the target split them into inserted and updated. Where
+//! those counts are not kept (`track_counts` off) or `MERGE` is refused (a table with rules),
+//! the same rows go through `INSERT … ON CONFLICT (key) DO UPDATE … WHERE (cols) IS DISTINCT
+//! FROM (excluded cols)`, which reports both itself.
+//!
+//! The counts are the plan under the lock: when they differ from the validated plan the
+//! transaction rolls back, so no second join against production is needed. The server's
+//! foreign key triggers check every row; when one refuses, the rows whose referenced rows
+//! were deleted since validation are counted for the message.
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Transaction};
 
 use super::{
     Applied, Loaded, PromoteOptions, bisect, compare_plan, locks, record_approval,
@@ -14,36 +24,65 @@ use super::{
 };
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
-use crate::plan::{Plan, distinct_expr};
+use crate::plan::{Plan, distinct_expr, key_join};
 use crate::stage::ORD_COLUMN;
 use crate::validate::sql::foreign_key_violations;
 
-/// The upsert of the good rows whose ordinal lies in [$1, $2]; returns (inserted, updated).
-pub fn statement(b: &Loaded) -> String {
-    let cols: Vec<&str> = b
-        .binding
+/// For the value columns, `t` the target row and `other` the incoming one: the condition
+/// `(c1 IS DISTINCT FROM other.c1) OR …` and the assignments `c1 = other.c1, …`. `None`
+/// when the file feeds only the key.
+fn changes(b: &Loaded, other: &str) -> Option<(String, String)> {
+    let values: Vec<_> = b.binding.value_columns().collect();
+    if values.is_empty() {
+        return None;
+    }
+    let changed: Vec<String> = values
+        .iter()
+        .map(|c| format!("({})", distinct_expr(c, "t", other)))
+        .collect();
+    let set: Vec<String> = values
+        .iter()
+        .map(|c| format!("{n} = {other}.{n}", n = ident(&c.target)))
+        .collect();
+    Some((changed.join(" OR "), set.join(", ")))
+}
+
+fn columns(b: &Loaded) -> Vec<&str> {
+    b.binding
         .columns
         .iter()
         .map(|c| c.target.as_str())
-        .collect();
+        .collect()
+}
+
+/// The `MERGE` of the good rows whose ordinal lies in [$1, $2].
+pub fn merge_statement(b: &Loaded) -> String {
+    let cols = columns(b);
+    let matched = match changes(b, "r") {
+        Some((changed, set)) => format!(" WHEN MATCHED AND ({changed}) THEN UPDATE SET {set}"),
+        None => String::new(),
+    };
+    format!(
+        "MERGE INTO {target} AS t \
+         USING (SELECT {list} FROM {rows} WHERE {ord} BETWEEN $1 AND $2) AS r ON {on}{matched} \
+         WHEN NOT MATCHED THEN INSERT ({list}) VALUES ({values})",
+        target = b.target_sql(),
+        list = ident_list(cols.iter().copied(), None),
+        rows = b.names.rows,
+        ord = ident(ORD_COLUMN),
+        on = key_join(&b.binding, "t", "r"),
+        values = ident_list(cols.iter().copied(), Some("r")),
+    )
+}
+
+/// The upsert of the good rows whose ordinal lies in [$1, $2] as `INSERT … ON CONFLICT`;
+/// returns (inserted, updated).
+pub fn statement(b: &Loaded) -> String {
+    let cols = columns(b);
     let key: Vec<&str> = b.binding.key_columns().map(|c| c.target.as_str()).collect();
-    let values: Vec<_> = b.binding.value_columns().collect();
-    let on_conflict = if values.is_empty() {
-        "DO NOTHING".to_string()
-    } else {
-        let set: Vec<String> = values
-            .iter()
-            .map(|c| format!("{n} = EXCLUDED.{n}", n = ident(&c.target)))
-            .collect();
-        let changed: Vec<String> = values
-            .iter()
-            .map(|c| format!("({})", distinct_expr(c, "t", "EXCLUDED")))
-            .collect();
-        format!(
-            "DO UPDATE SET {} WHERE {}",
-            set.join(", "),
-            changed.join(" OR ")
-        )
+    let on_conflict = match changes(b, "EXCLUDED") {
+        None => "DO NOTHING".to_string(),
+        Some((changed, set)) => format!("DO UPDATE SET {set} WHERE {changed}"),
     };
     format!(
         "WITH up AS ( \
@@ -60,9 +99,76 @@ pub fn statement(b: &Loaded) -> String {
     )
 }
 
+/// Rows of the target this transaction has inserted and updated so far.
+async fn written_so_far(tx: &Transaction<'_>, target: &str) -> Result<(i64, i64)> {
+    let row = tx
+        .query_one(
+            "SELECT pg_stat_get_xact_tuples_inserted($1::text::regclass), \
+                    pg_stat_get_xact_tuples_updated($1::text::regclass)",
+            &[&target],
+        )
+        .await
+        .map_err(Error::db("counting the rows written"))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Applies the good rows in `tx`: (inserted, updated).
+async fn apply(
+    tx: &Transaction<'_>,
+    b: &Loaded,
+    target: &str,
+) -> std::result::Result<(i64, i64), Step> {
+    let all: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&i64::MIN, &i64::MAX];
+    let before = written_so_far(tx, target).await.map_err(Step::Fail)?;
+    let savepoint = |sql: &'static str| async move {
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| Step::Fail(Error::db(format!("promoting batch {}", b.id))(e)))
+    };
+    savepoint("SAVEPOINT airlock_merge").await?;
+    match tx.execute(&merge_statement(b), &all).await {
+        Ok(touched) => {
+            let after = written_so_far(tx, target).await.map_err(Step::Fail)?;
+            let (inserted, updated) = (after.0 - before.0, after.1 - before.1);
+            if inserted + updated == touched as i64 {
+                return Ok((inserted, updated));
+            }
+        }
+        Err(e) if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) => {}
+        Err(e) => return Err(Step::from(e)),
+    }
+    // The counts were not kept, or MERGE is not allowed on this table.
+    savepoint("ROLLBACK TO SAVEPOINT airlock_merge").await?;
+    let row = tx
+        .query_one(&statement(b), &all)
+        .await
+        .map_err(Step::from)?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Why applying the rows stopped.
+enum Step {
+    /// The server refused some rows' data.
+    Refused(tokio_postgres::Error),
+    /// A lock wait timed out: try again later.
+    Retry,
+    Fail(Error),
+}
+
+impl From<tokio_postgres::Error> for Step {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if locks::is_data_error(&e) {
+            Step::Refused(e)
+        } else if locks::is_retryable(&e) {
+            Step::Retry
+        } else {
+            Step::Fail(Error::db("promoting the good rows")(e))
+        }
+    }
+}
+
 pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> Result<Applied> {
     let target = b.target_sql();
-    let sql = statement(b);
     let mut attempts = locks::Attempts::new(&target, opts.attempts, opts.lock_timeout);
     while attempts.another() {
         // The advisory lock keeps two imports of this table apart; SHARE ROW EXCLUSIVE keeps
@@ -73,20 +179,19 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             attempts.wait(client).await?;
             continue;
         };
-        let row = match tx.query_one(&sql, &[&i64::MIN, &i64::MAX]).await {
-            Ok(row) => row,
-            Err(e) if locks::is_data_error(&e) => {
+        let (inserted, updated) = match apply(&tx, b, &target).await {
+            Ok(counts) => counts,
+            Err(Step::Refused(e)) => {
                 drop(tx);
-                return Err(refused(client, b, &sql, &e).await);
+                return Err(refused(client, b, &statement(b), &e).await);
             }
-            Err(e) if locks::is_retryable(&e) => {
+            Err(Step::Retry) => {
                 drop(tx);
                 attempts.wait(client).await?;
                 continue;
             }
-            Err(e) => return Err(Error::db(format!("promoting batch {}", b.id))(e)),
+            Err(Step::Fail(e)) => return Err(e),
         };
-        let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
         let now = Plan {
             insert: inserted,
             update: updated,

@@ -107,6 +107,16 @@ impl TestDb {
         self.check_with(spec, file, &Default::default()).await
     }
 
+    /// Checks the case study's broken nightly file against the partner spec: the batch.
+    pub async fn check_broken(&self) -> i64 {
+        self.check(
+            &fixture("partner-products.toml"),
+            &fixture("products-broken.csv"),
+        )
+        .await
+        .expect("check")
+    }
+
     /// Runs `check` through the library, as `control` says (a run leaves the plan to the
     /// promotion).
     pub async fn check_with(
