@@ -1,6 +1,7 @@
 //! Promotion: only good rows move, all at once or not at all, and every promotion leaves an
-//! audit record written in the same transaction. Upsert mode runs one `MERGE` (or `INSERT … ON CONFLICT`);
-//! swap mode builds the next table and renames it into place in one short transaction.
+//! audit record written in the same transaction. Upsert mode runs one `MERGE` (or `INSERT …
+//! ON CONFLICT`); swap mode builds the next table and renames it into place in one short
+//! transaction.
 mod bisect;
 pub mod locks;
 mod swap;
