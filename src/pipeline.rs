@@ -140,16 +140,14 @@ async fn stage_and_validate(
         (stats, stage::TypedLoad::NotWritten)
     } else {
         let load = |reader, fast| {
-            stage::load(
-                client,
-                second,
-                &names,
+            let reading = stage::Reading {
                 reader,
-                binding.clone(),
-                feed.spec.source.null.clone(),
+                binding: binding.clone(),
+                nulls: feed.spec.source.null.clone(),
                 fast,
-                control.cancel.clone(),
-            )
+                cancel: control.cancel.clone(),
+            };
+            stage::load(client, second, &names, reading)
         };
         match load(source.reader, fast).await? {
             // The server refused a value the Rust rules accepted — a gap in the rules, never

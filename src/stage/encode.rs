@@ -76,6 +76,17 @@ impl CopyEncoder {
 
 pub(super) const CHUNK: usize = 1 << 20;
 
+/// What the reading side of a load needs: the open file, how its fields map to the target,
+/// which field values mean NULL, whether the typed rows are written while reading, and the
+/// flag that stops it.
+pub struct Reading {
+    pub reader: SourceReader,
+    pub binding: Arc<Binding>,
+    pub nulls: Vec<String>,
+    pub fast: Option<Fast>,
+    pub cancel: Arc<AtomicBool>,
+}
+
 /// The typed rows written while reading. Possible when no column needs the server to judge
 /// its values by type and every lookup table fits in memory.
 pub struct Fast {
@@ -172,14 +183,17 @@ impl TypedOut {
 /// Reads every record, runs the row checks and encodes the staging rows; runs on a blocking
 /// thread and hands full buffers to the COPY.
 pub(super) fn encode_records(
-    mut reader: SourceReader,
-    binding: Arc<Binding>,
-    nulls: Arc<Vec<String>>,
-    mut fast: Option<Fast>,
+    reading: Reading,
     mut typed_out: Option<TypedOut>,
     tx: tokio::sync::mpsc::Sender<Bytes>,
-    cancel: Arc<AtomicBool>,
 ) -> Result<LoadStats> {
+    let Reading {
+        mut reader,
+        binding,
+        nulls,
+        fast,
+        cancel,
+    } = reading;
     let encoding = reader.options().encoding;
     let progress = reader.progress();
     let width = binding.header.len();
@@ -190,7 +204,7 @@ pub(super) fn encode_records(
     let mut records = 0u64;
     let mut pending = std::collections::BTreeSet::new();
     let mut issue_spill = Spill::new()?;
-    let (lookups, mut keys) = match fast.take() {
+    let (lookups, mut keys) = match fast {
         Some(f) => (Some(f.lookups), f.keys),
         None => (None, None),
     };

@@ -4,8 +4,6 @@
 mod encode;
 
 use std::io::Read;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -13,11 +11,10 @@ use tokio_postgres::{Client, GenericClient};
 
 use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::source::SourceReader;
 use crate::validate::binding::{Binding, stage_field};
 
-pub use encode::Fast;
 use encode::{CHUNK, TypedOut};
+pub use encode::{Fast, Reading};
 
 pub const CATALOG_SCHEMA: &str = "airlock";
 pub const STAGE_SCHEMA: &str = "airlock_stage";
@@ -398,12 +395,9 @@ pub async fn load(
     client: &Client,
     second: Option<&Client>,
     names: &StageNames,
-    reader: SourceReader,
-    binding: Arc<Binding>,
-    nulls: Vec<String>,
-    fast: Option<Fast>,
-    cancel: Arc<AtomicBool>,
+    reading: Reading,
 ) -> Result<(LoadStats, TypedLoad)> {
+    let binding = reading.binding.clone();
     let mut columns = String::from("\"_line\", \"_ord\", \"_byte\", \"_raw\"");
     for i in 0..binding.header.len() {
         columns.push_str(", ");
@@ -417,7 +411,7 @@ pub async fn load(
         .await
         .map_err(ctx())?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let (typed_out, typed_rx) = match (&fast, second) {
+    let (typed_out, typed_rx) = match (&reading.fast, second) {
         (None, _) => (None, None),
         (Some(_), None) => (Some(TypedOut::Spill(encode::Spill::new()?)), None),
         (Some(_), Some(_)) => {
@@ -426,10 +420,8 @@ pub async fn load(
             (Some(TypedOut::Stream { tx, enc }), Some(rx))
         }
     };
-    let nulls = Arc::new(nulls);
-    let producer = tokio::task::spawn_blocking(move || {
-        encode::encode_records(reader, binding, nulls, fast, typed_out, tx, cancel)
-    });
+    let producer =
+        tokio::task::spawn_blocking(move || encode::encode_records(reading, typed_out, tx));
     futures_util::pin_mut!(sink);
     let staging = async {
         while let Some(chunk) = rx.recv().await {
