@@ -135,14 +135,14 @@ async fn apply(
             }
         }
         Err(e) if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) => {}
-        Err(e) => return Err(Step::from(e)),
+        Err(e) => return Err(Step::of(e, b.id)),
     }
     // The counts were not kept, or MERGE is not allowed on this table.
     savepoint("ROLLBACK TO SAVEPOINT airlock_merge").await?;
     let row = tx
         .query_one(&statement(b), &all)
         .await
-        .map_err(Step::from)?;
+        .map_err(|e| Step::of(e, b.id))?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -155,14 +155,15 @@ enum Step {
     Fail(Error),
 }
 
-impl From<tokio_postgres::Error> for Step {
-    fn from(e: tokio_postgres::Error) -> Self {
+impl Step {
+    /// What an error of the statement promoting batch `id` means.
+    fn of(e: tokio_postgres::Error, id: i64) -> Self {
         if locks::is_data_error(&e) {
             Step::Refused(e)
         } else if locks::is_retryable(&e) {
             Step::Retry
         } else {
-            Step::Fail(Error::db("promoting the good rows")(e))
+            Step::Fail(Error::db(format!("promoting batch {id}"))(e))
         }
     }
 }
