@@ -494,6 +494,62 @@ async fn a_lookup_value_the_column_cannot_hold_quarantines_its_rows() {
     assert_eq!(production, 0);
 }
 
+/// A lookup value the column holds only rounded is a warning, as a file value would be: the
+/// row goes on with the rounded value, whether the lookup is held in memory or joined in SQL.
+#[tokio::test]
+async fn a_lookup_value_the_column_rounds_is_a_warning() {
+    let db = TestDb::empty().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE prices (name text UNIQUE, amount text);
+             INSERT INTO prices VALUES ('a', '1.005'), ('b', '2.50');
+             CREATE TABLE items (id integer PRIMARY KEY, price numeric(6,2));",
+        )
+        .await
+        .expect("schema");
+    let spec = db.write(
+        "items.toml",
+        "name = \"items\"\ntarget = \"public.items\"\nkey = [\"id\"]\n\
+         [columns]\nprice = { lookup = \"public.prices\", match = \"name\", value = \"amount\", from = \"kind\" }\n",
+    );
+    let file = db.write("items.csv", "id,kind\n1,a\n2,b\n");
+    for in_memory in [true, false] {
+        if !in_memory {
+            client
+                .batch_execute(
+                    "INSERT INTO prices SELECT 'k' || i, '1' FROM generate_series(1, 100001) i",
+                )
+                .await
+                .expect("a lookup table too large for memory");
+        }
+        let id = db.check(&spec, &file).await.expect("check");
+        assert_eq!(
+            db.issues(id, "warning").await,
+            vec![e(2, Some("price"), "rounded")],
+            "in memory: {in_memory}"
+        );
+        assert_eq!(
+            db.messages(id, "rounded").await,
+            vec![
+                "'a' finds public.prices.amount = '1.005': 1.005 will be stored as 1.01 (numeric(6,2) keeps 2 decimal places)"
+            ],
+            "in memory: {in_memory}"
+        );
+        let prices: Vec<String> = client
+            .query(
+                &format!("SELECT price::text FROM airlock_stage.batch_{id}_rows ORDER BY id"),
+                &[],
+            )
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(prices, vec!["1.01", "2.50"], "in memory: {in_memory}");
+    }
+}
+
 /// The server refuses a value the load wrote into the typed rows: here a lookup's value
 /// (`X1`) that the Rust rules leave to the server, since a newer PostgreSQL reads `0x1F`-like
 /// integers. The load starts over from the file with every value left to SQL, so every

@@ -394,7 +394,18 @@ fn resolve_lookups<'a>(
         };
         resolved.push(match (value, lookup) {
             (Some(v), Some(map)) => match map.resolve(v) {
-                Resolved::Value(found) => found.map(Cow::Borrowed),
+                Resolved::Value(found, note) => {
+                    if let Some((check, message)) = note {
+                        issues.push(RowIssue::new(
+                            Some(&col.target),
+                            check,
+                            Severity::Warning,
+                            Some(v),
+                            message.to_string(),
+                        ));
+                    }
+                    found.map(Cow::Borrowed)
+                }
                 Resolved::Refused(message) => {
                     issues.push(RowIssue::new(
                         Some(&col.target),

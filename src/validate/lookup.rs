@@ -17,8 +17,9 @@ use crate::error::{Error, Result};
 pub const MAX_IN_MEMORY_ROWS: i64 = 100_000;
 
 enum Entry {
-    /// The value column, as text (NULL stays NULL).
-    One(Option<String>),
+    /// The value column, as text (NULL stays NULL), and what the target column's type makes
+    /// of it when it changes it (a rounding): the message for a warning.
+    One(Option<String>, Option<(&'static str, String)>),
     /// The match value appears on this many rows.
     Many(i64),
     /// The value column holds a value the target column cannot hold: the row's message.
@@ -31,35 +32,51 @@ pub struct LookupMap {
     shown: String,
 }
 
-/// Why the target column cannot hold a lookup's value, by the column's type rule; `None`
-/// when it can, or when only the server can tell (the typed rows' COPY then has the last
-/// word: a refusal there starts the load over with SQL judging every value).
-pub fn unfit(col: &BoundColumn, value: &str) -> Option<String> {
+/// What the target column's type makes of a lookup's value.
+pub enum Judged {
+    /// It holds it; maybe changed (check, message), as a rounding.
+    Fits(Option<types::Note>),
+    /// It cannot: why.
+    Unfit(String),
+    /// Only the server can tell.
+    Open,
+}
+
+/// A lookup's value judged by the target column's type rule. Values only the server can
+/// judge are `Open`: in memory the typed rows' COPY then has the last word (a refusal there
+/// starts the load over with SQL judging every value), in SQL the server casts them.
+pub fn judge(col: &BoundColumn, value: &str) -> Judged {
     match types::check(&col.value_rule, value, &col.type_sql) {
-        Verdict::Reject(reason) => Some(reason),
-        Verdict::Accept(_) | Verdict::Unsure => None,
+        Verdict::Accept(note) => Judged::Fits(note),
+        Verdict::Reject(reason) => Judged::Unfit(reason),
+        Verdict::Unsure => Judged::Open,
     }
 }
 
 /// The message of a row whose file value `file_value` finds `value` in `shown_value` (as
-/// `public.codes.code`), which the target column `target` cannot hold for `reason`.
-pub fn unfit_message(
+/// `public.codes.code`): the target column `target` cannot hold it for `reason`, or (with
+/// `target` None) holds it as `reason` says.
+pub fn found_message(
     file_value: &str,
     shown_value: &str,
     value: &str,
-    target: &str,
+    target: Option<&str>,
     reason: &str,
 ) -> String {
-    format!(
-        "'{}' finds {shown_value} = '{}', which {target} cannot hold: {reason}",
-        super::clip(file_value, 60),
-        super::clip(value, 60),
-    )
+    let clip = |s: &str| s.chars().take(60).collect::<String>();
+    let (file_value, value) = (clip(file_value), clip(value));
+    match target {
+        Some(target) => format!(
+            "'{file_value}' finds {shown_value} = '{value}', which {target} cannot hold: {reason}"
+        ),
+        None => format!("'{file_value}' finds {shown_value} = '{value}': {reason}"),
+    }
 }
 
 /// What a file value becomes.
 pub enum Resolved<'a> {
-    Value(Option<&'a str>),
+    /// The value, and a warning (check, message) when the column's type changes it.
+    Value(Option<&'a str>, Option<(&'static str, &'a str)>),
     /// No match, or more than one: the message for the row's issue.
     Refused(String),
 }
@@ -104,11 +121,27 @@ impl LookupMap {
         for row in rows {
             let m: String = row.get(0);
             let v: Option<String> = row.get(1);
-            let one = || match v.as_deref().and_then(|v| Some((v, unfit(col, v)?))) {
-                Some((v, reason)) => {
-                    Entry::Unfit(unfit_message(&m, &shown_value, v, &col.target, &reason))
+            let one = || {
+                let Some(found) = v.as_deref() else {
+                    return Entry::One(None, None);
+                };
+                match judge(col, found) {
+                    Judged::Unfit(reason) => Entry::Unfit(found_message(
+                        &m,
+                        &shown_value,
+                        found,
+                        Some(&col.target),
+                        &reason,
+                    )),
+                    Judged::Fits(Some(note)) => Entry::One(
+                        v.clone(),
+                        Some((
+                            note.check,
+                            found_message(&m, &shown_value, found, None, &note.message),
+                        )),
+                    ),
+                    Judged::Fits(None) | Judged::Open => Entry::One(v.clone(), None),
                 }
-                None => Entry::One(v.clone()),
             };
             match entries.get_mut(&m) {
                 Some(Entry::Many(n)) => *n += 1,
@@ -129,7 +162,11 @@ impl LookupMap {
     pub fn resolve(&self, value: &str) -> Resolved<'_> {
         let shown = || value.chars().take(60).collect::<String>();
         match self.entries.get(value) {
-            Some(Entry::One(v)) => Resolved::Value(v.as_deref()),
+            Some(Entry::One(v, note)) => Resolved::Value(
+                v.as_deref(),
+                note.as_ref()
+                    .map(|(check, message)| (*check, message.as_str())),
+            ),
             Some(Entry::Unfit(message)) => Resolved::Refused(message.clone()),
             Some(Entry::Many(n)) => {
                 Resolved::Refused(format!("'{}' matches {n} rows of {}", shown(), self.shown))

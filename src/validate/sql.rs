@@ -4,8 +4,9 @@
 use tokio_postgres::{Client, GenericClient};
 
 use super::binding::{Binding, BoundColumn};
+use super::lookup::{self, Judged};
 use super::row::PENDING;
-use super::types::{self, TypeRule, Verdict};
+use super::types::TypeRule;
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Lookup};
@@ -225,9 +226,10 @@ fn lookup_matches(lookup: &Lookup) -> String {
     )
 }
 
-/// Rows whose lookup finds a value the target column cannot hold. The values the file's
-/// rows find are judged by the column's type rule, those it leaves open by the server; the
-/// rows finding a refused one get an issue, so the typed rows are built without them.
+/// Rows whose lookup finds a value the target column cannot hold, or holds changed (a
+/// rounding). The values the file's rows find are judged by the column's type rule, those it
+/// leaves open by the server; rows finding a refused one get an error, so the typed rows
+/// are built without them, and rows finding a changed one a warning.
 async fn unfit_lookups(
     client: &Client,
     names: &StageNames,
@@ -248,16 +250,22 @@ async fn unfit_lookups(
         )
         .await
         .map_err(what())?;
-    let (mut refused, mut reasons, mut open) = (Vec::new(), Vec::new(), Vec::new());
+    // Per judged value: the value, the issue's check and severity, and the reason.
+    let mut judged: [Vec<String>; 4] = Default::default();
+    let mut note = |value: String, check: &str, severity: &str, reason: String| {
+        let items = [value, check.to_string(), severity.to_string(), reason];
+        for (list, item) in judged.iter_mut().zip(items) {
+            list.push(item);
+        }
+    };
+    let mut open = Vec::new();
     for row in values {
         let value: String = row.get(0);
-        match types::check(&col.value_rule, &value, &col.type_sql) {
-            Verdict::Reject(reason) => {
-                refused.push(value);
-                reasons.push(reason);
-            }
-            Verdict::Unsure => open.push(value),
-            Verdict::Accept(_) => {}
+        match lookup::judge(col, &value) {
+            Judged::Unfit(reason) => note(value, "lookup", "error", reason),
+            Judged::Fits(Some(n)) => note(value, n.check, "warning", n.message),
+            Judged::Fits(None) => {}
+            Judged::Open => open.push(value),
         }
     }
     if !open.is_empty() {
@@ -269,30 +277,34 @@ async fn unfit_lookups(
             .await
             .map_err(what())?
         {
-            refused.push(row.get(0));
-            reasons.push(row.get(1));
+            note(row.get(0), "lookup", "error", row.get(1));
         }
     }
-    if refused.is_empty() {
+    if judged[0].is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-         SELECT s.\"_line\", s.\"_ord\", $1, 'lookup', 'error', left(s.{field}, 500), \
-                format('''%s'' finds %s = ''%s'', which %s cannot hold: %s', \
-                       left(s.{field}, 60), $2::text, left(l.v, 60), $1::text, u.message) \
+         SELECT s.\"_line\", s.\"_ord\", $1, u.kind, u.severity, left(s.{field}, 500), \
+                CASE u.severity \
+                WHEN 'error' THEN format('''%s'' finds %s = ''%s'', which %s cannot hold: %s', \
+                                         left(s.{field}, 60), $2::text, left(l.v, 60), $1::text, u.reason) \
+                ELSE format('''%s'' finds %s = ''%s'': %s', \
+                            left(s.{field}, 60), $2::text, left(l.v, 60), u.reason) END \
          FROM {raw} s JOIN {found} l ON l.m = s.{field} \
-         JOIN unnest($3::text[], $4::text[]) AS u (v, message) ON u.v = l.v \
+         JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS u (v, kind, severity, reason) \
+           ON u.v = l.v \
          ORDER BY s.\"_ord\"",
         issues = names.issues,
         raw = names.raw,
     );
     let shown = format!("{}.{}", lookup.table_display, lookup.value_column);
+    let [values, checks, severities, reasons] = &judged;
     exec(
         client,
         "checking the lookup's values",
         &sql,
-        &[&col.target, &shown, &refused, &reasons],
+        &[&col.target, &shown, values, checks, severities, reasons],
     )
     .await?;
     Ok(())
