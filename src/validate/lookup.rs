@@ -3,7 +3,8 @@
 //! straight to the typed rows table. Larger lookup tables are joined in SQL instead.
 //!
 //! A lookup's value is judged like a file value, by the target column's type: a row whose
-//! lookup finds a value the column cannot hold is quarantined with the reason, on both paths.
+//! lookup finds a value the column cannot hold is quarantined with the reason, and one whose
+//! value the column rounds gets a warning, on both paths.
 use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
