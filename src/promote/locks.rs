@@ -42,12 +42,14 @@ impl<'a> Attempts<'a> {
         self.made <= self.max
     }
 
-    /// The lock stayed taken: notes who holds it, then waits 0.5 s, 1 s, 2 s, ... (at most
-    /// 5 s) before the next attempt.
+    /// The lock stayed taken: notes who holds it, then waits 1 s, 2 s, 4 s, ... (at most
+    /// 5 s) before the next attempt; after the last one, not at all.
     pub async fn wait(&mut self, client: &impl GenericClient) -> Result<()> {
         self.blockers = blockers(client, self.target).await?;
-        let ms = (500u64 << self.made.min(4)).min(5000);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        if self.made < self.max {
+            let ms = (500u64 << self.made.min(4)).min(5000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
         Ok(())
     }
 
