@@ -101,22 +101,32 @@ async fn upsert_promotes_good_rows_in_one_transaction_with_its_audit_row() {
 /// The upsert's counts are the same whichever statement applies the rows: `MERGE` with the
 /// transaction's row counts; `INSERT … ON CONFLICT` where the server keeps no row counts
 /// (`track_counts` off) or refuses `MERGE` (a table with rules; `ON CONFLICT` only minds
-/// insert and update rules).
+/// insert and update rules). Which one ran shows in a BEFORE INSERT trigger: `ON CONFLICT`
+/// fires it for every row it tries (287), `MERGE` only for the rows it inserts (242).
 #[tokio::test]
 async fn upsert_counts_alike_with_or_without_merge() {
-    for setup in [
-        "",
-        "ALTER DATABASE {db} SET track_counts = off",
-        "CREATE RULE products_noted AS ON DELETE TO products DO ALSO NOTIFY products_changed",
+    for (setup, tried) in [
+        ("", 242),
+        ("ALTER DATABASE {db} SET track_counts = off", 287),
+        (
+            "CREATE RULE products_noted AS ON DELETE TO products DO ALSO NOTIFY products_changed",
+            287,
+        ),
     ] {
         let db = TestDb::with_catalog().await;
-        if !setup.is_empty() {
-            db.client()
-                .await
-                .batch_execute(&setup.replace("{db}", &format!("\"{}\"", db.name)))
-                .await
-                .expect(setup);
-        }
+        db.client()
+            .await
+            .batch_execute(&format!(
+                "CREATE TABLE tried (sku text);
+                 CREATE FUNCTION note_tried() RETURNS trigger LANGUAGE plpgsql AS
+                     $$ BEGIN INSERT INTO tried VALUES (NEW.sku); RETURN NEW; END $$;
+                 CREATE TRIGGER products_tried BEFORE INSERT ON products
+                     FOR EACH ROW EXECUTE FUNCTION note_tried();
+                 {}",
+                setup.replace("{db}", &format!("\"{}\"", db.name))
+            ))
+            .await
+            .expect(setup);
         let id = db.check_broken().await;
         let applied = promote::promote(&db.target, id, &opts())
             .await
@@ -124,6 +134,11 @@ async fn upsert_counts_alike_with_or_without_merge() {
         assert_eq!(
             (applied.inserted, applied.updated, applied.unchanged),
             (242, 10, 35),
+            "{setup}"
+        );
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM tried").await,
+            tried,
             "{setup}"
         );
         assert_eq!(

@@ -100,14 +100,16 @@ pub fn statement(b: &Loaded) -> String {
 }
 
 /// Rows of the target this transaction has inserted and updated so far; a partitioned
-/// target's rows are counted in its partitions. (Its key holds the partition key, so no
-/// update moves a row between partitions.)
+/// target's rows are counted in its partitions (`pg_partition_tree` lists nothing for a
+/// table that is not partitioned). Its key holds the partition key, so no update moves a
+/// row between partitions.
 async fn written_so_far(tx: &Transaction<'_>, target: &str) -> Result<(i64, i64)> {
     let row = tx
         .query_one(
             "SELECT coalesce(sum(pg_stat_get_xact_tuples_inserted(relid)), 0)::bigint, \
                     coalesce(sum(pg_stat_get_xact_tuples_updated(relid)), 0)::bigint \
-             FROM pg_partition_tree($1::text::regclass)",
+             FROM (SELECT $1::text::regclass AS relid \
+                   UNION SELECT relid FROM pg_partition_tree($1::text::regclass)) AS tree",
             &[&target],
         )
         .await
