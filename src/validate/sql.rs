@@ -229,7 +229,8 @@ fn lookup_matches(lookup: &Lookup) -> String {
 /// Rows whose lookup finds a value the target column cannot hold, or holds changed (a
 /// rounding). The values the file's rows find are judged by the column's type rule, those it
 /// leaves open by the server; rows finding a refused one get an error, so the typed rows
-/// are built without them, and rows finding a changed one a warning.
+/// are built without them, and rows finding a changed one a warning. The messages are the
+/// in-memory path's own (`lookup::found_message`).
 async fn unfit_lookups(
     client: &Client,
     names: &StageNames,
@@ -237,74 +238,90 @@ async fn unfit_lookups(
     lookup: &Lookup,
 ) -> Result<()> {
     let field = col.stage_column();
-    let found = lookup_matches(lookup);
     let what = || Error::db("judging the lookup's values");
-    let values = client
+    // Each file value with a match, and the value it finds.
+    let found: Vec<(String, String)> = client
         .query(
             &format!(
-                "SELECT DISTINCT l.v FROM {raw} s JOIN {found} l ON l.m = s.{field} \
+                "SELECT DISTINCT l.m, l.v FROM {raw} s JOIN {matches} l ON l.m = s.{field} \
                  WHERE l.v IS NOT NULL",
-                raw = names.raw
+                raw = names.raw,
+                matches = lookup_matches(lookup),
             ),
             &[],
         )
         .await
-        .map_err(what())?;
-    // Per judged value: the value, the issue's check and severity, and the reason.
-    let mut judged: [Vec<String>; 4] = Default::default();
-    let mut note = |value: String, check: &str, severity: &str, reason: String| {
-        let items = [value, check.to_string(), severity.to_string(), reason];
-        for (list, item) in judged.iter_mut().zip(items) {
-            list.push(item);
-        }
-    };
-    let mut open = Vec::new();
-    for row in values {
-        let value: String = row.get(0);
-        match lookup::judge(col, &value) {
-            Judged::Unfit(reason) => note(value, "lookup", "error", reason),
-            Judged::Fits(Some(n)) => note(value, n.check, "warning", n.message),
-            Judged::Fits(None) => {}
-            Judged::Open => open.push(value),
-        }
-    }
+        .map_err(what())?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut judged: Vec<(&str, &str, Judged)> = found
+        .iter()
+        .map(|(m, v)| (m.as_str(), v.as_str(), lookup::judge(col, v)))
+        .collect();
+    let open: Vec<&str> = judged
+        .iter()
+        .filter(|(_, _, j)| matches!(j, Judged::Open))
+        .map(|(_, v, _)| *v)
+        .collect();
     if !open.is_empty() {
-        for row in client
+        let refused: std::collections::HashMap<String, String> = client
             .query(
                 "SELECT value, message FROM airlock.cast_errors($1::text[], $2::oid::regtype, $3)",
                 &[&open, &col.type_oid, &col.typmod],
             )
             .await
             .map_err(what())?
-        {
-            note(row.get(0), "lookup", "error", row.get(1));
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        for (_, v, j) in &mut judged {
+            if let (Judged::Open, Some(reason)) = (&j, refused.get(*v)) {
+                *j = Judged::Unfit(reason.clone());
+            }
         }
     }
-    if judged[0].is_empty() {
+    let shown = format!("{}.{}", lookup.table_display, lookup.value_column);
+    // Per file value: the value, the issue's check, severity and message.
+    let mut issues: [Vec<String>; 4] = Default::default();
+    for (m, v, j) in judged {
+        let (check, severity, message) = match j {
+            Judged::Unfit(reason) => (
+                "lookup",
+                "error",
+                lookup::found_message(m, &shown, v, Some(&col.target), &reason),
+            ),
+            Judged::Fits(Some(note)) => (
+                note.check,
+                "warning",
+                lookup::found_message(m, &shown, v, None, &note.message),
+            ),
+            Judged::Fits(None) | Judged::Open => continue,
+        };
+        let items = [m.to_string(), check.into(), severity.into(), message];
+        for (list, item) in issues.iter_mut().zip(items) {
+            list.push(item);
+        }
+    }
+    if issues[0].is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-         SELECT s.\"_line\", s.\"_ord\", $1, u.kind, u.severity, left(s.{field}, 500), \
-                CASE u.severity \
-                WHEN 'error' THEN format('''%s'' finds %s = ''%s'', which %s cannot hold: %s', \
-                                         left(s.{field}, 60), $2::text, left(l.v, 60), $1::text, u.reason) \
-                ELSE format('''%s'' finds %s = ''%s'': %s', \
-                            left(s.{field}, 60), $2::text, left(l.v, 60), u.reason) END \
-         FROM {raw} s JOIN {found} l ON l.m = s.{field} \
-         JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS u (v, kind, severity, reason) \
-           ON u.v = l.v \
+         SELECT s.\"_line\", s.\"_ord\", $1, u.kind, u.severity, left(s.{field}, 500), u.message \
+         FROM {raw} s \
+         JOIN unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u (m, kind, severity, message) \
+           ON u.m = s.{field} \
          ORDER BY s.\"_ord\"",
         issues = names.issues,
         raw = names.raw,
     );
-    let shown = format!("{}.{}", lookup.table_display, lookup.value_column);
-    let [values, checks, severities, reasons] = &judged;
+    let [values, checks, severities, messages] = &issues;
     exec(
         client,
         "checking the lookup's values",
         &sql,
-        &[&col.target, &shown, values, checks, severities, reasons],
+        &[&col.target, values, checks, severities, messages],
     )
     .await?;
     Ok(())
