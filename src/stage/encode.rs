@@ -29,7 +29,7 @@ pub(super) struct CopyEncoder {
 impl Default for CopyEncoder {
     fn default() -> Self {
         Self {
-            buf: BytesMut::new(),
+            buf: BytesMut::with_capacity(CHUNK + CHUNK / 16),
             first: true,
         }
     }
@@ -66,6 +66,14 @@ impl CopyEncoder {
 
     fn int(&mut self, n: u64) {
         self.field(Some(itoa::Buffer::new().format(n)));
+    }
+
+    /// The encoded rows so far, handed on whole; the buffer starts again with room for a
+    /// full chunk, so it is not grown (and copied) step by step.
+    fn take_chunk(&mut self) -> Bytes {
+        let chunk = self.buf.split().freeze();
+        self.buf.reserve(CHUNK + CHUNK / 16);
+        chunk
     }
 
     fn end_row(&mut self) {
@@ -157,7 +165,7 @@ impl TypedOut {
     fn flush_if_full(&mut self) -> Result<bool> {
         match self {
             TypedOut::Stream { tx, enc } if enc.buf.len() >= CHUNK => {
-                Ok(tx.blocking_send(enc.buf.split().freeze()).is_ok())
+                Ok(tx.blocking_send(enc.take_chunk()).is_ok())
             }
             TypedOut::Stream { .. } => Ok(true),
             TypedOut::Spill(spill) => spill.flush_if_full().map(|()| true),
@@ -204,6 +212,11 @@ pub(super) fn encode_records(
     let mut records = 0u64;
     let mut pending = std::collections::BTreeSet::new();
     let mut issue_spill = Spill::new()?;
+    // The per-row vectors keep their allocations from row to row (see `reuse`).
+    let mut spare_decoded: Vec<Option<std::result::Result<Cow<'static, str>, FieldProblem>>> =
+        Vec::new();
+    let mut spare_fields: Vec<FieldValue<'static>> = Vec::new();
+    let mut spare_resolved: Vec<Option<Cow<'static, str>>> = Vec::new();
     let (lookups, mut keys) = match fast {
         Some(f) => (Some(f.lookups), f.keys),
         None => (None, None),
@@ -230,11 +243,10 @@ pub(super) fn encode_records(
                 ),
             ));
         }
-        let decoded: Vec<Option<std::result::Result<Cow<'_, str>, FieldProblem>>> = (0..width)
-            .map(|i| record.get(i).map(|bytes| source::decode(bytes, encoding)))
-            .collect();
+        let mut decoded = reuse(std::mem::take(&mut spare_decoded));
+        decoded.extend((0..width).map(|i| record.get(i).map(|b| source::decode(b, encoding))));
         let mut broken = false;
-        let mut fields: Vec<FieldValue<'_>> = Vec::with_capacity(width);
+        let mut fields = reuse(std::mem::take(&mut spare_fields));
         for (i, field) in decoded.iter().enumerate() {
             fields.push(match field {
                 None => FieldValue::Unusable,
@@ -255,8 +267,13 @@ pub(super) fn encode_records(
                 }
             });
         }
+        let text = |i| match fields.get(i) {
+            Some(FieldValue::Text(t)) => &**t,
+            _ => "",
+        };
+        let probe = keys.as_ref().and_then(|k| k.probe(text));
         row::check_row(&binding, &fields, &mut issues);
-        let mut resolved = Vec::new();
+        let mut resolved = reuse(std::mem::take(&mut spare_resolved));
         if let Some(lookups) = &lookups {
             resolve_lookups(&binding, lookups, &fields, &mut resolved, &mut issues);
         }
@@ -271,10 +288,7 @@ pub(super) fn encode_records(
         }
         let good = !issues.iter().any(|i| i.s == Severity::Error.as_str());
         if let (Some(keys), true) = (keys.as_mut(), good) {
-            keys.add_key(|i| match fields.get(i) {
-                Some(FieldValue::Text(t)) => t,
-                _ => "",
-            });
+            keys.add(probe, text);
         }
         // A row without issues keeps its source fields beside its typed values; any other
         // row is staged (see `StageNames`).
@@ -313,24 +327,14 @@ pub(super) fn encode_records(
             e.end_row();
         }
         issue_spill.flush_if_full()?;
-        if source_here {
-            continue;
+        if !source_here {
+            stage_row(&mut enc, &record, &pos, broken, &fields, &reader);
         }
-        enc.int(pos.line);
-        enc.int(pos.ordinal);
-        enc.int(pos.byte);
-        if broken || record.len() != width {
-            enc.field(Some(&raw_record(&record, reader.options().delimiter)));
-        } else {
-            enc.field(None);
-        }
-        write_fields(&mut enc, &fields);
-        enc.end_row();
-        if enc.buf.len() >= CHUNK {
-            let chunk = enc.buf.split().freeze();
-            if tx.blocking_send(chunk).is_err() {
-                break;
-            }
+        spare_resolved = reuse(resolved);
+        spare_fields = reuse(fields);
+        spare_decoded = reuse(decoded);
+        if enc.buf.len() >= CHUNK && tx.blocking_send(enc.take_chunk()).is_err() {
+            break;
         }
     }
     if !enc.buf.is_empty() {
@@ -349,6 +353,39 @@ pub(super) fn encode_records(
         },
         candidates,
     })
+}
+
+/// An emptied vector with the same allocation, for values that borrow from another row: the
+/// per-row vectors borrow the current record, so each row takes the previous row's vectors
+/// back empty instead of allocating. (Collecting an empty `into_iter` in place keeps the
+/// allocation; the element types have the same layout.)
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
+/// Stages a row that does not go to the typed rows only: its position, the raw record when
+/// its fields cannot be told apart, and its fields as text.
+fn stage_row(
+    enc: &mut CopyEncoder,
+    record: &ByteRecord,
+    pos: &source::RecordPosition,
+    broken: bool,
+    fields: &[FieldValue<'_>],
+    reader: &SourceReader,
+) {
+    enc.int(pos.line);
+    enc.int(pos.ordinal);
+    enc.int(pos.byte);
+    if broken || record.len() != fields.len() {
+        enc.field(Some(&raw_record(record, reader.options().delimiter)));
+    } else {
+        enc.field(None);
+    }
+    write_fields(enc, fields);
+    enc.end_row();
 }
 
 /// A record's fields as text; a null marker or an unusable field is NULL.
