@@ -267,11 +267,6 @@ pub(super) fn encode_records(
                 }
             });
         }
-        let text = |i| match fields.get(i) {
-            Some(FieldValue::Text(t)) => &**t,
-            _ => "",
-        };
-        let probe = keys.as_ref().and_then(|k| k.probe(text));
         row::check_row(&binding, &fields, &mut issues);
         let mut resolved = reuse(std::mem::take(&mut spare_resolved));
         if let Some(lookups) = &lookups {
@@ -288,7 +283,10 @@ pub(super) fn encode_records(
         }
         let good = !issues.iter().any(|i| i.s == Severity::Error.as_str());
         if let (Some(keys), true) = (keys.as_mut(), good) {
-            keys.add(probe, text);
+            keys.add_key(|i| match fields.get(i) {
+                Some(FieldValue::Text(t)) => t,
+                _ => "",
+            });
         }
         // A row without issues keeps its source fields beside its typed values; any other
         // row is staged (see `StageNames`).

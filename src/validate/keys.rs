@@ -23,15 +23,6 @@ enum Canon {
     Int,
 }
 
-/// A key's place in the filter and the word read there, between [`KeyTracker::probe`] and
-/// [`KeyTracker::add`].
-#[derive(Clone, Copy)]
-pub struct Probe {
-    word: usize,
-    mask: u64,
-    read: u64,
-}
-
 pub struct KeyTracker {
     bits: Vec<u64>,
     mask: u64,
@@ -82,22 +73,25 @@ impl KeyTracker {
         })
     }
 
-    /// Hashes a row's key and reads the filter word it maps to; `field` gives the record's
-    /// field at an index. Called before the row's checks and followed by [`Self::add`] once
-    /// the row is known to be good: the word, most likely not in cache, is fetched while the
-    /// checks run instead of stalling the reader afterwards. `None` when a field of the key
-    /// has no canonical form (the row is bad, or SQL must group every row).
-    #[inline(never)]
-    pub fn probe<'a>(&self, field: impl Fn(usize) -> &'a str) -> Option<Probe> {
+    /// Notes one good row's key; `field` gives the record's field at an index. Nothing is
+    /// allocated unless the key may repeat: this runs for every row.
+    pub fn add_key<'a>(&mut self, field: impl Fn(usize) -> &'a str) {
         if self.overflow {
-            return None;
+            return;
         }
         let mut hasher = self.hasher.build_hasher();
         for (&index, canon) in self.fields.iter().zip(&self.canon) {
             let value = field(index);
             match canon {
                 Canon::Text => value.hash(&mut hasher),
-                Canon::Int => super::types::pg_int(value)?.hash(&mut hasher),
+                Canon::Int => match super::types::pg_int(value) {
+                    Some(n) => n.hash(&mut hasher),
+                    // Not an integer after all: let SQL group every row.
+                    None => {
+                        self.overflow = true;
+                        return;
+                    }
+                },
             }
         }
         let hash = hasher.finish();
@@ -108,27 +102,8 @@ impl KeyTracker {
         for i in 0..HASHES {
             mask |= 1u64 << ((hash >> (6 * i)) & 63);
         }
-        Some(Probe {
-            word,
-            mask,
-            read: self.bits[word],
-        })
-    }
-
-    /// Notes one good row's key, probed by [`Self::probe`] with the same `field`, and no
-    /// other key added in between. Nothing is allocated unless the key may repeat: this runs
-    /// for every row.
-    pub fn add<'a>(&mut self, probe: Option<Probe>, field: impl Fn(usize) -> &'a str) {
-        if self.overflow {
-            return;
-        }
-        let Some(Probe { word, mask, read }) = probe else {
-            // A good row whose key has no canonical form after all: let SQL group every row.
-            self.overflow = true;
-            return;
-        };
-        let seen = read & mask == mask;
-        self.bits[word] = read | mask;
+        let seen = self.bits[word] & mask == mask;
+        self.bits[word] |= mask;
         if seen {
             for ((list, &index), canon) in self
                 .candidates
@@ -139,7 +114,7 @@ impl KeyTracker {
                 let value = field(index);
                 list.push(match canon {
                     Canon::Text => value.to_string(),
-                    // Already parsed by the probe; as the server prints it, for `key::text`.
+                    // Already parsed above; as the server prints it, for `key::text`.
                     Canon::Int => super::types::pg_int(value).unwrap_or_default().to_string(),
                 });
             }
@@ -176,13 +151,6 @@ mod tests {
             key: true,
             lookup: None,
             rules: None,
-        }
-    }
-
-    impl KeyTracker {
-        fn add_key<'a>(&mut self, field: impl Fn(usize) -> &'a str + Copy) {
-            let probe = self.probe(field);
-            self.add(probe, field);
         }
     }
 
