@@ -82,7 +82,9 @@ impl CopyEncoder {
     }
 }
 
-pub(super) const CHUNK: usize = 1 << 20;
+/// How much COPY text is handed on at a time: 256 KB. Larger chunks were no faster and
+/// left more memory resident (four chunks wait in each channel).
+pub(super) const CHUNK: usize = 1 << 18;
 
 /// What the reading side of a load needs: the open file, how its fields map to the target,
 /// which field values mean NULL, whether the typed rows are written while reading, and the
