@@ -479,7 +479,8 @@ fn raw_record(record: &ByteRecord, delimiter: u8) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::CopyEncoder;
+    use super::{CHUNK, CopyEncoder, reuse};
+    use std::borrow::Cow;
 
     fn encoded(values: &[Option<&str>]) -> String {
         let mut enc = CopyEncoder::default();
@@ -497,5 +498,30 @@ mod tests {
             encoded(&[Some("a\\b\tc\nd\re"), Some("\r\n\\"), Some("é\t")]),
             "a\\\\b\\tc\\nd\\re\t\\r\\n\\\\\té\\t\n"
         );
+    }
+
+    #[test]
+    fn a_reused_vector_keeps_its_allocation() {
+        let text = String::from("borrowed");
+        let mut v: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(16);
+        v.push(Some(Cow::Borrowed(&text)));
+        let (ptr, cap) = (v.as_ptr() as usize, v.capacity());
+        let spare: Vec<Option<Cow<'static, str>>> = reuse(v);
+        assert!(spare.is_empty());
+        assert_eq!((spare.as_ptr() as usize, spare.capacity()), (ptr, cap));
+    }
+
+    #[test]
+    fn a_chunk_leaves_room_for_the_next() {
+        let mut enc = CopyEncoder::default();
+        let row = "x".repeat(1000);
+        while enc.buf.len() < CHUNK {
+            enc.field(Some(&row));
+            enc.end_row();
+        }
+        let chunk = enc.take_chunk();
+        assert!(chunk.len() >= CHUNK);
+        assert!(enc.buf.is_empty());
+        assert!(enc.buf.capacity() >= CHUNK);
     }
 }
