@@ -428,6 +428,41 @@ async fn undecided_values_and_keys_by_value() {
     assert_eq!(rows(id).await, expect_rows);
 }
 
+/// A file value the lookup table does not have, and one it has twice, are told in the same
+/// words whether the table is held in memory or joined in SQL.
+#[tokio::test]
+async fn lookup_misses_read_alike_in_memory_and_in_sql() {
+    let db = TestDb::empty().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE kinds (kind_id integer PRIMARY KEY, label text NOT NULL);
+             INSERT INTO kinds VALUES (1, 'a'), (2, 'b'), (3, 'b');
+             CREATE TABLE items (id integer PRIMARY KEY, kind_id integer);",
+        )
+        .await
+        .expect("schema");
+    let spec = db.write(
+        "feed.toml",
+        "name = \"items\"\ntarget = \"items\"\n\
+         [columns]\nkind_id = { lookup = \"kinds\", match = \"label\", value = \"kind_id\", from = \"kind\" }\n",
+    );
+    let file = db.write("feed.csv", "id,kind\n1,a\n2,b\n3,zz\n");
+    let expected = vec![
+        "'b' matches 2 rows of public.kinds.label".to_string(),
+        "'zz' is not in public.kinds.label".to_string(),
+    ];
+    let id = db.check(&spec, &file).await.expect("check in memory");
+    assert_eq!(db.messages(id, "lookup").await, expected);
+    db.client()
+        .await
+        .batch_execute("INSERT INTO kinds SELECT i, 'k' || i FROM generate_series(4, 100004) i")
+        .await
+        .expect("more kinds");
+    let id = db.check(&spec, &file).await.expect("check in SQL");
+    assert_eq!(db.messages(id, "lookup").await, expected);
+}
+
 /// A lookup value the target column cannot hold sets its rows aside, whether the lookup
 /// table is held in memory or joined in SQL: the rows finding `3000000000` (out of range),
 /// `twelve` (no integer) or `none` (too long for `varchar(3)`, which a cast would have cut

@@ -74,6 +74,23 @@ pub fn found_message(
     }
 }
 
+/// The wording of a file value the lookup table does not have, and of one it has on several
+/// rows: `format()` templates, filled in here on the in-memory path and by the server on the
+/// SQL path, so both say the same.
+pub const NOT_IN: &str = "'%s' is not in %s";
+pub const MATCHES_MANY: &str = "'%s' matches %s rows of %s";
+
+/// `template` with each `%s` replaced by the next of `args`, as SQL's `format()` does.
+pub fn fill(template: &str, args: &[&str]) -> String {
+    let mut parts = template.split("%s");
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for (part, arg) in parts.zip(args.iter().chain(std::iter::repeat(&""))) {
+        out.push_str(arg);
+        out.push_str(part);
+    }
+    out
+}
+
 /// What a file value becomes.
 pub enum Resolved<'a> {
     /// The value, and a warning (check, message) when the column's type changes it.
@@ -159,7 +176,7 @@ impl LookupMap {
         }))
     }
 
-    /// The value for a file value, or why there is none; the messages match the SQL check's.
+    /// The value for a file value, or why there is none, in the SQL check's words.
     pub fn resolve(&self, value: &str) -> Resolved<'_> {
         let shown = || value.chars().take(60).collect::<String>();
         match self.entries.get(value) {
@@ -170,9 +187,28 @@ impl LookupMap {
             ),
             Some(Entry::Unfit(message)) => Resolved::Refused(message.clone()),
             Some(Entry::Many(n)) => {
-                Resolved::Refused(format!("'{}' matches {n} rows of {}", shown(), self.shown))
+                Resolved::Refused(fill(MATCHES_MANY, &[&shown(), &n.to_string(), &self.shown]))
             }
-            None => Resolved::Refused(format!("'{}' is not in {}", shown(), self.shown)),
+            None => Resolved::Refused(fill(NOT_IN, &[&shown(), &self.shown])),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MATCHES_MANY, NOT_IN, fill};
+
+    #[test]
+    fn templates_fill_as_format_does() {
+        assert_eq!(
+            fill(NOT_IN, &["kx", "public.kinds.label"]),
+            "'kx' is not in public.kinds.label"
+        );
+        assert_eq!(
+            fill(MATCHES_MANY, &["b", "2", "public.kinds.label"]),
+            "'b' matches 2 rows of public.kinds.label"
+        );
+        // A value holding `%s` is copied as it is, never filled in.
+        assert_eq!(fill(NOT_IN, &["%s", "t.c"]), "'%s' is not in t.c");
     }
 }

@@ -198,9 +198,8 @@ async fn lookups(client: &Client, names: &StageNames, col: &BoundColumn) -> Resu
     let sql = format!(
         "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
          SELECT s.\"_line\", s.\"_ord\", $1, 'lookup', 'error', left(s.{field}, 500), \
-                CASE WHEN l.n IS NULL \
-                     THEN format('''%s'' is not in %s', left(s.{field}, 60), $2::text) \
-                     ELSE format('''%s'' matches %s rows of %s', left(s.{field}, 60), l.n, $2::text) END \
+                CASE WHEN l.n IS NULL THEN format($3::text, left(s.{field}, 60), $2::text) \
+                     ELSE format($4::text, left(s.{field}, 60), l.n, $2::text) END \
          FROM {raw} s \
          LEFT JOIN (SELECT {m}::text AS m, count(*) AS n FROM {table} GROUP BY 1) l ON l.m = s.{field} \
          WHERE s.{field} IS NOT NULL AND (l.n IS NULL OR l.n > 1) \
@@ -211,7 +210,15 @@ async fn lookups(client: &Client, names: &StageNames, col: &BoundColumn) -> Resu
         table = lookup.table_sql,
     );
     let shown = format!("{}.{}", lookup.table_display, lookup.match_column);
-    exec(client, "checking lookups", &sql, &[&col.target, &shown]).await?;
+    // The wording is the in-memory path's (`lookup::NOT_IN`, `lookup::MATCHES_MANY`).
+    let (not_in, many) = (lookup::NOT_IN, lookup::MATCHES_MANY);
+    exec(
+        client,
+        "checking lookups",
+        &sql,
+        &[&col.target, &shown, &not_in, &many],
+    )
+    .await?;
     unfit_lookups(client, names, col, lookup).await
 }
 
