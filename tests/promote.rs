@@ -159,8 +159,8 @@ async fn upsert_counts_alike_with_or_without_merge() {
 }
 
 /// A partitioned target: its rows are counted in its partitions (`INSERT … ON CONFLICT …
-/// RETURNING xmax`, the other way to count, fails on a partitioned table), and a re-run
-/// writes nothing.
+/// RETURNING xmax`, the other way to count, fails on a partitioned table), a re-run writes
+/// nothing, and a swap, which would replace it with a plain table, is refused.
 #[tokio::test]
 async fn a_partitioned_target_is_upserted_and_counted() {
     let db = TestDb::empty().await;
@@ -195,6 +195,28 @@ async fn a_partitioned_target_is_upserted_and_counted() {
         )
         .await,
         2
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM items").await, 5);
+
+    // A swap would put a plain table where the partitioned one was: refused, and the
+    // table stays as it was, partitions and rows.
+    let swap = db.write(
+        "items-swap.toml",
+        "name = \"items\"\ntarget = \"public.items\"\nmode = \"swap\"\n\
+         [policy]\nmax_count_change = 10.0\n",
+    );
+    let id = db.check(&swap, &file).await.expect("check");
+    let refused = promote::promote(&db.target, id, &opts())
+        .await
+        .expect_err("a swap of a partitioned table");
+    assert!(refused.to_string().contains("partitioning"), "{refused}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_class WHERE oid = 'items'::regclass AND relkind = 'p'"
+        )
+        .await,
+        1
     );
     assert_eq!(count(&db, "SELECT count(*) FROM items").await, 5);
 }
