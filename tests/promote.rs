@@ -1083,3 +1083,72 @@ async fn readers_never_see_a_missing_or_empty_table_during_swaps() {
         "never an empty table (smallest count seen: {min})"
     );
 }
+
+/// The target's other unique indexes are checked before promotion, not refused by it: a
+/// value another good row has too, or (upserting) another row of production holds, sets the
+/// row aside with the index's name; NULLs collide only under NULLS NOT DISTINCT; a row keeping
+/// its own value is fine. The rest promotes without a refusal. A swap, which leaves
+/// production's rows behind, only minds the file's own repeats.
+#[tokio::test]
+async fn other_unique_indexes_are_checked_before_promotion() {
+    let db = TestDb::empty().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE items (id integer PRIMARY KEY, code text UNIQUE, tag text, name text);
+             CREATE UNIQUE INDEX items_tag_key ON items (tag) NULLS NOT DISTINCT;
+             INSERT INTO items VALUES (1, 'A', 't1', 'a'), (2, 'B', 't2', 'b');",
+        )
+        .await
+        .expect("schema");
+    let policy = "[policy]\nmax_bad_fraction = 1.0\nmax_count_change = 10.0\n";
+    let upsert = db.write(
+        "items.toml",
+        format!("name = \"items\"\ntarget = \"items\"\n{policy}"),
+    );
+    let file = db.write(
+        "items.csv",
+        "id,code,tag,name\n1,A,t1,a2\n3,B,t3,x\n4,C,t4,y\n5,C,t5,z\n6,,t6,n1\n7,,t7,n2\n\
+         8,D,,n3\n9,E,,n4\n",
+    );
+    let unique = |line, column: &str| (line, Some(column.to_string()), "unique".to_string());
+    let id = db.check(&upsert, &file).await.expect("check");
+    assert_eq!(
+        db.errors(id).await,
+        vec![
+            unique(3, "code"),
+            unique(4, "code"),
+            unique(5, "code"),
+            unique(8, "tag"),
+            unique(9, "tag"),
+        ]
+    );
+    assert_eq!(
+        db.messages(id, "unique").await[..2],
+        [
+            "code 'B' is already taken in public.items by the row with id = 2; \
+             unique index items_code_key",
+            "code 'C' appears on 2 rows (lines 4, 5); unique index items_code_key",
+        ]
+    );
+    let applied = promote::promote(&db.target, id, &opts())
+        .await
+        .expect("promote without a refusal");
+    assert_eq!((applied.inserted, applied.updated), (2, 1));
+    assert_eq!(count(&db, "SELECT count(*) FROM items").await, 4);
+
+    let swap = db.write(
+        "items-swap.toml",
+        format!("name = \"items\"\ntarget = \"items\"\nmode = \"swap\"\n{policy}"),
+    );
+    let id = db.check(&swap, &file).await.expect("check");
+    assert_eq!(
+        db.errors(id).await,
+        vec![
+            unique(4, "code"),
+            unique(5, "code"),
+            unique(8, "tag"),
+            unique(9, "tag"),
+        ]
+    );
+}

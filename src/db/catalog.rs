@@ -30,6 +30,18 @@ pub struct CheckConstraint {
     pub columns: Vec<String>,
 }
 
+/// A plain unique index (no predicate, no expressions).
+#[derive(Debug, Clone)]
+pub struct UniqueIndex {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15): NULLs collide like values.
+    pub nulls_not_distinct: bool,
+    /// Every column compared as SQL's `=` on the column compares it: the default operator
+    /// class and the column's own collation. Only such an index is checked before promotion.
+    pub plain_equality: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct ForeignKey {
     pub name: String,
@@ -49,6 +61,8 @@ pub struct Table {
     pub primary_key: Vec<String>,
     /// Every set of columns with a plain unique index (primary key included).
     pub unique_keys: Vec<Vec<String>>,
+    /// Those indexes themselves, in the same order.
+    pub unique_indexes: Vec<UniqueIndex>,
     pub checks: Vec<CheckConstraint>,
     pub foreign_keys: Vec<ForeignKey>,
 }
@@ -141,7 +155,16 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
     let unique_indexes = client
         .query(
             &format!(
-                "SELECT {}, i.indisprimary FROM pg_index i \
+                "SELECT {}, i.indisprimary, (SELECT c.relname::text FROM pg_class c \
+                        WHERE c.oid = i.indexrelid), \
+                        COALESCE((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false), \
+                        NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[], i.indclass::oid[], \
+                                        i.indcollation::oid[]) AS k(attnum, opclass, coll) \
+                                    JOIN pg_attribute a ON a.attrelid = i.indrelid \
+                                        AND a.attnum = k.attnum \
+                                    JOIN pg_opclass o ON o.oid = k.opclass \
+                                    WHERE NOT o.opcdefault OR k.coll <> a.attcollation) \
+                 FROM pg_index i \
                  WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL \
                    AND i.indexprs IS NULL AND i.indisvalid ORDER BY i.indexrelid",
                 cols("i.indkey::int2[]", "i.indrelid")
@@ -158,6 +181,7 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         columns,
         primary_key: Vec::new(),
         unique_keys: Vec::new(),
+        unique_indexes: Vec::new(),
         checks: Vec::new(),
         foreign_keys: Vec::new(),
     };
@@ -166,6 +190,12 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         if r.get::<_, bool>(1) {
             table.primary_key = key.clone();
         }
+        table.unique_indexes.push(UniqueIndex {
+            name: r.get(2),
+            columns: key.clone(),
+            nulls_not_distinct: r.get(3),
+            plain_equality: r.get(4),
+        });
         table.unique_keys.push(key);
     }
     for r in constraints {

@@ -1,7 +1,7 @@
 //! Validation layers. Row-level checks (structure, types, NOT NULL, the spec's rules) run in
 //! Rust while the file streams; set-based checks (server-side casts, lookups, foreign keys,
-//! CHECK constraints, duplicate keys) run as SQL over staging; file-level policy decides the
-//! verdict.
+//! CHECK constraints, duplicate keys, other unique indexes) run as SQL over staging;
+//! file-level policy decides the verdict.
 pub mod binding;
 pub mod keys;
 pub mod lookup;
@@ -10,6 +10,7 @@ pub mod row;
 mod scan;
 pub mod sql;
 pub mod types;
+mod unique;
 
 use serde::{Deserialize, Serialize};
 

@@ -84,6 +84,8 @@ pub async fn run(
     super::scan::constraints_and_duplicates(client, feed, binding, names, loaded.candidates)
         .await?;
     timings.lap("check constraints and duplicate keys");
+    super::unique::other_unique_indexes(client, feed, binding, names).await?;
+    timings.lap("other unique indexes");
     Ok(())
 }
 
