@@ -14,8 +14,8 @@ use tokio_postgres::types::ToSql;
 use super::binding::Binding;
 use super::sql::{ISSUE_COLUMNS, by_address, exec, key_text};
 use crate::db::catalog::UniqueIndex;
-use crate::db::{ident, ident_list};
-use crate::error::Result;
+use crate::db::ident;
+use crate::error::{Error, Result};
 use crate::feed::{Feed, Mode};
 use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames};
 
@@ -49,44 +49,91 @@ pub(super) async fn other_unique_indexes(
     let production = feed.spec.mode == Mode::Upsert && !key.is_empty();
     let (shown, key_list) = (feed.target.display_name(), key.join(", "));
     for index in indexes(feed, binding) {
-        let sql = statement(feed, binding, names, index, production);
+        let what = format!("checking unique index {}", index.name);
+        let sql = Sql::new(feed, binding, names, index, production);
+        // A read-only query, which the server may run in parallel, finds the rows; most
+        // files have none, and nothing more is done.
+        let mut ords: Vec<i64> = Vec::new();
+        for query in sql.offending() {
+            let found = client
+                .query(&query, &[])
+                .await
+                .map_err(Error::db(what.clone()))?;
+            ords.extend(found.iter().map(|r| r.get::<_, i64>(0)));
+        }
+        if ords.is_empty() {
+            continue;
+        }
+        ords.sort_unstable();
+        ords.dedup();
         let columns = index.columns.join(", ");
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&columns, &index.name];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&columns, &index.name, &ords];
         if production {
             params.extend([&shown as &(dyn ToSql + Sync), &key_list]);
         }
-        exec(
-            client,
-            &format!("checking unique index {}", index.name),
-            &sql,
-            &params,
-        )
-        .await?;
+        exec(client, &what, &sql.set_aside(binding, names), &params).await?;
     }
     Ok(())
 }
 
-/// One statement per index: `bad` holds the rows breaking it, with their messages; they
-/// become issues (`$1` the index's columns, `$2` its name; with `production`, also rows
-/// colliding with production's, `$3` the target's name and `$4` the merge key's columns) and
-/// leave the typed rows.
-fn statement(
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
-    index: &UniqueIndex,
-    production: bool,
-) -> String {
-    let cols: Vec<&str> = index.columns.iter().map(String::as_str).collect();
-    let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
-    // Under NULLS NOT DISTINCT two NULLs collide. `ARRAY[x] = ARRAY[y]` says so (array
-    // equality counts NULL elements equal) and, unlike `IS NOT DISTINCT FROM`, can be hashed:
-    // the join against production stays a hash join.
-    let same = |a: &str, b: &str| -> String {
-        cols.iter()
+/// The statements for one index, over the typed rows `r`.
+struct Sql {
+    rows: String,
+    list: String,
+    /// Rows whose value can collide (no NULL, unless NULLS NOT DISTINCT).
+    counted: String,
+    cols: Vec<String>,
+    nulls_collide: bool,
+    value: String,
+    /// With production: the target, the key's columns and `t`'s key differing from `r`'s.
+    production: Option<(String, Vec<String>, String)>,
+}
+
+impl Sql {
+    fn new(
+        feed: &Feed,
+        binding: &Binding,
+        names: &StageNames,
+        index: &UniqueIndex,
+        production: bool,
+    ) -> Self {
+        let cols: Vec<String> = index.columns.iter().map(|c| ident(c)).collect();
+        let nulls_collide = index.nulls_not_distinct;
+        let counted = if nulls_collide {
+            "true".to_string()
+        } else {
+            cols.iter()
+                .map(|c| format!("r.{c} IS NOT NULL"))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let key: Vec<String> = binding.key_columns().map(|c| c.target.clone()).collect();
+        Self {
+            rows: names.rows.clone(),
+            list: cols.join(", "),
+            cols,
+            nulls_collide,
+            counted,
+            value: key_text(&strs(&index.columns), "r"),
+            production: production.then(|| {
+                let differs = key
+                    .iter()
+                    .map(|k| format!("t.{k} IS DISTINCT FROM r.{k}", k = ident(k)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                (feed.target.sql_name(), key, differs)
+            }),
+        }
+    }
+
+    /// `a`'s and `b`'s values collide. Under NULLS NOT DISTINCT two NULLs do: `ARRAY[x] =
+    /// ARRAY[y]` says so (array equality counts NULL elements equal) and, unlike `IS NOT
+    /// DISTINCT FROM`, can be hashed, so the joins stay hash joins.
+    fn same(&self, a: &str, b: &str) -> String {
+        self.cols
+            .iter()
             .map(|c| {
-                let c = ident(c);
-                if index.nulls_not_distinct {
+                if self.nulls_collide {
                     format!("ARRAY[{a}.{c}] = ARRAY[{b}.{c}]")
                 } else {
                     format!("{a}.{c} = {b}.{c}")
@@ -94,60 +141,80 @@ fn statement(
             })
             .collect::<Vec<_>>()
             .join(" AND ")
-    };
-    // Without NULLS NOT DISTINCT, a NULL in any column collides with nothing.
-    let counted = if index.nulls_not_distinct {
-        "true".to_string()
-    } else {
-        cols.iter()
-            .map(|c| format!("r.{} IS NOT NULL", ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    };
-    let value = key_text(&cols, "r");
-    let line = ident(LINE_COLUMN);
-    let ord = ident(ORD_COLUMN);
-    let list = ident_list(cols.iter().copied(), None);
-    let in_file = format!(
-        "SELECT r.ctid AS tid, r.{line} AS line, r.{ord} AS ord, {value} AS value, \
-                format('%s ''%s'' appears on %s rows (lines %s%s); unique index %s', $1::text, \
-                       {value}, d.n, array_to_string(d.lines, ', '), \
-                       CASE WHEN d.n > 5 THEN ', …' ELSE '' END, $2::text) AS message \
-         FROM {rows} r JOIN (SELECT {list}, count(*) AS n, \
-                                    (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
-                             FROM {rows} r WHERE {counted} GROUP BY {list} HAVING count(*) > 1) d \
-           ON {joined} WHERE {counted}",
-        rows = names.rows,
-        joined = same("r", "d"),
-    );
-    let in_production = if production {
+    }
+
+    /// Read-only queries for the ordinals of the rows breaking the index: their value
+    /// repeats among the typed rows, or another row of production holds it. Each on its own,
+    /// so that the server can run each in parallel.
+    fn offending(&self) -> Vec<String> {
+        let Self { rows, counted, .. } = self;
+        let ord = ident(ORD_COLUMN);
+        let mut queries = vec![format!(
+            "SELECT r.{ord} FROM {rows} r WHERE {counted} AND EXISTS \
+                 (SELECT 1 FROM {rows} o WHERE {repeats} AND o.{ord} <> r.{ord})",
+            repeats = self.same("o", "r"),
+        )];
+        if let Some((target, _, differs)) = &self.production {
+            queries.push(format!(
+                "SELECT r.{ord} FROM {rows} r JOIN {target} t ON {joined} \
+                 WHERE {counted} AND ({differs})",
+                joined = self.same("t", "r"),
+            ));
+        }
+        queries
+    }
+
+    /// Sets aside the rows `offending` found (`$3`, their ordinals), each with its reason:
+    /// issues with `$1` the index's columns and `$2` its name (with production, `$4` the
+    /// target's name and `$5` the key's columns), and out of the typed rows.
+    fn set_aside(&self, binding: &Binding, names: &StageNames) -> String {
+        let Self {
+            rows,
+            list,
+            counted,
+            value,
+            ..
+        } = self;
+        let same = |a, b| self.same(a, b);
+        let line = ident(LINE_COLUMN);
+        let ord = ident(ORD_COLUMN);
+        let in_production = match &self.production {
+            Some((target, key, differs)) => format!(
+                " UNION ALL SELECT r.tid, r.{line}, r.{ord}, {value}, \
+                        format('%s ''%s'' is already taken in %s by the row with %s = %s; \
+                                unique index %s', $1::text, {value}, $4::text, $5::text, \
+                               {other}, $2::text) \
+                  FROM cand r JOIN {target} t ON {joined} WHERE {counted} AND ({differs})",
+                other = key_text(&strs(key), "t"),
+                joined = same("t", "r"),
+            ),
+            None => String::new(),
+        };
+        // The lines of each repeated value: an ordered aggregate, over these few rows only.
         format!(
-            " UNION ALL SELECT r.ctid, r.{line}, r.{ord}, {value}, \
-                    format('%s ''%s'' is already taken in %s by the row with %s = %s; \
-                            unique index %s', $1::text, {value}, $3::text, $4::text, {other}, \
-                           $2::text) \
-              FROM {rows} r JOIN {target} t ON {joined} \
-              WHERE {counted} AND ({key_differs})",
-            rows = names.rows,
-            target = feed.target.sql_name(),
-            other = key_text(&key, "t"),
-            joined = same("t", "r"),
-            key_differs = key
-                .iter()
-                .map(|k| format!("t.{k} IS DISTINCT FROM r.{k}", k = ident(k)))
-                .collect::<Vec<_>>()
-                .join(" OR "),
+            "WITH cand AS MATERIALIZED (SELECT r.ctid AS tid, r.* FROM {rows} r \
+                 WHERE r.{ord} = ANY ($3::bigint[])), \
+             d AS (SELECT {list}, count(*) AS n, \
+                          (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
+                   FROM cand r WHERE {counted} GROUP BY {list} HAVING count(*) > 1), \
+             found AS MATERIALIZED (SELECT r.tid, r.{line} AS line, r.{ord} AS ord, \
+                    {value} AS value, \
+                    format('%s ''%s'' appears on %s rows (lines %s%s); unique index %s', \
+                           $1::text, {value}, d.n, array_to_string(d.lines, ', '), \
+                           CASE WHEN d.n > 5 THEN ', …' ELSE '' END, $2::text) AS message \
+                 FROM cand r JOIN d ON {joined} WHERE {counted}{in_production}), \
+             bad AS MATERIALIZED (SELECT DISTINCT ON (ord) * FROM found ORDER BY ord, message), \
+             noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
+                       SELECT line, ord, $1, 'unique', 'error', value, message FROM bad \
+                       ORDER BY ord), \
+             {delete}",
+            joined = same("r", "d"),
+            issues = names.issues,
+            delete = by_address(binding, names),
         )
-    } else {
-        String::new()
-    };
-    format!(
-        "WITH found AS MATERIALIZED ({in_file}{in_production}), \
-         bad AS MATERIALIZED (SELECT DISTINCT ON (ord) * FROM found ORDER BY ord, message), \
-         noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-                   SELECT line, ord, $1, 'unique', 'error', value, message FROM bad ORDER BY ord), \
-         {delete}",
-        issues = names.issues,
-        delete = by_address(binding, names),
-    )
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
