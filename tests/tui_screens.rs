@@ -136,3 +136,17 @@ fn error_in_the_status_bar() {
     )));
     insta::assert_snapshot!(render(&app, 80, 24));
 }
+
+/// The columns' legend names the shifted-column warning only when a column is flagged.
+#[test]
+fn the_columns_legend_only_with_a_flagged_column() {
+    let mut app = fixture::app("review", View::Summary);
+    assert!(render(&app, 110, 32).contains("a shifted column?"));
+    app.profile = app
+        .profile
+        .take()
+        .map(|p| p.into_iter().filter(|c| !c.suspicious()).collect());
+    let screen = render(&app, 110, 32);
+    assert!(screen.contains(" Columns "), "{screen}");
+    assert!(!screen.contains("a shifted column?"), "{screen}");
+}

@@ -176,9 +176,17 @@ fn pct(part: i64, whole: i64) -> f64 {
 
 fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(" Columns (⚠ a few values unlike the rest: a shifted column?) ");
+    let flagged = app
+        .profile
+        .as_ref()
+        .is_some_and(|p| p.iter().any(|c| c.suspicious()));
+    // The legend only when a column is flagged: otherwise it reads like a warning.
+    let title = if flagged {
+        " Columns (⚠ a few values unlike the rest: a shifted column?) "
+    } else {
+        " Columns "
+    };
+    let block = Block::new().borders(Borders::TOP).title(title);
     let Some(profile) = &app.profile else {
         frame.render_widget(Paragraph::new(" profiling…").block(block), area);
         return;
