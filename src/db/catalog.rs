@@ -37,8 +37,9 @@ pub struct UniqueIndex {
     pub columns: Vec<String>,
     /// `NULLS NOT DISTINCT` (PostgreSQL 15): NULLs collide like values.
     pub nulls_not_distinct: bool,
-    /// Every column compared as SQL's `=` on the column compares it: the default operator
-    /// class and the column's own collation. Only such an index is checked before promotion.
+    /// Every column compared as SQL's `=` compares it, byte for byte where it is text: the
+    /// default operator class and the column's own, deterministic collation. Only such an
+    /// index is checked before promotion.
     pub plain_equality: bool,
 }
 
@@ -163,7 +164,9 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
                                     JOIN pg_attribute a ON a.attrelid = i.indrelid \
                                         AND a.attnum = k.attnum \
                                     JOIN pg_opclass o ON o.oid = k.opclass \
-                                    WHERE NOT o.opcdefault OR k.coll <> a.attcollation) \
+                                    LEFT JOIN pg_collation co ON co.oid = k.coll \
+                                    WHERE NOT o.opcdefault OR k.coll <> a.attcollation \
+                                       OR NOT COALESCE(co.collisdeterministic, true)) \
                  FROM pg_index i \
                  WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL \
                    AND i.indexprs IS NULL AND i.indisvalid ORDER BY i.indexrelid",

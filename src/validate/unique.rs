@@ -6,8 +6,8 @@
 //! The server checks a unique index row by row as `MERGE` writes, so a file that hands a
 //! value from one row of production to another can be refused halfway, depending on the
 //! order the rows come in; such a row is flagged too. Indexes with another operator class or
-//! collation than their columns', or over columns the file does not feed, are left to the
-//! promotion, which finds the rows it refuses by bisection.
+//! collation than their columns', a nondeterministic collation, or columns the file does not
+//! feed are left to the promotion, which finds the rows it refuses by bisection.
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
@@ -51,7 +51,7 @@ pub(super) async fn other_unique_indexes(
     for index in indexes(feed, binding) {
         let what = format!("checking unique index {}", index.name);
         let sql = Sql::new(feed, binding, names, index, production);
-        // A read-only query, which the server may run in parallel, finds the rows; most
+        // Read-only queries, which the server may run in parallel, find the rows; most
         // files have none, and nothing more is done.
         let mut ords: Vec<i64> = Vec::new();
         for query in sql.offending() {
