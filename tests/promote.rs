@@ -1131,6 +1131,10 @@ async fn other_unique_indexes_are_checked_before_promotion() {
             "code 'C' appears on 2 rows (lines 4, 5); unique index items_code_key",
         ]
     );
+    assert_eq!(
+        db.messages(id, "unique").await[3],
+        "tag 'NULL' appears on 2 rows (lines 8, 9); unique index items_tag_key"
+    );
     let applied = promote::promote(&db.target, id, &opts())
         .await
         .expect("promote without a refusal");

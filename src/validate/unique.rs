@@ -107,6 +107,14 @@ impl Sql {
                 .collect::<Vec<_>>()
                 .join(" AND ")
         };
+        // As the message shows it: a NULL (colliding under NULLS NOT DISTINCT) as NULL.
+        let value = format!(
+            "concat_ws(', ', {})",
+            cols.iter()
+                .map(|c| format!("COALESCE(r.{c}::text, 'NULL')"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let key: Vec<String> = binding.key_columns().map(|c| c.target.clone()).collect();
         Self {
             rows: names.rows.clone(),
@@ -114,7 +122,7 @@ impl Sql {
             cols,
             nulls_collide,
             counted,
-            value: key_text(&strs(&index.columns), "r"),
+            value,
             production: production.then(|| {
                 let differs = key
                     .iter()
