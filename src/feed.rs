@@ -281,14 +281,7 @@ pub async fn resolve(
             ));
         }
     }
-    let mut sorted_key = key.clone();
-    sorted_key.sort();
-    let has_unique = target.unique_keys.iter().any(|u| {
-        let mut u = u.clone();
-        u.sort();
-        u == sorted_key
-    });
-    if !has_unique {
+    if !target.unique_indexes.iter().any(|u| u.is_on(&key)) {
         return Err(err(
             "key",
             format!(

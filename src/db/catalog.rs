@@ -43,6 +43,17 @@ pub struct UniqueIndex {
     pub plain_equality: bool,
 }
 
+impl UniqueIndex {
+    /// Whether the index is on exactly `columns`, in any order.
+    pub fn is_on<S: AsRef<str>>(&self, columns: &[S]) -> bool {
+        let mut mine: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        let mut theirs: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
+        mine.sort_unstable();
+        theirs.sort_unstable();
+        mine == theirs
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ForeignKey {
     pub name: String,
@@ -60,9 +71,7 @@ pub struct Table {
     pub name: String,
     pub columns: Vec<Column>,
     pub primary_key: Vec<String>,
-    /// Every set of columns with a plain unique index (primary key included).
-    pub unique_keys: Vec<Vec<String>>,
-    /// Those indexes themselves, in the same order.
+    /// Every plain unique index (primary key included).
     pub unique_indexes: Vec<UniqueIndex>,
     pub checks: Vec<CheckConstraint>,
     pub foreign_keys: Vec<ForeignKey>,
@@ -183,7 +192,6 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         name: head.get(1),
         columns,
         primary_key: Vec::new(),
-        unique_keys: Vec::new(),
         unique_indexes: Vec::new(),
         checks: Vec::new(),
         foreign_keys: Vec::new(),
@@ -195,11 +203,10 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         }
         table.unique_indexes.push(UniqueIndex {
             name: r.get(2),
-            columns: key.clone(),
+            columns: key,
             nulls_not_distinct: r.get(3),
             plain_equality: r.get(4),
         });
-        table.unique_keys.push(key);
     }
     for r in constraints {
         let kind = r.get::<_, i8>(1) as u8;

@@ -64,8 +64,7 @@ pub fn found_message(
     target: Option<&str>,
     reason: &str,
 ) -> String {
-    let clip = |s: &str| s.chars().take(60).collect::<String>();
-    let (file_value, value) = (clip(file_value), clip(value));
+    let (file_value, value) = (super::clip(file_value, 60), super::clip(value, 60));
     match target {
         Some(target) => format!(
             "'{file_value}' finds {shown_value} = '{value}', which {target} cannot hold: {reason}"
@@ -178,6 +177,7 @@ impl LookupMap {
 
     /// The value for a file value, or why there is none, in the SQL check's words.
     pub fn resolve(&self, value: &str) -> Resolved<'_> {
+        // Cut as the SQL path's `left(…, 60)` cuts it, without an ellipsis.
         let shown = || value.chars().take(60).collect::<String>();
         match self.entries.get(value) {
             Some(Entry::One(v, note)) => Resolved::Value(

@@ -22,18 +22,12 @@ use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames};
 /// The unique indexes this check can judge for `binding`: plain equality, every column fed
 /// by the file, and not the merge key itself.
 fn indexes<'a>(feed: &'a Feed, binding: &Binding) -> Vec<&'a UniqueIndex> {
-    let mut key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
-    key.sort_unstable();
+    let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
     feed.target
         .unique_indexes
         .iter()
-        .filter(|u| u.plain_equality)
+        .filter(|u| u.plain_equality && !u.is_on(&key))
         .filter(|u| u.columns.iter().all(|c| binding.column(c).is_some()))
-        .filter(|u| {
-            let mut cols: Vec<&str> = u.columns.iter().map(String::as_str).collect();
-            cols.sort_unstable();
-            cols != key
-        })
         .collect()
 }
 
