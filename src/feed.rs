@@ -249,6 +249,19 @@ pub async fn resolve(
         })?
         .ok_or_else(|| err("target", format!("table `{}` not found", spec.target)))?;
     let target = catalog::describe(client, oid).await?;
+    refuse_reserved("target", &target.schema, &target.display_name(), &err)?;
+    for fk in &target.foreign_keys {
+        refuse_reserved("target", &fk.ref_schema, &fk.ref_table_sql, &|k, p| {
+            err(
+                k,
+                format!(
+                    "{}'s foreign key {} references a table Airlock will not read: {p}",
+                    target.display_name(),
+                    fk.name
+                ),
+            )
+        })?;
+    }
 
     for reserved in [crate::stage::LINE_COLUMN, crate::stage::ORD_COLUMN] {
         if target.column(reserved).is_some() {
@@ -483,6 +496,12 @@ async fn parse_column(
         }
     }
     let lookup_table = catalog::describe(client, oid).await?;
+    refuse_reserved(
+        "lookup",
+        &lookup_table.schema,
+        &lookup_table.display_name(),
+        err,
+    )?;
     Ok(Some(Source::Lookup {
         from,
         lookup: Lookup {
@@ -493,6 +512,24 @@ async fn parse_column(
             value_column,
         },
     }))
+}
+
+/// Refuses a table in a schema no feed may touch (see [`catalog::reserved_schema`]), before
+/// any data is read: a target there would let a file rewrite the audit log or the system
+/// catalogs, a lookup would read them.
+fn refuse_reserved(
+    key: &str,
+    schema: &str,
+    table: &str,
+    err: &(dyn Fn(&str, String) -> Error + Sync),
+) -> Result<()> {
+    match catalog::reserved_schema(schema) {
+        Some(why) => Err(err(
+            key,
+            format!("`{table}` is in schema `{schema}`, which no feed may use: {why}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn db_text(e: &tokio_postgres::Error) -> String {

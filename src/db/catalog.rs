@@ -61,6 +61,8 @@ pub struct ForeignKey {
     /// Quoted by the server (`format('%I.%I')`).
     pub ref_table_sql: String,
     pub ref_table_oid: u32,
+    /// The referenced table's schema, unquoted.
+    pub ref_schema: String,
     pub ref_columns: Vec<String>,
 }
 
@@ -75,6 +77,19 @@ pub struct Table {
     pub unique_indexes: Vec<UniqueIndex>,
     pub checks: Vec<CheckConstraint>,
     pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// Why a table in `schema` may not be written or read as a feed's table: Airlock's own
+/// catalog and staging (`airlock`, `airlock_stage`) and the server's system schemas (every
+/// `pg_*` name is reserved for them, and `information_schema`). `None` for other schemas.
+pub fn reserved_schema(schema: &str) -> Option<&'static str> {
+    if schema == crate::stage::CATALOG_SCHEMA || schema == crate::stage::STAGE_SCHEMA {
+        Some("it is Airlock's own catalog or staging")
+    } else if schema.starts_with("pg_") || schema == "information_schema" {
+        Some("it is a system schema of PostgreSQL")
+    } else {
+        None
+    }
 }
 
 impl Table {
@@ -153,7 +168,9 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
                 "SELECT con.conname::text, con.contype, {}, pg_get_expr(con.conbin, con.conrelid), \
                         (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
                          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = con.confrelid), \
-                        {}, con.confrelid \
+                        {}, con.confrelid, \
+                        (SELECT n.nspname::text FROM pg_class c \
+                         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = con.confrelid) \
                  FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY con.conname",
                 cols("con.conkey", "con.conrelid"),
                 cols("con.confkey", "con.confrelid"),
@@ -223,6 +240,7 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
                 columns,
                 ref_table_sql: r.get(4),
                 ref_table_oid: r.get(6),
+                ref_schema: r.get(7),
                 ref_columns: r.get(5),
             }),
             _ => {}

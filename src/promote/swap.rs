@@ -9,7 +9,7 @@ use super::{
 use crate::batch::{self, state};
 use crate::db::{self, ConnectTarget, ident, ident_list, qualified};
 use crate::error::{Error, Result};
-use crate::stage::{ORD_COLUMN, STAGE_SCHEMA};
+use crate::stage::{ORD_COLUMN, STAGE_SCHEMA, StageNames};
 
 /// Objects that would keep pointing at the old table after a swap, or that a new table would
 /// not carry: each one refuses the swap, with the reason.
@@ -217,7 +217,7 @@ async fn exchange_into_place(
         }
         // What depends on the target could have changed while only writers were kept out.
         refuse_dependents(b, dependents(&tx, &target).await?)?;
-        let previous = format!("batch_{}_previous", b.id);
+        let previous = &b.names.previous_bare;
         // Keep one previous table per target: the one this swap replaces.
         drop_older_previous(&tx, b).await?;
         let mapping = exchange(
@@ -225,7 +225,7 @@ async fn exchange_into_place(
             &target,
             next,
             (&b.feed.target.schema, &b.feed.target.name),
-            &previous,
+            previous,
         )
         .await?;
         tx.execute(
@@ -241,8 +241,7 @@ async fn exchange_into_place(
             unchanged: plan.unchanged,
             deleted: plan.delete,
         };
-        let kept = qualified(STAGE_SCHEMA, &previous);
-        record_approval(&tx, b, opts, &applied, Some(&kept)).await?;
+        record_approval(&tx, b, opts, &applied, Some(&b.names.previous)).await?;
         tx.commit()
             .await
             .map_err(Error::db(format!("committing the swap of batch {}", b.id)))?;
@@ -357,14 +356,17 @@ async fn own_sequences(tx: &impl GenericClient, from: &str, to: &str) -> Result<
 async fn drop_older_previous(tx: &impl GenericClient, b: &Loaded) -> Result<()> {
     let older = tx
         .query(
-            "SELECT id, previous_table FROM airlock.batches \
+            "SELECT id FROM airlock.batches \
              WHERE target = $1 AND id <> $2 AND previous_table IS NOT NULL",
             &[&b.feed.target.display_name(), &b.id],
         )
         .await
         .map_err(Error::db("finding older previous tables"))?;
     for r in older {
-        let (id, table): (i64, String) = (r.get(0), r.get(1));
+        // The name follows from the batch, never from text stored in the catalog: a forged
+        // `previous_table` must not name a table to drop.
+        let id: i64 = r.get(0);
+        let table = StageNames::new(id).previous;
         tx.batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
             .await
             .map_err(Error::db(format!("dropping {table}")))?;
@@ -422,11 +424,13 @@ pub async fn undo(
             b.feed.target.display_name()
         )));
     }
-    let Some(previous) = previous else {
+    // Where the replaced table is kept follows from the batch, never from stored text.
+    if previous.is_none() {
         return Err(refuse(
             "the replaced table is no longer kept (a later swap dropped it)".into(),
         ));
-    };
+    }
+    let previous = &b.names.previous;
     let mapping: Vec<(String, String)> = indexes
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
@@ -449,7 +453,7 @@ pub async fn undo(
                 found.join(", ")
             )));
         }
-        let parked_bare = format!("batch_{id}_previous");
+        let parked_bare = &b.names.previous_bare;
         let restored = qualified(schema, name);
         let foreign_keys: Option<String> = tx
             .query_one(
@@ -461,13 +465,13 @@ pub async fn undo(
             .await
             .map_err(Error::db("reading the foreign keys to restore"))?
             .get(0);
-        let mut sql = own_sequences(&tx, &current, &previous).await?;
+        let mut sql = own_sequences(&tx, &current, previous).await?;
         sql.push_str(&format!(
             "DROP TABLE {current};\n\
              ALTER TABLE {previous} SET SCHEMA {schema_q};\n\
              ALTER TABLE {moved} RENAME TO {name_q};\n",
             schema_q = ident(schema),
-            moved = qualified(schema, &parked_bare),
+            moved = qualified(schema, parked_bare),
             name_q = ident(name),
         ));
         for (parked_index, original) in &mapping {

@@ -137,10 +137,17 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 4';
+-- Version 5: the audit log refuses TRUNCATE too (row triggers do not see it; a TRUNCATE of
+-- airlock.batches must cascade here and is refused with it); when a server restart emptied
+-- a batch's UNLOGGED staging, the batch says so.
+DROP TRIGGER IF EXISTS decisions_no_truncate ON airlock.decisions;
+CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON airlock.decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION airlock.decisions_append_only();
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS staging_lost_at timestamptz;
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 5';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 4";
+const CATALOG_VERSION: &str = "Airlock catalog, version 5";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
@@ -188,6 +195,10 @@ pub struct StageNames {
     pub rows: String,
     /// A view of every record once, as staging has them: `raw` and the fields kept in `rows`.
     pub records: String,
+    /// The table a swap of this batch replaced, while it is kept for undo, and its bare name
+    /// (the name it bears in the target's schema between the rename and the move).
+    pub previous: String,
+    pub previous_bare: String,
 }
 
 impl StageNames {
@@ -205,6 +216,8 @@ impl StageNames {
             issues: name("_issues"),
             rows: name("_rows"),
             records: name("_records"),
+            previous: name("_previous"),
+            previous_bare: format!("batch_{batch}_previous"),
         }
     }
 }
