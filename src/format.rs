@@ -1,4 +1,56 @@
-//! Numbers as people read them, shared by the command-line output and the review UI.
+//! Numbers and text as people read them, shared by the command-line output and the review UI.
+use std::borrow::Cow;
+
+/// Text from a spec, a file, a note or the database, made safe to show on a terminal: every
+/// control character (C0, DEL, C1) and every bidirectional override or isolate is written as
+/// an escape (`\x1b`, `\u{9b}`, `\u{202e}`), so a value can neither drive the terminal nor
+/// reorder what is shown around it. Newlines stay when `newlines` says so.
+pub fn visible(s: &str, newlines: bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| needs_escape(c) && !(newlines && c == '\n');
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A character that must not reach a terminal as it is.
+pub fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// JSON text (as `serde_json` writes it) with the characters it leaves raw and a terminal
+/// would act on — DEL, C1 controls, bidirectional overrides — as `\uXXXX` escapes: the same
+/// JSON value, safe to print. They can only occur inside strings, where the escape is valid.
+pub fn json_visible(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(needs_escape_in_json) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if needs_escape_in_json(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// What `json_visible` escapes: serde_json already escapes C0 controls, and pretty printing
+/// writes its own newlines and spaces.
+fn needs_escape_in_json(c: char) -> bool {
+    needs_escape(c) && (c as u32) >= 0x20
+}
 
 /// `1,234,567`.
 pub fn thousands(n: i64) -> String {
@@ -52,5 +104,23 @@ mod tests {
         assert_eq!(bytes(311_296), "311.3 kB");
         assert_eq!(age(40), "40s");
         assert_eq!(age(3 * 86_400), "3d");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(visible("plain ünïcode", false), "plain ünïcode");
+        assert_eq!(
+            visible("\u{1b}]0;pwned\u{7}\u{1b}[2J", false),
+            "\\x1b]0;pwned\\x07\\x1b[2J"
+        );
+        assert_eq!(visible("a\nb\tc\rd", true), "a\nb\\x09c\\x0dd");
+        assert_eq!(visible("a\nb", false), "a\\x0ab");
+        assert_eq!(visible("\u{9b}31m\u{7f}", false), "\\u{9b}31m\\x7f");
+        assert_eq!(visible("abc\u{202e}fed", false), "abc\\u{202e}fed");
+        let json = serde_json::to_string(&"\u{1b}[2J\u{9b}\u{202e}").unwrap_or_default();
+        let shown = json_visible(&json);
+        assert!(!shown.chars().any(needs_escape), "{shown}");
+        let back: String = serde_json::from_str(&shown).unwrap_or_default();
+        assert_eq!(back, "\u{1b}[2J\u{9b}\u{202e}");
     }
 }

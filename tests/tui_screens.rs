@@ -150,3 +150,22 @@ fn the_columns_legend_only_with_a_flagged_column() {
     assert!(screen.contains(" Columns "), "{screen}");
     assert!(!screen.contains("a shifted column?"), "{screen}");
 }
+
+/// Text from the spec, the file and the database shows its control characters escaped: the
+/// terminal neither acts on them nor drops them unseen.
+#[test]
+fn control_characters_are_shown_escaped() {
+    let mut app = fixture::app("review", View::Summary);
+    let hostile = "\u{1b}]0;pwned\u{7}";
+    if let Some(b) = app.batch.as_mut() {
+        b.summary.feed = format!("feed{hostile}");
+        b.summary.file.path = format!("/drop/file{hostile}.csv");
+    }
+    app.quarantine.rows[0].fields[1] = Some(format!("name{hostile}"));
+    let screen = render(&app, 120, 24);
+    assert!(screen.contains("feed\\x1b]0;pwned\\x07"), "{screen}");
+    assert!(screen.contains("file\\x1b]0;pwned\\x07.csv"), "{screen}");
+    app.view = View::Quarantine;
+    let screen = render(&app, 200, 24);
+    assert!(screen.contains("name\\x1b]0;pwn"), "{screen}");
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod out;
 
 use crate::db::{self, ConnectTarget};
 use crate::promote::{self, Applied, PromoteOptions};
@@ -167,7 +168,7 @@ pub fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            out::error(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(1);
         }
     };
@@ -179,15 +180,14 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            out::error(&format!("error: {e:#}"));
             ExitCode::from(1)
         }
     }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    Ok(out::json(value)?)
 }
 
 async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCode> {
@@ -203,14 +203,14 @@ async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCod
     let feed = feed::load(&client, &spec).await?;
     let second = db::connect_second(&target.with_dbname(demo::DEMO_DATABASE)).await;
     let id = pipeline::check(&mut client, second, &feed, &file, &Default::default()).await?;
-    print!("{}", report::render(&report::load(&client, id).await?));
-    println!(
+    out::text(&report::render(&report::load(&client, id).await?));
+    out::line(&format!(
         "\nThe sandbox database is {}; the feed and its spec are in {}.",
         demo::DEMO_DATABASE,
         file.parent()
             .map(|p| p.display().to_string())
             .unwrap_or_default()
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -239,7 +239,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *json {
                 print_json(&summary)?;
             } else {
-                print!("{}", report::render(&summary));
+                out::text(&report::render(&summary));
             }
             Ok(verdict_exit(&summary))
         }
@@ -249,7 +249,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *json {
                 print_json(&list)?;
             } else {
-                print!("{}", render_list(&list));
+                out::text(&render_list(&list));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -259,27 +259,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *json {
                 print_json(&summary)?;
             } else {
-                print!("{}", report::render(&summary));
+                out::text(&report::render(&summary));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Export { id, quarantined } => {
             let n = export::quarantined(&client, *id, quarantined).await?;
-            println!(
+            out::line(&format!(
                 "wrote {n} problem row{} of batch {id} to {}",
                 if n == 1 { "" } else { "s" },
                 quarantined.display()
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Abort { id, note } => {
             batch::abort(&mut client, *id, note.as_deref()).await?;
-            println!("batch {id} aborted; production untouched");
+            out::line(&format!("batch {id} aborted; production untouched"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Quarantine { id, note } => {
             batch::quarantine(&mut client, *id, note).await?;
-            println!("batch {id} quarantined; staging kept for review");
+            out::line(&format!("batch {id} quarantined; staging kept for review"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Promote {
@@ -314,8 +314,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if *json {
                     print_json(&summary)?;
                 } else {
-                    print!("{}", report::render(&summary));
-                    println!("\nNot promoted: the verdict is abort. Production untouched.");
+                    out::text(&report::render(&summary));
+                    out::line(&format!(
+                        "\nNot promoted: the verdict is abort. Production untouched."
+                    ));
                 }
                 return Ok(ExitCode::from(EXIT_ABORT));
             }
@@ -339,16 +341,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await?;
             let summary = report::load(&client, *id).await?;
-            println!(
+            out::line(&format!(
                 "batch {id} undone: {} holds the table its swap replaced again",
                 summary.target
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Drop { id, .. } => {
             crate::stage::ensure_catalog(&mut client).await?;
             batch::drop_staging(&mut client, *id, false).await?;
-            println!("batch {id}: staging dropped");
+            out::line(&format!("batch {id}: staging dropped"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Prune {
@@ -359,17 +361,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ids = batch::prunable(&client, *older_than).await?;
             for id in &ids {
                 if *dry_run {
-                    println!("would drop the staging of batch {id}");
+                    out::line(&format!("would drop the staging of batch {id}"));
                 } else {
                     batch::drop_staging(&mut client, *id, true).await?;
-                    println!("batch {id}: staging dropped");
+                    out::line(&format!("batch {id}: staging dropped"));
                 }
             }
             if ids.is_empty() {
-                println!(
+                out::line(&format!(
                     "nothing older than {} to prune",
                     humantime::format_duration(*older_than)
-                );
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -419,7 +421,7 @@ fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> 
         value["applied"] = serde_json::to_value(applied)?;
         print_json(&value)
     } else {
-        println!(
+        out::line(&format!(
             "batch {} promoted into {} ({}): {} inserted, {} updated, {} unchanged{}",
             summary.batch,
             summary.target,
@@ -432,12 +434,12 @@ fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> 
             } else {
                 String::new()
             }
-        );
+        ));
         if summary.rows.quarantined > 0 {
-            println!(
+            out::line(&format!(
                 "{} quarantined rows stayed out; `airlock export {} --quarantined FILE` lists them",
                 summary.rows.quarantined, summary.batch
-            );
+            ));
         }
         Ok(())
     }

@@ -48,12 +48,16 @@ fn draw_title(app: &App, frame: &mut Frame, area: Rect) {
     )];
     match (&app.batch, app.view) {
         (_, View::Batches) => spans.push(Span::raw("  batches")),
-        (_, View::Loading) => spans.push(Span::raw(format!("  loading {}", app.load.file))),
+        (_, View::Loading) => spans.push(Span::raw(format!("  loading {}", shown(&app.load.file)))),
         (Some(b), _) => {
             let s = &b.summary;
             spans.push(Span::raw(format!(
                 "  batch {} · {} → {} ({}) · {} ",
-                s.batch, s.feed, s.target, s.mode, s.state
+                s.batch,
+                shown(&s.feed),
+                shown(&s.target),
+                s.mode,
+                s.state
             )));
             if let Some(v) = &s.verdict {
                 spans.push(Span::styled(
@@ -131,11 +135,17 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-/// At most `max` characters, with an ellipsis when cut; newlines shown as ⏎.
+/// Text from a spec, a file, a note or the database, with control characters escaped.
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::format::visible(s, false)
+}
+
+/// At most `max` characters, with an ellipsis when cut; newlines shown as ⏎, other control
+/// characters escaped (the terminal would otherwise drop them unseen).
 pub fn cell(s: &str, max: usize) -> String {
     let flat: String = s
         .chars()
         .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
         .collect();
-    crate::validate::clip(&flat, max)
+    crate::validate::clip(&crate::format::visible(&flat, false), max)
 }

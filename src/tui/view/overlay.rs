@@ -132,7 +132,7 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
                 format!("  {} {}: ", i.check, i.column.as_deref().unwrap_or("")),
                 t.bad(),
             ),
-            Span::raw(i.message.clone()),
+            Span::raw(super::shown(&i.message).into_owned()),
         ]));
     }
     lines.push(Line::raw(""));

@@ -66,7 +66,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             d.decided_at
         )));
         if let Some(note) = &d.note {
-            lines.push(Line::raw(format!("   note: {note}")));
+            lines.push(Line::raw(format!("   note: {}", super::shown(note))));
         }
     }
     frame.render_widget(Paragraph::new(lines).block(Block::bordered()), area);

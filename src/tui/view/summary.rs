@@ -33,7 +33,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .unwrap_or_default();
     frame.render_widget(
         Paragraph::new(format!(
-            " {name} · {} · sha256 {} · {} rows · {}",
+            " {} · {} · sha256 {} · {} rows · {}",
+            super::shown(&name),
             human_bytes(s.file.size.unwrap_or(0) as u64),
             s.file
                 .sha256
