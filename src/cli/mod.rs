@@ -315,9 +315,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     print_json(&summary)?;
                 } else {
                     out::text(&report::render(&summary));
-                    out::line(&format!(
-                        "\nNot promoted: the verdict is abort. Production untouched."
-                    ));
+                    out::line("\nNot promoted: the verdict is abort. Production untouched.");
                 }
                 return Ok(ExitCode::from(EXIT_ABORT));
             }
