@@ -78,6 +78,12 @@ pub struct SourceSpec {
     pub encoding: String,
     #[serde(default = "default_null")]
     pub null: Vec<String>,
+    /// The most bytes one record may span; default 128 MiB.
+    #[serde(default)]
+    pub max_record_bytes: Option<u64>,
+    /// The most bytes the header may span; default 16 MiB.
+    #[serde(default)]
+    pub max_header_bytes: Option<u64>,
 }
 
 impl Default for SourceSpec {
@@ -87,6 +93,8 @@ impl Default for SourceSpec {
             delimiter: None,
             encoding: default_encoding(),
             null: default_null(),
+            max_record_bytes: None,
+            max_header_bytes: None,
         }
     }
 }
@@ -411,6 +419,15 @@ pub async fn resolve(
                 pattern,
             },
         );
+    }
+
+    for (key, limit) in [
+        ("source.max_record_bytes", spec.source.max_record_bytes),
+        ("source.max_header_bytes", spec.source.max_header_bytes),
+    ] {
+        if limit == Some(0) {
+            return Err(err(key, "must be at least 1".into()));
+        }
     }
 
     let p = &spec.policy;

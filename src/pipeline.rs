@@ -40,10 +40,21 @@ pub async fn check(
     control: &CheckControl,
 ) -> Result<i64> {
     stage::ensure_catalog(client).await?;
+    let limits = SourceOptions::default();
     let options = SourceOptions {
         delimiter: feed.delimiter,
         quoting: feed.spec.source.format == Format::Csv,
         encoding: feed.encoding,
+        max_record_bytes: feed
+            .spec
+            .source
+            .max_record_bytes
+            .unwrap_or(limits.max_record_bytes),
+        max_header_bytes: feed
+            .spec
+            .source
+            .max_header_bytes
+            .unwrap_or(limits.max_header_bytes),
     };
     let mut reader = SourceReader::open(file, options)?;
     if let Ok(mut slot) = control.progress.lock() {
@@ -127,7 +138,11 @@ async fn stage_and_validate(
         .await
         .map_err(Error::db("setting up the session"))?;
     stage::create_tables(client, &names, &binding).await?;
-    let fast = fast_path(client, &binding, source.reader.progress().total_bytes).await?;
+    // The fast path may have to read the file a second time (see below): a pipe cannot be.
+    let fast = match source.reader.rereadable() {
+        true => fast_path(client, &binding, source.reader.progress().total_bytes).await?,
+        false => None,
+    };
     let binding = Arc::new(binding);
     let (stats, typed) = if binding.header.is_empty() {
         // No header line: nothing to stream, and the reader has already seen the whole file.
@@ -171,8 +186,14 @@ async fn stage_and_validate(
     client
         .execute(
             "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, target_definition = $4, \
-                 updated_at = now() WHERE id = $1",
-            &[&id, &sha256, &(stats.records as i64), &binding.definition()],
+                 file_size = $5, updated_at = now() WHERE id = $1",
+            &[
+                &id,
+                &sha256,
+                &(stats.records as i64),
+                &binding.definition(),
+                &(stats.bytes as i64),
+            ],
         )
         .await
         .map_err(Error::db("recording load statistics"))?;

@@ -18,6 +18,7 @@ fn options(selector: u8) -> SourceOptions {
         } else {
             Some(encoding_rs::WINDOWS_1252)
         },
+        ..SourceOptions::default()
     }
 }
 

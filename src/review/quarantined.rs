@@ -227,6 +227,10 @@ pub async fn source_text(
     };
     const MAX: u64 = 64 * 1024;
     let read = || -> std::io::Result<Option<Vec<u8>>> {
+        // A pipe cannot be read again (opening it would wait for a writer).
+        if !std::fs::metadata(&path)?.is_file() {
+            return Ok(None);
+        }
         let mut file = std::fs::File::open(&path)?;
         if size != Some(file.metadata()?.len() as i64) {
             return Ok(None);

@@ -51,17 +51,49 @@ pub struct HashingReader<R> {
     /// turned into records (its read-ahead), so a record's true first byte can be found.
     window: VecDeque<u8>,
     window_start: u64,
+    /// The most bytes the current record may span: past it, reading fails (see
+    /// [`is_too_long`]) instead of growing the parser's buffers without end.
+    limit: u64,
 }
 
+/// The error a read gives once a record has gone past the limit.
+#[derive(Debug)]
+struct TooLong;
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("record too long")
+    }
+}
+
+impl std::error::Error for TooLong {}
+
+/// Whether a parser error is the limit of [`HashingReader`] being reached.
+pub fn is_too_long(e: &csv::Error) -> bool {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<TooLong>()),
+        _ => false,
+    }
+}
+
+/// Read-ahead the parser may hold beyond the record it is in (its buffer capacity).
+const READ_AHEAD: u64 = 1 << 20;
+
 impl<R> HashingReader<R> {
-    pub fn new(inner: R, progress: Arc<ReadProgress>) -> Self {
+    pub fn new(inner: R, progress: Arc<ReadProgress>, limit: u64) -> Self {
         Self {
             inner,
             hasher: Some(Sha256::new()),
             progress,
             window: VecDeque::new(),
             window_start: 0,
+            limit,
         }
+    }
+
+    /// Holds the records from here on to `limit` bytes each.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
     }
 
     /// The parser starts each record read at `from`, but first skips the line terminators and
@@ -87,6 +119,11 @@ impl<R> HashingReader<R> {
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // The window holds every byte since the current record began (and the parser's
+        // read-ahead): once it passes the limit, the record is too long.
+        if self.window.len() as u64 > self.limit.saturating_add(READ_AHEAD) {
+            return Err(std::io::Error::other(TooLong));
+        }
         let n = self.inner.read(buf)?;
         if n == 0 {
             if let Some(hasher) = self.hasher.take()

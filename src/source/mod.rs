@@ -22,6 +22,48 @@ pub struct SourceOptions {
     /// CSV quoting; off for TSV, where a quote is an ordinary character.
     pub quoting: bool,
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The most bytes one record may span (`[source] max_record_bytes`): what keeps memory
+    /// bounded on a file without line ends or with an unclosed quote.
+    pub max_record_bytes: u64,
+    /// The most bytes the header may span (`[source] max_header_bytes`).
+    pub max_header_bytes: u64,
+}
+
+/// 128 MiB: a record larger than this is not a partner's row.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 128 << 20;
+/// 16 MiB: ten thousand columns with long names fit many times over.
+pub const DEFAULT_MAX_HEADER_BYTES: u64 = 16 << 20;
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        Self {
+            delimiter: b',',
+            quoting: true,
+            encoding: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+        }
+    }
+}
+
+/// What the file was when it was opened, to tell at the end whether it changed while it was
+/// read: truncated, appended to, rewritten in place or replaced by another file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: (u64, u64),
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            inode: (meta.dev(), meta.ino()),
+        }
+    }
 }
 
 /// Where a record sits in the file.
@@ -71,16 +113,44 @@ pub struct SourceReader {
     options: SourceOptions,
     progress: Arc<ReadProgress>,
     ordinal: u64,
+    /// For a regular file: the open handle and what it was, checked once the end is read.
+    opened: Option<(File, Identity)>,
+    /// Past the header: records are held to `max_record_bytes`.
+    past_header: bool,
 }
 
 impl SourceReader {
+    /// Opens a regular file or a pipe (a FIFO, `/dev/stdin` fed by a pipe); a device, a
+    /// socket or a directory is refused: it has no end, or no records.
     pub fn open(path: &Path, options: SourceOptions) -> Result<Self> {
-        let file = File::open(path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: path.to_owned(),
             source,
-        })?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok(Self::from_reader(path, Box::new(file), size, options))
+        };
+        let kind = std::fs::metadata(path).map_err(io)?.file_type();
+        if !kind.is_file() && !is_pipe(&kind) {
+            return Err(Error::File {
+                path: path.to_owned(),
+                problem: format!(
+                    "is {}, not a file; Airlock reads regular files and pipes",
+                    describe_kind(&kind)
+                ),
+            });
+        }
+        let file = File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        let opened = match meta.is_file() {
+            true => Some((file.try_clone().map_err(io)?, Identity::of(&meta))),
+            false => None,
+        };
+        let mut reader = Self::from_reader(path, Box::new(file), meta.len(), options);
+        reader.opened = opened;
+        Ok(reader)
+    }
+
+    /// Whether the input can be read again from the start (a regular file, not a pipe).
+    pub fn rereadable(&self) -> bool {
+        self.opened.is_some()
     }
 
     /// Reads from any byte stream; `path` names it in messages, `size` feeds the progress.
@@ -97,13 +167,19 @@ impl SourceReader {
             .delimiter(options.delimiter)
             .quoting(options.quoting)
             .buffer_capacity(1 << 20)
-            .from_reader(HashingReader::new(input, progress.clone()));
+            .from_reader(HashingReader::new(
+                input,
+                progress.clone(),
+                options.max_header_bytes,
+            ));
         Self {
             path: path.to_owned(),
             reader,
             options,
             progress,
             ordinal: 0,
+            opened: None,
+            past_header: false,
         }
     }
 
@@ -114,7 +190,12 @@ impl SourceReader {
     /// The header record, decoded; `None` for a file with no records at all.
     pub fn header(&mut self) -> Result<Option<Vec<String>>> {
         let mut record = ByteRecord::new();
-        if !self.read_raw(&mut record)? {
+        let found = self.read_raw(&mut record)?;
+        self.past_header = true;
+        self.reader
+            .get_mut()
+            .set_limit(self.options.max_record_bytes);
+        if !found {
             return Ok(None);
         }
         let mut names = Vec::with_capacity(record.len());
@@ -158,16 +239,118 @@ impl SourceReader {
     }
 
     fn read_raw(&mut self, record: &mut ByteRecord) -> Result<bool> {
-        self.reader
-            .read_byte_record(record)
-            .map_err(|e| Error::File {
+        let before = self.reader.position().clone();
+        let limit = match self.past_header {
+            true => self.options.max_record_bytes,
+            false => self.options.max_header_bytes,
+        };
+        match self.reader.read_byte_record(record) {
+            // The reader's own cap holds memory to the limit and the read-ahead; this holds
+            // each record to the limit exactly.
+            Ok(true) if self.reader.position().byte() - before.byte() > limit => {
+                Err(self.too_long(&before, limit))
+            }
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.check_unchanged()?;
+                Ok(false)
+            }
+            Err(e) if hashing::is_too_long(&e) => Err(self.too_long(&before, limit)),
+            Err(e) => Err(Error::File {
                 path: self.path.clone(),
                 problem: format!("read error: {e}"),
-            })
+            }),
+        }
+    }
+
+    /// The record that began at `before` (or the header) spans more than `limit` bytes.
+    fn too_long(&mut self, before: &csv::Position, limit: u64) -> Error {
+        let (byte, skipped) = self.reader.get_mut().record_start(before.byte());
+        let (what, key) = match self.past_header {
+            true => ("record", "max_record_bytes"),
+            false => ("header", "max_header_bytes"),
+        };
+        Error::File {
+            path: self.path.clone(),
+            problem: format!(
+                "{what} at line {} (byte offset {byte}) exceeds {} bytes without ending \
+                 (an unclosed quote, or no line ends?); the limit is [source] {key}",
+                before.line() + skipped,
+                crate::format::thousands(limit as i64),
+            ),
+        }
+    }
+
+    /// At the end of a regular file: the bytes read must be the whole file as it was opened,
+    /// and the path must still name that file, unchanged. Otherwise what was read is neither
+    /// the old file nor the new one.
+    fn check_unchanged(&self) -> Result<()> {
+        let Some((handle, opened)) = &self.opened else {
+            return Ok(());
+        };
+        let read = self.progress.bytes();
+        let now = handle.metadata().map(|m| Identity::of(&m)).ok();
+        let named = std::fs::metadata(&self.path)
+            .map(|m| Identity::of(&m).inode)
+            .ok();
+        let mut changes = Vec::new();
+        if read != opened.size {
+            changes.push(format!(
+                "{} bytes read of the {} it had",
+                crate::format::thousands(read as i64),
+                crate::format::thousands(opened.size as i64)
+            ));
+        }
+        match &now {
+            Some(now) if now.size != opened.size => changes.push(format!(
+                "its size went from {} to {} bytes",
+                crate::format::thousands(opened.size as i64),
+                crate::format::thousands(now.size as i64)
+            )),
+            Some(now) if now.modified != opened.modified => {
+                changes.push("it was written to".into())
+            }
+            Some(_) => {}
+            None => changes.push("it can no longer be examined".into()),
+        }
+        if named != Some(opened.inode) {
+            changes.push("the path now names another file".into());
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        Err(Error::File {
+            path: self.path.clone(),
+            problem: format!(
+                "the file changed while it was read ({}); nothing of it can be promoted, \
+                 check it again once it is complete",
+                changes.join("; ")
+            ),
+        })
     }
 
     pub fn options(&self) -> SourceOptions {
         self.options
+    }
+}
+
+fn is_pipe(kind: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo()
+}
+
+fn describe_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
     }
 }
 
