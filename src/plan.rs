@@ -32,12 +32,17 @@ pub struct Plan {
     pub by_promotion: bool,
 }
 
-/// `a.col IS DISTINCT FROM b.col`, comparing json as jsonb (json has no equality).
+/// `a.col IS DISTINCT FROM b.col`. A type without equality is compared by its text form
+/// (json as jsonb, which has a semantic equality): the same text is the same value for
+/// those types (`point`, `polygon`, `xml`, …; floats print exactly), and a different text at
+/// worst rewrites a row to the value it holds. Never `box`'s `=`, which compares areas.
 pub fn distinct_expr(col: &BoundColumn, a: &str, b: &str) -> String {
     let name = ident(&col.target);
     const JSON: u32 = 114;
     if col.type_oid == JSON {
         format!("{a}.{name}::jsonb IS DISTINCT FROM {b}.{name}::jsonb")
+    } else if !col.equality {
+        format!("{a}.{name}::text IS DISTINCT FROM {b}.{name}::text")
     } else {
         format!("{a}.{name} IS DISTINCT FROM {b}.{name}")
     }

@@ -20,6 +20,11 @@ pub struct Column {
     pub has_default: bool,
     pub identity: bool,
     pub generated: bool,
+    /// Whether values of the type can be compared for equality as the server compares them
+    /// in `IS DISTINCT FROM`, arrays and row values (its type cache: a default btree or hash
+    /// operator class, all the way down arrays, domains and composites). `point`, `xml`,
+    /// `polygon`, `box` (whose `=` compares areas) and `point[]` cannot.
+    pub equality: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -137,7 +142,11 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         .query(
             "SELECT a.attname, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), \
                     format_type(a.atttypid, NULL), t.typtype, a.attnotnull, a.atthasdef, \
-                    a.attidentity <> '', a.attgenerated <> '' \
+                    a.attidentity <> '', a.attgenerated <> '', \
+                    EXISTS (SELECT 1 FROM pg_opclass o JOIN pg_am am ON am.oid = o.opcmethod \
+                            WHERE o.opcdefault AND am.amname IN ('btree', 'hash') \
+                              AND o.opcintype = a.atttypid AND t.typtype = 'b' \
+                              AND t.typcategory <> 'A') \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&oid],
@@ -156,8 +165,13 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
             has_default: r.get(7),
             identity: r.get(8),
             generated: r.get(9),
+            equality: r.get(10),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut columns = columns;
+    for col in columns.iter_mut().filter(|c| !c.equality) {
+        col.equality = has_equality(client, &col.type_sql).await;
+    }
 
     let attnames = "ARRAY(SELECT a.attname::text FROM unnest(%K) WITH ORDINALITY k(n, i) \
                     JOIN pg_attribute a ON a.attrelid = %R AND a.attnum = k.n ORDER BY k.i)";
@@ -247,6 +261,21 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         }
     }
     Ok(table)
+}
+
+/// Asks the server whether `type_sql` (as `format_type` spells it) has equality: comparing
+/// one-element arrays of it makes the server look the equality up in its type cache, the
+/// rule `IS DISTINCT FROM` and row comparisons follow. The catalog query above already knows
+/// the plain base types; this answers for the rest (varchar, enums, domains, arrays,
+/// composites, geometric types). Runs outside any transaction, where a refused statement
+/// changes nothing.
+async fn has_equality(client: &impl GenericClient, type_sql: &str) -> bool {
+    client
+        .simple_query(&format!(
+            "SELECT ARRAY[NULL::{type_sql}] = ARRAY[NULL::{type_sql}]"
+        ))
+        .await
+        .is_ok()
 }
 
 /// Whether `column` exists in the table `table_oid`, with its quoted type.

@@ -25,6 +25,8 @@ pub struct BoundColumn {
     /// lookup finds for it (judged by the target column's type).
     pub value_rule: TypeRule,
     pub type_oid: u32,
+    /// Whether the type has equality (see [`crate::db::catalog::Column::equality`]).
+    pub equality: bool,
     pub typmod: i32,
     /// The full type, e.g. `numeric(10,2)`, for messages.
     pub type_sql: String,
@@ -196,6 +198,7 @@ pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Bindi
             rule,
             value_rule,
             type_oid: col.type_oid,
+            equality: col.equality,
             typmod: col.typmod,
             type_sql: col.type_sql.clone(),
             cast_sql,
