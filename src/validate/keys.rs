@@ -144,6 +144,7 @@ mod tests {
             rule: rule.clone(),
             value_rule: rule,
             type_oid: 0,
+            equality: true,
             typmod: -1,
             type_sql: "t".into(),
             cast_sql: "t".into(),
