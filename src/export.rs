@@ -13,13 +13,22 @@ use crate::validate::binding::stage_field;
 /// Writes one CSV row per problem of every quarantined row; returns how many were written.
 /// The file appears whole or not at all (written aside, then renamed).
 pub async fn quarantined(client: &Client, id: i64, out: &Path) -> Result<u64> {
-    let header: serde_json::Value = client
-        .query_opt("SELECT header FROM airlock.batches WHERE id = $1", &[&id])
+    let row = client
+        .query_opt(
+            "SELECT header, to_char(staging_lost_at AT TIME ZONE 'UTC', \
+                 'YYYY-MM-DD HH24:MI:SS \"UTC\"') FROM airlock.batches WHERE id = $1",
+            &[&id],
+        )
         .await
         .map_err(Error::db(format!("reading batch {id}")))?
-        .ok_or(Error::BatchNotFound { id })?
-        .get(0);
-    let header: Vec<String> = serde_json::from_value(header).unwrap_or_default();
+        .ok_or(Error::BatchNotFound { id })?;
+    let header: Vec<String> = serde_json::from_value(row.get(0)).unwrap_or_default();
+    if let Some(at) = row.get::<_, Option<String>>(1) {
+        return Err(Error::File {
+            path: out.to_owned(),
+            problem: format!("batch {id}: {}", crate::batch::lost_message(&at)),
+        });
+    }
     let staged: bool = client
         .query_one(
             "SELECT to_regclass($1) IS NOT NULL",

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use tokio_postgres::Client;
 
-use crate::batch::{self, NewBatch, state};
+use crate::batch::{self, NewBatch, State};
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Format, Mode};
 use crate::plan::Plan;
@@ -98,7 +98,7 @@ pub async fn check(
                 e
             };
             // Best effort: the original error matters more than a failure to record it.
-            let _ = batch::mark_failed(client, id, state::LOAD_FAILED, &e.to_string()).await;
+            let _ = batch::mark_failed(client, id, State::LoadFailed, &e.to_string()).await;
             Err(e)
         }
     };
@@ -182,21 +182,16 @@ async fn stage_and_validate(
             loaded => loaded,
         }
     };
-    let sha256 = Some(stats.sha256.clone()).filter(|s| !s.is_empty());
-    client
-        .execute(
-            "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, target_definition = $4, \
-                 file_size = $5, updated_at = now() WHERE id = $1",
-            &[
-                &id,
-                &sha256,
-                &(stats.records as i64),
-                &binding.definition(),
-                &(stats.bytes as i64),
-            ],
-        )
-        .await
-        .map_err(Error::db("recording load statistics"))?;
+    let sha256 = Some(stats.sha256.as_str()).filter(|s| !s.is_empty());
+    batch::record_load(
+        client,
+        id,
+        sha256,
+        stats.records as i64,
+        stats.bytes as i64,
+        &binding.definition(),
+    )
+    .await?;
 
     timings.lap("load (read, row checks, COPY)");
     let loaded = sql::Loaded {
@@ -209,14 +204,7 @@ async fn stage_and_validate(
     let later = control.plan_by_promotion;
     judge(client, feed, &binding, &names, stats.records as i64, later).await?;
     timings.lap("plan and verdict");
-    client
-        .execute(
-            "UPDATE airlock.batches SET timings = $2 WHERE id = $1",
-            &[&id, &json(&timings)],
-        )
-        .await
-        .map_err(Error::db("recording timings"))?;
-    Ok(())
+    batch::record_timings(client, id, &json(&timings)).await
 }
 
 /// Whether the load can write the typed rows itself: every column's values decided in Rust
@@ -288,28 +276,19 @@ pub async fn judge(
     if plan.by_promotion && verdict == policy::Verdict::Abort {
         plan = make_plan().await?;
     }
-    client
-        .execute(
-            "UPDATE airlock.batches SET state = 'validated', verdict = $2, breaches = $3, \
-                 notes = $4, rows_good = $5, rows_quarantined = $6, rows_superseded = $7, \
-                 rows_warned = $8, checks = $9, plan = $10, updated_at = now() \
-             WHERE id = $1",
-            &[
-                &names.batch,
-                &verdict.as_str(),
-                &json(&breaches),
-                &json(&binding.notes),
-                &rows.good,
-                &rows.quarantined,
-                &rows.superseded,
-                &rows.warned,
-                &json(&checks),
-                &json(&plan),
-            ],
-        )
-        .await
-        .map_err(Error::db("recording the validation result"))?;
-    Ok(())
+    batch::record_validation(
+        client,
+        names.batch,
+        &batch::Validation {
+            verdict,
+            breaches: json(&breaches),
+            notes: json(&binding.notes),
+            rows: &rows,
+            checks: json(&checks),
+            plan: json(&plan),
+        },
+    )
+    .await
 }
 
 /// Makes the plan a headless run left to the promotion (`Plan::by_promotion`), for a person
@@ -323,13 +302,7 @@ pub async fn complete_plan(client: &Client, b: &crate::promote::Loaded) -> Resul
         b.feed.spec.mode,
     )
     .await?;
-    client
-        .execute(
-            "UPDATE airlock.batches SET plan = $2, updated_at = now() WHERE id = $1",
-            &[&b.id, &json(&plan)],
-        )
-        .await
-        .map_err(Error::db(format!("recording the plan of batch {}", b.id)))?;
+    batch::record_plan(client, b.id, &json(&plan)).await?;
     Ok(plan)
 }
 

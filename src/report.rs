@@ -1,5 +1,6 @@
 //! What a batch is, as people and scripts read it: the summary behind `check`, `show` and
 //! their `--json`, and its human rendering.
+use crate::batch::{State, Verdict};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -55,8 +56,8 @@ pub struct Summary {
     pub feed: String,
     pub target: String,
     pub mode: String,
-    pub state: String,
-    pub verdict: Option<String>,
+    pub state: State,
+    pub verdict: Option<Verdict>,
     pub breaches: Vec<String>,
     pub rows: RowCounts,
     pub checks: Vec<CheckSummary>,
@@ -74,6 +75,8 @@ pub struct Summary {
     pub previous_table: Option<String>,
     /// Where the validation's time went.
     pub timings: Option<serde_json::Value>,
+    /// When a server restart emptied the batch's staging: its rows can no longer be shown.
+    pub staging_lost_at: Option<String>,
 }
 
 impl Summary {
@@ -174,7 +177,8 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     rows_quarantined, rows_superseded, rows_warned, checks, plan, file_path, \
                     file_size, file_sha256, encoding, notes, error, db_role, os_user, \
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    applied, previous_table, timings, spec_path \
+                    applied, previous_table, timings, spec_path, \
+                    to_char(staging_lost_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -234,6 +238,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         applied: r.get(23),
         previous_table: r.get(24),
         timings: r.get(25),
+        staging_lost_at: r.get(27),
     })
 }
 
@@ -241,7 +246,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
 /// what to do next.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
-    let verdict = s.verdict.as_deref().unwrap_or("-").to_uppercase();
+    let verdict = s.verdict.map_or("-", |v| v.as_str()).to_uppercase();
     let _ = writeln!(
         out,
         "Batch {}  {} → {} ({})  state: {}  verdict: {}",
@@ -318,7 +323,7 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
-    if s.state != crate::batch::state::LOADING && s.state != crate::batch::state::LOAD_FAILED {
+    if !matches!(s.state, State::Loading | State::LoadFailed) {
         let p = &s.plan;
         let (counts, basis) = p.describe(s.mode == "swap", s.promoted());
         let _ = writeln!(out, "\nPlan  {counts}  {basis}");
@@ -370,9 +375,9 @@ pub fn render(s: &Summary) -> String {
     if let Some(previous) = &s.previous_table {
         let _ = writeln!(out, "Kept for undo: {previous}  (airlock undo {})", s.batch);
     }
-    if s.state == crate::batch::state::VALIDATED {
+    if s.state == State::Validated {
         let _ = writeln!(out, "\nNext");
-        if s.verdict.as_deref() == Some("abort") {
+        if s.verdict == Some(Verdict::Abort) {
             let _ = writeln!(
                 out,
                 "  airlock promote {} --yes --override-policy --note \"why\"   promote despite the breaches",

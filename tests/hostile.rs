@@ -59,7 +59,7 @@ async fn check_invariants(db: &TestDb, spec: &std::path::Path, file: &std::path:
                 total,
                 s.rows.good,
                 s.rows.quarantined,
-                s.verdict.unwrap_or_default()
+                s.verdict.map_or("", |v| v.as_str())
             )
         }
     }

@@ -258,7 +258,7 @@ async fn surprising_values_are_flagged() {
         "12.345 will be stored as 12.35 (numeric(10,2) keeps 2 decimal places)"
     );
     let s = db.summary(id).await;
-    assert_eq!(s.verdict.as_deref(), Some("review"));
+    assert_eq!(s.verdict.map(|v| v.as_str()), Some("review"));
     assert_eq!((s.rows.good, s.rows.warned), (3, 2));
 }
 
@@ -276,7 +276,7 @@ async fn file_level_policy_breaches_make_the_verdict_abort() {
     let s = db
         .summary(db.check(&spec, &file).await.expect("check"))
         .await;
-    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert_eq!(s.verdict.map(|v| v.as_str()), Some("abort"));
     assert_eq!(
         s.breaches,
         vec!["2 quarantined rows, more than max_bad_rows = 1"]
@@ -289,7 +289,7 @@ async fn file_level_policy_breaches_make_the_verdict_abort() {
     let s = db
         .summary(db.check(&spec, &file).await.expect("check"))
         .await;
-    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert_eq!(s.verdict.map(|v| v.as_str()), Some("abort"));
     assert!(
         s.breaches[0].starts_with("50.0% of rows quarantined (2 of 4)"),
         "{:?}",
@@ -306,7 +306,7 @@ async fn file_level_policy_breaches_make_the_verdict_abort() {
         .summary(db.check(&spec, &file).await.expect("check"))
         .await;
     assert_eq!(s.plan.delete, 100);
-    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert_eq!(s.verdict.map(|v| v.as_str()), Some("abort"));
     assert!(
         s.breaches[0].contains("from 100 to 2 rows"),
         "{:?}",

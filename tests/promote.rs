@@ -29,7 +29,7 @@ async fn count(db: &TestDb, sql: &str) -> i64 {
 }
 
 async fn state(db: &TestDb, id: i64) -> String {
-    db.summary(id).await.state
+    db.summary(id).await.state.to_string()
 }
 
 #[tokio::test]
@@ -826,7 +826,7 @@ async fn a_run_leaves_the_plan_to_the_promotion() {
         .await
         .expect("check");
     let s = db.summary(id).await;
-    assert_eq!(s.verdict.as_deref(), Some("abort"));
+    assert_eq!(s.verdict.map(|v| v.as_str()), Some("abort"));
     assert!(!s.plan.by_promotion);
     assert_eq!(
         s.plan.production_rows,

@@ -112,7 +112,7 @@ fn loading() {
 fn result() {
     let mut app = fixture::app("review", View::Summary);
     let mut summary = fixture::summary("review");
-    summary.state = "promoted".into();
+    summary.state = airlock::batch::State::Promoted;
     summary.decisions = vec![fixture::decision()];
     app.update(Action::Promoted(Ok((
         Applied {

@@ -278,7 +278,7 @@ fn quarantine_abort_and_hold_record_a_note() {
     // Only a validated batch takes decisions.
     let mut app = fixture::app("review", View::Summary);
     if let Some(b) = &mut app.batch {
-        b.summary.state = "promoted".into();
+        b.summary.state = airlock::batch::State::Promoted;
     }
     key(&mut app, KeyCode::Char('a'));
     assert!(app.overlay.is_none());
@@ -342,14 +342,14 @@ fn batches_list_opens_drops_and_exports() {
 fn crashed_batches_can_be_approved_again_or_checked_again() {
     let mut app = fixture::app("review", View::Summary);
     if let Some(b) = &mut app.batch {
-        b.summary.state = "promote_failed".into();
+        b.summary.state = airlock::batch::State::PromoteFailed;
     }
     key(&mut app, KeyCode::Char('a'));
     assert!(matches!(&app.overlay, Some(Overlay::Dialog(d)) if d.kind == DialogKind::Approve));
     key(&mut app, KeyCode::Esc);
 
     if let Some(b) = &mut app.batch {
-        b.summary.state = "load_failed".into();
+        b.summary.state = airlock::batch::State::LoadFailed;
     }
     let effects = app.update(Action::Key(KeyEvent::new(
         KeyCode::Char('R'),

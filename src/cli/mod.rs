@@ -310,7 +310,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Nobody reviews the plan of a run: its promotion makes one under the lock.
             let summary = check_file(&mut client, &target, feed, file, true).await?;
             let id = summary.batch;
-            if summary.verdict.as_deref() == Some("abort") {
+            if summary.verdict == Some(batch::Verdict::Abort) {
                 if *json {
                     print_json(&summary)?;
                 } else {
@@ -444,7 +444,7 @@ fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> 
 }
 
 fn verdict_exit(summary: &report::Summary) -> ExitCode {
-    if summary.verdict.as_deref() == Some("abort") {
+    if summary.verdict == Some(batch::Verdict::Abort) {
         ExitCode::from(EXIT_ABORT)
     } else {
         ExitCode::SUCCESS
@@ -466,7 +466,7 @@ fn render_list(list: &[batch::BatchListItem]) -> String {
             crate::validate::clip(&b.feed, 20),
             crate::validate::clip(&b.target, 22),
             b.state,
-            b.verdict.as_deref().unwrap_or("-"),
+            b.verdict.map_or("-", |v| v.as_str()),
             b.rows_total
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "-".into()),

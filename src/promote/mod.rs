@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, GenericClient};
 
-use crate::batch::{self, state};
+use crate::batch::{self, State, Verdict};
 use crate::db::{self, ConnectTarget};
 use crate::error::{Error, Result};
 use crate::feed::{self, Feed, Mode};
@@ -61,8 +61,8 @@ pub struct Applied {
 #[derive(Clone)]
 pub struct Loaded {
     pub id: i64,
-    pub state: String,
-    pub verdict: Option<String>,
+    pub state: State,
+    pub verdict: Option<Verdict>,
     pub breaches: Vec<String>,
     pub feed: Feed,
     pub binding: Binding,
@@ -162,27 +162,7 @@ async fn promote_claimed(
     let id = loaded.id;
     // One statement checks and moves the state: an abort that landed between the gate and
     // the claim is not overwritten.
-    let marked = client
-        .execute(
-            "UPDATE airlock.batches SET state = 'promoting', error = NULL, updated_at = now() \
-             WHERE id = $1 AND state = $2",
-            &[&id, &loaded.state],
-        )
-        .await
-        .map_err(Error::db(format!("marking batch {id} promoting")))?;
-    if marked != 1 {
-        let current: String = client
-            .query_one("SELECT state FROM airlock.batches WHERE id = $1", &[&id])
-            .await
-            .map_err(Error::db(format!("reading batch {id}")))?
-            .get(0);
-        return Err(Error::BatchState {
-            id,
-            state: current,
-            action: "promote",
-            expected: loaded.state.clone(),
-        });
-    }
+    batch::start_promoting(client, id, loaded.state).await?;
 
     let result = match loaded.feed.spec.mode {
         Mode::Upsert => upsert::promote(client, loaded, opts).await,
@@ -194,9 +174,9 @@ async fn promote_claimed(
         Err(e @ Error::RowsRejected { .. }) => Err(e),
         Err(e) => {
             let next = if matches!(e, Error::Refused { .. } | Error::Blocked { .. }) {
-                state::VALIDATED
+                State::Validated
             } else {
-                state::PROMOTE_FAILED
+                State::PromoteFailed
             };
             record_failure(target, client, id, next, &e).await;
             Err(e)
@@ -207,10 +187,10 @@ async fn promote_claimed(
 /// Checks that the batch may be promoted at all; nothing is written.
 fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
     let id = b.id;
-    match b.state.as_str() {
-        state::VALIDATED | state::PROMOTE_FAILED => {}
+    match b.state {
+        s if s.approvable() => {}
         // Abandoned promotions were turned into promote_failed by `reconcile`.
-        state::PROMOTING => {
+        State::Promoting => {
             return Err(Error::Refused {
                 id,
                 action: "promoted",
@@ -229,7 +209,7 @@ fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
             });
         }
     }
-    if b.verdict.as_deref() == Some("abort") {
+    if b.verdict == Some(Verdict::Abort) {
         let noted = opts.note.as_deref().is_some_and(|n| !n.trim().is_empty());
         if !(opts.override_policy && noted) {
             return Err(Error::Refused {
@@ -256,7 +236,7 @@ fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
 }
 
 /// Records a failed promotion, on a new connection if the old one was lost.
-async fn record_failure(target: &ConnectTarget, client: &Client, id: i64, next: &str, e: &Error) {
+async fn record_failure(target: &ConnectTarget, client: &Client, id: i64, next: State, e: &Error) {
     let message = e.to_string();
     if batch::mark_failed(client, id, next, &message).await.is_ok() {
         return;
@@ -273,27 +253,15 @@ async fn record_approval(
     b: &Loaded,
     opts: &PromoteOptions,
     applied: &Applied,
-    previous_table: Option<&str>,
+    keeps_previous: bool,
 ) -> Result<()> {
     let mut counts = serde_json::to_value(applied).unwrap_or_default();
-    if opts.override_policy && b.verdict.as_deref() == Some("abort") {
+    if opts.override_policy && b.verdict == Some(Verdict::Abort) {
         counts["override_policy"] = serde_json::Value::Bool(true);
         counts["breaches"] = serde_json::to_value(&b.breaches).unwrap_or_default();
     }
-    tx.execute(
-        "UPDATE airlock.batches SET state = 'promoted', applied = $2, previous_table = $3, \
-             error = NULL, updated_at = now() WHERE id = $1",
-        &[
-            &b.id,
-            &serde_json::to_value(applied).unwrap_or_default(),
-            &previous_table,
-        ],
-    )
-    .await
-    .map_err(Error::db(format!(
-        "recording the promotion of batch {}",
-        b.id
-    )))?;
+    let applied = serde_json::to_value(applied).unwrap_or_default();
+    batch::record_promoted(tx, b.id, &applied, keeps_previous).await?;
     batch::record_decision(tx, b.id, "approve", opts.note.as_deref(), Some(&counts)).await
 }
 
@@ -307,13 +275,7 @@ async fn record_plan_made(tx: &impl GenericClient, b: &Loaded, plan: &Plan) -> R
         by_promotion: true,
         ..plan.clone()
     };
-    tx.execute(
-        "UPDATE airlock.batches SET plan = $2 WHERE id = $1",
-        &[&b.id, &serde_json::to_value(&plan).unwrap_or_default()],
-    )
-    .await
-    .map_err(Error::db(format!("recording the plan of batch {}", b.id)))?;
-    Ok(())
+    batch::record_plan(tx, b.id, &serde_json::to_value(&plan).unwrap_or_default()).await
 }
 
 /// The plan again, inside the promotion's transaction and under its locks. A change refuses

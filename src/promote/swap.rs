@@ -6,7 +6,7 @@ use tokio_postgres::{Client, GenericClient};
 use super::{
     Applied, Loaded, PromoteOptions, bisect, locks, recheck_plan, record_approval, record_plan_made,
 };
-use crate::batch::{self, state};
+use crate::batch::{self, State};
 use crate::db::{self, ConnectTarget, ident, ident_list, qualified};
 use crate::error::{Error, Result};
 use crate::stage::{ORD_COLUMN, STAGE_SCHEMA, StageNames};
@@ -228,12 +228,12 @@ async fn exchange_into_place(
             previous,
         )
         .await?;
-        tx.execute(
-            "UPDATE airlock.batches SET previous_indexes = $2 WHERE id = $1",
-            &[&b.id, &serde_json::to_value(&mapping).unwrap_or_default()],
+        batch::record_previous_indexes(
+            &tx,
+            b.id,
+            &serde_json::to_value(&mapping).unwrap_or_default(),
         )
-        .await
-        .map_err(Error::db("recording the replaced table's indexes"))?;
+        .await?;
         let applied = Applied {
             mode: "swap".into(),
             inserted: plan.insert,
@@ -241,7 +241,7 @@ async fn exchange_into_place(
             unchanged: plan.unchanged,
             deleted: plan.delete,
         };
-        record_approval(&tx, b, opts, &applied, Some(&b.names.previous)).await?;
+        record_approval(&tx, b, opts, &applied, true).await?;
         tx.commit()
             .await
             .map_err(Error::db(format!("committing the swap of batch {}", b.id)))?;
@@ -354,28 +354,15 @@ async fn own_sequences(tx: &impl GenericClient, from: &str, to: &str) -> Result<
 }
 
 async fn drop_older_previous(tx: &impl GenericClient, b: &Loaded) -> Result<()> {
-    let older = tx
-        .query(
-            "SELECT id FROM airlock.batches \
-             WHERE target = $1 AND id <> $2 AND previous_table IS NOT NULL",
-            &[&b.feed.target.display_name(), &b.id],
-        )
-        .await
-        .map_err(Error::db("finding older previous tables"))?;
-    for r in older {
+    let older = batch::keeping_previous(tx, &b.feed.target.display_name(), b.id).await?;
+    for id in older {
         // The name follows from the batch, never from text stored in the catalog: a forged
         // `previous_table` must not name a table to drop.
-        let id: i64 = r.get(0);
         let table = StageNames::new(id).previous;
         tx.batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
             .await
             .map_err(Error::db(format!("dropping {table}")))?;
-        tx.execute(
-            "UPDATE airlock.batches SET previous_table = NULL, previous_indexes = NULL WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(Error::db("updating an older batch"))?;
+        batch::forget_previous(tx, id).await?;
     }
     Ok(())
 }
@@ -407,13 +394,13 @@ pub async fn undo(
         .await
         .map_err(Error::db(format!("reading batch {id}")))?;
     let (st, mode, previous, indexes, later): (
-        String,
+        State,
         String,
         Option<String>,
         Option<serde_json::Value>,
         bool,
     ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-    if st != state::PROMOTED || mode != "swap" {
+    if st != State::Promoted || mode != "swap" {
         return Err(refuse(format!(
             "undo puts back the table a swap replaced; this batch is a {mode} batch in state {st}"
         )));
@@ -487,14 +474,7 @@ pub async fn undo(
         tx.batch_execute(&sql).await.map_err(Error::db(format!(
             "putting back the table batch {id} replaced"
         )))?;
-        tx.execute(
-            "UPDATE airlock.batches SET state = 'undone', previous_table = NULL, \
-                 previous_indexes = NULL, updated_at = now() WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(Error::db("recording the undo"))?;
-        batch::record_decision(&tx, id, "undo", note, None).await?;
+        batch::record_undone(&tx, id, note).await?;
         tx.commit()
             .await
             .map_err(Error::db("committing the undo"))?;

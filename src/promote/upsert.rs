@@ -214,7 +214,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             unchanged: now.unchanged,
             deleted: 0,
         };
-        record_approval(&tx, b, opts, &applied, None).await?;
+        record_approval(&tx, b, opts, &applied, false).await?;
         tx.commit().await.map_err(Error::db(format!(
             "committing the promotion of batch {}",
             b.id

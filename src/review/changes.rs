@@ -3,7 +3,7 @@
 use tokio_postgres::{Client, GenericClient};
 
 use super::PageFrom;
-use crate::batch::{self, state};
+use crate::batch::{self, State};
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::plan::{distinct_expr, key_join};
@@ -105,10 +105,10 @@ pub async fn hold_back(client: &mut Client, b: &Loaded, ords: &[i64], note: &str
         .await
         .map_err(Error::db("holding rows back"))?;
     let current = batch::lock_state(&tx, b.id).await?;
-    if current != state::VALIDATED {
+    if current != State::Validated {
         return Err(Error::BatchState {
             id: b.id,
-            state: current,
+            state: current.to_string(),
             action: "hold",
             expected: "validated".into(),
         });

@@ -33,13 +33,14 @@ impl App {
             let Some(batch) = &self.batch else {
                 return Vec::new();
             };
-            let state = batch.summary.state.as_str();
-            // As the library allows: a failed promotion may be approved again; anything not
-            // yet in production may be ended.
+            let state = batch.summary.state;
+            // As the batch's state machine allows: a failed promotion may be approved again;
+            // anything not yet in production may be ended.
             let allowed = match kind {
-                DialogKind::Abort => crate::batch::state::UNFINISHED.contains(&state),
-                DialogKind::Approve => matches!(state, "validated" | "promote_failed"),
-                _ => state == "validated",
+                DialogKind::Abort => state.unfinished(),
+                DialogKind::Approve => state.approvable(),
+                DialogKind::Quarantine => state.may_become(crate::batch::State::Quarantined),
+                _ => state == crate::batch::State::Validated,
             };
             if !allowed {
                 self.say(
@@ -107,7 +108,9 @@ impl App {
         let id = batch.summary.batch;
         let effect = match &dialog.kind {
             DialogKind::Approve => {
-                if batch.summary.verdict.as_deref() == Some("abort") && !dialog.override_policy {
+                if batch.summary.verdict == Some(crate::batch::Verdict::Abort)
+                    && !dialog.override_policy
+                {
                     return Err("the verdict is ABORT: press Ctrl-O to override the policy (recorded with your note)".into());
                 }
                 self.overlay = Some(Overlay::Busy(format!(

@@ -65,12 +65,13 @@ impl Theme {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
 
-    pub fn verdict(&self, verdict: Option<&str>) -> Style {
+    pub fn verdict(&self, verdict: Option<crate::batch::Verdict>) -> Style {
+        use crate::batch::Verdict;
         match verdict {
-            Some("clean") => self.good(),
-            Some("review") => self.warn(),
-            Some("abort") => self.bad(),
-            _ => Style::new(),
+            Some(Verdict::Clean) => self.good(),
+            Some(Verdict::Review) => self.warn(),
+            Some(Verdict::Abort) => self.bad(),
+            None => Style::new(),
         }
     }
 }

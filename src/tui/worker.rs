@@ -94,8 +94,7 @@ async fn loaded_batch(
 /// plan (the promotion was blocked, or failed) gets its plan first: the reviewer decides on it.
 async fn reviewed_batch(client: &Client, id: i64) -> Result<BatchData, Error> {
     let data = batch_data(client, id).await?;
-    let approvable = [batch::state::VALIDATED, batch::state::PROMOTE_FAILED];
-    if !(data.summary.plan.by_promotion && approvable.contains(&data.summary.state.as_str())) {
+    if !(data.summary.plan.by_promotion && data.summary.state.approvable()) {
         return Ok(data);
     }
     let b = promote::load(client, id).await?;

@@ -4,26 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::feed::{Mode, Policy};
 use crate::plan::Plan;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// No issue at all.
-    Clean,
-    /// Issues within the policy: a person should look, the good rows may go.
-    Review,
-    /// A policy threshold is breached: nothing is promoted without an explicit override.
-    Abort,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Clean => "clean",
-            Verdict::Review => "review",
-            Verdict::Abort => "abort",
-        }
-    }
-}
+pub use crate::batch::Verdict;
 
 /// Row counts of a validated batch. `total = good + quarantined + superseded`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,8 +41,8 @@ pub fn summary(verdict: &str) -> Summary {
         feed: "partner-products".into(),
         target: "public.products".into(),
         mode: "upsert".into(),
-        state: "validated".into(),
-        verdict: Some(verdict.into()),
+        state: airlock::batch::State::Validated,
+        verdict: airlock::batch::Verdict::parse(verdict),
         breaches: if verdict == "abort" {
             vec!["13 quarantined rows, more than max_bad_rows = 5".into()]
         } else {
@@ -131,6 +131,7 @@ pub fn summary(verdict: &str) -> Summary {
         applied: None,
         previous_table: None,
         timings: None,
+        staging_lost_at: None,
     }
 }
 
@@ -299,8 +300,9 @@ pub fn batches() -> Vec<BatchListItem> {
         feed: "partner-products".into(),
         target: "public.products".into(),
         mode: "upsert".into(),
-        state: state.into(),
-        verdict: verdict.map(str::to_string),
+        state: airlock::batch::State::parse(state).expect("state"),
+        verdict: verdict.and_then(airlock::batch::Verdict::parse),
+        staging_lost_at: None,
         file: "/data/products.csv".into(),
         rows_total: Some(300),
         rows_good: Some(287),

@@ -1,4 +1,5 @@
 //! The batches list: every batch, including the leftovers of failed runs.
+use crate::batch::State;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
@@ -23,19 +24,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .rows
         .iter()
         .map(|b| {
-            let state_style = match b.state.as_str() {
-                "promoted" => t.good(),
-                "load_failed" | "promote_failed" => t.bad(),
-                "validated" | "quarantined" | "promoting" | "loading" => t.warn(),
-                _ => t.dim(),
+            let state_style = match b.state {
+                State::Promoted => t.good(),
+                State::LoadFailed | State::PromoteFailed => t.bad(),
+                State::Validated | State::Quarantined | State::Promoting | State::Loading => {
+                    t.warn()
+                }
+                State::Aborted | State::Undone => t.dim(),
             };
             Row::new(vec![
                 Cell::from(b.batch.to_string()),
                 Cell::from(cell(&b.feed, 14)),
                 Cell::from(cell(&b.target, 40)),
-                Cell::from(b.state.clone()).style(state_style),
-                Cell::from(b.verdict.clone().unwrap_or_else(|| "–".into()))
-                    .style(t.verdict(b.verdict.as_deref())),
+                Cell::from(b.state.as_str()).style(state_style),
+                Cell::from(b.verdict.map_or("–", |v| v.as_str())).style(t.verdict(b.verdict)),
                 Cell::from(b.rows_total.map(thousands).unwrap_or_else(|| "–".into())),
                 Cell::from(
                     b.rows_quarantined

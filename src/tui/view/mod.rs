@@ -61,8 +61,8 @@ fn draw_title(app: &App, frame: &mut Frame, area: Rect) {
             )));
             if let Some(v) = &s.verdict {
                 spans.push(Span::styled(
-                    format!(" {} ", v.to_uppercase()),
-                    t.verdict(Some(v)),
+                    format!(" {} ", v.as_str().to_uppercase()),
+                    t.verdict(Some(*v)),
                 ));
             }
         }

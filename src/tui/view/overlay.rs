@@ -194,7 +194,7 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
                 "  {} quarantined rows stay out.",
                 thousands(s.rows.quarantined)
             )));
-            if s.verdict.as_deref() == Some("abort") {
+            if s.verdict == Some(crate::batch::Verdict::Abort) {
                 lines.push(Line::styled("The verdict is ABORT:", t.bad()));
                 for b in &s.breaches {
                     lines.push(Line::styled(format!("  ✗ {b}"), t.bad()));

@@ -1,5 +1,6 @@
 //! The summary: file facts, the verdict with its breaches, the checks, the plan, and a
 //! profile of each column.
+use crate::batch::{State, Verdict};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -47,33 +48,37 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         facts,
     );
 
-    let verdict = s.verdict.as_deref();
+    let verdict = s.verdict;
     // Once decided, the batch's fate matters more than what the verdict allowed.
-    let decided = match s.state.as_str() {
-        "promoted" => Some("promoted: the good rows are in production".to_string()),
-        "aborted" => Some("aborted: nothing was promoted, production untouched".to_string()),
-        "quarantined" => Some("quarantined: set aside with everything kept".to_string()),
-        "undone" => Some("undone: the replaced table is back".to_string()),
-        "load_failed" | "promote_failed" => {
-            Some(s.error.clone().unwrap_or_else(|| s.state.clone()))
-        }
-        _ => None,
+    let decided = match s.state {
+        State::Promoted => Some("promoted: the good rows are in production".to_string()),
+        State::Aborted => Some("aborted: nothing was promoted, production untouched".to_string()),
+        State::Quarantined => Some("quarantined: set aside with everything kept".to_string()),
+        State::Undone => Some("undone: the replaced table is back".to_string()),
+        State::LoadFailed | State::PromoteFailed => Some(
+            s.error
+                .as_deref()
+                .map_or_else(|| s.state.to_string(), |e| super::shown(e).into_owned()),
+        ),
+        State::Loading | State::Validated | State::Promoting => None,
     };
     let headline = match (decided, verdict) {
         (Some(text), _) => text,
         (None, verdict) => match verdict {
-            Some("clean") => format!(
+            Some(Verdict::Clean) => format!(
                 "no problems found; {} rows ready to promote",
                 thousands(s.rows.good)
             ),
-            Some("review") => format!(
+            Some(Verdict::Review) => format!(
                 "{} quarantined ({:.1}%), within policy · {} good rows can go",
                 thousands(s.rows.quarantined),
                 pct(s.rows.quarantined, s.rows.total),
                 thousands(s.rows.good)
             ),
-            Some("abort") => "policy breached · nothing is promoted without an override".into(),
-            _ => s
+            Some(Verdict::Abort) => {
+                "policy breached · nothing is promoted without an override".into()
+            }
+            None => s
                 .error
                 .clone()
                 .unwrap_or_else(|| format!("state {}", s.state)),
@@ -81,7 +86,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     let mut lines = vec![Line::from(vec![
         Span::styled(
-            format!(" {} ", verdict.unwrap_or(&s.state).to_uppercase()),
+            format!(
+                " {} ",
+                verdict
+                    .map_or(s.state.as_str(), |v| v.as_str())
+                    .to_uppercase()
+            ),
             t.verdict(verdict)
                 .add_modifier(ratatui::style::Modifier::REVERSED),
         ),
