@@ -22,6 +22,12 @@ fn version() -> String {
 }
 
 fn ctl(version: &str, action: &str) {
+    ctl_mode(version, action, "fast");
+}
+
+/// `pg_ctlcluster` with a shutdown mode: `immediate` stops the server as a crash does, and
+/// its next start runs crash recovery.
+fn ctl_mode(version: &str, action: &str, mode: &str) {
     let out = Command::new("pg_ctlcluster")
         .args([
             "--skip-systemctl-redirect",
@@ -29,7 +35,7 @@ fn ctl(version: &str, action: &str) {
             CLUSTER,
             action,
             "-m",
-            "fast",
+            mode,
         ])
         .output()
         .expect("pg_ctlcluster");
@@ -223,6 +229,110 @@ fn a_server_restart_mid_run_leaves_production_whole() {
         ));
     }
     eprintln!("restarts: {seen:?}");
+    a_crash_that_empties_staging_is_said(&version, &url, spec, &file, &dir, &schema);
     psql("DROP DATABASE IF EXISTS restart_test WITH (FORCE)");
     ctl(&version, "stop");
+}
+
+fn show(url: &str, id: &str) -> serde_json::Value {
+    let out = airlock(url, &["show", id, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// Crash recovery empties UNLOGGED tables, and staging is UNLOGGED: every batch whose rows
+/// were there says so, none is promoted or exported from what is left, and checking the
+/// file again redoes it.
+fn a_crash_that_empties_staging_is_said(
+    version: &str,
+    url: &str,
+    spec: &str,
+    file: &str,
+    dir: &tempfile::TempDir,
+    schema: &str,
+) {
+    psql("DROP DATABASE IF EXISTS restart_test WITH (FORCE)");
+    psql("CREATE DATABASE restart_test");
+    let schema_file = dir.path().join("schema.sql");
+    std::fs::write(&schema_file, schema).expect("schema file");
+    let loaded = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "/var/run/postgresql",
+            "-p",
+            PORT,
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", "restart_test", "-f"])
+        .arg(&schema_file)
+        .output()
+        .expect("load schema");
+    assert!(loaded.status.success());
+    let broken = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/products-broken.csv");
+    let checked = |args: &[&str]| {
+        let out = airlock(url, args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    checked(&["check", spec, broken]); // 1: validated, rows quarantined
+    checked(&["check", spec, broken]); // 2: quarantined below
+    checked(&["quarantine", "2", "--note", "later"]);
+    checked(&["run", spec, file, "--yes"]); // 3: promoted
+    assert_eq!(show(url, "1")["rows"]["quarantined"], 13);
+    ctl_mode(version, "stop", "immediate");
+    ctl(version, "start");
+    wait_ready();
+    for (id, state) in [
+        ("1", "load_failed"),
+        ("2", "load_failed"),
+        ("3", "promoted"),
+    ] {
+        let s = show(url, id);
+        assert_eq!(s["state"], state, "batch {id}: {s}");
+        assert!(s["staging_lost_at"].is_string(), "batch {id}: {s}");
+        let said = format!("{} {}", s["error"], s["notes"]);
+        assert!(
+            said.contains("emptied by a server restart"),
+            "batch {id}: {said}"
+        );
+    }
+    let human = airlock(url, &["show", "1"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("emptied by a server restart"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    let promote = airlock(url, &["promote", "1", "--yes", "--note", "after the crash"]);
+    assert_eq!(promote.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&promote.stderr).contains("load_failed"));
+    let out = dir.path().join("bad.csv");
+    let export = airlock(
+        url,
+        &["export", "3", "--quarantined", &out.display().to_string()],
+    );
+    assert_eq!(export.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&export.stderr).contains("emptied by a server restart"));
+    // Checking the file again redoes it (its id is not 4: sequences skip ahead after a crash).
+    let out = airlock(url, &["check", spec, broken, "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (
+            again["state"].as_str(),
+            again["rows"]["quarantined"].as_i64()
+        ),
+        (Some("validated"), Some(13))
+    );
+    assert!(again["staging_lost_at"].is_null());
 }

@@ -211,3 +211,52 @@ async fn the_audit_log_refuses_truncate_update_and_delete() {
         .get(0);
     assert_eq!(note.as_deref(), Some("kept"));
 }
+
+/// Every transition the state machine does not draw is refused by the catalog's only writer,
+/// and the batch keeps its state; the drawn ones go through.
+#[tokio::test]
+async fn every_illegal_transition_is_refused() {
+    use airlock::batch::{self, State};
+    let db = TestDb::with_catalog().await;
+    let id = db.check_broken().await;
+    let client = db.client().await;
+    let mut refused = 0;
+    for from in State::ALL {
+        for to in State::ALL {
+            client
+                .execute(
+                    "UPDATE airlock.batches SET state = $2 WHERE id = $1",
+                    &[&id, &from.as_str()],
+                )
+                .await
+                .expect("set up the state");
+            let result = batch::mark_failed(&client, id, to, "test").await;
+            let now = batch::current_state(&client, id).await.expect("state");
+            if from.may_become(to) {
+                result.unwrap_or_else(|e| panic!("{from} → {to}: {e}"));
+                assert_eq!(now, to);
+            } else {
+                let err = result.expect_err("refused").to_string();
+                assert!(err.contains(&format!("is {from}")), "{from} → {to}: {err}");
+                assert_eq!(now, from, "{from} → {to} left the state alone");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 81 - 18);
+    // The decisions go through the same table: a promoted batch cannot be quarantined.
+    client
+        .execute(
+            "UPDATE airlock.batches SET state = 'promoted' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("promoted");
+    let mut c = db.client().await;
+    assert!(batch::quarantine(&mut c, id, "no").await.is_err());
+    assert!(batch::abort(&mut c, id, None).await.is_err());
+    assert_eq!(
+        batch::current_state(&client, id).await.expect("state"),
+        State::Promoted
+    );
+}
