@@ -93,3 +93,93 @@ async fn columns_without_equality_are_compared_by_their_text() {
     assert_eq!((s.plan.insert, s.plan.update, s.plan.unchanged), (0, 0, 2));
     promote(&db, id).await;
 }
+
+async fn error_lines(db: &TestDb, id: i64, check: &str) -> Vec<i64> {
+    db.errors(id)
+        .await
+        .into_iter()
+        .filter(|(_, _, c)| c == check)
+        .map(|(line, _, _)| line)
+        .collect()
+}
+
+#[tokio::test]
+async fn rows_no_partition_takes_are_quarantined_and_refusals_are_bisected() {
+    let db = TestDb::empty().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE events (id int, day date, kind text, amount int, PRIMARY KEY (id, day, kind))
+                 PARTITION BY RANGE (day);
+             CREATE TABLE events_jan PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+             CREATE TABLE events_feb PARTITION OF events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')
+                 PARTITION BY LIST (kind);
+             CREATE TABLE events_feb_ab PARTITION OF events_feb FOR VALUES IN ('a', 'b');
+             CREATE TABLE events_feb_null PARTITION OF events_feb FOR VALUES IN ('n');
+             CREATE TABLE regions (id int PRIMARY KEY, region text, note text) PARTITION BY HASH (id);
+             CREATE TABLE regions_0 PARTITION OF regions FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+             CREATE TABLE regions_1 PARTITION OF regions FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+             CREATE TABLE places (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+             CREATE TABLE places_eu PARTITION OF places FOR VALUES IN ('eu');
+             CREATE TABLE places_rest PARTITION OF places DEFAULT;
+             CREATE FUNCTION refuse_13() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.amount = 13 THEN RAISE EXCEPTION 'unlucky amount'; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER no_13 BEFORE INSERT ON events_jan FOR EACH ROW EXECUTE FUNCTION refuse_13();",
+        )
+        .await
+        .expect("schema");
+    let spec = spec_for(&db, "public.events", "");
+    let file = db.write(
+        "events.csv",
+        "id,day,kind,amount\n\
+         1,2026-01-05,a,10\n\
+         2,2026-02-10,b,20\n\
+         3,2026-03-01,a,30\n\
+         4,2025-12-31,a,40\n\
+         5,2026-02-11,z,50\n\
+         6,2026-02-12,n,60\n\
+         7,2026-01-09,a,13\n\
+         8,2026-01-31,b,80\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    // March and December have no partition; February has none for kind z.
+    assert_eq!(error_lines(&db, id, "partition").await, vec![4, 5, 6]);
+    let messages = db.messages(id, "partition").await;
+    assert!(
+        messages[0]
+            .contains("no partition of public.events takes this row (partitioned by RANGE (day))"),
+        "{messages:?}"
+    );
+    // The trigger's refusal is only known to the server: promotion finds the row by
+    // bisection on the partitioned table, sets it aside, and the rest goes in after approval.
+    let opts = airlock::promote::PromoteOptions {
+        override_policy: true,
+        note: Some("test".into()),
+        ..Default::default()
+    };
+    let err = airlock::promote::promote(&db.target, id, &opts)
+        .await
+        .expect_err("the trigger refuses line 8");
+    assert!(err.to_string().contains("unlucky amount"), "{err}");
+    assert_eq!(error_lines(&db, id, "promotion").await, vec![8]);
+    assert_eq!(counts(&promote(&db, id).await), (4, 0, 0));
+    let stored: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(stored, 4);
+    // Hash partitions take every key; a default partition takes every row.
+    let spec = spec_for(&db, "public.regions", "");
+    let file = db.write("regions.csv", "id,region,note\n1,eu,x\n2,us,y\n3,,z\n");
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(db.summary(id).await.rows.good, 3);
+    assert_eq!(counts(&promote(&db, id).await), (3, 0, 0));
+    let spec = spec_for(&db, "public.places", "");
+    let file = db.write("places.csv", "id,region\n1,eu\n2,us\n3,asia\n");
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(db.summary(id).await.rows.good, 3);
+    assert_eq!(counts(&promote(&db, id).await), (3, 0, 0));
+}

@@ -71,6 +71,18 @@ pub struct ForeignKey {
     pub ref_columns: Vec<String>,
 }
 
+/// How a partitioned table routes rows: a row goes in when one of its leaf partitions'
+/// constraints holds for it.
+#[derive(Debug, Clone)]
+pub struct Partitioning {
+    /// `RANGE (created_at)`, as the server prints the partition key.
+    pub key: String,
+    /// The key's columns; empty when the key has expressions.
+    pub columns: Vec<String>,
+    /// Each leaf partition's constraint (with its ancestors'), over bare column names.
+    pub leaves: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Table {
     pub oid: u32,
@@ -82,6 +94,8 @@ pub struct Table {
     pub unique_indexes: Vec<UniqueIndex>,
     pub checks: Vec<CheckConstraint>,
     pub foreign_keys: Vec<ForeignKey>,
+    /// For a partitioned table, how it routes rows.
+    pub partitioning: Option<Partitioning>,
 }
 
 /// Why a table in `schema` may not be written or read as a feed's table: Airlock's own
@@ -226,6 +240,7 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         unique_indexes: Vec::new(),
         checks: Vec::new(),
         foreign_keys: Vec::new(),
+        partitioning: partitioning(client, oid).await?,
     };
     for r in unique_indexes {
         let key: Vec<String> = r.get(0);
@@ -261,6 +276,46 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         }
     }
     Ok(table)
+}
+
+/// A partitioned table's key and leaf constraints; `None` for a plain table, or when some
+/// leaf takes every row (a lone default partition).
+async fn partitioning(client: &impl GenericClient, oid: u32) -> Result<Option<Partitioning>> {
+    let ctx = || Error::db(format!("reading the partitions of table oid {oid}"));
+    let Some(head) = client
+        .query_opt(
+            "SELECT pg_get_partkeydef(p.partrelid), \
+                    CASE WHEN 0 = ANY (p.partattrs::int2[]) THEN ARRAY[]::text[] ELSE \
+                    ARRAY(SELECT a.attname::text FROM unnest(p.partattrs::int2[]) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.n \
+                          ORDER BY k.i) END \
+             FROM pg_partitioned_table p WHERE p.partrelid = $1",
+            &[&oid],
+        )
+        .await
+        .map_err(ctx())?
+    else {
+        return Ok(None);
+    };
+    let leaves: Vec<Option<String>> = client
+        .query(
+            "SELECT pg_get_partition_constraintdef(t.relid) FROM pg_partition_tree($1::oid::regclass) t \
+             WHERE t.isleaf ORDER BY t.relid",
+            &[&oid],
+        )
+        .await
+        .map_err(ctx())?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    if leaves.iter().any(Option::is_none) {
+        return Ok(None);
+    }
+    Ok(Some(Partitioning {
+        key: head.get(0),
+        columns: head.get(1),
+        leaves: leaves.into_iter().flatten().collect(),
+    }))
 }
 
 /// Asks the server whether `type_sql` (as `format_type` spells it) has equality: comparing

@@ -1,8 +1,9 @@
 //! Opening a connection from `--database-url`, `DATABASE_URL` or the libpq environment.
-use std::str::FromStr;
+use std::path::Path;
 
 use tokio_postgres::{Client, Config};
 
+use super::conninfo;
 use super::tls::{self, SslMode, TlsOptions};
 
 use crate::error::{Error, Result};
@@ -15,38 +16,19 @@ pub struct ConnectTarget {
 }
 
 impl ConnectTarget {
-    /// `url` is a libpq URL or key=value string; `None` falls back to the libpq variables
-    /// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`) and libpq's defaults.
+    /// `url` is a libpq URL or key=value string; what it leaves unsaid comes from the service
+    /// file, the libpq variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
+    /// `PGOPTIONS`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`, …) and libpq's defaults, in
+    /// that order (see [`conninfo`]).
     pub fn resolve(url: Option<&str>) -> Result<Self> {
-        let env_tls = || -> Result<TlsOptions> {
-            let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-            Ok(TlsOptions {
-                mode: match var("PGSSLMODE") {
-                    Some(m) => Some(SslMode::parse(&m).ok_or_else(|| Error::ConnectionSetup {
-                        problem: format!("PGSSLMODE `{m}` is not one of disable, prefer, require, verify-ca, verify-full"),
-                    })?),
-                    None => None,
-                },
-                root_cert: var("PGSSLROOTCERT").map(Into::into),
-            })
+        let setup = |problem: String| Error::ConnectionSetup { problem };
+        let given = match url {
+            Some(url) => conninfo::parse(url)
+                .map_err(|problem| setup(format!("the database URL: {problem}")))?,
+            None => conninfo::Params::new(),
         };
-        let (config, tls) = match url {
-            Some(url) => {
-                let (rest, tls) =
-                    tls::split_options(url).map_err(|problem| Error::ConnectionSetup {
-                        problem: format!("the database URL: {problem}"),
-                    })?;
-                // The string wins; the environment fills what it leaves out, as in libpq.
-                let tls = tls.or(env_tls()?);
-                let config = Config::from_str(&rest).map_err(|cause| Error::Connection {
-                    target: "the given database URL".into(),
-                    cause,
-                })?;
-                (config, tls)
-            }
-            None => (config_from_env(), env_tls()?),
-        };
-        let mut config = config;
+        let params = conninfo::complete(given).map_err(setup)?;
+        let (mut config, tls) = build(&params).map_err(setup)?;
         fill_password_from_pgpass(&mut config);
         Ok(Self { config, tls })
     }
@@ -108,32 +90,100 @@ fn fill_password_from_pgpass(config: &mut Config) {
     }
 }
 
-fn config_from_env() -> Config {
+/// The connection the parameters describe, with libpq's defaults for what none of them says:
+/// the local socket (or `localhost`), the OS user, a database named after the user.
+fn build(params: &conninfo::Params) -> std::result::Result<(Config, TlsOptions), String> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let mut config = Config::new();
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match var("PGHOST") {
-        Some(host) => {
-            config.host(&host);
-        }
-        None if std::path::Path::new("/var/run/postgresql").exists() => {
-            config.host_path("/var/run/postgresql");
-        }
-        None => {
-            config.host("localhost");
-        }
+    let hosts: Vec<&str> = match get("host") {
+        Some(hosts) => hosts.split(',').collect(),
+        None if get("hostaddr").is_some() => Vec::new(),
+        None if Path::new("/var/run/postgresql").exists() => vec!["/var/run/postgresql"],
+        None => vec!["localhost"],
+    };
+    for host in &hosts {
+        match *host {
+            "" if Path::new("/var/run/postgresql").exists() => {
+                config.host_path("/var/run/postgresql")
+            }
+            "" => config.host("localhost"),
+            h if h.starts_with('/') => config.host_path(h),
+            h => config.host(h),
+        };
     }
-    if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+    for addr in get("hostaddr").into_iter().flat_map(|a| a.split(',')) {
+        let ip = addr
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| format!("hostaddr `{addr}` is not an IP address"))?;
+        config.hostaddr(ip);
+    }
+    for port in get("port").map_or(vec![""], |p| p.split(',').collect()) {
+        let port = match port {
+            "" => 5432,
+            p => p
+                .parse::<u16>()
+                .map_err(|_| format!("port `{p}` is not a port number"))?,
+        };
         config.port(port);
     }
-    let user = var("PGUSER")
-        .or_else(|| whoami::username().ok())
-        .unwrap_or_else(|| "postgres".into());
-    config.user(&user);
-    config.dbname(var("PGDATABASE").unwrap_or(user));
-    if let Some(password) = var("PGPASSWORD") {
+    let os_user = whoami::username().unwrap_or_else(|_| "postgres".into());
+    let user = get("user").unwrap_or(&os_user);
+    config.user(user);
+    config.dbname(get("dbname").unwrap_or(user));
+    if let Some(password) = get("password") {
         config.password(password);
     }
-    config
+    if let Some(options) = get("options") {
+        config.options(options);
+    }
+    config.application_name(
+        get("application_name")
+            .or(get("fallback_application_name"))
+            .unwrap_or("airlock"),
+    );
+    if let Some(t) = get("connect_timeout") {
+        let seconds: i64 = t
+            .parse()
+            .map_err(|_| format!("connect_timeout `{t}` is not a number of seconds"))?;
+        // As libpq: zero or less waits without end; less than 2 seconds is 2.
+        if seconds > 0 {
+            config.connect_timeout(std::time::Duration::from_secs(seconds.max(2) as u64));
+        }
+    }
+    match get("target_session_attrs") {
+        None | Some("any") => {}
+        Some("read-write") => {
+            config.target_session_attrs(tokio_postgres::config::TargetSessionAttrs::ReadWrite);
+        }
+        Some(other) => {
+            return Err(format!(
+                "target_session_attrs `{other}` is not supported (any, read-write): Airlock writes"
+            ));
+        }
+    }
+    if let Some(k) = get("keepalives") {
+        config.keepalives(k != "0");
+    }
+    if let Some(enc) = get("client_encoding") {
+        let normalized = enc.to_ascii_uppercase().replace(['-', '_'], "");
+        if normalized != "UTF8" && normalized != "UNICODE" && normalized != "AUTO" {
+            return Err(format!(
+                "client_encoding `{enc}`: Airlock speaks UTF8 to the server (a file's own encoding is set in its feed's [source])"
+            ));
+        }
+    }
+    let tls = TlsOptions {
+        mode: match get("sslmode") {
+            Some(m) => Some(SslMode::parse(m).ok_or_else(|| {
+                format!(
+                    "sslmode `{m}` is not one of disable, prefer, require, verify-ca, verify-full"
+                )
+            })?),
+            None => None,
+        },
+        root_cert: get("sslrootcert").map(Into::into),
+    };
+    Ok((config, tls))
 }
 
 /// The tasks driving the connections this process opened. Once its client is dropped, a
@@ -184,10 +234,6 @@ pub async fn connect(target: &ConnectTarget) -> Result<Client> {
         open.retain(|t| !t.is_finished());
         open.push(task);
     }
-    client
-        .batch_execute("SET application_name = 'airlock'")
-        .await
-        .map_err(Error::db("setting up the session"))?;
     Ok(client)
 }
 
@@ -196,4 +242,53 @@ pub async fn connect(target: &ConnectTarget) -> Result<Client> {
 /// that work then runs on the first connection after the rest.
 pub async fn connect_second(target: &ConnectTarget) -> Option<Client> {
     connect(target).await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn tls_of(conn: &str) -> std::result::Result<TlsOptions, String> {
+        ConnectTarget::resolve(Some(conn))
+            .map(|t| t.tls)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn tls_options_come_from_either_form() {
+        let o = tls_of("host=localhost sslmode=verify-full sslrootcert='/a b/c\\'s.pem' dbname=x")
+            .expect("kv");
+        assert_eq!(o.mode, Some(SslMode::VerifyFull));
+        assert_eq!(o.root_cert.as_deref(), Some(Path::new("/a b/c's.pem")));
+        let o = tls_of("postgresql://u@h:5432/db?sslmode=require&application_name=x").expect("url");
+        assert_eq!(o.mode, Some(SslMode::Require));
+        let o =
+            tls_of("postgres://u@h/db?sslmode=verify-ca&sslrootcert=%2Ftmp%2Fr.pem").expect("url");
+        assert_eq!(
+            (o.mode, o.root_cert),
+            (Some(SslMode::VerifyCa), Some(PathBuf::from("/tmp/r.pem")))
+        );
+        assert!(tls_of("sslmode=sometimes").is_err());
+        assert!(tls_of("host='unterminated").is_err());
+        let t = ConnectTarget::resolve(Some("postgresql://u@h1:5432,h2:5433/db?connect_timeout=1"))
+            .expect("multi-host");
+        assert_eq!(t.config().get_hosts().len(), 2);
+        assert_eq!(t.config().get_ports(), &[5432, 5433]);
+        assert_eq!(
+            t.config().get_connect_timeout(),
+            Some(&std::time::Duration::from_secs(2))
+        );
+        assert_eq!(t.config().get_application_name(), Some("airlock"));
+        for bad in [
+            "port=eighty",
+            "hostaddr=not-an-ip",
+            "target_session_attrs=standby",
+            "client_encoding=LATIN1",
+            "connect_timeout=soon",
+        ] {
+            assert!(ConnectTarget::resolve(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! from names. Values never pass through here; they travel as parameters or COPY data.
 pub mod catalog;
 pub mod connect;
+pub mod conninfo;
 pub mod pgpass;
 pub mod tls;
 

@@ -1,7 +1,7 @@
 //! TLS as libpq users know it: `sslmode` (`disable`, `prefer` — the default —, `require`,
 //! `verify-ca`, `verify-full`) and `sslrootcert`, from the connection string or `PGSSLMODE` /
 //! `PGSSLROOTCERT`, carried out with rustls. tokio-postgres itself only knows `disable`,
-//! `prefer` and `require`, so these options are taken out of the string before it parses it.
+//! `prefer` and `require`, so Airlock reads these options itself (see `conninfo`).
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -59,118 +59,6 @@ impl TlsOptions {
             mode: self.mode.or(fallback.mode),
             root_cert: self.root_cert.or(fallback.root_cert),
         }
-    }
-}
-
-const TLS_KEYS: [&str; 2] = ["sslmode", "sslrootcert"];
-
-/// Takes `sslmode` and `sslrootcert` out of a libpq URL or key=value string; returns the rest,
-/// for tokio-postgres, and the options.
-pub fn split_options(conn: &str) -> Result<(String, TlsOptions), String> {
-    let mut opts = TlsOptions::default();
-    let mut take = |key: &str, value: &str| -> Result<(), String> {
-        match key {
-            "sslmode" => {
-                opts.mode = Some(SslMode::parse(value).ok_or_else(|| format!("sslmode `{value}` is not one of disable, prefer, require, verify-ca, verify-full"))?);
-            }
-            _ => opts.root_cert = Some(PathBuf::from(value)),
-        }
-        Ok(())
-    };
-    let rest = if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
-        let mut url = url::Url::parse(conn).map_err(|e| format!("not a valid URL: {e}"))?;
-        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        let mut kept = Vec::new();
-        for (k, v) in pairs {
-            if TLS_KEYS.contains(&k.as_str()) {
-                take(&k, &v)?;
-            } else {
-                kept.push((k, v));
-            }
-        }
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
-        }
-        url.to_string()
-    } else {
-        let mut kept = Vec::new();
-        for (key, raw, value) in key_values(conn)? {
-            if TLS_KEYS.contains(&key.as_str()) {
-                take(&key, &value)?;
-            } else {
-                kept.push(format!("{key}={raw}"));
-            }
-        }
-        kept.join(" ")
-    };
-    Ok((rest, opts))
-}
-
-/// libpq's key=value syntax: `key = value` or `key='quoted \' value'`; returns (key, the value
-/// as written, the value).
-fn key_values(s: &str) -> Result<Vec<(String, String, String)>, String> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return Ok(out);
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c.is_whitespace() {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.next() != Some('=') {
-            return Err(format!("`{key}` has no value (expected key=value)"));
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let (mut raw, mut value) = (String::new(), String::new());
-        if chars.peek() == Some(&'\'') {
-            raw.push('\'');
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('\\') => {
-                        let c = chars.next().ok_or("unterminated quoted value")?;
-                        raw.push('\\');
-                        raw.push(c);
-                        value.push(c);
-                    }
-                    Some('\'') => {
-                        raw.push('\'');
-                        break;
-                    }
-                    Some(c) => {
-                        raw.push(c);
-                        value.push(c);
-                    }
-                    None => return Err("unterminated quoted value".into()),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                raw.push(c);
-                value.push(c);
-                chars.next();
-            }
-        }
-        out.push((key, raw, value));
     }
 }
 
@@ -331,43 +219,5 @@ impl ServerCertVerifier for Unverified {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-
-    #[test]
-    fn takes_tls_options_out_of_connection_strings() {
-        let (rest, o) = split_options(
-            "host=localhost sslmode=verify-full sslrootcert='/a b/c\\'s.pem' dbname=x",
-        )
-        .expect("kv");
-        assert_eq!(rest, "host=localhost dbname=x");
-        assert_eq!(o.mode, Some(SslMode::VerifyFull));
-        assert_eq!(o.root_cert.as_deref(), Some(Path::new("/a b/c's.pem")));
-        let (rest, o) =
-            split_options("postgresql://u@h:5432/db?sslmode=require&application_name=x")
-                .expect("url");
-        assert_eq!(rest, "postgresql://u@h:5432/db?application_name=x");
-        assert_eq!(o.mode, Some(SslMode::Require));
-        let (rest, o) =
-            split_options("postgres://u@h/db?sslmode=verify-ca&sslrootcert=%2Ftmp%2Fr.pem")
-                .expect("url");
-        assert_eq!(rest, "postgres://u@h/db");
-        assert_eq!(
-            (o.mode, o.root_cert),
-            (Some(SslMode::VerifyCa), Some(PathBuf::from("/tmp/r.pem")))
-        );
-        assert!(split_options("sslmode=sometimes").is_err());
-        assert!(split_options("host='unterminated").is_err());
-        let (rest, o) = split_options("host=/var/run/postgresql password='p w'").expect("kv");
-        assert_eq!(
-            (rest.as_str(), o.mode),
-            ("host=/var/run/postgresql password='p w'", None)
-        );
     }
 }

@@ -131,7 +131,8 @@ async fn apply(
             .map_err(|e| Step::Fail(Error::db(format!("promoting batch {}", b.id))(e)))
     };
     savepoint("SAVEPOINT airlock_merge").await?;
-    match tx.execute(&merge_statement(b), &all).await {
+    let merge = merge_statement(b);
+    match tx.execute(&merge, &all).await {
         Ok(touched) => {
             let after = written_so_far(tx, target).await.map_err(Step::Fail)?;
             let (inserted, updated) = (after.0 - before.0, after.1 - before.1);
@@ -140,21 +141,23 @@ async fn apply(
             }
         }
         Err(e) if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) => {}
-        Err(e) => return Err(Step::of(e, b.id)),
+        Err(e) => return Err(Step::of(e, b.id, merge)),
     }
     // The counts were not kept, or MERGE is not allowed on this table.
     savepoint("ROLLBACK TO SAVEPOINT airlock_merge").await?;
     let row = tx
         .query_one(&statement(b), &all)
         .await
-        .map_err(|e| Step::of(e, b.id))?;
+        .map_err(|e| Step::of(e, b.id, statement(b)))?;
     Ok((row.get(0), row.get(1)))
 }
 
 /// Why applying the rows stopped.
 enum Step {
-    /// The server refused some rows' data.
-    Refused(tokio_postgres::Error),
+    /// The server refused some rows' data in this statement (which bisection repeats on
+    /// ranges of rows: the `MERGE`, which works on partitioned targets too, unless the
+    /// table only takes the `ON CONFLICT` form).
+    Refused(tokio_postgres::Error, String),
     /// A lock wait timed out: try again later.
     Retry,
     Fail(Error),
@@ -162,9 +165,9 @@ enum Step {
 
 impl Step {
     /// What an error of the statement promoting batch `id` means.
-    fn of(e: tokio_postgres::Error, id: i64) -> Self {
+    fn of(e: tokio_postgres::Error, id: i64, statement: String) -> Self {
         if locks::is_data_error(&e) {
-            Step::Refused(e)
+            Step::Refused(e, statement)
         } else if locks::is_retryable(&e) {
             Step::Retry
         } else {
@@ -187,9 +190,9 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
         };
         let (inserted, updated) = match apply(&tx, b, &target).await {
             Ok(counts) => counts,
-            Err(Step::Refused(e)) => {
+            Err(Step::Refused(e, statement)) => {
                 drop(tx);
-                return Err(refused(client, b, &statement(b), &e).await);
+                return Err(refused(client, b, &statement, &e).await);
             }
             Err(Step::Retry) => {
                 drop(tx);

@@ -12,8 +12,11 @@ use crate::error::Result;
 use crate::feed::{DuplicateKeys, Feed};
 use crate::stage::{self, LINE_COLUMN, ORD_COLUMN, StageNames};
 
-/// A CHECK constraint of the target over columns the file feeds, as SQL over a typed row `r`.
+/// A CHECK constraint of the target over columns the file feeds (or its partitions' bounds),
+/// as SQL over a typed row `r`.
 struct Check {
+    /// The issue's check: `check_constraint` or `partition`.
+    check: &'static str,
     /// True when the row violates it.
     violated: String,
     /// The issue's column (the constraint's columns) and message.
@@ -33,13 +36,43 @@ fn checks(feed: &Feed, binding: &Binding) -> Vec<Check> {
         .map(|c| {
             let cols: Vec<&str> = c.columns.iter().map(String::as_str).collect();
             Check {
+                check: "check_constraint",
                 violated: format!("({}) IS FALSE", c.expr),
                 columns: cols.join(", "),
                 message: format!("violates check constraint {}: {}", c.name, c.expr),
                 value: key_text(&cols, "r"),
             }
         })
+        .chain(partition_check(feed, binding))
         .collect()
+}
+
+/// A partitioned target takes a row only when some leaf partition's bounds hold for it: a
+/// row none takes is set aside at validation (the server would refuse it at promotion). Each
+/// leaf's constraint is judged as the server judges a partition constraint (NULL passes).
+/// Left to the promotion when the key has expressions or columns the file does not feed.
+fn partition_check(feed: &Feed, binding: &Binding) -> Option<Check> {
+    let p = feed.target.partitioning.as_ref()?;
+    if p.columns.is_empty() || p.columns.iter().any(|c| binding.column(c).is_none()) {
+        return None;
+    }
+    let cols: Vec<&str> = p.columns.iter().map(String::as_str).collect();
+    let fits: Vec<String> = p
+        .leaves
+        .iter()
+        .map(|l| format!("({l}) IS NOT FALSE"))
+        .collect();
+    Some(Check {
+        check: "partition",
+        violated: format!("NOT ({})", fits.join(" OR ")),
+        columns: cols.join(", "),
+        message: format!(
+            "no partition of {} takes this row (partitioned by {})",
+            feed.target.display_name(),
+            p.key
+        ),
+        value: key_text(&cols, "r"),
+    })
 }
 
 /// Sets aside the typed rows that violate a CHECK constraint of the target (one issue per
@@ -105,19 +138,20 @@ async fn one_scan(
     let (key, lists) = candidates.unwrap_or_default();
     let n = key.len();
     // With candidates, $1 is the key's column list and the candidate lists follow; then each
-    // constraint's column list and message.
+    // constraint's column list, message and check.
     let first = if n == 0 { 1 } else { n + 2 };
     let noted_checks: Vec<String> = checks
         .iter()
         .enumerate()
         .map(|(i, c)| {
             format!(
-                "SELECT r.{line}, r.{ord}, ${p}::text, 'check_constraint', 'error', {value}, \
+                "SELECT r.{line}, r.{ord}, ${p}::text, ${k}::text, 'error', {value}, \
                  ${q}::text FROM scan r WHERE r.__failed[{i}]",
                 line = ident(LINE_COLUMN),
                 ord = ident(ORD_COLUMN),
-                p = first + 2 * i,
-                q = first + 1 + 2 * i,
+                p = first + 3 * i,
+                q = first + 1 + 3 * i,
+                k = first + 2 + 3 * i,
                 value = c.value,
                 i = i + 1,
             )
@@ -204,9 +238,11 @@ async fn one_scan(
         params.push(&key_names);
         params.extend(lists.iter().map(|l| l as &(dyn ToSql + Sync)));
     }
-    for c in checks {
+    let names_of_checks: Vec<String> = checks.iter().map(|c| c.check.to_string()).collect();
+    for (c, name) in checks.iter().zip(&names_of_checks) {
         params.push(&c.columns);
         params.push(&c.message);
+        params.push(name);
     }
     exec(
         client,
