@@ -183,3 +183,72 @@ async fn rows_no_partition_takes_are_quarantined_and_refusals_are_bisected() {
     assert_eq!(db.summary(id).await.rows.good, 3);
     assert_eq!(counts(&promote(&db, id).await), (3, 0, 0));
 }
+
+#[tokio::test]
+async fn generated_columns_that_fail_are_found_at_validation() {
+    let db = TestDb::empty().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE calc (
+                 id int PRIMARY KEY,
+                 d int,
+                 dbl int GENERATED ALWAYS AS (d * 2) STORED,
+                 ratio numeric GENERATED ALWAYS AS (100 / d) STORED,
+                 label text NOT NULL GENERATED ALWAYS AS (CASE WHEN d > -5 THEN 'ok' END) STORED)",
+        )
+        .await
+        .expect("schema");
+    let spec = spec_for(&db, "public.calc", "");
+    let file = db.write(
+        "calc.csv",
+        "id,d\n1,1\n2,2147483647\n3,0\n4,-7\n5,5\n6,-1073741825\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(error_lines(&db, id, "generated").await, vec![3, 4, 5, 7]);
+    let messages = db.messages(id, "generated").await;
+    assert!(
+        messages[0].contains("generated column dbl = (d * 2)"),
+        "{messages:?}"
+    );
+    assert!(messages[0].contains("integer out of range"), "{messages:?}");
+    assert!(messages[1].contains("division by zero"), "{messages:?}");
+    assert!(messages[2].contains("NOT NULL"), "{messages:?}");
+    // A cron run promotes the rest without a refusal.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args([
+            "run",
+            &spec.display().to_string(),
+            &file.display().to_string(),
+            "--yes",
+        ])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored: Vec<i32> = db
+        .client()
+        .await
+        .query("SELECT id FROM calc ORDER BY id", &[])
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, vec![1, 5]);
+    // In a big file, the one row that fails is found without trying every row alone.
+    let mut big = String::from("id,d\n");
+    for i in 1..=60_000 {
+        let d = if i == 43_210 { 0 } else { i };
+        big.push_str(&format!("{},{d}\n", i + 10));
+    }
+    let file = db.write("big.csv", big);
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(error_lines(&db, id, "generated").await, vec![43_211]);
+    assert_eq!(db.summary(id).await.rows.good, 59_999);
+}

@@ -25,6 +25,9 @@ pub struct Column {
     /// operator class, all the way down arrays, domains and composites). `point`, `xml`,
     /// `polygon`, `box` (whose `=` compares areas) and `point[]` cannot.
     pub equality: bool,
+    /// A stored generated column's expression (over bare column names) and the columns it
+    /// reads.
+    pub generation: Option<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +163,16 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
                     EXISTS (SELECT 1 FROM pg_opclass o JOIN pg_am am ON am.oid = o.opcmethod \
                             WHERE o.opcdefault AND am.amname IN ('btree', 'hash') \
                               AND o.opcintype = a.atttypid AND t.typtype = 'b' \
-                              AND t.typcategory <> 'A') \
+                              AND t.typcategory <> 'A'), \
+                    CASE WHEN a.attgenerated = 's' THEN \
+                        (SELECT pg_get_expr(ad.adbin, ad.adrelid) FROM pg_attrdef ad \
+                         WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum) END, \
+                    ARRAY(SELECT r.attname::text FROM pg_attrdef ad \
+                          JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid \
+                          JOIN pg_attribute r ON r.attrelid = d.refobjid AND r.attnum = d.refobjsubid \
+                          WHERE a.attgenerated = 's' AND ad.adrelid = a.attrelid \
+                            AND ad.adnum = a.attnum AND d.refobjsubid > 0 \
+                            AND d.refobjsubid <> a.attnum ORDER BY r.attnum) \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&oid],
@@ -180,6 +192,9 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
             identity: r.get(8),
             generated: r.get(9),
             equality: r.get(10),
+            generation: r
+                .get::<_, Option<String>>(11)
+                .map(|expr| (expr, r.get::<_, Vec<String>>(12))),
         })
         .collect::<Vec<_>>();
     let mut columns = columns;

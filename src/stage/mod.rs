@@ -144,6 +144,34 @@ DROP TRIGGER IF EXISTS decisions_no_truncate ON airlock.decisions;
 CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON airlock.decisions
     FOR EACH STATEMENT EXECUTE FUNCTION airlock.decisions_append_only();
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS staging_lost_at timestamptz;
+-- The ordinals of the rows of `rel` between `lo` and `hi` whose value of `expr` as `typ` the
+-- server refuses (or, with `not_null`, is NULL), each computed in its own exception block,
+-- with the server's message. `expr` and `typ` come from the server's own catalog (a generated
+-- column's expression and type), never from a file.
+CREATE OR REPLACE FUNCTION airlock.expression_errors(rel regclass, expr text, typ text,
+                                                     lo bigint, hi bigint, not_null boolean)
+RETURNS TABLE (ord bigint, message text) LANGUAGE plpgsql AS $$
+DECLARE
+    o bigint;
+    v text;
+    q text := format('SELECT ((%s)::%s)::text FROM %s r WHERE "__ord" = $1', expr, typ, rel);
+BEGIN
+    FOR o IN EXECUTE format('SELECT "__ord" FROM %s WHERE "__ord" BETWEEN $1 AND $2 ORDER BY 1', rel)
+             USING lo, hi LOOP
+        BEGIN
+            EXECUTE q INTO v USING o;
+            IF not_null AND v IS NULL THEN
+                ord := o;
+                message := 'the value is NULL, but the column is NOT NULL';
+                RETURN NEXT;
+            END IF;
+        EXCEPTION WHEN others THEN
+            ord := o;
+            message := SQLERRM;
+            RETURN NEXT;
+        END;
+    END LOOP;
+END $$;
 COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 5';
 "#;
 

@@ -3,6 +3,7 @@
 //! CHECK constraints, duplicate keys, other unique indexes) run as SQL over staging;
 //! file-level policy decides the verdict.
 pub mod binding;
+mod generated;
 pub mod keys;
 pub mod lookup;
 pub mod policy;

@@ -86,6 +86,8 @@ pub async fn run(
     timings.lap("check constraints and duplicate keys");
     super::unique::other_unique_indexes(client, feed, binding, names).await?;
     timings.lap("other unique indexes");
+    super::generated::generated_columns(client, feed, binding, names).await?;
+    timings.lap("generated columns");
     Ok(())
 }
 
