@@ -2,8 +2,9 @@
 //! expression that fails (`d * 2` past the integer range) or yields NULL into a NOT NULL
 //! column would refuse the promotion. They are computed here over the typed rows first; the
 //! rows they fail for are set aside with the server's own message, so a validated row never
-//! makes promotion fail on them. A column whose expression reads columns the file does not
-//! feed is left to the promotion (their values are the defaults, known only then).
+//! makes promotion fail on them. Then the target's CHECK constraints on generated columns
+//! are judged with the computed values. A column whose expression reads columns the file
+//! does not feed is left to the promotion (their values are the defaults, known only then).
 use tokio_postgres::Client;
 
 use super::binding::Binding;
@@ -16,19 +17,29 @@ use crate::stage::{ORD_COLUMN, StageNames};
 /// A refused range of rows is halved until it is this small, then tried row by row.
 const ROW_BY_ROW: i64 = 64;
 
+/// The generated columns computable from what the file feeds, with their expressions.
+fn computable<'a>(feed: &'a Feed, binding: &Binding) -> Vec<(&'a Column, &'a str)> {
+    feed.target
+        .columns
+        .iter()
+        .filter_map(|col| {
+            let (expr, reads) = col.generation.as_ref()?;
+            reads
+                .iter()
+                .all(|c| binding.column(c).is_some())
+                .then_some((col, expr.as_str()))
+        })
+        .collect()
+}
+
 pub(super) async fn generated_columns(
     client: &Client,
     feed: &Feed,
     binding: &Binding,
     names: &StageNames,
 ) -> Result<()> {
-    for col in &feed.target.columns {
-        let Some((expr, reads)) = &col.generation else {
-            continue;
-        };
-        if reads.iter().any(|c| binding.column(c).is_none()) {
-            continue;
-        }
+    let generated = computable(feed, binding);
+    for &(col, expr) in &generated {
         let bad = failing_rows(client, names, col, expr).await?;
         if !bad.is_empty() {
             let rows: Vec<(i64, String)> = bad
@@ -45,6 +56,56 @@ pub(super) async fn generated_columns(
                 .collect();
             super::sql::set_aside(client, binding, names, "generated", &rows).await?;
         }
+    }
+    checks_on_generated(client, feed, binding, names, &generated).await
+}
+
+/// The target's CHECK constraints that read a generated column (and otherwise only columns
+/// the file feeds), judged over each typed row with its generated values computed. Rows for
+/// which a value cannot be computed were set aside above.
+async fn checks_on_generated(
+    client: &Client,
+    feed: &Feed,
+    binding: &Binding,
+    names: &StageNames,
+    generated: &[(&Column, &str)],
+) -> Result<()> {
+    let is_generated = |c: &str| generated.iter().any(|(g, _)| g.name == c);
+    for check in &feed.target.checks {
+        let reads_generated = check.columns.iter().any(|c| is_generated(c));
+        let all_known = check
+            .columns
+            .iter()
+            .all(|c| is_generated(c) || binding.column(c).is_some());
+        if !reads_generated || !all_known {
+            continue;
+        }
+        let values: Vec<String> = generated
+            .iter()
+            .map(|(g, expr)| format!(", ({expr})::{} AS {}", g.type_sql, ident(&g.name)))
+            .collect();
+        let condition = format!(
+            "EXISTS (SELECT 1 FROM (SELECT r.*{}) g WHERE ({}) IS FALSE)",
+            values.concat(),
+            check.expr
+        );
+        let message = format!(
+            "violates check constraint {} once its generated columns are computed: {}",
+            check.name, check.expr
+        );
+        let sql = super::sql::set_aside_where(
+            binding,
+            names,
+            &condition,
+            "$1, 'check_constraint', 'error', NULL, $2::text",
+        );
+        super::sql::exec(
+            client,
+            "checking constraints on generated columns",
+            &sql,
+            &[&check.columns.join(", "), &message],
+        )
+        .await?;
     }
     Ok(())
 }

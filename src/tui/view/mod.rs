@@ -106,8 +106,12 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
 fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let line = match &app.status {
-        Some((StatusKind::Error, text)) => Line::from(Span::styled(format!(" ✗ {text}"), t.bad())),
-        Some((StatusKind::Info, text)) => Line::from(Span::styled(format!(" {text}"), t.accent())),
+        Some((StatusKind::Error, text)) => {
+            Line::from(Span::styled(format!(" ✗ {}", shown(text)), t.bad()))
+        }
+        Some((StatusKind::Info, text)) => {
+            Line::from(Span::styled(format!(" {}", shown(text)), t.accent()))
+        }
         None => {
             let mut spans = vec![Span::raw(" ")];
             for (i, (key, help)) in keymap::status_hints(app.view.ctx()).into_iter().enumerate() {
