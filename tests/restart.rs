@@ -126,32 +126,7 @@ fn a_server_restart_mid_run_leaves_production_whole() {
 
     let mut seen = Vec::new();
     for delay_ms in [150u64, 600, 1200, 2500] {
-        psql("DROP DATABASE IF EXISTS restart_test WITH (FORCE)");
-        psql("CREATE DATABASE restart_test");
-        let schema_file = dir.path().join("schema.sql");
-        std::fs::write(&schema_file, &schema).expect("schema file");
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-h",
-                "/var/run/postgresql",
-                "-p",
-                PORT,
-                "-U",
-                "postgres",
-                "-d",
-                "restart_test",
-                "-f",
-            ])
-            .arg(&schema_file)
-            .output()
-            .expect("load schema");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        fresh_database(dir.path(), &schema);
         let hash = || {
             let out = Command::new("psql")
                 .args([
@@ -234,6 +209,34 @@ fn a_server_restart_mid_run_leaves_production_whole() {
     ctl(&version, "stop");
 }
 
+/// `restart_test` made anew on the test's cluster, holding the sample catalog.
+fn fresh_database(dir: &std::path::Path, schema: &str) {
+    psql("DROP DATABASE IF EXISTS restart_test WITH (FORCE)");
+    psql("CREATE DATABASE restart_test");
+    let schema_file = dir.join("schema.sql");
+    std::fs::write(&schema_file, schema).expect("schema file");
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "/var/run/postgresql",
+            "-p",
+            PORT,
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", "restart_test", "-f"])
+        .arg(&schema_file)
+        .output()
+        .expect("load schema");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn show(url: &str, id: &str) -> serde_json::Value {
     let out = airlock(url, &["show", id, "--json"]);
     assert_eq!(
@@ -256,26 +259,7 @@ fn a_crash_that_empties_staging_is_said(
     dir: &tempfile::TempDir,
     schema: &str,
 ) {
-    psql("DROP DATABASE IF EXISTS restart_test WITH (FORCE)");
-    psql("CREATE DATABASE restart_test");
-    let schema_file = dir.path().join("schema.sql");
-    std::fs::write(&schema_file, schema).expect("schema file");
-    let loaded = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-h",
-            "/var/run/postgresql",
-            "-p",
-            PORT,
-            "-U",
-            "postgres",
-        ])
-        .args(["-d", "restart_test", "-f"])
-        .arg(&schema_file)
-        .output()
-        .expect("load schema");
-    assert!(loaded.status.success());
+    fresh_database(dir.path(), schema);
     let broken = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/products-broken.csv");
     let checked = |args: &[&str]| {
         let out = airlock(url, args);
