@@ -78,6 +78,9 @@ pub struct SourceSpec {
     pub encoding: String,
     #[serde(default = "default_null")]
     pub null: Vec<String>,
+    /// "auto" (by the magic bytes, the default), "none", "gzip", "zstd", "bzip2", "xz".
+    #[serde(default)]
+    pub compression: Option<String>,
     /// The most bytes one record may span; default 128 MiB.
     #[serde(default)]
     pub max_record_bytes: Option<u64>,
@@ -93,6 +96,7 @@ impl Default for SourceSpec {
             delimiter: None,
             encoding: default_encoding(),
             null: default_null(),
+            compression: None,
             max_record_bytes: None,
             max_header_bytes: None,
         }
@@ -193,6 +197,7 @@ pub struct Feed {
     pub key: Vec<String>,
     pub delimiter: u8,
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    pub compression: crate::source::CompressionOption,
     /// Explicit `[columns]` entries, by target column.
     pub explicit: BTreeMap<String, Source>,
     pub rules: BTreeMap<String, Rules>,
@@ -421,6 +426,18 @@ pub async fn resolve(
         );
     }
 
+    let compression = match spec.source.compression.as_deref() {
+        None => crate::source::CompressionOption::Auto,
+        Some(name) => crate::source::Compression::parse(name).ok_or_else(|| {
+            err(
+                "source.compression",
+                format!(
+                    "`{name}` is not one of {}",
+                    crate::source::Compression::NAMES
+                ),
+            )
+        })?,
+    };
     for (key, limit) in [
         ("source.max_record_bytes", spec.source.max_record_bytes),
         ("source.max_header_bytes", spec.source.max_header_bytes),
@@ -451,6 +468,7 @@ pub async fn resolve(
         key,
         delimiter,
         encoding,
+        compression,
         explicit,
         rules,
         spec,

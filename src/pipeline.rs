@@ -55,6 +55,7 @@ pub async fn check(
             .source
             .max_header_bytes
             .unwrap_or(limits.max_header_bytes),
+        compression: feed.compression,
     };
     let mut reader = SourceReader::open(file, options)?;
     if let Ok(mut slot) = control.progress.lock() {
@@ -143,12 +144,14 @@ async fn stage_and_validate(
         true => fast_path(client, &binding, source.reader.progress().total_bytes).await?,
         false => None,
     };
+    let compression = source.reader.compression();
     let binding = Arc::new(binding);
     let (stats, typed) = if binding.header.is_empty() {
         // No header line: nothing to stream, and the reader has already seen the whole file.
         let stats = stage::LoadStats {
             records: 0,
             bytes: source.reader.progress().bytes(),
+            text_bytes: source.reader.progress().text_bytes(),
             sha256: source.reader.progress().sha256().unwrap_or_default(),
             ..Default::default()
         };
@@ -186,10 +189,14 @@ async fn stage_and_validate(
     batch::record_load(
         client,
         id,
-        sha256,
-        stats.records as i64,
-        stats.bytes as i64,
-        &binding.definition(),
+        &batch::LoadRecord {
+            sha256,
+            records: stats.records as i64,
+            bytes: stats.bytes as i64,
+            compression: compression.as_str(),
+            text_bytes: stats.text_bytes as i64,
+            definition: &binding.definition(),
+        },
     )
     .await?;
 

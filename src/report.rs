@@ -37,6 +37,10 @@ pub struct FileFacts {
     pub size: Option<i64>,
     pub sha256: Option<String>,
     pub encoding: String,
+    /// `gzip`, `zstd`, `bzip2`, `xz`, or `none`.
+    pub compression: Option<String>,
+    /// The bytes of text the file held (its size, when not compressed).
+    pub text_size: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -178,7 +182,8 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     file_size, file_sha256, encoding, notes, error, db_role, os_user, \
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     applied, previous_table, timings, spec_path, \
-                    to_char(staging_lost_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') \
+                    to_char(staging_lost_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), \
+                    compression, text_size \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -228,6 +233,8 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
             size: r.get(15),
             sha256: r.get(16),
             encoding: r.get(17),
+            compression: r.get(28),
+            text_size: r.get(29),
         },
         notes: from_json(r.get(18)),
         error: r.get(19),
@@ -252,9 +259,15 @@ pub fn render(s: &Summary) -> String {
         "Batch {}  {} → {} ({})  state: {}  verdict: {}",
         s.batch, s.feed, s.target, s.mode, s.state, verdict
     );
+    let compressed = match (s.file.compression.as_deref(), s.file.text_size) {
+        (Some(c), Some(text)) if c != "none" => {
+            format!(" ({c}, {} bytes of text)", thousands(text))
+        }
+        _ => String::new(),
+    };
     let _ = writeln!(
         out,
-        "File {}  {} bytes  sha256 {}  {}",
+        "File {}  {} bytes{compressed}  sha256 {}  {}",
         s.file.path,
         thousands(s.file.size.unwrap_or(0)),
         s.file

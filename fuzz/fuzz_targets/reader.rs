@@ -18,13 +18,15 @@ fn options(selector: u8) -> SourceOptions {
         } else {
             Some(encoding_rs::WINDOWS_1252)
         },
+        // The oracle reads the input's own bytes: no decompression.
+        compression: airlock::source::CompressionOption::Exactly(airlock::source::Compression::None),
         ..SourceOptions::default()
     }
 }
 
-fn reader(data: &[u8], options: SourceOptions) -> SourceReader {
+fn reader(data: &[u8], options: SourceOptions) -> Option<SourceReader> {
     let input = Box::new(std::io::Cursor::new(data.to_vec()));
-    SourceReader::from_reader(Path::new("fuzz.csv"), input, data.len() as u64, options)
+    SourceReader::from_reader(Path::new("fuzz.csv"), input, data.len() as u64, options).ok()
 }
 
 fuzz_target!(|input: &[u8]| {
@@ -32,7 +34,9 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let options = options(selector);
-    let mut source = reader(data, options);
+    let Some(mut source) = reader(data, options) else {
+        return;
+    };
     if source.header().is_err() {
         return;
     }
@@ -45,8 +49,13 @@ fuzz_target!(|input: &[u8]| {
     for (i, (position, record)) in records.iter().enumerate() {
         let start = position.byte as usize;
         assert!(start < data.len(), "record starts past the end");
-        let newlines = data[..start].iter().filter(|&&b| b == b'\n').count() as u64;
-        assert_eq!(position.line, newlines + 1, "line of record {}", i + 1);
+        // Line ends as an editor counts them: LF, CR, and CRLF as one.
+        let line_ends = data[..start]
+            .iter()
+            .enumerate()
+            .filter(|&(j, &b)| b == b'\r' || (b == b'\n' && (j == 0 || data[j - 1] != b'\r')))
+            .count() as u64;
+        assert_eq!(position.line, line_ends + 1, "line of record {}", i + 1);
         let end = records
             .get(i + 1)
             .map_or(data.len(), |(next, _)| next.byte as usize);

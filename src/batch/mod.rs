@@ -264,21 +264,35 @@ pub async fn quarantine(client: &mut Client, id: i64, note: &str) -> Result<()> 
     decide(client, id, "quarantine", State::Quarantined, Some(note)).await
 }
 
-/// What the load found, recorded once it ended: the bytes read (their count and sha256), the
-/// records, and the target's definition as validated.
-pub async fn record_load(
-    client: &impl GenericClient,
-    id: i64,
-    sha256: Option<&str>,
-    records: i64,
-    bytes: i64,
-    definition: &serde_json::Value,
-) -> Result<()> {
+/// What the load found, recorded once it ended.
+pub struct LoadRecord<'a> {
+    /// The sha256 of the bytes read, as received (compressed, when the file is).
+    pub sha256: Option<&'a str>,
+    pub records: i64,
+    /// How many bytes were read, as received.
+    pub bytes: i64,
+    pub compression: &'a str,
+    /// The bytes of text they held.
+    pub text_bytes: i64,
+    /// The target's definition as validated.
+    pub definition: &'a serde_json::Value,
+}
+
+pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_>) -> Result<()> {
     client
         .execute(
             "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, file_size = $4, \
-                 target_definition = $5, updated_at = now() WHERE id = $1",
-            &[&id, &sha256, &records, &bytes, definition],
+                 target_definition = $5, compression = $6, text_size = $7, updated_at = now() \
+             WHERE id = $1",
+            &[
+                &id,
+                &r.sha256,
+                &r.records,
+                &r.bytes,
+                r.definition,
+                &r.compression,
+                &r.text_bytes,
+            ],
         )
         .await
         .map_err(Error::db("recording load statistics"))?;

@@ -211,7 +211,7 @@ pub async fn source_text(
     let row = client
         .query_one(
             &format!(
-                "SELECT b.file_path, b.file_size, \
+                "SELECT b.file_path, b.file_size, b.compression, \
                         (SELECT \"_byte\" FROM {records} WHERE \"_ord\" = $2), \
                         (SELECT \"_byte\" FROM {records} WHERE \"_ord\" = $2::bigint + 1) \
                  FROM airlock.batches b WHERE b.id = $1"
@@ -220,8 +220,13 @@ pub async fn source_text(
         )
         .await
         .map_err(Error::db("locating the record in the file"))?;
-    let (path, size, start, next): (String, Option<i64>, Option<i64>, Option<i64>) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (path, size, compression, start, next): (
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     let Some(start) = start else {
         return Ok(None);
     };
@@ -231,14 +236,25 @@ pub async fn source_text(
         if !std::fs::metadata(&path)?.is_file() {
             return Ok(None);
         }
-        let mut file = std::fs::File::open(&path)?;
-        if size != Some(file.metadata()?.len() as i64) {
-            return Ok(None);
-        }
-        file.seek(SeekFrom::Start(start as u64))?;
         let len = next.map_or(MAX, |n| ((n - start).max(0) as u64).min(MAX));
         let mut buf = Vec::new();
-        file.take(len).read_to_end(&mut buf)?;
+        if size != Some(std::fs::metadata(&path)?.len() as i64) {
+            return Ok(None);
+        }
+        match compression.as_deref() {
+            None | Some("none") => {
+                let mut file = std::fs::File::open(&path)?;
+                file.seek(SeekFrom::Start(start as u64))?;
+                file.take(len).read_to_end(&mut buf)?;
+            }
+            // The record's offset is in the text: decompress up to it.
+            Some(_) => {
+                let mut text =
+                    crate::source::text_of(std::path::Path::new(&path), compression.as_deref())?;
+                std::io::copy(&mut (&mut text).take(start as u64), &mut std::io::sink())?;
+                text.take(len).read_to_end(&mut buf)?;
+            }
+        }
         Ok(Some(buf))
     };
     Ok(read().ok().flatten().map(|mut bytes| {

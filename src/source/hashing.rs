@@ -1,5 +1,7 @@
-//! A reader that hashes (SHA-256) and counts the bytes as they stream past, so the file is read
-//! once for parsing, fingerprinting and progress.
+//! The two readers around the parser. [`Fingerprint`] hashes (SHA-256) and counts the file's
+//! bytes as they stream past — the bytes as received, compressed or not — so the file is read
+//! once for parsing, fingerprinting and progress. [`Positions`] sits on the text the parser
+//! reads, to find where each record really starts and to hold a record to its size limit.
 use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use sha2::{Digest, Sha256};
 pub struct ReadProgress {
     pub total_bytes: u64,
     bytes: AtomicU64,
+    /// The text read (the decompressed bytes of a compressed file).
+    text_bytes: AtomicU64,
     records: AtomicU64,
     digest: Mutex<Option<String>>,
 }
@@ -29,6 +33,11 @@ impl ReadProgress {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// Bytes of text read so far: the same as `bytes` unless the file is compressed.
+    pub fn text_bytes(&self) -> u64 {
+        self.text_bytes.load(Ordering::Relaxed)
+    }
+
     pub fn records(&self) -> u64 {
         self.records.load(Ordering::Relaxed)
     }
@@ -43,22 +52,77 @@ impl ReadProgress {
     }
 }
 
-pub struct HashingReader<R> {
+/// Hashes and counts the bytes read from the file.
+pub struct Fingerprint<R> {
     inner: R,
     hasher: Option<Sha256>,
+    progress: Arc<ReadProgress>,
+}
+
+impl<R> Fingerprint<R> {
+    pub fn new(inner: R, progress: Arc<ReadProgress>) -> Self {
+        Self {
+            inner,
+            hasher: Some(Sha256::new()),
+            progress,
+        }
+    }
+}
+
+impl<R: Read> Read for Fingerprint<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if let Some(hasher) = self.hasher.take()
+                && let Ok(mut digest) = self.progress.digest.lock()
+            {
+                *digest = Some(hex::encode(hasher.finalize()));
+            }
+        } else if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(&buf[..n]);
+            self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// Keeps the text since the current record began, and holds a record to its limit.
+pub struct Positions<R> {
+    inner: R,
     progress: Arc<ReadProgress>,
     /// The bytes handed out from `window_start` on: what the CSV parser has read but not yet
     /// turned into records (its read-ahead), so a record's true first byte can be found.
     window: VecDeque<u8>,
     window_start: u64,
+    /// Line ends before `window_start`: LF, CR and CRLF (one) alike, as an editor counts
+    /// them, so a file with classic Mac line ends has its lines too.
+    line_ends: LineEnds,
     /// The most bytes the current record may span: past it, reading fails (see
     /// [`is_too_long`]) instead of growing the parser's buffers without end.
     limit: u64,
 }
 
+/// Counts line ends across pieces of a stream: a CR, an LF, or a CR followed by an LF.
+#[derive(Debug, Default, Clone, Copy)]
+struct LineEnds {
+    count: u64,
+    after_cr: bool,
+}
+
+impl LineEnds {
+    fn add(&mut self, b: u8) {
+        match b {
+            b'\r' => self.count += 1,
+            b'\n' if !self.after_cr => self.count += 1,
+            _ => {}
+        }
+        self.after_cr = b == b'\r';
+    }
+}
+
 /// The error a read gives once a record has gone past the limit.
 #[derive(Debug)]
-struct TooLong;
+pub(super) struct TooLong;
 
 impl std::fmt::Display for TooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,7 +132,7 @@ impl std::fmt::Display for TooLong {
 
 impl std::error::Error for TooLong {}
 
-/// Whether a parser error is the limit of [`HashingReader`] being reached.
+/// Whether a parser error is the limit of [`Positions`] being reached.
 pub fn is_too_long(e: &csv::Error) -> bool {
     match e.kind() {
         csv::ErrorKind::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<TooLong>()),
@@ -79,14 +143,14 @@ pub fn is_too_long(e: &csv::Error) -> bool {
 /// Read-ahead the parser may hold beyond the record it is in (its buffer capacity).
 const READ_AHEAD: u64 = 1 << 20;
 
-impl<R> HashingReader<R> {
+impl<R> Positions<R> {
     pub fn new(inner: R, progress: Arc<ReadProgress>, limit: u64) -> Self {
         Self {
             inner,
-            hasher: Some(Sha256::new()),
             progress,
             window: VecDeque::new(),
             window_start: 0,
+            line_ends: LineEnds::default(),
             limit,
         }
     }
@@ -97,27 +161,28 @@ impl<R> HashingReader<R> {
     }
 
     /// The parser starts each record read at `from`, but first skips the line terminators and
-    /// blank lines left before the record. Returns the record's first byte and how many `\n`
-    /// were skipped, and forgets everything before `from`.
+    /// blank lines left before the record. Returns the record's first byte and its physical
+    /// line (1-based), and forgets everything before `from`.
     pub fn record_start(&mut self, from: u64) -> (u64, u64) {
         let drop = (from.saturating_sub(self.window_start) as usize).min(self.window.len());
-        self.window.drain(..drop);
+        for b in self.window.drain(..drop) {
+            self.line_ends.add(b);
+        }
         self.window_start += drop as u64;
-        let mut newlines = 0;
+        let mut ends = self.line_ends;
         let mut skipped = 0;
         for &b in self.window.iter() {
-            match b {
-                b'\n' => newlines += 1,
-                b'\r' => {}
-                _ => break,
+            if !matches!(b, b'\n' | b'\r') {
+                break;
             }
+            ends.add(b);
             skipped += 1;
         }
-        (from + skipped, newlines)
+        (from + skipped, ends.count + 1)
     }
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for Positions<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // The window holds every byte since the current record began (and the parser's
         // read-ahead): once it passes the limit, the record is too long.
@@ -125,17 +190,10 @@ impl<R: Read> Read for HashingReader<R> {
             return Err(std::io::Error::other(TooLong));
         }
         let n = self.inner.read(buf)?;
-        if n == 0 {
-            if let Some(hasher) = self.hasher.take()
-                && let Ok(mut digest) = self.progress.digest.lock()
-            {
-                *digest = Some(hex::encode(hasher.finalize()));
-            }
-        } else if let Some(hasher) = self.hasher.as_mut() {
-            hasher.update(&buf[..n]);
-            self.window.extend(&buf[..n]);
-            self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        }
+        self.window.extend(&buf[..n]);
+        self.progress
+            .text_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }

@@ -2,6 +2,7 @@
 //! file size, every record keeping the physical line where it starts. Bytes are decoded here
 //! (UTF-8, or a single-byte encoding such as windows-1252); a field that cannot be decoded or
 //! holds a NUL byte is reported, never guessed at.
+mod compression;
 mod hashing;
 
 use std::borrow::Cow;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
-pub use hashing::{HashingReader, ReadProgress};
+pub use compression::{Compression, CompressionOption, text_of};
+pub use hashing::ReadProgress;
 
 use crate::error::{Error, Result};
 
@@ -27,6 +29,8 @@ pub struct SourceOptions {
     pub max_record_bytes: u64,
     /// The most bytes the header may span (`[source] max_header_bytes`).
     pub max_header_bytes: u64,
+    /// `[source] compression`: by the magic bytes, or as said.
+    pub compression: CompressionOption,
 }
 
 /// 128 MiB: a record larger than this is not a partner's row.
@@ -42,6 +46,7 @@ impl Default for SourceOptions {
             encoding: None,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            compression: CompressionOption::Auto,
         }
     }
 }
@@ -109,10 +114,11 @@ impl FieldProblem {
 /// A streaming reader over one data file.
 pub struct SourceReader {
     path: PathBuf,
-    reader: csv::Reader<HashingReader<Box<dyn Read + Send>>>,
+    reader: csv::Reader<hashing::Positions<Box<dyn Read + Send>>>,
     options: SourceOptions,
     progress: Arc<ReadProgress>,
     ordinal: u64,
+    compression: Compression,
     /// For a regular file: the open handle and what it was, checked once the end is read.
     opened: Option<(File, Identity)>,
     /// Past the header: records are held to `max_record_bytes`.
@@ -143,7 +149,7 @@ impl SourceReader {
             true => Some((file.try_clone().map_err(io)?, Identity::of(&meta))),
             false => None,
         };
-        let mut reader = Self::from_reader(path, Box::new(file), meta.len(), options);
+        let mut reader = Self::from_reader(path, Box::new(file), meta.len(), options)?;
         reader.opened = opened;
         Ok(reader)
     }
@@ -153,34 +159,52 @@ impl SourceReader {
         self.opened.is_some()
     }
 
-    /// Reads from any byte stream; `path` names it in messages, `size` feeds the progress.
+    /// Reads from any byte stream; `path` names it in messages (and its extension is checked
+    /// against the compression the bytes show), `size` feeds the progress.
     pub fn from_reader(
         path: &Path,
         input: Box<dyn Read + Send>,
         size: u64,
         options: SourceOptions,
-    ) -> Self {
+    ) -> Result<Self> {
         let progress = Arc::new(ReadProgress::new(size));
+        let received = hashing::Fingerprint::new(input, progress.clone());
+        let (compression, text) = compression::open(
+            path,
+            Box::new(received),
+            options.compression,
+            progress.clone(),
+        )
+        .map_err(|problem| Error::File {
+            path: path.to_owned(),
+            problem,
+        })?;
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(options.delimiter)
             .quoting(options.quoting)
             .buffer_capacity(1 << 20)
-            .from_reader(HashingReader::new(
-                input,
+            .from_reader(hashing::Positions::new(
+                text,
                 progress.clone(),
                 options.max_header_bytes,
             ));
-        Self {
+        Ok(Self {
             path: path.to_owned(),
             reader,
             options,
             progress,
             ordinal: 0,
+            compression,
             opened: None,
             past_header: false,
-        }
+        })
+    }
+
+    /// How the file is compressed.
+    pub fn compression(&self) -> Compression {
+        self.compression
     }
 
     pub fn progress(&self) -> Arc<ReadProgress> {
@@ -229,13 +253,12 @@ impl SourceReader {
 
     /// The physical line and byte where `record` starts. The parser's own position is where
     /// its read began, before any terminators and blank lines it skipped; step over those.
+    /// Lines are counted by [`hashing::Positions`] (CR, LF and CRLF line ends alike; the
+    /// parser counts LF only).
     fn record_start(&mut self, record: &ByteRecord) -> (u64, u64) {
-        let (line, byte) = record
-            .position()
-            .map(|p| (p.line(), p.byte()))
-            .unwrap_or((1, 0));
-        let (start, skipped_lines) = self.reader.get_mut().record_start(byte);
-        (line + skipped_lines, start)
+        let byte = record.position().map_or(0, |p| p.byte());
+        let (start, line) = self.reader.get_mut().record_start(byte);
+        (line, start)
     }
 
     fn read_raw(&mut self, record: &mut ByteRecord) -> Result<bool> {
@@ -256,6 +279,10 @@ impl SourceReader {
                 Ok(false)
             }
             Err(e) if hashing::is_too_long(&e) => Err(self.too_long(&before, limit)),
+            Err(e) if compression::broken(&e).is_some() => Err(Error::File {
+                path: self.path.clone(),
+                problem: compression::broken(&e).unwrap_or_default(),
+            }),
             Err(e) => Err(Error::File {
                 path: self.path.clone(),
                 problem: format!("read error: {e}"),
@@ -265,7 +292,7 @@ impl SourceReader {
 
     /// The record that began at `before` (or the header) spans more than `limit` bytes.
     fn too_long(&mut self, before: &csv::Position, limit: u64) -> Error {
-        let (byte, skipped) = self.reader.get_mut().record_start(before.byte());
+        let (byte, line) = self.reader.get_mut().record_start(before.byte());
         let (what, key) = match self.past_header {
             true => ("record", "max_record_bytes"),
             false => ("header", "max_header_bytes"),
@@ -275,7 +302,7 @@ impl SourceReader {
             problem: format!(
                 "{what} at line {} (byte offset {byte}) exceeds {} bytes without ending \
                  (an unclosed quote, or no line ends?); the limit is [source] {key}",
-                before.line() + skipped,
+                line,
                 crate::format::thousands(limit as i64),
             ),
         }

@@ -347,6 +347,7 @@ pub(super) fn encode_records(
     Ok(LoadStats {
         records,
         bytes: progress.bytes(),
+        text_bytes: progress.text_bytes(),
         sha256: progress.sha256().unwrap_or_default(),
         pending,
         issues: Some(issue_spill.finish()?),

@@ -144,6 +144,8 @@ DROP TRIGGER IF EXISTS decisions_no_truncate ON airlock.decisions;
 CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON airlock.decisions
     FOR EACH STATEMENT EXECUTE FUNCTION airlock.decisions_append_only();
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS staging_lost_at timestamptz;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS compression text;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS text_size bigint;
 -- The ordinals of the rows of `rel` between `lo` and `hi` whose value of `expr` as `typ` the
 -- server refuses (or, with `not_null`, is NULL), each computed in its own exception block,
 -- with the server's message. `expr` and `typ` come from the server's own catalog (a generated
@@ -402,7 +404,10 @@ fn rows_definition(binding: &Binding) -> String {
 #[derive(Debug, Default)]
 pub struct LoadStats {
     pub records: u64,
+    /// The file's bytes as received (compressed, when it is).
     pub bytes: u64,
+    /// The text they hold.
+    pub text_bytes: u64,
     pub sha256: String,
     /// Target columns with values only the server can judge.
     pub pending: std::collections::BTreeSet<String>,

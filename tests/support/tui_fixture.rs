@@ -121,6 +121,8 @@ pub fn summary(verdict: &str) -> Summary {
             size: Some(11476),
             sha256: Some("744d0d49fd44aa".into()),
             encoding: "utf-8".into(),
+            compression: Some("none".into()),
+            text_size: Some(11_476),
         },
         notes: vec![],
         error: None,
