@@ -78,6 +78,15 @@ pub struct SourceSpec {
     pub encoding: String,
     #[serde(default = "default_null")]
     pub null: Vec<String>,
+    /// Rows above the header to pass over (a title line, an export date).
+    #[serde(default)]
+    pub skip_rows: Option<u64>,
+    /// Whether the first row names the columns (default true); without one, `columns`
+    /// names them in file order.
+    #[serde(default)]
+    pub header: Option<bool>,
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
     /// "auto" (by the magic bytes, the default), "none", "gzip", "zstd", "bzip2", "xz".
     #[serde(default)]
     pub compression: Option<String>,
@@ -96,6 +105,9 @@ impl Default for SourceSpec {
             delimiter: None,
             encoding: default_encoding(),
             null: default_null(),
+            skip_rows: None,
+            header: None,
+            columns: None,
             compression: None,
             max_record_bytes: None,
             max_header_bytes: None,
@@ -171,19 +183,25 @@ pub struct Lookup {
     pub value_column: String,
 }
 
-/// Where a target column's value comes from, per the spec.
+/// Where a target column's value comes from, per the spec: a source column, by its name
+/// and any aliases (`from = ["unit_price", "Unit Price"]`, tried in order).
 #[derive(Debug, Clone)]
 pub enum Source {
-    Field(String),
-    Lookup { from: String, lookup: Lookup },
+    Field(Vec<String>),
+    Lookup { from: Vec<String>, lookup: Lookup },
 }
 
 impl Source {
-    pub fn field(&self) -> &str {
+    /// The source column's names, the first as the spec gives it.
+    pub fn names(&self) -> &[String] {
         match self {
             Source::Field(f) => f,
             Source::Lookup { from, .. } => from,
         }
+    }
+
+    pub fn field(&self) -> &str {
+        self.names().first().map_or("", String::as_str)
     }
 }
 
@@ -375,14 +393,13 @@ pub async fn resolve(
                 ));
             }
         };
-        if let Some(other) = used_sources.insert(source.field().to_owned(), column.clone()) {
-            return Err(err(
-                &key_name,
-                format!(
-                    "source column `{}` is mapped twice (to `{other}` and `{column}`)",
-                    source.field()
-                ),
-            ));
+        for name in source.names() {
+            if let Some(other) = used_sources.insert(name.to_owned(), column.clone()) {
+                return Err(err(
+                    &key_name,
+                    format!("source column `{name}` is mapped twice (to `{other}` and `{column}`)"),
+                ));
+            }
         }
         explicit.insert(column.clone(), source);
     }
@@ -438,6 +455,25 @@ pub async fn resolve(
             )
         })?,
     };
+    match (spec.source.header, &spec.source.columns) {
+        (Some(false), None) => {
+            return Err(err(
+                "source.header",
+                "a file without a header needs [source] columns = [...], its columns in file order"
+                    .into(),
+            ));
+        }
+        (Some(false), Some(cols)) if cols.is_empty() => {
+            return Err(err("source.columns", "names no column".into()));
+        }
+        (None | Some(true), Some(_)) => {
+            return Err(err(
+                "source.columns",
+                "names the columns of a file without a header: set header = false too".into(),
+            ));
+        }
+        _ => {}
+    }
     for (key, limit) in [
         ("source.max_record_bytes", spec.source.max_record_bytes),
         ("source.max_header_bytes", spec.source.max_header_bytes),
@@ -482,7 +518,7 @@ async fn parse_column(
     err: &(dyn Fn(&str, String) -> Error + Sync),
 ) -> Result<Option<Source>> {
     let table = match value {
-        toml::Value::String(s) => return Ok(Some(Source::Field(s.clone()))),
+        toml::Value::String(s) => return Ok(Some(Source::Field(vec![s.clone()]))),
         toml::Value::Table(t) => t,
         _ => return Ok(None),
     };
@@ -501,7 +537,25 @@ async fn parse_column(
             Some(_) => Err(err(k, "expected a string".into())),
         }
     };
-    let from = get("from")?;
+    // `from`: one name, or a list of aliases tried in order.
+    let from: Option<Vec<String>> = match table.get("from") {
+        None => None,
+        Some(toml::Value::String(s)) => Some(vec![s.clone()]),
+        Some(toml::Value::Array(list)) if !list.is_empty() => Some(
+            list.iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    _ => Err(err("from", "expected a list of source column names".into())),
+                })
+                .collect::<Result<_>>()?,
+        ),
+        Some(_) => {
+            return Err(err(
+                "from",
+                "expected a source column name or a non-empty list of them".into(),
+            ));
+        }
+    };
     let Some(lookup_name) = get("lookup")? else {
         if table.contains_key("match") || table.contains_key("value") {
             return Err(err("lookup", "`match` and `value` need `lookup`".into()));

@@ -56,13 +56,19 @@ pub async fn check(
             .max_header_bytes
             .unwrap_or(limits.max_header_bytes),
         compression: feed.compression,
+        skip_rows: feed.spec.source.skip_rows.unwrap_or(0),
+        has_header: feed.spec.source.header != Some(false),
     };
     let mut reader = SourceReader::open(file, options)?;
     if let Ok(mut slot) = control.progress.lock() {
         *slot = Some(reader.progress());
     }
-    let header = reader.header()?;
-    let binding = binding::bind(feed, file, header.as_deref())?;
+    // Without a header, the spec names the columns in file order.
+    let header = match (reader.header()?, &feed.spec.source.columns) {
+        (None, Some(columns)) if !options.has_header => Some(columns.clone()),
+        (header, _) => header,
+    };
+    let binding = binding::bind(feed, file, header.as_deref(), reader.header_line())?;
     let file_size = std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0);
     let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
     let id = batch::create(

@@ -100,6 +100,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Loaded> {
         &feed,
         &file,
         (!header.is_empty()).then_some(header.as_slice()),
+        None,
     )?;
     let stored: Option<serde_json::Value> = r.get(8);
     if stored.is_some_and(|d| d != binding.definition()) {

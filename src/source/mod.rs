@@ -31,6 +31,10 @@ pub struct SourceOptions {
     pub max_header_bytes: u64,
     /// `[source] compression`: by the magic bytes, or as said.
     pub compression: CompressionOption,
+    /// `[source] skip_rows`: rows above the header (a title, a date line), passed over.
+    pub skip_rows: u64,
+    /// `[source] header`: whether the first row (after those) names the columns.
+    pub has_header: bool,
 }
 
 /// 128 MiB: a record larger than this is not a partner's row.
@@ -47,6 +51,8 @@ impl Default for SourceOptions {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             compression: CompressionOption::Auto,
+            skip_rows: 0,
+            has_header: true,
         }
     }
 }
@@ -119,6 +125,8 @@ pub struct SourceReader {
     progress: Arc<ReadProgress>,
     ordinal: u64,
     compression: Compression,
+    /// The physical line the header was read from.
+    header_line: Option<u64>,
     /// For a regular file: the open handle and what it was, checked once the end is read.
     opened: Option<(File, Identity)>,
     /// Past the header: records are held to `max_record_bytes`.
@@ -197,9 +205,15 @@ impl SourceReader {
             progress,
             ordinal: 0,
             compression,
+            header_line: None,
             opened: None,
             past_header: false,
         })
+    }
+
+    /// The physical line the header was read from (after `skip_rows`).
+    pub fn header_line(&self) -> Option<u64> {
+        self.header_line
     }
 
     /// How the file is compressed.
@@ -211,9 +225,23 @@ impl SourceReader {
         self.progress.clone()
     }
 
-    /// The header record, decoded; `None` for a file with no records at all.
+    /// The header record, decoded, after the rows `skip_rows` passes over; `None` for a file
+    /// with no records at all, or one read without a header (`has_header` false). Names keep
+    /// their own spaces: matching ignores them only after an exact match failed.
     pub fn header(&mut self) -> Result<Option<Vec<String>>> {
         let mut record = ByteRecord::new();
+        for _ in 0..self.options.skip_rows {
+            if !self.read_raw(&mut record)? {
+                break;
+            }
+        }
+        if !self.options.has_header {
+            self.past_header = true;
+            self.reader
+                .get_mut()
+                .set_limit(self.options.max_record_bytes);
+            return Ok(None);
+        }
         let found = self.read_raw(&mut record)?;
         self.past_header = true;
         self.reader
@@ -222,10 +250,11 @@ impl SourceReader {
         if !found {
             return Ok(None);
         }
+        self.header_line = Some(self.record_start(&record).0);
         let mut names = Vec::with_capacity(record.len());
         for (i, field) in record.iter().enumerate() {
             match decode(field, self.options.encoding) {
-                Ok(name) => names.push(name.trim().to_string()),
+                Ok(name) => names.push(name.into_owned()),
                 Err(problem) => {
                     return Err(Error::File {
                         path: self.path.clone(),

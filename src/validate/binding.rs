@@ -100,24 +100,103 @@ impl Binding {
     }
 }
 
-fn find_header(header: &[String], name: &str) -> Result<Option<usize>, Vec<usize>> {
-    let exact: Vec<usize> = (0..header.len()).filter(|&i| header[i] == name).collect();
-    let found = if exact.is_empty() {
-        (0..header.len())
-            .filter(|&i| header[i].eq_ignore_ascii_case(name))
-            .collect()
-    } else {
-        exact
-    };
-    match found.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some(*one)),
-        _ => Err(found),
+/// A header name as matching compares it loosely: no surrounding spaces, lower case, and
+/// space, `_` and `-` alike (`Unit Price` = `unit_price` = `unit-price`).
+fn loose(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_lowercase().next().unwrap_or(c),
+        })
+        .collect()
+}
+
+/// Where `names` (a column's name and aliases, in order) is in the header: exactly first,
+/// then ignoring case, then loosely (see [`loose`]); the first name found wins. `Err` lists
+/// the positions when one name matches several header columns at the same tier.
+fn find_header(header: &[String], names: &[String]) -> Result<Option<usize>, Vec<usize>> {
+    type Tier = fn(&str, &str) -> bool;
+    let tiers: [Tier; 3] = [
+        |h, n| h == n,
+        |h, n| h.eq_ignore_ascii_case(n),
+        |h, n| loose(h) == loose(n),
+    ];
+    for tier in tiers {
+        for name in names {
+            let found: Vec<usize> = (0..header.len())
+                .filter(|&i| tier(&header[i], name))
+                .collect();
+            match found.as_slice() {
+                [] => continue,
+                [one] => return Ok(Some(*one)),
+                _ => return Err(found),
+            }
+        }
     }
+    Ok(None)
+}
+
+/// The header field most like `name`, when one is close enough to be a likely misspelling.
+fn closest<'a>(header: &'a [String], name: &str) -> Option<&'a str> {
+    let target = loose(name);
+    header
+        .iter()
+        .map(|h| (edit_distance(&loose(h), &target), h))
+        .filter(|(d, h)| *d > 0 && *d <= (target.chars().count().max(h.chars().count()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, h)| h.as_str())
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
+/// When the header parsed to one field holding another likely delimiter, the delimiter is
+/// probably wrong: says so, with the header as read.
+fn wrong_delimiter(header: &[String], delimiter: u8) -> Option<String> {
+    let [only] = header else { return None };
+    let likely = [b';', b'|', b'\t', b',']
+        .into_iter()
+        .filter(|&d| d != delimiter)
+        .max_by_key(|&d| only.bytes().filter(|&b| b == d).count())
+        .filter(|&d| only.as_bytes().contains(&d))?;
+    let shown = if likely == b'\t' {
+        "\\t".to_string()
+    } else {
+        (likely as char).to_string()
+    };
+    Some(format!(
+        "the header is one field, `{}`: the delimiter is probably `{shown}`, not `{}` (set [source] delimiter = \"{shown}\")",
+        crate::validate::clip(only, 120),
+        if delimiter == b'\t' {
+            "\\t".to_string()
+        } else {
+            (delimiter as char).to_string()
+        },
+    ))
 }
 
 /// Binds a header to the feed. `None` is a file without even a header line.
-pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Binding> {
+/// `header_line` is where the header was read, for messages (`None`: not from a file).
+pub fn bind(
+    feed: &Feed,
+    file: &Path,
+    header: Option<&[String]>,
+    header_line: Option<u64>,
+) -> Result<Binding> {
     let Some(header) = header else {
         return Ok(Binding {
             notes: vec!["the file is empty: not even a header line".into()],
@@ -139,12 +218,13 @@ pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Bindi
     let mut missing = Vec::new();
     let mut used = vec![false; header.len()];
     for col in &target.columns {
-        let (source_name, lookup) = match feed.explicit.get(&col.name) {
+        let (names, lookup) = match feed.explicit.get(&col.name) {
             Some(Source::Field(f)) => (f.clone(), None),
             Some(Source::Lookup { from, lookup }) => (from.clone(), Some(lookup.clone())),
-            None => (col.name.clone(), None),
+            None => (vec![col.name.clone()], None),
         };
-        let index = match find_header(header, &source_name) {
+        let source_name = names.first().cloned().unwrap_or_default();
+        let index = match find_header(header, &names) {
             Ok(found) => found,
             Err(positions) => {
                 return Err(file_err(format!(
@@ -170,7 +250,24 @@ pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Bindi
                 } else {
                     "NOT NULL without a default".to_string()
                 };
-                missing.push(format!("`{source_name}` ({why})"));
+                let named = if names.len() > 1 {
+                    format!(
+                        "`{source_name}` (or {})",
+                        names[1..]
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                } else {
+                    format!("`{source_name}`")
+                };
+                let hint = names
+                    .iter()
+                    .find_map(|n| closest(header, n))
+                    .map(|h| format!("; the header has `{h}` — did you mean it?"))
+                    .unwrap_or_default();
+                missing.push(format!("{named} ({why}){hint}"));
             }
             continue;
         };
@@ -209,10 +306,24 @@ pub fn bind(feed: &Feed, file: &Path, header: Option<&[String]>) -> Result<Bindi
         });
     }
     if !missing.is_empty() {
+        if let Some(delimiter) = wrong_delimiter(header, feed.delimiter) {
+            return Err(file_err(delimiter));
+        }
         return Err(file_err(format!(
-            "required column{} missing from the header: {}",
+            "required column{} missing from the header: {}. The header{} reads: {}",
             if missing.len() > 1 { "s" } else { "" },
-            missing.join(", ")
+            missing.join(", "),
+            header_line
+                .map(|l| format!(" (line {l})"))
+                .unwrap_or_default(),
+            crate::validate::clip(
+                &header
+                    .iter()
+                    .map(|h| format!("`{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                300
+            )
         )));
     }
     let mut notes = Vec::new();
