@@ -202,6 +202,7 @@ async fn stage_and_validate(
             compression: compression.as_str(),
             text_bytes: stats.text_bytes as i64,
             definition: &binding.definition(),
+            conversions: json(&stats.conversions),
         },
     )
     .await?;

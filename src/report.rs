@@ -81,6 +81,8 @@ pub struct Summary {
     pub timings: Option<serde_json::Value>,
     /// When a server restart emptied the batch's staging: its rows can no longer be shown.
     pub staging_lost_at: Option<String>,
+    /// What the columns' parsing rules changed, per column, with an example.
+    pub conversions: Vec<crate::stage::Conversion>,
 }
 
 impl Summary {
@@ -183,7 +185,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     applied, previous_table, timings, spec_path, \
                     to_char(staging_lost_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), \
-                    compression, text_size \
+                    compression, text_size, conversions \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -246,6 +248,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         previous_table: r.get(24),
         timings: r.get(25),
         staging_lost_at: r.get(27),
+        conversions: from_json(r.get(30)),
     })
 }
 
@@ -348,6 +351,20 @@ pub fn render(s: &Summary) -> String {
             .collect();
         if !changed.is_empty() {
             let _ = writeln!(out, "      changes: {}", changed.join(", "));
+        }
+    }
+    if !s.conversions.is_empty() {
+        let _ = writeln!(out, "\nRead by the [columns] rules");
+        for c in &s.conversions {
+            let _ = writeln!(
+                out,
+                "  {:<18} {:>9} value{}  e.g. '{}' → {}",
+                c.column,
+                thousands(c.rows as i64),
+                if c.rows == 1 { " " } else { "s" },
+                c.from,
+                c.to
+            );
         }
     }
     for n in &s.notes {

@@ -276,13 +276,16 @@ pub struct LoadRecord<'a> {
     pub text_bytes: i64,
     /// The target's definition as validated.
     pub definition: &'a serde_json::Value,
+    /// What the columns' parsing rules changed (`stage::Conversion`s).
+    pub conversions: serde_json::Value,
 }
 
 pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_>) -> Result<()> {
     client
         .execute(
             "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, file_size = $4, \
-                 target_definition = $5, compression = $6, text_size = $7, updated_at = now() \
+                 target_definition = $5, compression = $6, text_size = $7, conversions = $8, \
+                 updated_at = now() \
              WHERE id = $1",
             &[
                 &id,
@@ -292,6 +295,7 @@ pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_
                 r.definition,
                 &r.compression,
                 &r.text_bytes,
+                &r.conversions,
             ],
         )
         .await

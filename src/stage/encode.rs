@@ -18,6 +18,7 @@ use crate::validate::Severity;
 use crate::validate::binding::{Binding, BoundColumn};
 use crate::validate::keys::KeyTracker;
 use crate::validate::lookup::{LookupMap, Resolved};
+use crate::validate::parse::Parsed;
 use crate::validate::row::{self, FieldValue, RowIssue};
 
 /// Text-format COPY encoding: tab-separated, `\N` for NULL, backslash escapes.
@@ -79,6 +80,14 @@ impl CopyEncoder {
     fn end_row(&mut self) {
         self.buf.put_u8(b'\n');
         self.first = true;
+    }
+
+    /// Takes back the end of the row just written, to add fields to it.
+    fn undo_end_row(&mut self) {
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.truncate(self.buf.len() - 1);
+            self.first = false;
+        }
     }
 }
 
@@ -211,6 +220,15 @@ pub(super) fn encode_records(
     let progress = reader.progress();
     let width = binding.header.len();
     let direct: Vec<Option<&BoundColumn>> = (0..width).map(|i| binding.fed_directly(i)).collect();
+    // The columns with parsing rules, and their source fields.
+    let parsing: Vec<(&BoundColumn, usize)> = binding
+        .columns
+        .iter()
+        .filter(|c| c.parse.is_some())
+        .map(|c| (c, c.source_index))
+        .collect();
+    let parsed_sources = binding.parsed_sources();
+    let mut conversions = Conversions::default();
     let mut record = ByteRecord::new();
     let mut enc = CopyEncoder::default();
     let mut issues: Vec<RowIssue> = Vec::new();
@@ -272,10 +290,46 @@ pub(super) fn encode_records(
                 }
             });
         }
-        row::check_row(&binding, &fields, &mut issues);
+        // What the columns' parsing rules make of their fields; the checks, lookups, keys
+        // and typed rows see that, staging keeps the fields as the file has them.
+        let parsed: Vec<(usize, Parsed<'_>)> = parse_fields(&parsing, &fields);
+        let values: Cow<'_, [FieldValue<'_>]> = if parsed.is_empty() {
+            Cow::Borrowed(&fields[..])
+        } else {
+            let mut values = fields.clone();
+            for ((col, index), (_, p)) in parsing.iter().zip(&parsed) {
+                values[*index] = match p {
+                    Parsed::Value(v) => {
+                        if let FieldValue::Text(before) = fields[*index]
+                            && before != v.as_ref()
+                        {
+                            conversions.note(col, before, v);
+                        }
+                        FieldValue::Text(v)
+                    }
+                    Parsed::Null => FieldValue::Null,
+                    Parsed::Unfit(message) => {
+                        let before = match fields[*index] {
+                            FieldValue::Text(t) => Some(t),
+                            _ => None,
+                        };
+                        issues.push(RowIssue::new(
+                            Some(&col.target),
+                            "format",
+                            Severity::Error,
+                            before,
+                            message.clone(),
+                        ));
+                        FieldValue::Unusable
+                    }
+                };
+            }
+            Cow::Owned(values)
+        };
+        row::check_row(&binding, &values, &mut issues);
         let mut resolved = reuse(std::mem::take(&mut spare_resolved));
         if let Some(lookups) = &lookups {
-            resolve_lookups(&binding, lookups, &fields, &mut resolved, &mut issues);
+            resolve_lookups(&binding, lookups, &values, &mut resolved, &mut issues);
         }
         let mut undecided = false;
         for issue in issues.iter().filter(|i| i.k == row::PENDING) {
@@ -288,7 +342,7 @@ pub(super) fn encode_records(
         }
         let good = !issues.iter().any(|i| i.s == Severity::Error.as_str());
         if let (Some(keys), true) = (keys.as_mut(), good) {
-            keys.add_key(|i| match fields.get(i) {
+            keys.add_key(|i| match values.get(i) {
                 Some(FieldValue::Text(t)) => t,
                 _ => "",
             });
@@ -332,8 +386,16 @@ pub(super) fn encode_records(
         issue_spill.flush_if_full()?;
         if !source_here {
             stage_row(&mut enc, &record, &pos, broken, &fields, &reader);
+            if !parsing.is_empty() {
+                // The staging row's parsed columns, after its fields (see `create_tables`).
+                enc.undo_end_row();
+                write_parsed(&mut enc, &parsed_sources, &parsing, &values);
+                enc.end_row();
+            }
         }
         spare_resolved = reuse(resolved);
+        drop(values);
+        drop(parsed);
         spare_fields = reuse(fields);
         spare_decoded = reuse(decoded);
         if enc.buf.len() >= CHUNK && tx.blocking_send(enc.take_chunk()).is_err() {
@@ -345,6 +407,7 @@ pub(super) fn encode_records(
     }
     let candidates = keys.and_then(KeyTracker::into_candidates);
     Ok(LoadStats {
+        conversions: conversions.0,
         records,
         bytes: progress.bytes(),
         text_bytes: progress.text_bytes(),
@@ -390,6 +453,64 @@ fn stage_row(
     }
     write_fields(enc, fields);
     enc.end_row();
+}
+
+/// Each parsing rule's result for its field; empty when no column has rules.
+fn parse_fields<'a>(
+    parsing: &[(&BoundColumn, usize)],
+    fields: &[FieldValue<'a>],
+) -> Vec<(usize, Parsed<'a>)> {
+    parsing
+        .iter()
+        .map(|(col, index)| {
+            let p = match (fields.get(*index), &col.parse) {
+                (Some(FieldValue::Text(t)), Some(rules)) => rules.apply(t),
+                (Some(FieldValue::Null), _) => Parsed::Null,
+                _ => Parsed::Unfit(String::new()),
+            };
+            (*index, p)
+        })
+        .map(|(i, p)| match p {
+            // A missing or undecodable field was reported already.
+            Parsed::Unfit(m) if m.is_empty() => (i, Parsed::Null),
+            p => (i, p),
+        })
+        .collect()
+}
+
+/// The staging row's parsed columns: for each source field some rules read, the value
+/// they made (NULL when it did not fit).
+fn write_parsed(
+    enc: &mut CopyEncoder,
+    sources: &[usize],
+    parsing: &[(&BoundColumn, usize)],
+    values: &[FieldValue<'_>],
+) {
+    for index in sources {
+        let ruled = parsing.iter().any(|(_, i)| i == index);
+        match values.get(*index) {
+            Some(FieldValue::Text(t)) if ruled => enc.field(Some(t)),
+            _ => enc.field(None),
+        }
+    }
+}
+
+/// How many values each column's parsing rules changed, with the first as an example.
+#[derive(Default)]
+struct Conversions(Vec<super::Conversion>);
+
+impl Conversions {
+    fn note(&mut self, col: &BoundColumn, before: &str, after: &str) {
+        match self.0.iter_mut().find(|c| c.column == col.target) {
+            Some(c) => c.rows += 1,
+            None => self.0.push(super::Conversion {
+                column: col.target.clone(),
+                rows: 1,
+                from: crate::validate::clip(before, 60),
+                to: crate::validate::clip(after, 60),
+            }),
+        }
+    }
 }
 
 /// A record's fields as text; a null marker or an unusable field is NULL.

@@ -11,7 +11,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::validate::binding::{Binding, stage_field};
+use crate::validate::binding::{Binding, parsed_field, stage_field};
 
 use encode::{CHUNK, TypedOut};
 pub use encode::{Fast, Reading};
@@ -146,6 +146,7 @@ CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON airlock.decisions
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS staging_lost_at timestamptz;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS compression text;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS text_size bigint;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS conversions jsonb NOT NULL DEFAULT '[]';
 -- The ordinals of the rows of `rel` between `lo` and `hi` whose value of `expr` as `typ` the
 -- server refuses (or, with `not_null`, is NULL), each computed in its own exception block,
 -- with the server's message. `expr` and `typ` come from the server's own catalog (a generated
@@ -346,6 +347,9 @@ pub async fn create_tables(client: &Client, names: &StageNames, binding: &Bindin
     for i in 0..fields {
         cols.push_str(&format!(", {} text", stage_field(i)));
     }
+    for i in binding.parsed_sources() {
+        cols.push_str(&format!(", {} text", parsed_field(i)));
+    }
     let sql = format!(
         "CREATE UNLOGGED TABLE {raw} ({cols});
          CREATE UNLOGGED TABLE {issues} (
@@ -418,6 +422,18 @@ pub struct LoadStats {
     pub typed: Option<std::fs::File>,
     /// Keys that may repeat, one list per key column; `None` when every row must be grouped.
     pub candidates: Option<Vec<Vec<String>>>,
+    /// What the columns' parsing rules changed.
+    pub conversions: Vec<Conversion>,
+}
+
+/// How many values one column's parsing rules changed, with the first as an example
+/// (`price`: 287 values, `1.299,00 €` → `1299.00`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Conversion {
+    pub column: String,
+    pub rows: u64,
+    pub from: String,
+    pub to: String,
 }
 
 /// How the typed rows table was filled while loading.
@@ -448,6 +464,10 @@ pub async fn load(
     for i in 0..binding.header.len() {
         columns.push_str(", ");
         columns.push_str(&stage_field(i));
+    }
+    for i in binding.parsed_sources() {
+        columns.push_str(", ");
+        columns.push_str(&parsed_field(i));
     }
     let ctx = || Error::db(format!("loading batch {} into staging", names.batch));
     let typed_ctx = || Error::db(format!("writing the typed rows of batch {}", names.batch));

@@ -38,12 +38,18 @@ pub struct BoundColumn {
     pub key: bool,
     pub lookup: Option<Lookup>,
     pub rules: Option<Rules>,
+    /// The column's parsing rules (`[columns]`), applied before every check.
+    pub parse: Option<std::sync::Arc<super::parse::ParseRules>>,
 }
 
 impl BoundColumn {
-    /// The staging column holding this column's source field.
+    /// The staging column holding the value this column's checks judge: its source field,
+    /// or, when parsing rules read the field, what they made of it.
     pub fn stage_column(&self) -> String {
-        stage_field(self.source_index)
+        match self.parse {
+            Some(_) => parsed_field(self.source_index),
+            None => stage_field(self.source_index),
+        }
     }
 
     /// Whether the server prints this column's value, given as `text`, exactly as `text`.
@@ -55,6 +61,11 @@ impl BoundColumn {
 /// The name of the staging column for source field `index` (0-based).
 pub fn stage_field(index: usize) -> String {
     ident(&format!("f{}", index + 1))
+}
+
+/// The staging column for what a column's parsing rules made of source field `index`.
+pub fn parsed_field(index: usize) -> String {
+    ident(&format!("n{}", index + 1))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -83,7 +94,21 @@ impl Binding {
     pub fn fed_directly(&self, index: usize) -> Option<&BoundColumn> {
         self.columns
             .iter()
-            .find(|c| c.source_index == index && c.lookup.is_none())
+            .find(|c| c.source_index == index && c.lookup.is_none() && c.parse.is_none())
+    }
+
+    /// The source fields parsing rules read, in order: staging keeps what the rules made of
+    /// each beside the field itself.
+    pub fn parsed_sources(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .columns
+            .iter()
+            .filter(|c| c.parse.is_some())
+            .map(|c| c.source_index)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The target's columns as validated (name, type, NOT NULL, key), to notice a target
@@ -303,6 +328,10 @@ pub fn bind(
             key: feed.key.contains(&col.name),
             lookup,
             rules: feed.rules.get(&col.name).cloned(),
+            parse: feed
+                .parsing
+                .get(&col.name)
+                .map(|p| std::sync::Arc::new(p.clone())),
         });
     }
     if !missing.is_empty() {

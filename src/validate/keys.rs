@@ -145,6 +145,7 @@ mod tests {
             value_rule: rule,
             type_oid: 0,
             equality: true,
+            parse: None,
             typmod: -1,
             type_sql: "t".into(),
             cast_sql: "t".into(),

@@ -6,6 +6,7 @@ pub mod binding;
 mod generated;
 pub mod keys;
 pub mod lookup;
+pub mod parse;
 pub mod policy;
 pub mod row;
 mod scan;

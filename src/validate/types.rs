@@ -502,11 +502,80 @@ fn check_date(value: &str) -> Verdict {
     match ymd(pg_trim(value)) {
         Some((y, m, d)) if valid_date(y, m, d) => OK,
         Some(_) => out_of_range_date(value),
-        None => Unsure,
+        None => datestyle_dependent(value).unwrap_or(Unsure),
     }
 }
 
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A date written in numbers with the year last (`03/04/2026`, `3.4.26`, `04-03-2026 10:00`):
+/// PostgreSQL reads its day and month in the order the server's DateStyle says, so the same
+/// file would load differently on two servers. Airlock never lets the setting decide: such a
+/// value is refused, naming the `date_format` that reads it (the column's parsing rule turns
+/// it into an ISO date before this check sees it). A year first (`2026/03/04`) is not
+/// ambiguous and goes to the server as before.
+fn datestyle_dependent(value: &str) -> Option<Verdict> {
+    let t = pg_trim(value);
+    let date = t.split([' ', 'T']).next()?;
+    let sep = date.chars().find(|c| matches!(c, '/' | '.' | '-'))?;
+    let parts: Vec<&str> = date.split(sep).collect();
+    let [a, b, y] = parts.as_slice() else {
+        return None;
+    };
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+    if !digits(a) || !digits(b) || !digits(y) || a.len() > 2 || b.len() > 2 {
+        return None;
+    }
+    if y.len() != 2 && y.len() != 4 {
+        return None;
+    }
+    let (first, second): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+    let year = if y.len() == 4 { "%Y" } else { "%y" };
+    let format = |day_first: bool| {
+        let (one, two) = if day_first {
+            ("%d", "%m")
+        } else {
+            ("%m", "%d")
+        };
+        format!("{one}{sep}{two}{sep}{year}")
+    };
+    let month = |m: usize| MONTHS.get(m.wrapping_sub(1)).copied().unwrap_or("?");
+    let shown = crate::validate::clip(value, 60);
+    Some(Reject(
+        if (1..=12).contains(&first) && (1..=12).contains(&second) && first != second {
+            format!(
+                "'{shown}' could be {first} {} or {second} {}: PostgreSQL would read it by the server's DateStyle, so Airlock does not; set date_format for this column in [columns] (\"{}\" or \"{}\")",
+                month(second),
+                month(first),
+                format(true),
+                format(false)
+            )
+        } else {
+            format!(
+                "'{shown}' is not an ISO date (YYYY-MM-DD), and how PostgreSQL reads it depends on the server's DateStyle; set date_format for this column in [columns] (\"{}\")",
+                format(first > 12 || second <= 12)
+            )
+        },
+    ))
+}
+
 fn check_timestamp(value: &str, tz: bool) -> Verdict {
+    if let Some(verdict) = datestyle_dependent(value) {
+        return verdict;
+    }
     let t = pg_trim(value);
     if t.len() < 16 || !t.is_char_boundary(10) || !t.is_char_boundary(11) {
         return Unsure;

@@ -134,6 +134,7 @@ pub fn summary(verdict: &str) -> Summary {
         previous_table: None,
         timings: None,
         staging_lost_at: None,
+        conversions: Vec::new(),
     }
 }
 
