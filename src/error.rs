@@ -43,6 +43,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("--target {target}: {problem}")]
+    Target { target: String, problem: String },
+
     #[error("batch {id} not found")]
     BatchNotFound { id: i64 },
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod feed;
 pub mod format;
+pub mod init;
 pub mod pipeline;
 pub mod plan;
 pub mod promote;

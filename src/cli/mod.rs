@@ -132,6 +132,22 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         batch: Option<i64>,
     },
+    /// Write a first feed spec from the target table and a sample file: columns matched,
+    /// lookups behind foreign keys, delimiter, encoding, compression, date and number
+    /// formats guessed, each guess commented with its evidence
+    Init {
+        /// The production table, e.g. public.products
+        #[arg(long)]
+        target: String,
+        /// A sample of the partner's file
+        sample: PathBuf,
+        /// Where to write the spec (default: print it)
+        #[arg(short, long, value_name = "FEED.toml")]
+        output: Option<PathBuf>,
+        /// The feed's name (default: the sample's file name)
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Create the sandbox database `airlock_demo` with a sample catalog and open the review
     /// UI on the broken case-study feed
     Demo {
@@ -370,6 +386,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "nothing older than {} to prune",
                     humantime::format_duration(*older_than)
                 ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init {
+            target: table,
+            sample,
+            output,
+            name,
+        } => {
+            let name = name.clone().unwrap_or_else(|| {
+                let stem = sample
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "feed".into());
+                stem.split('.').next().unwrap_or("feed").to_string()
+            });
+            let text = crate::init::propose(&client, table, sample, &name).await?;
+            match output {
+                None => out::text(&text),
+                Some(path) => {
+                    if path.exists() {
+                        anyhow::bail!("{} exists; not overwritten", path.display());
+                    }
+                    std::fs::write(path, &text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    out::line(&format!(
+                        "wrote {}; next: airlock check {} {}",
+                        path.display(),
+                        path.display(),
+                        sample.display()
+                    ));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
-pub use compression::{Compression, CompressionOption, text_of};
+pub use compression::{Compression, CompressionOption, open as compression_open, text_of};
 pub use hashing::ReadProgress;
 
 use crate::error::{Error, Result};

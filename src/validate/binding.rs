@@ -140,7 +140,7 @@ fn loose(name: &str) -> String {
 /// Where `names` (a column's name and aliases, in order) is in the header: exactly first,
 /// then ignoring case, then loosely (see [`loose`]); the first name found wins. `Err` lists
 /// the positions when one name matches several header columns at the same tier.
-fn find_header(header: &[String], names: &[String]) -> Result<Option<usize>, Vec<usize>> {
+pub fn find_header(header: &[String], names: &[String]) -> Result<Option<usize>, Vec<usize>> {
     type Tier = fn(&str, &str) -> bool;
     let tiers: [Tier; 3] = [
         |h, n| h == n,
@@ -174,7 +174,7 @@ fn closest<'a>(header: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 /// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
