@@ -22,6 +22,7 @@ ORDER = [
     ("pgloader_empty", "(c) pgloader into an empty table"),
     ("pgloader_half", "(c) pgloader into a half-filled table"),
     ("check", "(d) airlock check"),
+    ("check_gzip", "(d') airlock check of the same feed gzip-compressed"),
     ("run_upsert", "(e) airlock run --yes, upsert"),
     ("run_swap", "(f) airlock run --yes, swap"),
 ]
@@ -39,7 +40,7 @@ for n in sorted(times):
             continue
         a = med.get("copy")
         b = {"check": "seed_load_validate", "run_upsert": "seed_total", "run_swap": "replace_total",
-             "pgloader_empty": "check"}.get(key)
+             "pgloader_empty": "check", "check_gzip": "check"}.get(key)
         ra = f"{med[key] / a:.1f}" if a else ""
         rb = f"{med[key] / med[b]:.2f}" if b and b in med else ""
         mem = rss[n].get(key)
@@ -47,4 +48,5 @@ for n in sorted(times):
         print(f"| {n:,} | {label} | {med[key]:.2f} | {ra} | {rb} | {mem} |")
 print()
 print("* (d) against (b)'s load+validate; (e) against (b) end to end; (f) against the hand-written")
-print("  replace end to end; (c) into an empty table against (d) — Airlock also validates.")
+print("  replace end to end; (c) into an empty table against (d) — Airlock also validates;")
+print("  (d') against (d).")
