@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 use tokio_postgres::GenericClient;
 
@@ -14,7 +13,7 @@ use crate::db::catalog::{self, Column, Table};
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::format::thousands;
-use crate::source::{CompressionOption, ReadProgress, SourceOptions, SourceReader};
+use crate::source::{SourceOptions, SourceReader};
 
 /// How many records of the sample are looked at.
 const SAMPLE: usize = 1000;
@@ -31,12 +30,13 @@ pub async fn propose(
         path: sample.to_owned(),
         problem,
     };
-    let (compression, head) = sample_text(sample).map_err(file_err)?;
-    let utf8 = match std::str::from_utf8(&head) {
-        Ok(_) => true,
-        // A sample cut inside a character is still UTF-8.
-        Err(e) => e.error_len().is_none(),
-    };
+    let (compression, utf16, head) = sample_text(sample).map_err(file_err)?;
+    let utf8 = utf16
+        || match std::str::from_utf8(&head) {
+            Ok(_) => true,
+            // A sample cut inside a character is still UTF-8.
+            Err(e) => e.error_len().is_none(),
+        };
     let encoding = (!utf8).then_some(encoding_rs::WINDOWS_1252);
     let text = match encoding {
         None => String::from_utf8_lossy(&head).into_owned(),
@@ -100,7 +100,9 @@ pub async fn propose(
         out,
         "encoding  = {}   # {}",
         toml_str(if utf8 { "utf-8" } else { "windows-1252" }),
-        if utf8 {
+        if utf16 {
+            "the sample is UTF-16 (by its byte order mark), read as UTF-8"
+        } else if utf8 {
             "the sample is valid UTF-8"
         } else {
             "the sample is not valid UTF-8; Windows-1252 is the usual export encoding"
@@ -223,17 +225,17 @@ async fn resolve_target(client: &impl GenericClient, target: &str) -> Result<Tab
     Ok(table)
 }
 
-/// The first 256 KiB of the sample's text, and how it is compressed.
-fn sample_text(path: &Path) -> std::result::Result<(crate::source::Compression, Vec<u8>), String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let progress = Arc::new(ReadProgress::new(0));
-    let (compression, text) =
-        crate::source::compression_open(path, Box::new(file), CompressionOption::Auto, progress)?;
+/// The first 256 KiB of the sample's text (UTF-16 turned into UTF-8), how it is compressed,
+/// and whether it was UTF-16.
+fn sample_text(
+    path: &Path,
+) -> std::result::Result<(crate::source::Compression, bool, Vec<u8>), String> {
+    let (compression, utf16, text) = crate::source::sample(path)?;
     let mut head = Vec::new();
     text.take(256 * 1024)
         .read_to_end(&mut head)
         .map_err(|e| format!("cannot read the sample: {e}"))?;
-    Ok((compression, head))
+    Ok((compression, utf16, head))
 }
 
 /// The delimiter that splits the first lines into the same number of fields, most of them.

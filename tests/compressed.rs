@@ -237,3 +237,79 @@ async fn classic_mac_line_ends_count_as_lines() {
         assert_eq!(lines, vec![3, 5], "{name}");
     }
 }
+
+/// UTF-16 with a byte order mark, as Excel's "Unicode text" saves it.
+fn utf16(text: &str, little: bool) -> Vec<u8> {
+    let mut out = if little {
+        vec![0xff, 0xfe]
+    } else {
+        vec![0xfe, 0xff]
+    };
+    for unit in text.encode_utf16() {
+        out.extend(if little {
+            unit.to_le_bytes()
+        } else {
+            unit.to_be_bytes()
+        });
+    }
+    out
+}
+
+#[tokio::test]
+async fn excel_unicode_text_is_read_as_its_characters() {
+    let db = TestDb::with_catalog().await;
+    let spec = db.write(
+        "tabs.toml",
+        PRODUCTS_SPEC.replace("[columns]", "[source]\nformat = \"tsv\"\n[columns]"),
+    );
+    let text = "sku\tname\tprice\tcategory\r\nSKU-0000201\tSäge — 10€\t1.00\tTools\r\nSKU-0000202\t🔨 Hammer\tN/A\tTools\r\n";
+    for little in [true, false] {
+        let bytes = utf16(text, little);
+        let file = db.write("unicode.txt", &bytes);
+        let id = db.check(&spec, &file).await.expect("utf-16");
+        assert_eq!(
+            db.errors(id).await,
+            vec![(3, Some("price".into()), "type".into())]
+        );
+        assert_eq!(db.typed_names(id).await, vec!["Säge — 10€"]);
+        let client = db.client().await;
+        let back = airlock::review::source_text(&client, id, 2)
+            .await
+            .expect("text");
+        assert_eq!(back.as_deref(), Some("SKU-0000202\t🔨 Hammer\tN/A\tTools"));
+        // Compressed too.
+        let file = db.write("unicode.txt.gz", gzip(&bytes));
+        let id = db.check(&spec, &file).await.expect("utf-16 gzip");
+        assert_eq!(db.typed_names(id).await, vec!["Säge — 10€"]);
+    }
+    // A lone surrogate is an error saying where, not a replacement character.
+    let mut broken = utf16("sku\tname\tprice\tcategory\r\nSKU-0000201\tx", true);
+    broken.extend([0x00, 0xd8, b'y', 0x00]);
+    let file = db.write("broken.txt", &broken);
+    let err = db
+        .check(&spec, &file)
+        .await
+        .expect_err("malformed")
+        .to_string();
+    assert!(err.contains("invalid UTF-16 near byte"), "{err}");
+    // A byte order mark and an encoding that contradict it.
+    let cp = db.write(
+        "cp.toml",
+        PRODUCTS_SPEC.replace(
+            "[columns]",
+            "[source]\nformat = \"tsv\"\nencoding = \"windows-1252\"\n[columns]",
+        ),
+    );
+    let file = db.write("unicode2.txt", utf16(text, true));
+    let err = db
+        .check(&cp, &file)
+        .await
+        .expect_err("contradiction")
+        .to_string();
+    assert!(
+        err.contains(
+            "the file is UTF-16LE (by its byte order mark), but [source] encoding says windows-1252"
+        ),
+        "{err}"
+    );
+}

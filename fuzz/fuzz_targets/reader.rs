@@ -33,6 +33,10 @@ fuzz_target!(|input: &[u8]| {
     let Some((&selector, data)) = input.split_first() else {
         return;
     };
+    // UTF-16 with a byte order mark is read as its UTF-8: the oracle reads bytes as they are.
+    if data.starts_with(&[0xff, 0xfe]) || data.starts_with(&[0xfe, 0xff]) {
+        return;
+    }
     let options = options(selector);
     let Some(mut source) = reader(data, options) else {
         return;

@@ -241,14 +241,17 @@ pub async fn source_text(
         if size != Some(std::fs::metadata(&path)?.len() as i64) {
             return Ok(None);
         }
+        let mut head = [0u8; 2];
+        let utf16 = std::fs::File::open(&path)?.read(&mut head)? == 2
+            && matches!(head, [0xff, 0xfe] | [0xfe, 0xff]);
         match compression.as_deref() {
-            None | Some("none") => {
+            None | Some("none") if !utf16 => {
                 let mut file = std::fs::File::open(&path)?;
                 file.seek(SeekFrom::Start(start as u64))?;
                 file.take(len).read_to_end(&mut buf)?;
             }
-            // The record's offset is in the text: decompress up to it.
-            Some(_) => {
+            // The record's offset is in the text: decompress (or transcode) up to it.
+            _ => {
                 let mut text =
                     crate::source::text_of(std::path::Path::new(&path), compression.as_deref())?;
                 std::io::copy(&mut (&mut text).take(start as u64), &mut std::io::sink())?;

@@ -196,9 +196,21 @@ pub fn text_of(path: &Path, compression: Option<&str>) -> std::io::Result<Box<dy
         .and_then(Compression::parse)
         .unwrap_or(CompressionOption::Exactly(Compression::None));
     let progress = Arc::new(ReadProgress::new(0));
-    open(path, Box::new(file), option, progress)
+    let text = open(path, Box::new(file), option, progress)
         .map(|(_, text)| text)
-        .map_err(std::io::Error::other)
+        .map_err(std::io::Error::other)?;
+    // Offsets are in the text the parser read: UTF-16 is turned into UTF-8 here as there.
+    super::utf16::wrap(text).map(|(_, text)| text)
+}
+
+/// The text of a sample, with its compression found by its bytes, and whether it was UTF-16
+/// (turned into UTF-8): for `airlock init`.
+pub fn sample(path: &Path) -> Result<(Compression, bool, Box<dyn Read + Send>), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let progress = Arc::new(ReadProgress::new(0));
+    let (compression, text) = open(path, Box::new(file), CompressionOption::Auto, progress)?;
+    let (utf16, text) = super::utf16::wrap(text).map_err(|e| format!("cannot read: {e}"))?;
+    Ok((compression, utf16.is_some(), text))
 }
 
 fn describe(c: Compression) -> String {

@@ -4,6 +4,7 @@
 //! holds a NUL byte is reported, never guessed at.
 mod compression;
 mod hashing;
+mod utf16;
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
-pub use compression::{Compression, CompressionOption, open as compression_open, text_of};
+pub use compression::{Compression, CompressionOption, sample, text_of};
 pub use hashing::ReadProgress;
 
 use crate::error::{Error, Result};
@@ -187,6 +188,18 @@ impl SourceReader {
             path: path.to_owned(),
             problem,
         })?;
+        let file_err = |problem: String| Error::File {
+            path: path.to_owned(),
+            problem,
+        };
+        let (utf16, text) = utf16::wrap(text).map_err(|e| file_err(format!("cannot read: {e}")))?;
+        if let (Some(found), Some(said)) = (utf16, options.encoding) {
+            return Err(file_err(format!(
+                "the file is {} (by its byte order mark), but [source] encoding says {}",
+                found.name(),
+                said.name()
+            )));
+        }
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
