@@ -35,6 +35,29 @@ pub enum Format {
     Tsv,
 }
 
+/// What the verdict makes of a file the feed has sent before (the same sha256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RepeatFile {
+    /// The verdict is abort.
+    Abort,
+    /// A warning: the verdict is at least review.
+    #[default]
+    Warn,
+    Allow,
+}
+
+/// Which verdicts a headless `run` promotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoPromote {
+    /// Any verdict but abort.
+    #[default]
+    Review,
+    /// Only a clean one; a review verdict is left for a person (exit status 4).
+    Clean,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DuplicateKeys {
@@ -150,6 +173,19 @@ pub struct Policy {
     pub allow_empty: bool,
     #[serde(default)]
     pub duplicate_keys: DuplicateKeys,
+    /// The same file (sha256) as an earlier batch of this feed.
+    #[serde(default)]
+    pub repeat_file: RepeatFile,
+    /// Abort when the row count moves more than this fraction against the feed's last
+    /// promoted batch.
+    #[serde(default)]
+    pub max_change_vs_last: Option<f64>,
+    /// Abort when more than this fraction of production's rows would be updated.
+    #[serde(default)]
+    pub max_update_fraction: Option<f64>,
+    /// Which verdicts a headless `run` promotes.
+    #[serde(default)]
+    pub auto_promote: AutoPromote,
 }
 
 fn default_bad_fraction() -> f64 {
@@ -168,6 +204,10 @@ impl Default for Policy {
             max_count_change: default_count_change(),
             allow_empty: false,
             duplicate_keys: DuplicateKeys::Quarantine,
+            repeat_file: RepeatFile::Warn,
+            max_change_vs_last: None,
+            max_update_fraction: None,
+            auto_promote: AutoPromote::Review,
         }
     }
 }
@@ -505,6 +545,20 @@ pub async fn resolve(
         return Err(err(
             "policy.max_count_change",
             "must not be negative".into(),
+        ));
+    }
+    if p.max_change_vs_last.is_some_and(|f| f < 0.0) {
+        return Err(err(
+            "policy.max_change_vs_last",
+            "must not be negative".into(),
+        ));
+    }
+    if p.max_update_fraction
+        .is_some_and(|f| !(0.0..=1.0).contains(&f))
+    {
+        return Err(err(
+            "policy.max_update_fraction",
+            "must be between 0 and 1".into(),
         ));
     }
 

@@ -263,6 +263,8 @@ pub async fn judge(
     plan_by_promotion: bool,
 ) -> Result<()> {
     let make_plan = || crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode);
+    // A policy that weighs the plan's updates needs the plan before any promotion.
+    let plan_by_promotion = plan_by_promotion && feed.spec.policy.max_update_fraction.is_none();
     let mut plan = match (plan_by_promotion, feed.spec.mode) {
         (false, _) => make_plan().await?,
         // The policy does not read an upsert's plan.
@@ -280,13 +282,24 @@ pub async fn judge(
     let good = (!plan.by_promotion).then_some(plan.insert + plan.update + plan.unchanged);
     let rows = report::count_rows(client, names, total, good).await?;
     let checks = report::summarize_checks(client, names).await?;
-    let (verdict, breaches) = policy::judge(
+    let history = batch::history::of(
+        client,
+        names.batch,
+        &feed.spec.name,
+        &feed.target.display_name(),
+    )
+    .await?;
+    let judged = policy::judge_with_history(
         &feed.spec.policy,
         feed.spec.mode,
         &rows,
         &plan,
         !checks.is_empty(),
+        &history,
     );
+    let (verdict, breaches) = (judged.verdict, judged.breaches);
+    let mut notes = binding.notes.clone();
+    notes.extend(judged.warnings.iter().map(|w| format!("warning: {w}")));
     if plan.by_promotion && verdict == policy::Verdict::Abort {
         plan = make_plan().await?;
     }
@@ -296,7 +309,7 @@ pub async fn judge(
         &batch::Validation {
             verdict,
             breaches: json(&breaches),
-            notes: json(&binding.notes),
+            notes: json(&notes),
             rows: &rows,
             checks: json(&checks),
             plan: json(&plan),

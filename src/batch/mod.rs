@@ -2,6 +2,7 @@
 //! append-only decisions in `airlock.decisions`. This module is the only writer of
 //! `airlock.batches`; every change of state goes through [`transition`], which refuses what
 //! [`State::may_become`] does not allow.
+pub mod history;
 mod leftovers;
 mod state;
 

@@ -1,5 +1,6 @@
 //! The command line: clap definitions and the thin glue from each command to the library.
-//! Exit status: 0 success, 1 error, 2 usage, 3 the verdict was abort (nothing promoted).
+//! Exit status: 0 success, 1 error, 2 usage, 3 the verdict was abort (nothing promoted), 4 a
+//! `run` left the batch for review (`auto_promote = "clean"` and the verdict is review).
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +15,8 @@ use crate::tui::Start;
 use crate::{batch, export, feed, pipeline, report};
 
 pub const EXIT_ABORT: u8 = 3;
+/// `run` with `auto_promote = "clean"` left a batch whose verdict is review for a person.
+pub const EXIT_LEFT_FOR_REVIEW: u8 = 4;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,7 +88,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check FILE, then promote it unless the verdict is abort (for cron; exit 3 when it stops)
+    /// Check FILE, then promote it unless the verdict is abort (for cron; exit 3 when it stops,
+    /// 4 when the feed promotes clean batches only and this one needs review)
     Run {
         feed: PathBuf,
         file: PathBuf,
@@ -251,7 +255,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Command::Check { feed, file, json } => {
-            let summary = check_file(&mut client, &target, feed, file, false).await?;
+            let (summary, _) = check_file(&mut client, &target, feed, file, false).await?;
             if *json {
                 print_json(&summary)?;
             } else {
@@ -324,7 +328,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             // Nobody reviews the plan of a run: its promotion makes one under the lock.
-            let summary = check_file(&mut client, &target, feed, file, true).await?;
+            let (summary, policy) = check_file(&mut client, &target, feed, file, true).await?;
             let id = summary.batch;
             if summary.verdict == Some(batch::Verdict::Abort) {
                 if *json {
@@ -334,6 +338,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     out::line("\nNot promoted: the verdict is abort. Production untouched.");
                 }
                 return Ok(ExitCode::from(EXIT_ABORT));
+            }
+            if policy.auto_promote == feed::AutoPromote::Clean
+                && summary.verdict != Some(batch::Verdict::Clean)
+            {
+                if *json {
+                    print_json(&summary)?;
+                } else {
+                    out::text(&report::render(&summary));
+                    out::line(&format!(
+                        "\nLeft for review: the verdict is {} and the feed promotes clean batches only \
+                         (auto_promote = \"clean\"). Production untouched; batch {id} waits for a person.",
+                        summary.verdict.map_or("-", |v| v.as_str())
+                    ));
+                }
+                return Ok(ExitCode::from(EXIT_LEFT_FOR_REVIEW));
             }
             // Nobody reviewed this plan: accept one that moved since the check (another
             // import finished first) as long as the policy still holds.
@@ -437,7 +456,7 @@ async fn check_file(
     spec: &std::path::Path,
     file: &std::path::Path,
     plan_by_promotion: bool,
-) -> anyhow::Result<report::Summary> {
+) -> anyhow::Result<(report::Summary, feed::Policy)> {
     let feed = feed::load(client, spec).await?;
     let control = pipeline::CheckControl {
         plan_by_promotion,
@@ -446,7 +465,7 @@ async fn check_file(
     interrupt_on_ctrl_c(client, &control);
     let second = db::connect_second(target).await;
     let id = pipeline::check(client, second, &feed, file, &control).await?;
-    Ok(report::load(client, id).await?)
+    Ok((report::load(client, id).await?, feed.spec.policy))
 }
 
 fn interrupt_on_ctrl_c(client: &tokio_postgres::Client, control: &pipeline::CheckControl) {

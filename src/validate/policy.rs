@@ -1,7 +1,8 @@
 //! File-level judgement: the verdict and the policy breaches that make it `abort`.
 use serde::{Deserialize, Serialize};
 
-use crate::feed::{Mode, Policy};
+use crate::batch::history::History;
+use crate::feed::{Mode, Policy, RepeatFile};
 use crate::plan::Plan;
 
 pub use crate::batch::Verdict;
@@ -17,6 +18,7 @@ pub struct RowCounts {
     pub warned: i64,
 }
 
+/// The verdict and its breaches, without the feed's history (see [`judge_with_history`]).
 pub fn judge(
     policy: &Policy,
     mode: Mode,
@@ -24,7 +26,70 @@ pub fn judge(
     plan: &Plan,
     issues: bool,
 ) -> (Verdict, Vec<String>) {
+    let judged = judge_with_history(policy, mode, rows, plan, issues, &History::default());
+    (judged.verdict, judged.breaches)
+}
+
+/// What the policy concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    pub verdict: Verdict,
+    /// Why the verdict is abort.
+    pub breaches: Vec<String>,
+    /// What a person should know before approving (a file sent before): the verdict is at
+    /// least review.
+    pub warnings: Vec<String>,
+}
+
+pub fn judge_with_history(
+    policy: &Policy,
+    mode: Mode,
+    rows: &RowCounts,
+    plan: &Plan,
+    issues: bool,
+    history: &History,
+) -> Judged {
     let mut breaches = Vec::new();
+    let mut warnings = Vec::new();
+    if let Some(same) = &history.same_file {
+        let said = format!(
+            "the same file (sha256) as batch {} of this feed, {} on {}",
+            same.batch, same.state, same.created_at
+        );
+        match policy.repeat_file {
+            RepeatFile::Abort => breaches.push(format!("{said} (policy repeat_file = \"abort\")")),
+            RepeatFile::Warn => warnings.push(said),
+            RepeatFile::Allow => {}
+        }
+    }
+    if let (Some(max), Some(last)) = (policy.max_change_vs_last, &history.last_promoted)
+        && last.rows_total > 0
+    {
+        let change = (rows.total - last.rows_total) as f64 / last.rows_total as f64;
+        if change.abs() > max {
+            breaches.push(format!(
+                "{} rows against {} in batch {}, the feed's last promoted ({:+.1}%), more than max_change_vs_last = {max}",
+                rows.total,
+                last.rows_total,
+                last.batch,
+                change * 100.0
+            ));
+        }
+    }
+    if let Some(max) = policy.max_update_fraction
+        && !plan.by_promotion
+        && plan.production_rows > 0
+    {
+        let fraction = plan.update as f64 / plan.production_rows as f64;
+        if fraction > max {
+            breaches.push(format!(
+                "{} of production's {} rows would be updated ({:.1}%), more than max_update_fraction = {max}",
+                plan.update,
+                plan.production_rows,
+                fraction * 100.0
+            ));
+        }
+    }
     if rows.total == 0 && !policy.allow_empty {
         breaches.push("the file has no data rows (policy allow_empty = false)".to_string());
     }
@@ -62,12 +127,16 @@ pub fn judge(
     }
     let verdict = if !breaches.is_empty() {
         Verdict::Abort
-    } else if issues {
+    } else if issues || !warnings.is_empty() {
         Verdict::Review
     } else {
         Verdict::Clean
     };
-    (verdict, breaches)
+    Judged {
+        verdict,
+        breaches,
+        warnings,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,209 @@
+//! A feed's history in the verdict: last night's file sent again, a file far from the usual
+//! size, a file that would rewrite most of production — caught before promotion — and the
+//! gate that lets cron promote clean batches only (exit status 4, production untouched).
+mod common;
+
+use std::process::{Command, Output};
+
+use common::TestDb;
+
+fn airlock(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("run airlock")
+}
+
+const SPEC: &str = "name = \"nightly\"\ntarget = \"public.products\"\n[columns]\n\
+    category_id = { lookup = \"public.categories\", match = \"name\", value = \"category_id\", from = \"category\" }\n\
+    [policy]\n";
+
+/// `n` good rows from SKU `first` on, prices `price`.
+fn feed(first: usize, n: usize, price: &str) -> String {
+    let mut out = String::from("sku,name,price,category\n");
+    for i in first..first + n {
+        out.push_str(&format!("SKU-{i:07},Catalog item {i},{price},Tools\n"));
+    }
+    out
+}
+
+fn spec(db: &TestDb, name: &str, policy: &str) -> String {
+    db.write(name, format!("{SPEC}{policy}\n"))
+        .display()
+        .to_string()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("json: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn the_same_file_again_is_named_and_by_policy_refused() {
+    let db = TestDb::with_catalog().await;
+    let file = db
+        .write("tonight.csv", feed(201, 50, "9.99"))
+        .display()
+        .to_string();
+    let warn = spec(&db, "warn.toml", "");
+    // Checking a file again before anything was promoted is not sending it twice.
+    for _ in 0..2 {
+        let checked = json(&airlock(&db, &["check", &warn, &file, "--json"]));
+        assert_eq!(checked["verdict"], "clean", "{checked}");
+    }
+    let first = airlock(&db, &["run", &warn, &file, "--yes", "--json"]);
+    assert_eq!(first.status.code(), Some(0));
+    let first = json(&first);
+    assert_eq!(first["verdict"], "clean");
+    // Sent again: a warning naming the earlier batch, its state and date; the verdict is review.
+    let again = airlock(&db, &["check", &warn, &file, "--json"]);
+    let again = json(&again);
+    assert_eq!(again["verdict"], "review", "{again}");
+    let notes = again["notes"].to_string();
+    assert!(
+        notes.contains(&format!(
+            "the same file (sha256) as batch {} of this feed, promoted on",
+            first["batch"]
+        )),
+        "{notes}"
+    );
+    // A copy under another name is the same file.
+    let copy = db
+        .write("copy.csv", feed(201, 50, "9.99"))
+        .display()
+        .to_string();
+    let abort = spec(&db, "abort.toml", "repeat_file = \"abort\"");
+    let before = db.table_hash("products").await;
+    let out = airlock(&db, &["run", &abort, &copy, "--yes", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refused = json(&out);
+    assert!(
+        refused["breaches"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("repeat_file = \"abort\""),
+        "{refused}"
+    );
+    assert_eq!(db.table_hash("products").await, before);
+    // "allow" says nothing; another feed's batches are not this feed's history.
+    let allow = spec(&db, "allow.toml", "repeat_file = \"allow\"");
+    assert_eq!(
+        json(&airlock(&db, &["check", &allow, &copy, "--json"]))["verdict"],
+        "clean"
+    );
+    let other = db.write(
+        "other.toml",
+        SPEC.replace("nightly", "weekly") + "repeat_file = \"abort\"\n",
+    );
+    let out = airlock(
+        &db,
+        &["check", &other.display().to_string(), &copy, "--json"],
+    );
+    assert_eq!(json(&out)["verdict"], "clean");
+}
+
+#[tokio::test]
+async fn a_file_far_from_the_last_and_a_rewrite_of_production_are_aborts() {
+    let db = TestDb::with_catalog().await;
+    let policy = "max_change_vs_last = 0.20\nmax_update_fraction = 0.40\nrepeat_file = \"allow\"";
+    let path = spec(&db, "guarded.toml", policy);
+    let usual = db
+        .write("usual.csv", feed(201, 100, "5.00"))
+        .display()
+        .to_string();
+    assert_eq!(
+        airlock(&db, &["run", &path, &usual, "--yes"]).status.code(),
+        Some(0)
+    );
+    // 60% of the usual size: cut short somewhere.
+    let cut = db
+        .write("cut.csv", feed(201, 60, "5.00"))
+        .display()
+        .to_string();
+    let before = db.table_hash("products").await;
+    let out = airlock(&db, &["run", &path, &cut, "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let breach = json(&out)["breaches"][0].as_str().unwrap_or("").to_string();
+    assert!(
+        breach.contains("60 rows against 100 in batch 1, the feed's last promoted (-40.0%), more than max_change_vs_last = 0.2"),
+        "{breach}"
+    );
+    // Within 20%, fine.
+    let near = db
+        .write("near.csv", feed(201, 110, "5.00"))
+        .display()
+        .to_string();
+    assert_eq!(
+        json(&airlock(&db, &["check", &path, &near, "--json"]))["verdict"],
+        "clean"
+    );
+    // Every price of production moved: most of it would be updated.
+    let all = db
+        .write("all.csv", feed(1, 100, "1000.00"))
+        .display()
+        .to_string();
+    let out = airlock(&db, &["run", &path, &all, "--yes", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = json(&out);
+    let breaches = shown["breaches"].to_string();
+    assert!(breaches.contains("would be updated") && breaches.contains("100 of production's 200 rows would be updated (50.0%), more than max_update_fraction = 0.4"), "{breaches}");
+    assert_eq!(db.table_hash("products").await, before);
+}
+
+#[tokio::test]
+async fn cron_can_be_told_to_promote_clean_batches_only() {
+    let db = TestDb::with_catalog().await;
+    let path = spec(&db, "clean-only.toml", "auto_promote = \"clean\"");
+    let before = db.table_hash("products").await;
+    // One bad price: the verdict is review, and the batch waits for a person.
+    let mut text = feed(201, 20, "3.00");
+    text.push_str("SKU-0000999,Broken,N/A,Tools\n");
+    let file = db.write("review.csv", text).display().to_string();
+    let out = airlock(&db, &["run", &path, &file, "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Left for review: the verdict is review"),
+        "{said}"
+    );
+    assert_eq!(
+        db.table_hash("products").await,
+        before,
+        "production untouched"
+    );
+    let list = json(&airlock(&db, &["batches", "--json"]));
+    assert_eq!(list[0]["state"], "validated");
+    // A person approves it later; its plan is made then.
+    let id = list[0]["batch"].to_string();
+    let out = airlock(&db, &["promote", &id, "--yes", "--note", "looked at it"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A clean file goes straight in.
+    let clean = db
+        .write("clean.csv", feed(400, 20, "3.00"))
+        .display()
+        .to_string();
+    let out = airlock(&db, &["run", &path, &clean, "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["applied"]["inserted"], 20);
+}
