@@ -169,3 +169,29 @@ fn control_characters_are_shown_escaped() {
     let screen = render(&app, 200, 24);
     assert!(screen.contains("name\\x1b]0;pwn"), "{screen}");
 }
+
+/// A history warning and what the parsing rules changed are on the summary's first screen.
+#[test]
+fn warnings_and_conversions_show_in_the_summary() {
+    let mut app = fixture::app("review", View::Summary);
+    if let Some(b) = app.batch.as_mut() {
+        b.summary.notes = vec![
+            "warning: the same file (sha256) as batch 3 of this feed, promoted on 2026-03-14 02:00 UTC".into(),
+        ];
+        b.summary.conversions = vec![airlock::stage::Conversion {
+            column: "price".into(),
+            rows: 287,
+            from: "1.299,00 €".into(),
+            to: "1299.00".into(),
+        }];
+    }
+    let screen = render(&app, 120, 30);
+    assert!(
+        screen.contains("⚠ the same file (sha256) as batch 3 of this feed, promoted on 2026-03-14"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("read by the [columns] rules: price 287 (e.g. 1.299,00 € → 1299.00)"),
+        "{screen}"
+    );
+}

@@ -144,6 +144,8 @@ DROP TRIGGER IF EXISTS decisions_no_truncate ON airlock.decisions;
 CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON airlock.decisions
     FOR EACH STATEMENT EXECUTE FUNCTION airlock.decisions_append_only();
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS staging_lost_at timestamptz;
+-- Version 6: how the file was compressed, the size of its text, what the parsing rules changed,
+-- and the check of a generated column's expression row by row.
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS compression text;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS text_size bigint;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS conversions jsonb NOT NULL DEFAULT '[]';
@@ -175,10 +177,10 @@ BEGIN
         END;
     END LOOP;
 END $$;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 5';
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 6';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 5";
+const CATALOG_VERSION: &str = "Airlock catalog, version 6";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {

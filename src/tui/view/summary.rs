@@ -17,7 +17,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     let t = &app.theme;
     let s = &b.summary;
-    let banner_lines = 1 + s.breaches.len().min(3) as u16;
+    let warnings: Vec<&str> = s
+        .notes
+        .iter()
+        .filter_map(|n| n.strip_prefix("warning: "))
+        .take(2)
+        .collect();
+    let banner_lines = 1
+        + s.breaches.len().min(3) as u16
+        + warnings.len() as u16
+        + u16::from(!s.conversions.is_empty());
     let profile_rows = app.profile.as_ref().map_or(1, |p| p.len() as u16);
     let [facts, banner, checks, plan, profile] = Layout::vertical([
         Constraint::Length(1),
@@ -69,6 +78,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 "no problems found; {} rows ready to promote",
                 thousands(s.rows.good)
             ),
+            Some(Verdict::Review) if s.rows.quarantined == 0 && !warnings.is_empty() => format!(
+                "read the warning below before approving · {} good rows can go",
+                thousands(s.rows.good)
+            ),
             Some(Verdict::Review) => format!(
                 "{} quarantined ({:.1}%), within policy · {} good rows can go",
                 thousands(s.rows.quarantined),
@@ -99,6 +112,33 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     ])];
     for breach in s.breaches.iter().take(3) {
         lines.push(Line::styled(format!("   ✗ {breach}"), t.bad()));
+    }
+    for warning in &warnings {
+        lines.push(Line::styled(
+            format!("   ⚠ {}", super::shown(warning)),
+            t.warn(),
+        ));
+    }
+    if let Some(first) = s.conversions.first() {
+        let rest: Vec<String> = s.conversions[1..]
+            .iter()
+            .map(|c| format!("{} {}", c.column, thousands(c.rows as i64)))
+            .collect();
+        lines.push(Line::styled(
+            format!(
+                "   read by the [columns] rules: {} {} (e.g. {} → {}){}",
+                first.column,
+                thousands(first.rows as i64),
+                super::cell(&first.from, 30),
+                super::cell(&first.to, 30),
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", rest.join(", "))
+                }
+            ),
+            t.dim(),
+        ));
     }
     frame.render_widget(Paragraph::new(lines), banner);
 
