@@ -155,6 +155,21 @@ pub struct CheckSpec {
     pub one_of: Option<Vec<String>>,
     pub not_null: Option<bool>,
     pub max_length: Option<usize>,
+    /// "error" (the row is quarantined, the default) or "warn" (it goes through, counted).
+    pub severity: Option<CheckSeverity>,
+    /// The verdict is abort when more than this fraction of the rows break these rules.
+    pub max_fraction: Option<f64>,
+    /// ... or more than this many rows.
+    pub max_rows: Option<u64>,
+}
+
+/// How a `[checks]` rule's failures count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckSeverity {
+    #[default]
+    Error,
+    Warn,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -260,6 +275,8 @@ pub struct Feed {
     pub explicit: BTreeMap<String, Source>,
     /// The parsing rules of `[columns]`, by target column.
     pub parsing: BTreeMap<String, crate::validate::parse::ParseRules>,
+    /// Checks' own thresholds (`max_fraction`, `max_rows` of a `[checks]` rule or a lookup).
+    pub thresholds: Vec<crate::validate::policy::Threshold>,
     pub rules: BTreeMap<String, Rules>,
 }
 
@@ -409,6 +426,7 @@ pub async fn resolve(
 
     let mut explicit = BTreeMap::new();
     let mut parsing = BTreeMap::new();
+    let mut thresholds = Vec::new();
     let mut used_sources: BTreeMap<String, String> = BTreeMap::new();
     for (column, value) in &spec.columns {
         let key_name = format!("columns.{column}");
@@ -431,6 +449,23 @@ pub async fn resolve(
                 crate::validate::parse::ParseRules::from_spec(table, col, &column_err)?
         {
             parsing.insert(column.clone(), rules);
+        }
+        if let toml::Value::Table(table) = value
+            && (table.contains_key("max_fraction") || table.contains_key("max_rows"))
+        {
+            if !table.contains_key("lookup") {
+                return Err(err(
+                    &format!("{key_name}.max_fraction"),
+                    "a threshold in [columns] belongs to a lookup; put a rule's in [checks]".into(),
+                ));
+            }
+            thresholds.push(crate::validate::policy::Threshold {
+                what: format!("lookup {column}"),
+                column: column.clone(),
+                checks: vec!["lookup"],
+                max_fraction: threshold_value(table, "max_fraction", &column_err)?,
+                max_rows: threshold_value(table, "max_rows", &column_err)?.map(|n: f64| n as u64),
+            });
         }
         // Parsing rules alone read the column of the same name.
         let source = match source {
@@ -476,6 +511,15 @@ pub async fn resolve(
                 ),
             ));
         }
+        if check
+            .max_fraction
+            .is_some_and(|f| !(0.0..=1.0).contains(&f))
+        {
+            return Err(err(
+                &format!("{key_name}.max_fraction"),
+                "must be between 0 and 1".into(),
+            ));
+        }
         let pattern = match &check.pattern {
             Some(p) => Some(regex::Regex::new(p).map_err(|e| {
                 err(
@@ -485,6 +529,15 @@ pub async fn resolve(
             })?),
             None => None,
         };
+        if check.max_fraction.is_some() || check.max_rows.is_some() {
+            thresholds.push(crate::validate::policy::Threshold {
+                what: format!("[checks] {column}"),
+                column: column.clone(),
+                checks: crate::validate::policy::RULE_CHECKS.to_vec(),
+                max_fraction: check.max_fraction,
+                max_rows: check.max_rows,
+            });
+        }
         rules.insert(
             column.clone(),
             Rules {
@@ -572,6 +625,7 @@ pub async fn resolve(
         compression,
         explicit,
         parsing,
+        thresholds,
         rules,
         spec,
     })
@@ -590,11 +644,19 @@ async fn parse_column(
     };
     for k in table.keys() {
         let parse_key = crate::validate::parse::KEYS.contains(&k.as_str());
-        if !["from", "lookup", "match", "value"].contains(&k.as_str()) && !parse_key {
+        const OWN: [&str; 6] = [
+            "from",
+            "lookup",
+            "match",
+            "value",
+            "max_fraction",
+            "max_rows",
+        ];
+        if !OWN.contains(&k.as_str()) && !parse_key {
             return Err(err(
                 k,
                 format!(
-                    "unknown key; expected one of `from`, `lookup`, `match`, `value`, `{}`",
+                    "unknown key; expected one of `from`, `lookup`, `match`, `value`, `max_fraction`, `max_rows`, `{}`",
                     crate::validate::parse::KEYS.join("`, `")
                 ),
             ));
@@ -671,6 +733,31 @@ async fn parse_column(
             value_column,
         },
     }))
+}
+
+/// A lookup's `max_fraction` (0 to 1) or `max_rows` (a count).
+fn threshold_value(
+    table: &toml::Table,
+    key: &str,
+    err: &(dyn Fn(&str, String) -> Error + Sync),
+) -> Result<Option<f64>> {
+    let value = match table.get(key) {
+        None => return Ok(None),
+        Some(toml::Value::Float(f)) => *f,
+        Some(toml::Value::Integer(i)) => *i as f64,
+        Some(_) => return Err(err(key, "expected a number".into())),
+    };
+    let fits = match key {
+        "max_fraction" => (0.0..=1.0).contains(&value),
+        _ => value >= 0.0,
+    };
+    if !fits {
+        return Err(err(
+            key,
+            "must be between 0 and 1 (a fraction), or a count of rows".into(),
+        ));
+    }
+    Ok(Some(value))
 }
 
 /// Refuses a table in a schema no feed may touch (see [`catalog::reserved_schema`]), before

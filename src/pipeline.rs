@@ -297,7 +297,17 @@ pub async fn judge(
         !checks.is_empty(),
         &history,
     );
-    let (verdict, breaches) = (judged.verdict, judged.breaches);
+    let (mut verdict, mut breaches) = (judged.verdict, judged.breaches);
+    let mut counted = Vec::new();
+    for t in &feed.thresholds {
+        let rows = report::rows_failing(client, names, &t.column, &t.checks).await?;
+        counted.push((t.clone(), rows));
+    }
+    let own = policy::thresholds(&counted, rows.total);
+    if !own.is_empty() {
+        breaches.extend(own);
+        verdict = policy::Verdict::Abort;
+    }
     let mut notes = binding.notes.clone();
     notes.extend(judged.warnings.iter().map(|w| format!("warning: {w}")));
     if plan.by_promotion && verdict == policy::Verdict::Abort {

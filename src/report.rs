@@ -128,6 +128,26 @@ pub async fn summarize_checks(client: &Client, names: &StageNames) -> Result<Vec
         .collect())
 }
 
+/// How many rows have an issue of `checks` on `column` (for a check's own threshold).
+pub async fn rows_failing(
+    client: &Client,
+    names: &StageNames,
+    column: &str,
+    checks: &[&str],
+) -> Result<i64> {
+    Ok(client
+        .query_one(
+            &format!(
+                "SELECT count(DISTINCT ord) FROM {} WHERE \"column\" = $1 AND \"check\" = ANY($2)",
+                names.issues
+            ),
+            &[&column, &checks],
+        )
+        .await
+        .map_err(Error::db("counting a check's rows"))?
+        .get(0))
+}
+
 /// Row counts from the issues table; `good`, the typed rows, comes from the plan, which
 /// joins each of them to production exactly once, or when there is none is counted here.
 pub async fn count_rows(

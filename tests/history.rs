@@ -207,3 +207,100 @@ async fn cron_can_be_told_to_promote_clean_batches_only() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["applied"]["inserted"], 20);
 }
+
+#[tokio::test]
+async fn checks_have_a_severity_and_thresholds_of_their_own() {
+    let db = TestDb::with_catalog().await;
+    let mut text = feed(201, 48, "9.00");
+    text.push_str("SKU-0000301,Pricey,250.00,Tools\n");
+    text.push_str("SKU-12,Short sku,5.00,Tools\n");
+    text.push_str("SKU-0000302,Unknown,5.00,Gadgets\n");
+    text.push_str("SKU-0000303,Unknown too,5.00,Outdoor\n");
+    let file = db.write("mixed.csv", text).display().to_string();
+    // A warn rule lets its rows through, counted.
+    let warn = db
+        .write(
+            "warn.toml",
+            SPEC.replace("[policy]\n", "[checks]\nprice = { max = 100, severity = \"warn\" }\n[policy]\nmax_bad_fraction = 0.5\n"),
+        )
+        .display()
+        .to_string();
+    let shown = json(&airlock(&db, &["check", &warn, &file, "--json"]));
+    assert_eq!(shown["verdict"], "review", "{shown}");
+    assert_eq!(shown["rows"]["warned"], 1, "{shown}");
+    let max = shown["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["check"] == "max"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(max["severity"], "warning", "{shown}");
+    // Its own threshold makes the verdict abort though the global policy holds.
+    let strict = db
+        .write(
+            "strict.toml",
+            SPEC.replace(
+                "[columns]\n",
+                "[checks]\nsku = { pattern = '^SKU-[0-9]{7}$', max_rows = 0 }\n[columns]\n",
+            )
+            .replace(
+                "from = \"category\" }",
+                "from = \"category\", max_fraction = 0.03 }",
+            ) + "max_bad_fraction = 0.5\n",
+        )
+        .display()
+        .to_string();
+    let out = airlock(&db, &["run", &strict, &file, "--yes", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let breaches = json(&out)["breaches"].to_string();
+    assert!(
+        breaches.contains("[checks] sku failed on 1 rows, more than its max_rows = 0"),
+        "{breaches}"
+    );
+    assert!(
+        breaches.contains(
+            "lookup category_id failed on 3.8% of rows (2 of 52), more than its max_fraction = 0.03"
+        ),
+        "{breaches}"
+    );
+    // Thresholds that cannot mean anything are spec errors.
+    for (bad, key) in [
+        (
+            "[checks]\nprice = { max = 1, max_fraction = 2 }\n",
+            "checks.price.max_fraction",
+        ),
+        (
+            "[checks]\nprice = { max = 1, severity = \"loud\" }\n",
+            "unknown variant `loud`, expected `error` or `warn`",
+        ),
+    ] {
+        let path = db.write(
+            "bad.toml",
+            SPEC.replace("[columns]\n", &format!("{bad}[columns]\n")),
+        );
+        let out = airlock(&db, &["check", &path.display().to_string(), &file]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(key),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = db.write(
+        "bad2.toml",
+        SPEC.replace(
+            "[policy]\n",
+            "name = { from = \"name\", max_rows = 3 }\n[policy]\n",
+        ),
+    );
+    let out = airlock(&db, &["check", &path.display().to_string(), &file]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("belongs to a lookup"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

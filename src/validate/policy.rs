@@ -18,6 +18,47 @@ pub struct RowCounts {
     pub warned: i64,
 }
 
+/// The `[checks]` rules whose failures a per-check threshold counts.
+pub const RULE_CHECKS: [&str; 6] = ["min", "max", "pattern", "one_of", "not_null", "max_length"];
+
+/// A check's own threshold (`[checks] price = { min = 0, max_fraction = 0.01 }`, or a
+/// lookup's): how many of its rows the file may have before the verdict is abort.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// What it counts, for the message: `[checks] price`, `lookup category_id`.
+    pub what: String,
+    pub column: String,
+    pub checks: Vec<&'static str>,
+    pub max_fraction: Option<f64>,
+    pub max_rows: Option<u64>,
+}
+
+/// The breaches of checks' own thresholds: `rows` is how many rows each threshold counts.
+pub fn thresholds(found: &[(Threshold, i64)], total: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    for (t, rows) in found {
+        if let Some(max) = t.max_rows
+            && *rows as u64 > max
+        {
+            out.push(format!(
+                "{} failed on {rows} rows, more than its max_rows = {max}",
+                t.what
+            ));
+        }
+        if let Some(max) = t.max_fraction
+            && total > 0
+            && *rows as f64 / total as f64 > max
+        {
+            out.push(format!(
+                "{} failed on {:.1}% of rows ({rows} of {total}), more than its max_fraction = {max}",
+                t.what,
+                *rows as f64 * 100.0 / total as f64
+            ));
+        }
+    }
+    out
+}
+
 /// The verdict and its breaches, without the feed's history (see [`judge_with_history`]).
 pub fn judge(
     policy: &Policy,

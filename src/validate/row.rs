@@ -66,6 +66,12 @@ pub fn check_row(binding: &Binding, fields: &[FieldValue<'_>], out: &mut Vec<Row
 
 fn check_null(col: &BoundColumn, out: &mut Vec<RowIssue>) {
     let wants_value = col.rules.as_ref().and_then(|r| r.spec.not_null) == Some(true);
+    // Only [checks] asks for a value: its severity says how the row counts.
+    let by_rule_alone = wants_value && !col.key && !col.not_null;
+    let severity = match col.rules.as_ref().and_then(|r| r.spec.severity) {
+        Some(crate::feed::CheckSeverity::Warn) if by_rule_alone => Severity::Warning,
+        _ => Severity::Error,
+    };
     let message = if col.key {
         format!("{} is empty, but it is the merge key", col.target)
     } else if col.not_null {
@@ -78,7 +84,7 @@ fn check_null(col: &BoundColumn, out: &mut Vec<RowIssue>) {
     out.push(RowIssue::new(
         Some(&col.target),
         "not_null",
-        Severity::Error,
+        severity,
         None,
         message,
     ));
@@ -136,11 +142,15 @@ fn check_rules(
     out: &mut Vec<RowIssue>,
 ) {
     let spec = &rules.spec;
+    let severity = match spec.severity {
+        Some(crate::feed::CheckSeverity::Warn) => Severity::Warning,
+        _ => Severity::Error,
+    };
     let mut fail = |check: &'static str, message: String| {
         out.push(RowIssue::new(
             Some(&col.target),
             check,
-            Severity::Error,
+            severity,
             Some(value),
             message,
         ));
