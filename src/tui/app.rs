@@ -137,7 +137,12 @@ impl App {
     /// The first work for each way of starting.
     pub fn start_review(&mut self, feed: PathBuf, file: PathBuf) -> Vec<Effect> {
         self.view = View::Loading;
-        self.load.file = file.display().to_string();
+        // A new load: nothing of the last one (its progress, a cancel asked of it) carries
+        // over.
+        self.load = LoadState {
+            file: file.display().to_string(),
+            ..LoadState::default()
+        };
         vec![Effect::Check { feed, file }]
     }
 

@@ -8,7 +8,7 @@ mod dialog;
 pub mod keymap;
 pub mod theme;
 pub mod view;
-mod worker;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -64,10 +64,14 @@ impl Worker {
         let client = self.client.clone();
         let control = self.control.clone();
         let loaded = self.loaded.clone();
-        if let Effect::Check { .. } = effect
-            && let Ok(mut s) = self.started.lock()
-        {
-            *s = Some(Instant::now());
+        if let Effect::Check { .. } = effect {
+            // A new load: a cancel asked of the last one must not stop this one.
+            self.control
+                .cancel
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut s) = self.started.lock() {
+                *s = Some(Instant::now());
+            }
         }
         tokio::spawn(async move {
             let action = perform(effect, &target, &client, &control, &loaded).await;
