@@ -364,3 +364,21 @@ fn crashed_batches_can_be_approved_again_or_checked_again() {
     );
     assert_eq!(app.view, View::Loading);
 }
+
+/// `q` in the help or a row's detail goes back, as in less and k9s; only then does it quit.
+#[test]
+fn q_in_an_overlay_goes_back() {
+    let mut app = fixture::app("review", View::Quarantine);
+    key(&mut app, KeyCode::Char('?'));
+    assert!(matches!(app.overlay, Some(Overlay::Help)));
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.overlay.is_none() && !app.quit, "q closed the help");
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.overlay, Some(Overlay::Detail)));
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.overlay.is_none() && !app.quit, "q closed the detail");
+    assert_eq!(app.view, View::Quarantine);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}

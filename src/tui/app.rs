@@ -374,11 +374,7 @@ impl App {
                 return Vec::new();
             }
             Some(Overlay::Help) | Some(Overlay::Detail) => {
-                // Any key closes a read-only overlay; q still quits.
-                if keymap::lookup(Ctx::Global, &key) == Some(Act::Quit) && key.code != KeyCode::Esc
-                {
-                    self.quit = true;
-                }
+                // Any key closes a read-only overlay, q too: it goes back, as in less and k9s.
                 return Vec::new();
             }
             None => {}
