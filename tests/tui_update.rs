@@ -382,3 +382,21 @@ fn q_in_an_overlay_goes_back() {
     key(&mut app, KeyCode::Char('q'));
     assert!(app.quit);
 }
+
+/// A new batch at the top of the list (after `R`) leaves the cursor on the batch it was on,
+/// so Enter opens the batch the operator chose.
+#[test]
+fn the_batches_cursor_follows_its_batch() {
+    let mut app = fixture::app("review", View::Batches);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.batches.rows[app.batches.cursor].batch, 8);
+    let mut newer = fixture::batches();
+    let mut ten = newer[0].clone();
+    ten.batch = 10;
+    newer.insert(0, ten);
+    app.update(Action::Batches(Ok(newer)));
+    assert_eq!(app.batches.rows[app.batches.cursor].batch, 8);
+    // A batch that is gone: the cursor stays in range.
+    app.update(Action::Batches(Ok(fixture::batches()[..1].to_vec())));
+    assert_eq!(app.batches.cursor, 0);
+}

@@ -306,10 +306,16 @@ impl App {
                 self.batch_id().map(Effect::LoadBatch).into_iter().collect()
             }
             Action::Batches(Ok(list)) => {
+                // The cursor stays on the batch it was on, wherever new batches put it: the
+                // same row index may be another batch now (newest first).
                 let cursor = self.batches.cursor;
+                let selected = self.batches.rows.get(cursor).map(|b| b.batch);
                 self.batches.rows = list;
                 self.batches.loading = false;
-                self.batches.cursor = cursor.min(self.batches.rows.len().saturating_sub(1));
+                self.batches.cursor = selected
+                    .and_then(|id| self.batches.rows.iter().position(|b| b.batch == id))
+                    .unwrap_or(cursor)
+                    .min(self.batches.rows.len().saturating_sub(1));
                 Vec::new()
             }
             Action::Batches(Err(e)) => {
