@@ -144,12 +144,17 @@ pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
     crate::format::visible(s, false)
 }
 
-/// At most `max` characters, with an ellipsis when cut; newlines shown as ⏎, other control
-/// characters escaped (the terminal would otherwise drop them unseen).
+/// At most `max` characters, the last an ellipsis when cut (so a cut value never passes for
+/// a whole one: `Catalog item 7…`, not `Catalog item 7`); newlines shown as ⏎, other
+/// control characters escaped (the terminal would otherwise drop them unseen).
 pub fn cell(s: &str, max: usize) -> String {
     let flat: String = s
         .chars()
         .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
         .collect();
-    crate::validate::clip(&crate::format::visible(&flat, false), max)
+    let shown = crate::format::visible(&flat, false);
+    if shown.chars().count() <= max {
+        return shown.into_owned();
+    }
+    crate::validate::clip(&shown, max.saturating_sub(1))
 }
