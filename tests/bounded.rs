@@ -18,19 +18,6 @@ fn spec_with(db: &TestDb, source: &str) -> PathBuf {
     )
 }
 
-async fn state_and_error(db: &TestDb) -> (String, String) {
-    let row = db
-        .client()
-        .await
-        .query_one(
-            "SELECT state, coalesce(error, '') FROM airlock.batches ORDER BY id DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .expect("batch");
-    (row.get(0), row.get(1))
-}
-
 /// A FIFO in the test's directory, fed by `write` on a thread of its own until the reader
 /// goes away.
 fn fifo(db: &TestDb, name: &str, write: impl FnOnce(std::fs::File) + Send + 'static) -> PathBuf {
@@ -80,7 +67,7 @@ async fn a_record_or_header_past_its_cap_fails_the_load_with_its_line() {
         assert!(err.contains("exceeds"), "{name}: {err}");
         assert!(err.contains(&file.display().to_string()), "{err}");
         if at.starts_with("record") {
-            let (state, error) = state_and_error(&db).await;
+            let (state, error) = db.last_batch().await;
             assert_eq!(state, "load_failed", "{name}");
             assert!(error.contains(at), "{error}");
         }
@@ -252,7 +239,7 @@ async fn a_file_changed_while_it_is_read_is_never_validated() {
             err.contains("the file changed while it was read"),
             "{what}: {err}"
         );
-        let (state, error) = state_and_error(&db).await;
+        let (state, error) = db.last_batch().await;
         assert_eq!(state, "load_failed", "{what}");
         assert!(error.contains("changed while it was read"), "{error}");
         watch_stopped(&control);

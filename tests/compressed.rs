@@ -43,19 +43,6 @@ async fn batches(db: &TestDb) -> i64 {
         .get(0)
 }
 
-async fn last_batch(db: &TestDb) -> (String, String) {
-    let row = db
-        .client()
-        .await
-        .query_one(
-            "SELECT state, coalesce(error, '') FROM airlock.batches ORDER BY id DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .expect("batch");
-    (row.get(0), row.get(1))
-}
-
 #[tokio::test]
 async fn every_compression_reads_as_the_plain_file() {
     let db = TestDb::with_catalog().await;
@@ -162,7 +149,7 @@ async fn broken_streams_fail_the_load_with_where_they_broke() {
         assert!(err.contains(&file.display().to_string()), "{name}: {err}");
         // Broken within the header: refused before a batch exists; after it: load_failed.
         if batches(&db).await > made {
-            let (state, error) = last_batch(&db).await;
+            let (state, error) = db.last_batch().await;
             assert_eq!(state, "load_failed", "{name}");
             assert!(error.contains(says), "{name}: {error}");
         }

@@ -197,6 +197,20 @@ impl TestDb {
             .collect()
     }
 
+    /// The newest batch's state and error.
+    pub async fn last_batch(&self) -> (String, String) {
+        let row = self
+            .client()
+            .await
+            .query_one(
+                "SELECT state, coalesce(error, '') FROM airlock.batches ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .await
+            .expect("batch");
+        (row.get(0), row.get(1))
+    }
+
     /// A content hash of a table, ordered by its first column.
     pub async fn table_hash(&self, table: &str) -> String {
         self.client()
