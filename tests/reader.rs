@@ -255,3 +255,55 @@ async fn duplicated_header_columns_are_refused() {
         "{err}"
     );
 }
+
+/// As in PostgreSQL's COPY, a NULL marker matches an unquoted field only: `,,` is NULL, `,"",`
+/// an empty string, and a quoted `"N/A"` is the text N/A even where N/A means NULL.
+#[tokio::test]
+async fn a_quoted_field_is_never_a_null_marker() {
+    let db = TestDb::with_catalog().await;
+    db.client()
+        .await
+        .batch_execute("CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL, extra text)")
+        .await
+        .expect("table");
+    let spec = db.write(
+        "notes.toml",
+        "name = \"notes\"\ntarget = \"public.notes\"\n[source]\nnull = [\"\", \"N/A\"]\n[policy]\nmax_bad_fraction = 1\n",
+    );
+    let file = db.write(
+        "notes.csv",
+        "id,body,extra\n1,\"\",\n2,,\"\"\n3,\"N/A\",N/A\n4,\"a,\"\"b\"\"\",\"N/A\"\n5,N/A,x\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    assert_eq!(
+        db.errors(id).await,
+        vec![
+            (3, Some("body".into()), "not_null".into()),
+            (6, Some("body".into()), "not_null".into()),
+        ]
+    );
+    let rows: Vec<String> = db
+        .client()
+        .await
+        .query(
+            &format!(
+                "SELECT concat_ws('|', id, quote_nullable(body), quote_nullable(extra)) \
+                 FROM airlock_stage.batch_{id}_rows ORDER BY id"
+            ),
+            &[],
+        )
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, vec!["1|''|NULL", "3|'N/A'|NULL", "4|'a,\"b\"'|'N/A'"]);
+    // TSV has no quoting: a quote is a character there, and the markers match as written.
+    let tsv = db.write(
+        "notes.toml",
+        "name = \"notes\"\ntarget = \"public.notes\"\n[source]\nformat = \"tsv\"\nnull = [\"\"]\n",
+    );
+    let file = db.write("notes.tsv", "id\tbody\textra\n1\t\"\"\t\n");
+    let id = db.check(&tsv, &file).await.expect("tsv");
+    assert_eq!(db.summary(id).await.rows.good, 1);
+}

@@ -182,6 +182,15 @@ impl<R> Positions<R> {
     }
 }
 
+impl<R> Positions<R> {
+    /// The text from byte `from` to byte `to` (the current record, which the window holds).
+    pub fn text(&self, from: u64, to: u64) -> Vec<u8> {
+        let start = from.saturating_sub(self.window_start) as usize;
+        let end = (to.saturating_sub(self.window_start) as usize).min(self.window.len());
+        self.window.range(start.min(end)..end).copied().collect()
+    }
+}
+
 impl<R: Read> Read for Positions<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // The window holds every byte since the current record began (and the parser's

@@ -224,6 +224,18 @@ impl SourceReader {
         })
     }
 
+    /// Which fields of the record just read were quoted (`"N/A"`, `""`), from its text: as
+    /// in PostgreSQL's COPY, a NULL marker matches only an unquoted field, so `""` is an
+    /// empty string where an unquoted empty field is NULL. Empty when quoting is off.
+    pub fn quoted_fields(&self, position: &RecordPosition) -> Vec<bool> {
+        if !self.options.quoting {
+            return Vec::new();
+        }
+        let end = self.reader.position().byte();
+        let text = self.reader.get_ref().text(position.byte, end);
+        quoted(&text, self.options.delimiter)
+    }
+
     /// The physical line the header was read from (after `skip_rows`).
     pub fn header_line(&self) -> Option<u64> {
         self.header_line
@@ -403,6 +415,39 @@ impl SourceReader {
     }
 }
 
+/// For each field of one CSV record's text, whether it began with a quote.
+fn quoted(text: &[u8], delimiter: u8) -> Vec<bool> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let quoted = text.get(i) == Some(&b'"');
+        out.push(quoted);
+        if quoted {
+            i += 1;
+            // To the closing quote; a doubled quote is a quote inside the field.
+            while i < text.len() {
+                if text[i] == b'"' {
+                    if text.get(i + 1) == Some(&b'"') {
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
+        }
+        while i < text.len() && text[i] != delimiter && text[i] != b'\n' && text[i] != b'\r' {
+            i += 1;
+        }
+        if i < text.len() && text[i] == delimiter {
+            i += 1;
+            continue;
+        }
+        return out;
+    }
+}
+
 fn is_pipe(kind: &std::fs::FileType) -> bool {
     use std::os::unix::fs::FileTypeExt;
     kind.is_fifo()
@@ -469,6 +514,17 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_quoted_fields() {
+        assert_eq!(
+            quoted(b"a,\"\",,\"x\"\"y\",z\n", b','),
+            [false, true, false, true, false]
+        );
+        assert_eq!(quoted(b"\"a\nb\",\"\"\r\n", b','), [true, true]);
+        assert_eq!(quoted(b"", b','), [false]);
+        assert_eq!(quoted(b"x;\"\"", b';'), [false, true]);
+    }
 
     #[test]
     fn decodes_and_reports() {

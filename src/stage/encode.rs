@@ -270,10 +270,21 @@ pub(super) fn encode_records(
         decoded.extend((0..width).map(|i| record.get(i).map(|b| source::decode(b, encoding))));
         let mut broken = false;
         let mut fields = reuse(std::mem::take(&mut spare_fields));
+        // A NULL marker matches only an unquoted field, as in COPY: which fields were quoted
+        // is read from the record's text only when one holds a marker.
+        let is_marker = |f: &Option<std::result::Result<Cow<'_, str>, FieldProblem>>| matches!(f, Some(Ok(text)) if nulls.iter().any(|n| n == text));
+        let quoted = if decoded.iter().any(is_marker) {
+            reader.quoted_fields(&pos)
+        } else {
+            Vec::new()
+        };
         for (i, field) in decoded.iter().enumerate() {
+            let was_quoted = quoted.get(i).copied().unwrap_or(false);
             fields.push(match field {
                 None => FieldValue::Unusable,
-                Some(Ok(text)) if nulls.iter().any(|n| n == text) => FieldValue::Null,
+                Some(Ok(text)) if !was_quoted && nulls.iter().any(|n| n == text) => {
+                    FieldValue::Null
+                }
                 Some(Ok(text)) => FieldValue::Text(text),
                 Some(Err(problem)) => {
                     broken = true;
