@@ -195,3 +195,27 @@ fn warnings_and_conversions_show_in_the_summary() {
         "{screen}"
     );
 }
+
+/// At 80 columns the line of conversions is cut with an ellipsis, not silently.
+#[test]
+fn a_long_conversions_line_ends_in_an_ellipsis() {
+    let mut app = fixture::app("review", View::Summary);
+    if let Some(b) = app.batch.as_mut() {
+        b.summary.conversions = ["price", "shipped", "delivered", "active", "weight", "width"]
+            .iter()
+            .map(|c| airlock::stage::Conversion {
+                column: (*c).into(),
+                rows: 123_456,
+                from: "1.299,00 €".into(),
+                to: "1299.00".into(),
+            })
+            .collect();
+    }
+    let screen = render(&app, 80, 24);
+    let line = screen
+        .lines()
+        .find(|l| l.contains("read by the [columns] rules"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.trim_end_matches(['"', ' ']).ends_with('…'), "{line}");
+}

@@ -124,19 +124,21 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             .iter()
             .map(|c| format!("{} {}", c.column, thousands(c.rows as i64)))
             .collect();
+        let said = format!(
+            "   read by the [columns] rules: {} {} (e.g. {} → {}){}",
+            first.column,
+            thousands(first.rows as i64),
+            super::cell(&first.from, 30),
+            super::cell(&first.to, 30),
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", rest.join(", "))
+            }
+        );
+        // Cut to the screen with an ellipsis, never silently.
         lines.push(Line::styled(
-            format!(
-                "   read by the [columns] rules: {} {} (e.g. {} → {}){}",
-                first.column,
-                thousands(first.rows as i64),
-                super::cell(&first.from, 30),
-                super::cell(&first.to, 30),
-                if rest.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {}", rest.join(", "))
-                }
-            ),
+            super::cell(&said, banner.width as usize),
             t.dim(),
         ));
     }
