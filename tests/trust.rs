@@ -260,3 +260,27 @@ async fn every_illegal_transition_is_refused() {
         State::Promoted
     );
 }
+
+/// Looking for staging a restart emptied never fails a command: a batch whose typed rows an
+/// operator dropped by hand is passed over, and one whose rows are there says nothing.
+#[tokio::test]
+async fn a_hand_dropped_staging_table_does_not_stop_every_command() {
+    let db = TestDb::with_catalog().await;
+    let kept = db.check_broken().await;
+    let dropped = db.check_broken().await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "DROP VIEW airlock_stage.batch_{dropped}_records; DROP TABLE airlock_stage.batch_{dropped}_rows;
+             UPDATE airlock.batches SET updated_at = pg_postmaster_start_time() - interval '1 hour'"
+        ))
+        .await
+        .expect("drop by hand");
+    let lost = airlock::batch::notice_emptied_staging(&client)
+        .await
+        .expect("no error for a missing table");
+    assert_eq!(lost, 0);
+    for id in [kept, dropped] {
+        assert!(db.summary(id).await.staging_lost_at.is_none(), "batch {id}");
+    }
+}

@@ -156,7 +156,11 @@ pub async fn notice_emptied_staging(client: &Client) -> Result<u64> {
     let ctx = || Error::db("looking for staging a server restart emptied");
     let candidates: Vec<(i64, bool, bool)> = client
         .query(
-            "SELECT b.id, coalesce(b.rows_good, 0) > 0, \
+            // Only tables that are still there are probed: a batch whose staging an operator
+            // dropped by hand must not make every command fail.
+            "SELECT b.id, \
+                    coalesce(b.rows_good, 0) > 0 \
+                      AND to_regclass(format('airlock_stage.%I', 'batch_' || b.id || '_rows')) IS NOT NULL, \
                     coalesce(b.rows_quarantined, 0) + coalesce(b.rows_superseded, 0) > 0 \
              FROM airlock.batches b \
              WHERE b.staging_lost_at IS NULL AND b.updated_at < pg_postmaster_start_time() \
@@ -169,6 +173,7 @@ pub async fn notice_emptied_staging(client: &Client) -> Result<u64> {
         .map_err(ctx())?
         .into_iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .filter(|&(_, good, bad): &(i64, bool, bool)| good || bad)
         .collect();
     if candidates.is_empty() {
         return Ok(0);
@@ -195,8 +200,7 @@ pub async fn notice_emptied_staging(client: &Client) -> Result<u64> {
         .map(|r| r.get(0))
         .collect();
     for &id in &emptied {
-        let tx_client = client;
-        let at: String = tx_client
+        let at: String = client
             .query_one(
                 "UPDATE airlock.batches SET staging_lost_at = pg_postmaster_start_time(), \
                      notes = notes || jsonb_build_array(format( \
