@@ -81,14 +81,6 @@ impl CopyEncoder {
         self.buf.put_u8(b'\n');
         self.first = true;
     }
-
-    /// Takes back the end of the row just written, to add fields to it.
-    fn undo_end_row(&mut self) {
-        if self.buf.last() == Some(&b'\n') {
-            self.buf.truncate(self.buf.len() - 1);
-            self.first = false;
-        }
-    }
 }
 
 /// How much COPY text is handed on at a time: 256 KB. Four chunks wait in each channel, so
@@ -397,12 +389,9 @@ pub(super) fn encode_records(
         issue_spill.flush_if_full()?;
         if !source_here {
             stage_row(&mut enc, &record, &pos, broken, &fields, &reader);
-            if !parsing.is_empty() {
-                // The staging row's parsed columns, after its fields (see `create_tables`).
-                enc.undo_end_row();
-                write_parsed(&mut enc, &parsed_sources, &parsing, &values);
-                enc.end_row();
-            }
+            // The staging row's parsed columns, after its fields (see `create_tables`).
+            write_parsed(&mut enc, &parsed_sources, &values);
+            enc.end_row();
         }
         spare_resolved = reuse(resolved);
         drop(values);
@@ -445,7 +434,8 @@ fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
 }
 
 /// Stages a row that does not go to the typed rows only: its position, the raw record when
-/// its fields cannot be told apart, and its fields as text.
+/// its fields cannot be told apart, and its fields as text. The caller ends the row, after
+/// the parsed columns.
 fn stage_row(
     enc: &mut CopyEncoder,
     record: &ByteRecord,
@@ -463,7 +453,6 @@ fn stage_row(
         enc.field(None);
     }
     write_fields(enc, fields);
-    enc.end_row();
 }
 
 /// Each parsing rule's result for its field; empty when no column has rules.
@@ -490,17 +479,11 @@ fn parse_fields<'a>(
 }
 
 /// The staging row's parsed columns: for each source field some rules read, the value
-/// they made (NULL when it did not fit).
-fn write_parsed(
-    enc: &mut CopyEncoder,
-    sources: &[usize],
-    parsing: &[(&BoundColumn, usize)],
-    values: &[FieldValue<'_>],
-) {
+/// they made (NULL when it did not fit). Nothing when no column has rules.
+fn write_parsed(enc: &mut CopyEncoder, sources: &[usize], values: &[FieldValue<'_>]) {
     for index in sources {
-        let ruled = parsing.iter().any(|(_, i)| i == index);
         match values.get(*index) {
-            Some(FieldValue::Text(t)) if ruled => enc.field(Some(t)),
+            Some(FieldValue::Text(t)) => enc.field(Some(t)),
             _ => enc.field(None),
         }
     }
