@@ -49,9 +49,23 @@ pub async fn quarantined(client: &Client, id: i64, out: &Path) -> Result<u64> {
     let fields: String = (0..header.len())
         .map(|i| format!(", s.{}", stage_field(i)))
         .collect();
+    let parts = crate::batch::parts(client, id).await?;
+    // A batch of several files names each row's file, and its line there.
+    let (file_column, line, part_join) = match parts.is_multi() {
+        true => (
+            "p.name, ",
+            "i.line - p.base",
+            format!(
+                " LEFT JOIN LATERAL (SELECT x.name, x.base FROM airlock.batches b, \
+                   jsonb_to_recordset(b.parts) AS x(name text, base bigint) \
+                   WHERE b.id = {id} AND x.base < i.line ORDER BY x.base DESC LIMIT 1) p ON true"
+            ),
+        ),
+        false => ("", "i.line", String::new()),
+    };
     let query = format!(
-        "COPY (SELECT i.line, i.\"column\", i.\"check\", i.value, i.message{fields} \
-               FROM {issues} i JOIN {raw} s ON s.\"_ord\" = i.ord \
+        "COPY (SELECT {file_column}{line}, i.\"column\", i.\"check\", i.value, i.message{fields} \
+               FROM {issues} i JOIN {raw} s ON s.\"_ord\" = i.ord{part_join} \
                WHERE i.severity = 'error' ORDER BY i.line, i.id) \
          TO STDOUT WITH (FORMAT csv)",
         issues = names.issues,
@@ -64,7 +78,11 @@ pub async fn quarantined(client: &Client, id: i64, out: &Path) -> Result<u64> {
     let tmp = out.with_extension("airlock-partial");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io_err)?);
     let mut head = csv::Writer::from_writer(Vec::new());
-    let mut columns = vec!["line", "column", "check", "value", "message"];
+    let mut columns = match parts.is_multi() {
+        true => vec!["file"],
+        false => vec![],
+    };
+    columns.extend(["line", "column", "check", "value", "message"]);
     columns.extend(header.iter().map(String::as_str));
     head.write_record(&columns).map_err(|e| Error::File {
         path: out.to_owned(),

@@ -27,13 +27,7 @@ impl Mode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    #[default]
-    Csv,
-    Tsv,
-}
+pub use crate::source::Format;
 
 /// What the verdict makes of a file the feed has sent before (the same sha256).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -93,8 +87,12 @@ pub struct Spec {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
+    /// "csv", "tsv", "jsonl" or "xlsx"; by the file's extension when not given.
     #[serde(default)]
-    pub format: Format,
+    pub format: Option<Format>,
+    /// The sheet of an xlsx workbook; the first when not given.
+    #[serde(default)]
+    pub sheet: Option<String>,
     #[serde(default)]
     pub delimiter: Option<String>,
     #[serde(default = "default_encoding")]
@@ -124,7 +122,8 @@ pub struct SourceSpec {
 impl Default for SourceSpec {
     fn default() -> Self {
         Self {
-            format: Format::Csv,
+            format: None,
+            sheet: None,
             delimiter: None,
             encoding: default_encoding(),
             null: default_null(),
@@ -268,7 +267,8 @@ pub struct Feed {
     pub spec: Spec,
     pub target: Table,
     pub key: Vec<String>,
-    pub delimiter: u8,
+    /// `[source] delimiter`; otherwise the format's own.
+    pub delimiter: Option<u8>,
     pub encoding: Option<&'static encoding_rs::Encoding>,
     pub compression: crate::source::CompressionOption,
     /// Explicit `[columns]` entries, by target column.
@@ -278,6 +278,84 @@ pub struct Feed {
     /// Checks' own thresholds (`max_fraction`, `max_rows` of a `[checks]` rule or a lookup).
     pub thresholds: Vec<crate::validate::policy::Threshold>,
     pub rules: BTreeMap<String, Rules>,
+}
+
+impl Feed {
+    /// The format `file` is read in: `[source] format`, else by its name.
+    pub fn format_of(&self, file: &Path) -> Format {
+        self.spec
+            .source
+            .format
+            .unwrap_or_else(|| Format::of_name(file))
+    }
+
+    /// The delimiter of a delimited format: `[source] delimiter`, else a tab for TSV and a
+    /// comma for CSV.
+    pub fn delimiter_of(&self, format: Format) -> u8 {
+        self.delimiter.unwrap_or(match format {
+            Format::Tsv => b'\t',
+            _ => b',',
+        })
+    }
+
+    /// How `file` is read: its format (said or by name) and the `[source]` keys, those that
+    /// do not apply to that format refused by name.
+    pub fn source_options(&self, file: &Path) -> Result<crate::source::SourceOptions> {
+        let source = &self.spec.source;
+        let format = self.format_of(file);
+        let err = |key: &str, problem: String| Error::Spec {
+            path: self.path.clone(),
+            key: key.to_owned(),
+            problem,
+        };
+        let how = match source.format {
+            Some(_) => "[source] format",
+            None => "its name",
+        };
+        let refused: &[(&str, bool)] = match format {
+            Format::Csv | Format::Tsv => &[("source.sheet", source.sheet.is_some())],
+            Format::Jsonl => &[
+                ("source.sheet", source.sheet.is_some()),
+                ("source.delimiter", source.delimiter.is_some()),
+                ("source.encoding", self.encoding.is_some()),
+                ("source.header", source.header.is_some()),
+                ("source.skip_rows", source.skip_rows.is_some()),
+            ],
+            Format::Xlsx => &[
+                ("source.delimiter", source.delimiter.is_some()),
+                ("source.encoding", self.encoding.is_some()),
+                ("source.compression", source.compression.is_some()),
+            ],
+        };
+        if let Some((key, _)) = refused.iter().find(|(_, set)| *set) {
+            return Err(err(
+                key,
+                format!(
+                    "does not apply to {} read as {} (by {how}); {}",
+                    file.display(),
+                    format.as_str(),
+                    match format {
+                        Format::Jsonl => "JSON Lines is UTF-8 text whose keys name the columns",
+                        Format::Xlsx => "a workbook's cells are typed and it is compressed already",
+                        _ => "only a workbook has sheets",
+                    }
+                ),
+            ));
+        }
+        let limits = crate::source::SourceOptions::default();
+        Ok(crate::source::SourceOptions {
+            format,
+            sheet: source.sheet.clone(),
+            delimiter: self.delimiter_of(format),
+            quoting: format == Format::Csv,
+            encoding: self.encoding,
+            max_record_bytes: source.max_record_bytes.unwrap_or(limits.max_record_bytes),
+            max_header_bytes: source.max_header_bytes.unwrap_or(limits.max_header_bytes),
+            compression: self.compression,
+            skip_rows: source.skip_rows.unwrap_or(0),
+            has_header: source.header != Some(false),
+        })
+    }
 }
 
 /// The compiled `[checks]` of one column.
@@ -395,12 +473,11 @@ pub async fn resolve(
         ));
     }
 
-    let delimiter = match (&spec.source.delimiter, spec.source.format) {
-        (None, Format::Csv) => b',',
-        (None, Format::Tsv) => b'\t',
-        (Some(d), _) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
-        (Some(d), _) if d == "\\t" => b'\t',
-        (Some(d), _) => {
+    let delimiter = match &spec.source.delimiter {
+        None => None,
+        Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
+        Some(d) if d == "\\t" => Some(b'\t'),
+        Some(d) => {
             return Err(err(
                 "source.delimiter",
                 format!("`{d}` is not a single ASCII character"),

@@ -13,7 +13,7 @@ use crate::db::catalog::{self, Column, Table};
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::format::thousands;
-use crate::source::{SourceOptions, SourceReader};
+use crate::source::{Format, SourceOptions, SourceReader};
 
 /// How many records of the sample are looked at.
 const SAMPLE: usize = 1000;
@@ -30,24 +30,8 @@ pub async fn propose(
         path: sample.to_owned(),
         problem,
     };
-    let (compression, utf16, head) = sample_text(sample).map_err(file_err)?;
-    let utf8 = utf16
-        || match std::str::from_utf8(&head) {
-            Ok(_) => true,
-            // A sample cut inside a character is still UTF-8.
-            Err(e) => e.error_len().is_none(),
-        };
-    let encoding = (!utf8).then_some(encoding_rs::WINDOWS_1252);
-    let text = match encoding {
-        None => String::from_utf8_lossy(&head).into_owned(),
-        Some(enc) => enc.decode_without_bom_handling(&head).0.into_owned(),
-    };
-    let (delimiter, delimiter_evidence) = sniff_delimiter(&text);
-    let options = SourceOptions {
-        delimiter,
-        encoding,
-        ..SourceOptions::default()
-    };
+    let (options, source_section) = source_section(sample)?;
+    let encoding = options.encoding;
     let mut reader = SourceReader::open(sample, options)?;
     let header = reader
         .header()?
@@ -91,32 +75,7 @@ pub async fn propose(
         );
     }
     let _ = writeln!(out, "mode   = \"upsert\"\n\n[source]");
-    let _ = writeln!(
-        out,
-        "delimiter = {}   # {delimiter_evidence}",
-        toml_str(&shown_delimiter(delimiter))
-    );
-    let _ = writeln!(
-        out,
-        "encoding  = {}   # {}",
-        toml_str(if utf8 { "utf-8" } else { "windows-1252" }),
-        if utf16 {
-            "the sample is UTF-16 (by its byte order mark), read as UTF-8"
-        } else if utf8 {
-            "the sample is valid UTF-8"
-        } else {
-            "the sample is not valid UTF-8; Windows-1252 is the usual export encoding"
-        }
-    );
-    let _ = writeln!(
-        out,
-        "compression = \"auto\"   # the sample is {}",
-        match compression {
-            crate::source::Compression::None => "not compressed".to_string(),
-            c => format!("{} data (by its first bytes)", c.as_str()),
-        }
-    );
-
+    out.push_str(&source_section);
     let _ = writeln!(out, "\n[columns]");
     let mut used = vec![false; header.len()];
     for col in table.columns.iter().filter(|c| !c.generated && !c.identity) {
@@ -223,6 +182,93 @@ async fn resolve_target(client: &impl GenericClient, target: &str) -> Result<Tab
         )));
     }
     Ok(table)
+}
+
+/// How the sample is read, and the `[source]` lines that say so with their evidence: the
+/// format by the sample's name; for a delimited file, its compression, encoding and
+/// delimiter from its first bytes.
+fn source_section(sample: &Path) -> Result<(SourceOptions, String)> {
+    let file_err = |problem: String| Error::File {
+        path: sample.to_owned(),
+        problem,
+    };
+    let format = Format::of_name(sample);
+    let mut out = String::new();
+    match format {
+        Format::Jsonl => {
+            let _ = writeln!(
+                out,
+                "format = \"jsonl\"   # by the sample's name: one JSON object a line, its keys the columns"
+            );
+            return Ok((
+                SourceOptions {
+                    format,
+                    ..SourceOptions::default()
+                },
+                out,
+            ));
+        }
+        Format::Xlsx => {
+            let _ = writeln!(
+                out,
+                "format = \"xlsx\"   # by the sample's name\n# sheet = \"...\"   # the first sheet is read unless this names another"
+            );
+            return Ok((
+                SourceOptions {
+                    format,
+                    ..SourceOptions::default()
+                },
+                out,
+            ));
+        }
+        Format::Csv | Format::Tsv => {}
+    }
+    let (compression, utf16, head) = sample_text(sample).map_err(file_err)?;
+    let utf8 = utf16
+        || match std::str::from_utf8(&head) {
+            Ok(_) => true,
+            // A sample cut inside a character is still UTF-8.
+            Err(e) => e.error_len().is_none(),
+        };
+    let encoding = (!utf8).then_some(encoding_rs::WINDOWS_1252);
+    let text = match encoding {
+        None => String::from_utf8_lossy(&head).into_owned(),
+        Some(enc) => enc.decode_without_bom_handling(&head).0.into_owned(),
+    };
+    let (delimiter, delimiter_evidence) = sniff_delimiter(&text);
+    let _ = writeln!(
+        out,
+        "delimiter = {}   # {delimiter_evidence}",
+        toml_str(&shown_delimiter(delimiter))
+    );
+    let _ = writeln!(
+        out,
+        "encoding  = {}   # {}",
+        toml_str(if utf8 { "utf-8" } else { "windows-1252" }),
+        if utf16 {
+            "the sample is UTF-16 (by its byte order mark), read as UTF-8"
+        } else if utf8 {
+            "the sample is valid UTF-8"
+        } else {
+            "the sample is not valid UTF-8; Windows-1252 is the usual export encoding"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "compression = \"auto\"   # the sample is {}",
+        match compression {
+            crate::source::Compression::None => "not compressed".to_string(),
+            c => format!("{} data (by its first bytes)", c.as_str()),
+        }
+    );
+    let options = SourceOptions {
+        format: Format::Csv,
+        delimiter,
+        quoting: true,
+        encoding,
+        ..SourceOptions::default()
+    };
+    Ok((options, out))
 }
 
 /// The first 256 KiB of the sample's text (UTF-16 turned into UTF-8), how it is compressed,

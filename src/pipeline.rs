@@ -8,9 +8,10 @@ use tokio_postgres::Client;
 
 use crate::batch::{self, NewBatch, State};
 use crate::error::{Error, Result};
-use crate::feed::{Feed, Format, Mode};
+use crate::feed::{Feed, Mode};
 use crate::plan::Plan;
 use crate::report;
+use crate::source::parts::Input;
 use crate::source::{ReadProgress, SourceOptions, SourceReader};
 use crate::stage::{self, StageNames};
 use crate::timing::Timings;
@@ -40,26 +41,14 @@ pub async fn check(
     control: &CheckControl,
 ) -> Result<i64> {
     stage::ensure_catalog(client).await?;
-    let limits = SourceOptions::default();
-    let options = SourceOptions {
-        delimiter: feed.delimiter,
-        quoting: feed.spec.source.format == Format::Csv,
-        encoding: feed.encoding,
-        max_record_bytes: feed
-            .spec
-            .source
-            .max_record_bytes
-            .unwrap_or(limits.max_record_bytes),
-        max_header_bytes: feed
-            .spec
-            .source
-            .max_header_bytes
-            .unwrap_or(limits.max_header_bytes),
-        compression: feed.compression,
-        skip_rows: feed.spec.source.skip_rows.unwrap_or(0),
-        has_header: feed.spec.source.header != Some(false),
-    };
-    let mut reader = SourceReader::open(file, options)?;
+    let input = Input::resolve(file)?;
+    let first = input
+        .parts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| file.to_owned());
+    let options = feed.source_options(&first)?;
+    let mut reader = SourceReader::open_input(&input, options.clone())?;
     if let Ok(mut slot) = control.progress.lock() {
         *slot = Some(reader.progress());
     }
@@ -68,8 +57,10 @@ pub async fn check(
         (None, Some(columns)) if !options.has_header => Some(columns.clone()),
         (header, _) => header,
     };
-    let binding = binding::bind(feed, file, header.as_deref(), reader.header_line())?;
-    let file_size = std::fs::metadata(file).map(|m| m.len() as i64).unwrap_or(0);
+    let mut binding = binding::bind(feed, &first, header.as_deref(), reader.header_line())?;
+    binding.notes.extend(reader.part_notes().iter().cloned());
+    reader.set_json_fields(binding.json_fields());
+    let file_size = input.size() as i64;
     let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
     let id = batch::create(
         client,
@@ -89,7 +80,7 @@ pub async fn check(
     .await?;
     let source = Source {
         reader,
-        file,
+        input: &input,
         options,
     };
     let result =
@@ -116,14 +107,19 @@ pub async fn check(
 /// The file being checked: its open reader, and how to read it again from the start.
 struct Source<'a> {
     reader: SourceReader,
-    file: &'a Path,
+    input: &'a Input,
     options: SourceOptions,
 }
 
-/// Opens the file again, past its header.
-fn reopen(file: &Path, options: SourceOptions) -> Result<SourceReader> {
-    let mut reader = SourceReader::open(file, options)?;
+/// Opens the input again, past its header, fields read as the binding says.
+fn reopen(
+    input: &Input,
+    options: SourceOptions,
+    binding: &binding::Binding,
+) -> Result<SourceReader> {
+    let mut reader = SourceReader::open_input(input, options)?;
     reader.header()?;
+    reader.set_json_fields(binding.json_fields());
     Ok(reader)
 }
 
@@ -150,7 +146,7 @@ async fn stage_and_validate(
         true => fast_path(client, &binding, source.reader.progress().total_bytes).await?,
         false => None,
     };
-    let compression = source.reader.compression();
+    let format = source.options.format;
     let binding = Arc::new(binding);
     let (stats, typed) = if binding.header.is_empty() {
         // No header line: nothing to stream, and the reader has already seen the whole file.
@@ -158,7 +154,9 @@ async fn stage_and_validate(
             records: 0,
             bytes: source.reader.progress().bytes(),
             text_bytes: source.reader.progress().text_bytes(),
-            sha256: source.reader.progress().sha256().unwrap_or_default(),
+            sha256: source.reader.sha256().unwrap_or_default(),
+            compression: source.reader.compression(),
+            parts: source.reader.parts(),
             ..Default::default()
         };
         (stats, stage::TypedLoad::NotWritten)
@@ -179,10 +177,11 @@ async fn stage_and_validate(
             // is read again and SQL judges every value.
             (first, stage::TypedLoad::Refused) => {
                 stage::empty_tables(client, &names).await?;
-                let (stats, typed) = load(reopen(source.file, source.options)?, None).await?;
+                let again = reopen(source.input, source.options, &binding)?;
+                let (stats, typed) = load(again, None).await?;
                 if stats.sha256 != first.sha256 {
                     return Err(Error::File {
-                        path: source.file.to_owned(),
+                        path: source.input.given.clone(),
                         problem: "the file changed while it was being read".into(),
                     });
                 }
@@ -199,10 +198,12 @@ async fn stage_and_validate(
             sha256,
             records: stats.records as i64,
             bytes: stats.bytes as i64,
-            compression: compression.as_str(),
+            compression: stats.compression.as_str(),
             text_bytes: stats.text_bytes as i64,
             definition: &binding.definition(),
             conversions: json(&stats.conversions),
+            format: format.as_str(),
+            parts: json(&stats.parts),
         },
     )
     .await?;

@@ -12,6 +12,17 @@ use crate::plan::Plan;
 use crate::stage::StageNames;
 use crate::validate::policy::RowCounts;
 
+impl Example {
+    /// Where the example is: its line, after its file's name when the batch has several.
+    pub fn place(&self) -> String {
+        crate::source::parts::Place {
+            file: self.file.as_deref(),
+            line: self.line,
+        }
+        .to_string()
+    }
+}
+
 /// One check's findings: how many rows it caught, and the first example.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckSummary {
@@ -24,6 +35,10 @@ pub struct CheckSummary {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Example {
+    /// The file it is in, for a batch of several files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Its line (in that file).
     pub line: i64,
     pub value: Option<String>,
     pub message: String,
@@ -41,6 +56,10 @@ pub struct FileFacts {
     pub compression: Option<String>,
     /// The bytes of text the file held (its size, when not compressed).
     pub text_size: Option<i64>,
+    /// `csv`, `tsv`, `jsonl` or `xlsx`.
+    pub format: Option<String>,
+    /// For a directory or a pattern: each part, with its name, size, sha256 and rows.
+    pub parts: Vec<crate::source::parts::Part>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +139,7 @@ pub async fn summarize_checks(client: &Client, names: &StageNames) -> Result<Vec
             severity: r.get(2),
             rows: r.get(3),
             example: Example {
+                file: None,
                 line: r.get(4),
                 value: r.get(5),
                 message: r.get(6),
@@ -205,7 +225,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     applied, previous_table, timings, spec_path, \
                     to_char(staging_lost_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), \
-                    compression, text_size, conversions \
+                    compression, text_size, conversions, format, parts \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -232,6 +252,13 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
             counts: d.get(5),
         })
         .collect();
+    let parts = crate::source::parts::PartMap::from_json(r.get(32));
+    let mut checks: Vec<CheckSummary> = from_json(r.get(12));
+    for c in &mut checks {
+        let place = parts.locate(c.example.line);
+        c.example.file = place.file.map(str::to_owned);
+        c.example.line = place.line;
+    }
     Ok(Summary {
         batch: r.get(0),
         feed: r.get(1),
@@ -247,7 +274,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
             superseded: count(10),
             warned: count(11),
         },
-        checks: from_json(r.get(12)),
+        checks,
         plan: from_json(r.get(13)),
         file: FileFacts {
             path: r.get(14),
@@ -257,6 +284,8 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
             encoding: r.get(17),
             compression: r.get(28),
             text_size: r.get(29),
+            format: r.get(31),
+            parts: parts.parts().to_vec(),
         },
         notes: from_json(r.get(18)),
         error: r.get(19),
@@ -300,6 +329,16 @@ pub fn render(s: &Summary) -> String {
             .unwrap_or("-"),
         s.file.encoding
     );
+    for p in &s.file.parts {
+        let _ = writeln!(
+            out,
+            "  part {}  {} bytes  {} rows  sha256 {}",
+            crate::format::visible(&p.name, false),
+            thousands(p.size as i64),
+            thousands(p.records as i64),
+            &p.sha256[..p.sha256.len().min(12)],
+        );
+    }
     if let Some(error) = &s.error {
         let _ = writeln!(out, "\nError: {error}");
     }
@@ -346,7 +385,7 @@ pub fn render(s: &Summary) -> String {
                 crate::validate::clip(&c.check, 18),
                 crate::validate::clip(c.column.as_deref().unwrap_or("-"), 14),
                 thousands(c.rows),
-                c.example.line,
+                c.example.place(),
                 value,
                 crate::validate::clip(&c.example.message, 90),
                 if c.severity == "error" {

@@ -98,8 +98,11 @@ async fn devices_are_refused_and_pipes_stream_with_bounded_memory() {
             .to_string();
         assert!(err.contains("is a character device, not a file"), "{err}");
     }
-    let err = db.check(&spec, db.dir.path()).await.expect_err("dir");
-    assert!(err.to_string().contains("is a directory"), "{err}");
+    // A directory is the parts of one feed (tests/parts.rs); one without any is refused.
+    let empty = db.dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("dir");
+    let err = db.check(&spec, &empty).await.expect_err("dir");
+    assert!(err.to_string().contains("holds no file to read"), "{err}");
     // Endless bytes down a pipe: zeros (NUL, no line end), and one long line of text.
     for byte in [0u8, b'q'] {
         let pipe = fifo(&db, &format!("endless-{byte}"), endless(byte));

@@ -109,7 +109,7 @@ async fn invalid_specs_name_file_key_and_problem() {
             "not a single ASCII character",
         ),
         (
-            format!("{BASE}[source]\nformat = \"xlsx\"\n"),
+            format!("{BASE}[source]\nformat = \"parquet\"\n"),
             "format",
             "unknown variant",
         ),

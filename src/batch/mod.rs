@@ -279,6 +279,10 @@ pub struct LoadRecord<'a> {
     pub definition: &'a serde_json::Value,
     /// What the columns' parsing rules changed (`stage::Conversion`s).
     pub conversions: serde_json::Value,
+    /// The format the file was read in.
+    pub format: &'a str,
+    /// The parts of a batch of several files (`source::parts::Part`s), else empty.
+    pub parts: serde_json::Value,
 }
 
 pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_>) -> Result<()> {
@@ -286,7 +290,7 @@ pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_
         .execute(
             "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, file_size = $4, \
                  target_definition = $5, compression = $6, text_size = $7, conversions = $8, \
-                 updated_at = now() \
+                 format = $9, parts = $10, updated_at = now() \
              WHERE id = $1",
             &[
                 &id,
@@ -297,11 +301,25 @@ pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_
                 &r.compression,
                 &r.text_bytes,
                 &r.conversions,
+                &r.format,
+                &r.parts,
             ],
         )
         .await
         .map_err(Error::db("recording load statistics"))?;
     Ok(())
+}
+
+/// The parts of a batch read from several files, to say where its lines are (empty for a
+/// batch of one file).
+pub async fn parts(client: &impl GenericClient, id: i64) -> Result<crate::source::parts::PartMap> {
+    let row = client
+        .query_opt("SELECT parts FROM airlock.batches WHERE id = $1", &[&id])
+        .await
+        .map_err(Error::db(format!("reading the parts of batch {id}")))?;
+    Ok(crate::source::parts::PartMap::from_json(
+        row.and_then(|r| r.get(0)),
+    ))
 }
 
 /// Where the validation's time went.

@@ -30,13 +30,29 @@ pub struct RowIssueView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuarantinedRow {
+    /// The record's line in the batch (through every part, for a batch of several files).
     pub line: i64,
+    /// The part the record is in, for a batch of several files, and its line there.
+    pub file: Option<String>,
+    pub file_line: i64,
     pub ord: i64,
     /// The fields under the file's header; `None` for NULL or missing.
     pub fields: Vec<Option<String>>,
     /// The record as it came, when its fields could not be trusted (ragged, undecodable).
     pub raw: Option<String>,
     pub issues: Vec<RowIssueView>,
+}
+
+impl QuarantinedRow {
+    /// Where a person finds the record: its line, after its file's name when the batch has
+    /// several (`part-002.csv:40`).
+    pub fn place(&self) -> String {
+        crate::source::parts::Place {
+            file: self.file.as_deref(),
+            line: self.file_line,
+        }
+        .to_string()
+    }
 }
 
 /// The ordinals of quarantined rows matching `filter`, as a subquery over the issues table.
@@ -108,17 +124,24 @@ pub async fn quarantined_page(
         .map_err(Error::db(format!(
             "reading quarantined rows of batch {batch}"
         )))?;
+    let parts = crate::batch::parts(client, batch).await?;
     Ok(rows
         .into_iter()
-        .map(|r| QuarantinedRow {
-            line: r.get(0),
-            ord: r.get(1),
-            raw: r.get(2),
-            issues: r
-                .get::<_, Option<String>>(3)
-                .and_then(|j| serde_json::from_str(&j).ok())
-                .unwrap_or_default(),
-            fields: (0..fields).map(|i| r.get(4 + i)).collect(),
+        .map(|r| {
+            let line: i64 = r.get(0);
+            let place = parts.locate(line);
+            QuarantinedRow {
+                line,
+                file: place.file.map(str::to_owned),
+                file_line: place.line,
+                ord: r.get(1),
+                raw: r.get(2),
+                issues: r
+                    .get::<_, Option<String>>(3)
+                    .and_then(|j| serde_json::from_str(&j).ok())
+                    .unwrap_or_default(),
+                fields: (0..fields).map(|i| r.get(4 + i)).collect(),
+            }
         })
         .collect())
 }
@@ -213,20 +236,40 @@ pub async fn source_text(
             &format!(
                 "SELECT b.file_path, b.file_size, b.compression, \
                         (SELECT \"_byte\" FROM {records} WHERE \"_ord\" = $2), \
-                        (SELECT \"_byte\" FROM {records} WHERE \"_ord\" = $2::bigint + 1) \
+                        (SELECT \"_byte\" FROM {records} WHERE \"_ord\" = $2::bigint + 1), \
+                        (SELECT \"_line\" FROM {records} WHERE \"_ord\" = $2), \
+                        (SELECT \"_line\" FROM {records} WHERE \"_ord\" = $2::bigint + 1), \
+                        b.format, b.parts \
                  FROM airlock.batches b WHERE b.id = $1"
             ),
             &[&batch, &ord],
         )
         .await
         .map_err(Error::db("locating the record in the file"))?;
-    let (path, size, compression, start, next): (
+    let (mut path, mut size, mut compression, start, mut next): (
         String,
         Option<i64>,
         Option<String>,
         Option<i64>,
         Option<i64>,
     ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    // A workbook's row has no text of its own: its cells are the fields.
+    if row.get::<_, Option<String>>(7).as_deref() == Some("xlsx") {
+        return Ok(None);
+    }
+    let parts = crate::source::parts::PartMap::from_json(row.get(8));
+    if let Some(line) = row.get::<_, Option<i64>>(5)
+        && let Some(part) = parts.part_of(line)
+    {
+        path = part.path.clone();
+        size = Some(part.size as i64);
+        compression = Some(part.compression.clone());
+        // The next record may be in the next part.
+        let next_line: Option<i64> = row.get(6);
+        if next_line.and_then(|l| parts.part_of(l)).map(|p| &p.name) != Some(&part.name) {
+            next = None;
+        }
+    }
     let Some(start) = start else {
         return Ok(None);
     };

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use super::ReadProgress;
 
 /// How a file is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
+    #[default]
     None,
     Gzip,
     Zstd,
@@ -223,10 +224,14 @@ fn describe(c: Compression) -> String {
 /// Whether a parser error is a broken compressed stream; its message if so.
 pub fn broken(e: &csv::Error) -> Option<String> {
     match e.kind() {
-        csv::ErrorKind::Io(io) => io
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<Broken>())
-            .map(ToString::to_string),
+        csv::ErrorKind::Io(io) => broken_io(io),
         _ => None,
     }
+}
+
+/// Whether a read error is a broken compressed stream; its message if so.
+pub fn broken_io(e: &std::io::Error) -> Option<String> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Broken>())
+        .map(ToString::to_string)
 }

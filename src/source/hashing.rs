@@ -19,6 +19,8 @@ pub struct ReadProgress {
     text_bytes: AtomicU64,
     records: AtomicU64,
     digest: Mutex<Option<String>>,
+    /// For one part of several: the whole input's counters, which count its bytes too.
+    whole: Option<Arc<ReadProgress>>,
 }
 
 impl ReadProgress {
@@ -26,6 +28,36 @@ impl ReadProgress {
         Self {
             total_bytes,
             ..Self::default()
+        }
+    }
+
+    /// The counters of one part of `whole`: its own bytes and digest, added to the whole's.
+    pub fn part_of(whole: &Arc<ReadProgress>, total_bytes: u64) -> Self {
+        Self {
+            total_bytes,
+            whole: Some(whole.clone()),
+            ..Self::default()
+        }
+    }
+
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        if let Some(whole) = &self.whole {
+            whole.add_bytes(n);
+        }
+    }
+
+    pub fn add_text(&self, n: u64) {
+        self.text_bytes.fetch_add(n, Ordering::Relaxed);
+        if let Some(whole) = &self.whole {
+            whole.add_text(n);
+        }
+    }
+
+    /// Records the digest of the bytes read, once the end is reached.
+    pub fn set_sha256(&self, digest: String) {
+        if let Ok(mut slot) = self.digest.lock() {
+            *slot = Some(digest);
         }
     }
 
@@ -73,14 +105,12 @@ impl<R: Read> Read for Fingerprint<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 {
-            if let Some(hasher) = self.hasher.take()
-                && let Ok(mut digest) = self.progress.digest.lock()
-            {
-                *digest = Some(hex::encode(hasher.finalize()));
+            if let Some(hasher) = self.hasher.take() {
+                self.progress.set_sha256(hex::encode(hasher.finalize()));
             }
         } else if let Some(hasher) = self.hasher.as_mut() {
             hasher.update(&buf[..n]);
-            self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            self.progress.add_bytes(n as u64);
         }
         Ok(n)
     }
@@ -200,9 +230,7 @@ impl<R: Read> Read for Positions<R> {
         }
         let n = self.inner.read(buf)?;
         self.window.extend(&buf[..n]);
-        self.progress
-            .text_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
+        self.progress.add_text(n as u64);
         Ok(n)
     }
 }

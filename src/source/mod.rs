@@ -3,8 +3,12 @@
 //! (UTF-8, or a single-byte encoding such as windows-1252); a field that cannot be decoded or
 //! holds a NUL byte is reported, never guessed at.
 mod compression;
+mod delimited;
 mod hashing;
+mod jsonl;
+pub mod parts;
 mod utf16;
+mod xlsx;
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -19,8 +23,11 @@ pub use hashing::ReadProgress;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SourceOptions {
+    pub format: Format,
+    /// `[source] sheet`: the sheet of a workbook to read; the first when `None`.
+    pub sheet: Option<String>,
     pub delimiter: u8,
     /// CSV quoting; off for TSV, where a quote is an ordinary character.
     pub quoting: bool,
@@ -46,6 +53,8 @@ pub const DEFAULT_MAX_HEADER_BYTES: u64 = 16 << 20;
 impl Default for SourceOptions {
     fn default() -> Self {
         Self {
+            format: Format::Csv,
+            sheet: None,
             delimiter: b',',
             quoting: true,
             encoding: None,
@@ -54,26 +63,6 @@ impl Default for SourceOptions {
             compression: CompressionOption::Auto,
             skip_rows: 0,
             has_header: true,
-        }
-    }
-}
-
-/// What the file was when it was opened, to tell at the end whether it changed while it was
-/// read: truncated, appended to, rewritten in place or replaced by another file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Identity {
-    size: u64,
-    modified: Option<std::time::SystemTime>,
-    inode: (u64, u64),
-}
-
-impl Identity {
-    fn of(meta: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        Self {
-            size: meta.len(),
-            modified: meta.modified().ok(),
-            inode: (meta.dev(), meta.ino()),
         }
     }
 }
@@ -118,65 +107,128 @@ impl FieldProblem {
     }
 }
 
-/// A streaming reader over one data file.
-pub struct SourceReader {
-    path: PathBuf,
-    reader: csv::Reader<hashing::Positions<Box<dyn Read + Send>>>,
-    options: SourceOptions,
-    progress: Arc<ReadProgress>,
-    ordinal: u64,
-    compression: Compression,
-    /// The physical line the header was read from.
-    header_line: Option<u64>,
-    /// For a regular file: the open handle and what it was, checked once the end is read.
-    opened: Option<(File, Identity)>,
-    /// Past the header: records are held to `max_record_bytes`.
-    past_header: bool,
+/// The file formats Airlock reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Csv,
+    Tsv,
+    /// JSON Lines: one object per line, its keys the columns.
+    Jsonl,
+    /// An Excel workbook's sheet.
+    Xlsx,
 }
 
-impl SourceReader {
-    /// Opens a regular file or a pipe (a FIFO, `/dev/stdin` fed by a pipe); a device, a
-    /// socket or a directory is refused: it has no end, or no records.
-    pub fn open(path: &Path, options: SourceOptions) -> Result<Self> {
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let kind = std::fs::metadata(path).map_err(io)?.file_type();
-        if !kind.is_file() && !is_pipe(&kind) {
-            return Err(Error::File {
-                path: path.to_owned(),
-                problem: format!(
-                    "is {}, not a file; Airlock reads regular files and pipes",
-                    describe_kind(&kind)
-                ),
-            });
+impl Format {
+    pub const NAMES: &'static str = "csv, tsv, jsonl, xlsx";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Jsonl => "jsonl",
+            Format::Xlsx => "xlsx",
         }
-        let file = File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        let opened = match meta.is_file() {
-            true => Some((file.try_clone().map_err(io)?, Identity::of(&meta))),
-            false => None,
-        };
-        let mut reader = Self::from_reader(path, Box::new(file), meta.len(), options)?;
-        reader.opened = opened;
-        Ok(reader)
     }
 
-    /// Whether the input can be read again from the start (a regular file, not a pipe).
-    pub fn rereadable(&self) -> bool {
-        self.opened.is_some()
+    /// By the file's extension, under any compression's (`feed.jsonl.gz` is JSON Lines);
+    /// CSV when it says nothing.
+    pub fn of_name(path: &Path) -> Format {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name = ["gz", "gzip", "zst", "zstd", "bz2", "xz"]
+            .iter()
+            .find_map(|ext| name.strip_suffix(&format!(".{ext}")))
+            .unwrap_or(&name);
+        match name.rsplit_once('.').map(|(_, ext)| ext) {
+            Some("tsv" | "tab") => Format::Tsv,
+            Some("jsonl" | "ndjson") => Format::Jsonl,
+            Some("xlsx" | "xlsm") => Format::Xlsx,
+            _ => Format::Csv,
+        }
     }
+}
 
-    /// Reads from any byte stream; `path` names it in messages (and its extension is checked
-    /// against the compression the bytes show), `size` feeds the progress.
-    pub fn from_reader(
+/// What the format knows of the record just read beyond its fields' text.
+#[derive(Debug, Default, Clone)]
+pub struct RecordNotes {
+    /// Per field: NULL whatever its text (JSON `null`, an absent key, an empty cell). Empty
+    /// when no field is.
+    pub null: Vec<bool>,
+    /// Problems of the record the reader found: a line that is not JSON, an Excel error
+    /// cell, a nested value for a column that is not JSON.
+    pub problems: Vec<RecordProblem>,
+    /// The record has no fields to read (a line that is not JSON): every field is unusable.
+    pub unreadable: bool,
+}
+
+impl RecordNotes {
+    fn clear(&mut self) {
+        self.null.clear();
+        self.problems.clear();
+        self.unreadable = false;
+    }
+}
+
+/// One problem the reader found in a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordProblem {
+    /// The field it is in, when it is in one.
+    pub field: Option<usize>,
+    pub check: &'static str,
+    pub value: Option<String>,
+    pub message: String,
+}
+
+/// One part's records, in one format.
+trait Records: Send {
+    /// The header, after the rows `skip_rows` passes over; `None` when there is none.
+    fn header(&mut self) -> Result<Option<Vec<String>>>;
+    /// The physical line the header was read from.
+    fn header_line(&self) -> Option<u64>;
+    /// The next record's fields, and its line and first byte in this part.
+    fn next(
+        &mut self,
+        record: &mut ByteRecord,
+        notes: &mut RecordNotes,
+    ) -> Result<Option<(u64, u64)>>;
+    /// Which fields of the record read last are literal text a NULL marker does not match
+    /// (a quoted CSV field); empty when none is.
+    fn literal_fields(&self) -> Vec<bool>;
+    /// The record read last as its line, where its fields alone do not show it (a line that
+    /// is not JSON).
+    fn raw_text(&self) -> Option<String> {
+        None
+    }
+    /// Past the end: the line after the last, so the next part's lines follow.
+    fn end_line(&mut self) -> u64;
+    fn compression(&self) -> Compression;
+    /// The names fields are read by, where the format reads fields by name (JSON Lines):
+    /// the header of the whole input, and which of them feed JSON columns.
+    fn use_header(&mut self, _header: &[String], _json: &[bool]) {}
+}
+
+/// A part's text: decompressed, transcoded from UTF-16, counted and hashed as it streams.
+pub(crate) struct Text {
+    text: Box<dyn Read + Send>,
+    progress: Arc<ReadProgress>,
+    compression: Compression,
+}
+
+impl Text {
+    fn open(
         path: &Path,
         input: Box<dyn Read + Send>,
-        size: u64,
-        options: SourceOptions,
+        progress: Arc<ReadProgress>,
+        options: &SourceOptions,
     ) -> Result<Self> {
-        let progress = Arc::new(ReadProgress::new(size));
+        let file_err = |problem: String| Error::File {
+            path: path.to_owned(),
+            problem,
+        };
         let received = hashing::Fingerprint::new(input, progress.clone());
         let (compression, text) = compression::open(
             path,
@@ -184,14 +236,7 @@ impl SourceReader {
             options.compression,
             progress.clone(),
         )
-        .map_err(|problem| Error::File {
-            path: path.to_owned(),
-            problem,
-        })?;
-        let file_err = |problem: String| Error::File {
-            path: path.to_owned(),
-            problem,
-        };
+        .map_err(file_err)?;
         let (utf16, text) = utf16::wrap(text).map_err(|e| file_err(format!("cannot read: {e}")))?;
         if let (Some(found), Some(said)) = (utf16, options.encoding) {
             return Err(file_err(format!(
@@ -200,180 +245,48 @@ impl SourceReader {
                 said.name()
             )));
         }
-        let reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(options.delimiter)
-            .quoting(options.quoting)
-            .buffer_capacity(1 << 20)
-            .from_reader(hashing::Positions::new(
-                text,
-                progress.clone(),
-                options.max_header_bytes,
-            ));
         Ok(Self {
-            path: path.to_owned(),
-            reader,
-            options,
+            text,
             progress,
-            ordinal: 0,
             compression,
-            header_line: None,
-            opened: None,
-            past_header: false,
         })
     }
+}
 
-    /// Which fields of the record just read were quoted (`"N/A"`, `""`), from its text: as
-    /// in PostgreSQL's COPY, a NULL marker matches only an unquoted field, so `""` is an
-    /// empty string where an unquoted empty field is NULL. Empty when quoting is off.
-    pub fn quoted_fields(&self, position: &RecordPosition) -> Vec<bool> {
-        if !self.options.quoting {
-            return Vec::new();
-        }
-        let end = self.reader.position().byte();
-        let text = self.reader.get_ref().text(position.byte, end);
-        quoted(&text, self.options.delimiter)
-    }
+/// What the file was when it was opened, to tell at the end whether it changed while it was
+/// read: truncated, appended to, rewritten in place or replaced by another file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: (u64, u64),
+}
 
-    /// The physical line the header was read from (after `skip_rows`).
-    pub fn header_line(&self) -> Option<u64> {
-        self.header_line
-    }
-
-    /// How the file is compressed.
-    pub fn compression(&self) -> Compression {
-        self.compression
-    }
-
-    pub fn progress(&self) -> Arc<ReadProgress> {
-        self.progress.clone()
-    }
-
-    /// The header record, decoded, after the rows `skip_rows` passes over; `None` for a file
-    /// with no records at all, or one read without a header (`has_header` false). Names keep
-    /// their own spaces: matching ignores them only after an exact match failed.
-    pub fn header(&mut self) -> Result<Option<Vec<String>>> {
-        let mut record = ByteRecord::new();
-        for _ in 0..self.options.skip_rows {
-            if !self.read_raw(&mut record)? {
-                break;
-            }
-        }
-        if !self.options.has_header {
-            self.past_header = true;
-            self.reader
-                .get_mut()
-                .set_limit(self.options.max_record_bytes);
-            return Ok(None);
-        }
-        let found = self.read_raw(&mut record)?;
-        self.past_header = true;
-        self.reader
-            .get_mut()
-            .set_limit(self.options.max_record_bytes);
-        if !found {
-            return Ok(None);
-        }
-        self.header_line = Some(self.record_start(&record).0);
-        let mut names = Vec::with_capacity(record.len());
-        for (i, field) in record.iter().enumerate() {
-            match decode(field, self.options.encoding) {
-                Ok(name) => names.push(name.into_owned()),
-                Err(problem) => {
-                    return Err(Error::File {
-                        path: self.path.clone(),
-                        problem: format!("header column {}: {}", i + 1, problem.describe(0)),
-                    });
-                }
-            }
-        }
-        Ok(Some(names))
-    }
-
-    /// Reads the next data record into `record`.
-    pub fn next_record(&mut self, record: &mut ByteRecord) -> Result<Option<RecordPosition>> {
-        if !self.read_raw(record)? {
-            return Ok(None);
-        }
-        self.ordinal += 1;
-        let (line, byte) = self.record_start(record);
-        Ok(Some(RecordPosition {
-            line,
-            ordinal: self.ordinal,
-            byte,
-        }))
-    }
-
-    /// The physical line and byte where `record` starts. The parser's own position is where
-    /// its read began, before any terminators and blank lines it skipped; step over those.
-    /// Lines are counted by [`hashing::Positions`] (CR, LF and CRLF line ends alike; the
-    /// parser counts LF only).
-    fn record_start(&mut self, record: &ByteRecord) -> (u64, u64) {
-        let byte = record.position().map_or(0, |p| p.byte());
-        let (start, line) = self.reader.get_mut().record_start(byte);
-        (line, start)
-    }
-
-    fn read_raw(&mut self, record: &mut ByteRecord) -> Result<bool> {
-        let before = self.reader.position().clone();
-        let limit = match self.past_header {
-            true => self.options.max_record_bytes,
-            false => self.options.max_header_bytes,
-        };
-        match self.reader.read_byte_record(record) {
-            // The reader's own cap holds memory to the limit and the read-ahead; this holds
-            // each record to the limit exactly.
-            Ok(true) if self.reader.position().byte() - before.byte() > limit => {
-                Err(self.too_long(&before, limit))
-            }
-            Ok(true) => Ok(true),
-            Ok(false) => {
-                self.check_unchanged()?;
-                Ok(false)
-            }
-            Err(e) if hashing::is_too_long(&e) => Err(self.too_long(&before, limit)),
-            Err(e) if compression::broken(&e).is_some() => Err(Error::File {
-                path: self.path.clone(),
-                problem: compression::broken(&e).unwrap_or_default(),
-            }),
-            Err(e) => Err(Error::File {
-                path: self.path.clone(),
-                problem: format!("read error: {e}"),
-            }),
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            inode: (meta.dev(), meta.ino()),
         }
     }
+}
 
-    /// The record that began at `before` (or the header) spans more than `limit` bytes.
-    fn too_long(&mut self, before: &csv::Position, limit: u64) -> Error {
-        let (byte, line) = self.reader.get_mut().record_start(before.byte());
-        let (what, key) = match self.past_header {
-            true => ("record", "max_record_bytes"),
-            false => ("header", "max_header_bytes"),
-        };
-        Error::File {
-            path: self.path.clone(),
-            problem: format!(
-                "{what} at line {} (byte offset {byte}) exceeds {} bytes without ending \
-                 (an unclosed quote, or no line ends?); the limit is [source] {key}",
-                line,
-                crate::format::thousands(limit as i64),
-            ),
-        }
-    }
+/// A regular file's open handle and what it was, checked once its end is read.
+pub(crate) struct Opened {
+    handle: File,
+    identity: Identity,
+}
 
+impl Opened {
     /// At the end of a regular file: the bytes read must be the whole file as it was opened,
     /// and the path must still name that file, unchanged. Otherwise what was read is neither
     /// the old file nor the new one.
-    fn check_unchanged(&self) -> Result<()> {
-        let Some((handle, opened)) = &self.opened else {
-            return Ok(());
-        };
-        let read = self.progress.bytes();
-        let now = handle.metadata().map(|m| Identity::of(&m)).ok();
-        let named = std::fs::metadata(&self.path)
-            .map(|m| Identity::of(&m).inode)
-            .ok();
+    fn check_unchanged(&self, path: &Path, read: u64) -> Result<()> {
+        let opened = &self.identity;
+        let now = self.handle.metadata().map(|m| Identity::of(&m)).ok();
+        let named = std::fs::metadata(path).map(|m| Identity::of(&m).inode).ok();
         let mut changes = Vec::new();
         if read != opened.size {
             changes.push(format!(
@@ -401,7 +314,7 @@ impl SourceReader {
             return Ok(());
         }
         Err(Error::File {
-            path: self.path.clone(),
+            path: path.to_owned(),
             problem: format!(
                 "the file changed while it was read ({}); nothing of it can be promoted, \
                  check it again once it is complete",
@@ -409,42 +322,467 @@ impl SourceReader {
             ),
         })
     }
+}
 
-    pub fn options(&self) -> SourceOptions {
-        self.options
+/// A record or header past its cap.
+fn too_long(path: &Path, past_header: bool, line: u64, byte: u64, limit: u64) -> Error {
+    let (what, key) = match past_header {
+        true => ("record", "max_record_bytes"),
+        false => ("header", "max_header_bytes"),
+    };
+    Error::File {
+        path: path.to_owned(),
+        problem: format!(
+            "{what} at line {line} (byte offset {byte}) exceeds {} bytes without ending \
+             (an unclosed quote, or no line ends?); the limit is [source] {key}",
+            crate::format::thousands(limit as i64),
+        ),
     }
 }
 
-/// For each field of one CSV record's text, whether it began with a quote.
-fn quoted(text: &[u8], delimiter: u8) -> Vec<bool> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    loop {
-        let quoted = text.get(i) == Some(&b'"');
-        out.push(quoted);
-        if quoted {
-            i += 1;
-            // To the closing quote; a doubled quote is a quote inside the field.
-            while i < text.len() {
-                if text[i] == b'"' {
-                    if text.get(i + 1) == Some(&b'"') {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
+/// Opens a regular file or a pipe (a FIFO, `/dev/stdin` fed by a pipe); a device, a socket
+/// or a directory is refused: it has no end, or no records.
+fn open_file(path: &Path) -> Result<(File, Option<Opened>)> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let kind = std::fs::metadata(path).map_err(io)?.file_type();
+    if !kind.is_file() && !is_pipe(&kind) {
+        return Err(Error::File {
+            path: path.to_owned(),
+            problem: format!(
+                "is {}, not a file; Airlock reads regular files and pipes",
+                describe_kind(&kind)
+            ),
+        });
+    }
+    let file = File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let opened = match meta.is_file() {
+        true => Some(Opened {
+            handle: file.try_clone().map_err(io)?,
+            identity: Identity::of(&meta),
+        }),
+        false => None,
+    };
+    Ok((file, opened))
+}
+
+/// The records of one part, in the options' format.
+fn open_records(
+    path: &Path,
+    input: Box<dyn Read + Send>,
+    opened: Option<Opened>,
+    progress: Arc<ReadProgress>,
+    options: &SourceOptions,
+) -> Result<Box<dyn Records>> {
+    Ok(match options.format {
+        Format::Csv | Format::Tsv => {
+            let text = Text::open(path, input, progress, options)?;
+            Box::new(delimited::Delimited::new(
+                path,
+                text,
+                options.clone(),
+                opened,
+            ))
+        }
+        Format::Jsonl => {
+            let text = Text::open(path, input, progress, options)?;
+            Box::new(jsonl::JsonLines::new(path, text, options.clone(), opened)?)
+        }
+        Format::Xlsx => Box::new(xlsx::Sheet::open(path, input, progress, options, opened)?),
+    })
+}
+
+/// A streaming reader over one data file, or the parts of one input in order. Every record
+/// keeps its physical position; with several parts, lines count on through the parts (see
+/// [`parts::PartMap`]).
+pub struct SourceReader {
+    options: SourceOptions,
+    progress: Arc<ReadProgress>,
+    /// The parts still to read, and the one being read.
+    pending: std::collections::VecDeque<PathBuf>,
+    current: OpenPart,
+    rereadable: bool,
+    /// Lines of the parts before the current one.
+    base: u64,
+    ordinal: u64,
+    header: Option<Vec<String>>,
+    json_fields: Vec<bool>,
+    /// The parts read to their end, for the batch.
+    done: Vec<parts::Part>,
+    /// What the parts' first look found: empty parts, parts with a header only.
+    part_notes: Vec<String>,
+    multi: bool,
+    notes: RecordNotes,
+    /// The last part has been read to its end.
+    ended: bool,
+}
+
+impl SourceReader {
+    /// Opens one file (or pipe).
+    pub fn open(path: &Path, options: SourceOptions) -> Result<Self> {
+        let input = parts::Input {
+            given: path.to_owned(),
+            parts: vec![path.to_owned()],
+            multi: false,
+        };
+        Self::open_input(&input, options)
+    }
+
+    /// Opens every part of `input`, the first one ready to read.
+    pub fn open_input(input: &parts::Input, options: SourceOptions) -> Result<Self> {
+        let total = input.size();
+        let progress = Arc::new(ReadProgress::new(total));
+        let mut pending: std::collections::VecDeque<PathBuf> =
+            input.parts.iter().cloned().collect();
+        let first = pending.pop_front().ok_or_else(|| Error::File {
+            path: input.given.clone(),
+            problem: "names no file".into(),
+        })?;
+        let (current, rereadable) = OpenPart::open(&first, &progress, &options)?;
+        Ok(Self::starting(
+            options,
+            progress,
+            pending,
+            current,
+            rereadable,
+            input.multi,
+        ))
+    }
+
+    fn starting(
+        options: SourceOptions,
+        progress: Arc<ReadProgress>,
+        pending: std::collections::VecDeque<PathBuf>,
+        current: OpenPart,
+        rereadable: bool,
+        multi: bool,
+    ) -> Self {
+        Self {
+            options,
+            progress,
+            pending,
+            current,
+            rereadable,
+            base: 0,
+            ordinal: 0,
+            header: None,
+            json_fields: Vec::new(),
+            done: Vec::new(),
+            part_notes: Vec::new(),
+            multi,
+            notes: RecordNotes::default(),
+            ended: false,
+        }
+    }
+
+    /// Reads from any byte stream; `path` names it in messages (and its extension is checked
+    /// against the compression the bytes show), `size` feeds the progress.
+    pub fn from_reader(
+        path: &Path,
+        input: Box<dyn Read + Send>,
+        size: u64,
+        options: SourceOptions,
+    ) -> Result<Self> {
+        let progress = Arc::new(ReadProgress::new(size));
+        let part_progress = Arc::new(ReadProgress::part_of(&progress, size));
+        let current = OpenPart {
+            records: open_records(path, input, None, part_progress.clone(), &options)?,
+            path: path.to_owned(),
+            progress: part_progress,
+            count: 0,
+        };
+        Ok(Self::starting(
+            options,
+            progress,
+            Default::default(),
+            current,
+            false,
+            false,
+        ))
+    }
+
+    /// Whether the input can be read again from the start (regular files, not a pipe).
+    pub fn rereadable(&self) -> bool {
+        self.rereadable
+    }
+
+    /// Which fields of the record just read are literal text (a quoted CSV field: `"N/A"`,
+    /// `""`): as in PostgreSQL's COPY, a NULL marker matches only an unquoted field, so
+    /// `""` is an empty string where an unquoted empty field is NULL. Read from the
+    /// record's text, so asked only when a field holds a marker; empty when none is.
+    pub fn literal_fields(&self) -> Vec<bool> {
+        self.current.records.literal_fields()
+    }
+
+    /// What the format knows of the record just read beyond its fields' text.
+    pub fn notes(&self) -> &RecordNotes {
+        &self.notes
+    }
+
+    /// The record just read as a line, where its fields alone do not show it.
+    pub fn raw_text(&self) -> Option<String> {
+        self.current.records.raw_text()
+    }
+
+    /// The physical line the header was read from (after `skip_rows`).
+    pub fn header_line(&self) -> Option<u64> {
+        self.current.records.header_line()
+    }
+
+    /// How the first part is compressed.
+    pub fn compression(&self) -> Compression {
+        self.done
+            .first()
+            .and_then(|p| Compression::parse(&p.compression))
+            .and_then(|c| match c {
+                CompressionOption::Exactly(c) => Some(c),
+                CompressionOption::Auto => None,
+            })
+            .unwrap_or_else(|| self.current.records.compression())
+    }
+
+    pub fn progress(&self) -> Arc<ReadProgress> {
+        self.progress.clone()
+    }
+
+    pub fn options(&self) -> &SourceOptions {
+        &self.options
+    }
+
+    /// The header record, decoded, after the rows `skip_rows` passes over; `None` for a file
+    /// with no records at all, or one read without a header (`has_header` false). Names keep
+    /// their own spaces: matching ignores them only after an exact match failed. With
+    /// several parts, each part's header is read first: one that differs from the first
+    /// part's is refused, naming it (JSON Lines takes the keys of every part's first
+    /// objects); empty parts are noted and passed over.
+    pub fn header(&mut self) -> Result<Option<Vec<String>>> {
+        let header = match self.multi {
+            true => self.survey_parts()?,
+            false => None,
+        };
+        let mut own = self.current.records.header()?;
+        // Empty parts first: the header is the first part that has one.
+        while own.is_none() && self.options.has_header && !self.pending.is_empty() {
+            let next = self.pending.pop_front().unwrap_or_default();
+            self.finish_part()?;
+            self.open_next(&next)?;
+            own = self.current.records.header()?;
+        }
+        let header = match self.multi {
+            true => header,
+            false => own,
+        };
+        if let Some(header) = &header {
+            self.current.records.use_header(header, &self.json_fields);
+        }
+        self.header = header.clone();
+        Ok(header)
+    }
+
+    /// Reads every part's header and first record before any is loaded: a part whose header
+    /// differs from the first part's is refused, naming it (JSON Lines takes the keys of
+    /// every part's first objects); empty parts and parts with a header only are noted.
+    /// Returns the header of the whole input.
+    fn survey_parts(&mut self) -> Result<Option<Vec<String>>> {
+        let mut header: Option<(Vec<String>, String)> = None;
+        let all = std::iter::once(self.current.path.clone()).chain(self.pending.iter().cloned());
+        for path in all.collect::<Vec<_>>() {
+            let mut part = SourceReader::open(&path, self.options.clone())?;
+            let theirs = part.current.records.header()?;
+            let has_rows = part
+                .current
+                .records
+                .next(&mut ByteRecord::new(), &mut RecordNotes::default())?
+                .is_some();
+            let name = part_name(&path);
+            match (theirs, &mut header) {
+                (None, _) if self.options.has_header => {
+                    self.part_notes
+                        .push(format!("part {name} is empty: no header, no rows"));
+                    continue;
                 }
-                i += 1;
+                (theirs, None) => header = theirs.map(|h| (h, name.clone())),
+                (Some(theirs), Some((ours, _))) if self.options.format == Format::Jsonl => {
+                    for key in theirs {
+                        if !ours.contains(&key) {
+                            ours.push(key);
+                        }
+                    }
+                }
+                (Some(theirs), Some((ours, first))) if &theirs != ours => {
+                    return Err(Error::File {
+                        path,
+                        problem: format!(
+                            "its header differs from the first part's ({first}): {}; \
+                             every part of one batch must have the same columns",
+                            header_difference(ours, &theirs)
+                        ),
+                    });
+                }
+                _ => {}
+            }
+            if !has_rows {
+                self.part_notes.push(format!("part {name} has no rows"));
             }
         }
-        while i < text.len() && text[i] != delimiter && text[i] != b'\n' && text[i] != b'\r' {
-            i += 1;
+        Ok(header.map(|(h, _)| h))
+    }
+
+    /// Which header fields feed JSON columns (their values go in as JSON text).
+    pub fn set_json_fields(&mut self, json: Vec<bool>) {
+        self.json_fields = json;
+        if let Some(header) = &self.header {
+            self.current.records.use_header(header, &self.json_fields);
         }
-        if i < text.len() && text[i] == delimiter {
-            i += 1;
-            continue;
+    }
+
+    /// What the parts' first look found (empty parts, parts with a header only).
+    pub fn part_notes(&self) -> &[String] {
+        &self.part_notes
+    }
+
+    /// Reads the next data record into `record`.
+    pub fn next_record(&mut self, record: &mut ByteRecord) -> Result<Option<RecordPosition>> {
+        loop {
+            self.notes.clear();
+            if self.ended {
+                return Ok(None);
+            }
+            if let Some((line, byte)) = self.current.records.next(record, &mut self.notes)? {
+                self.ordinal += 1;
+                self.current.count += 1;
+                return Ok(Some(RecordPosition {
+                    line: self.base + line,
+                    ordinal: self.ordinal,
+                    byte,
+                }));
+            }
+            let Some(next) = self.pending.pop_front() else {
+                if !self.ended {
+                    self.ended = true;
+                    self.finish_part()?;
+                }
+                return Ok(None);
+            };
+            self.finish_part()?;
+            self.open_next(&next)?;
+            let theirs = self.current.records.header()?;
+            let changed = match self.options.format {
+                // Each part's own keys are those of its first objects; any is read by name.
+                Format::Jsonl => false,
+                _ => theirs.is_some() && theirs != self.header,
+            };
+            if changed {
+                return Err(Error::File {
+                    path: next,
+                    problem: "its header changed since the parts were first read".into(),
+                });
+            }
+            if let Some(header) = &self.header {
+                self.current.records.use_header(header, &self.json_fields);
+            }
         }
-        return out;
+    }
+
+    fn open_next(&mut self, path: &Path) -> Result<()> {
+        self.current = OpenPart::open(path, &self.progress, &self.options)?.0;
+        Ok(())
+    }
+
+    /// Records the part just read to its end.
+    fn finish_part(&mut self) -> Result<()> {
+        let end = self.current.records.end_line();
+        let path = std::path::absolute(&self.current.path).unwrap_or(self.current.path.clone());
+        self.done.push(parts::Part {
+            name: part_name(&self.current.path),
+            path: path.display().to_string(),
+            size: self.current.progress.bytes(),
+            sha256: self.current.progress.sha256().unwrap_or_default(),
+            compression: self.current.records.compression().as_str().into(),
+            base: self.base,
+            records: self.current.count,
+        });
+        self.base += end;
+        Ok(())
+    }
+
+    /// The parts read, for a batch of several (empty for one file read alone).
+    pub fn parts(&self) -> Vec<parts::Part> {
+        match self.multi {
+            true => self.done.clone(),
+            false => Vec::new(),
+        }
+    }
+
+    /// The SHA-256 of the input as received, once read to the end: the file's own; for
+    /// several parts, that of their digests, one per line in order (so the same parts give
+    /// the same digest, whatever their directory).
+    pub fn sha256(&self) -> Option<String> {
+        if !self.multi {
+            return self.current.progress.sha256();
+        }
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for part in &self.done {
+            hasher.update(part.sha256.as_bytes());
+            hasher.update(b"\n");
+        }
+        Some(hex::encode(hasher.finalize()))
+    }
+}
+
+/// The part being read: its records, path, counters, and how many records it has given.
+struct OpenPart {
+    records: Box<dyn Records>,
+    path: PathBuf,
+    progress: Arc<ReadProgress>,
+    count: u64,
+}
+
+impl OpenPart {
+    /// Opens `path`, its bytes counted into `whole`; also whether it can be read again.
+    fn open(
+        path: &Path,
+        whole: &Arc<ReadProgress>,
+        options: &SourceOptions,
+    ) -> Result<(Self, bool)> {
+        let (file, opened) = open_file(path)?;
+        let rereadable = opened.is_some();
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let progress = Arc::new(ReadProgress::part_of(whole, size));
+        let records = open_records(path, Box::new(file), opened, progress.clone(), options)?;
+        Ok((
+            Self {
+                records,
+                path: path.to_owned(),
+                progress,
+                count: 0,
+            },
+            rereadable,
+        ))
+    }
+}
+
+/// A part's name as positions show it.
+fn part_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// The first difference between two headers, said.
+fn header_difference(ours: &[String], theirs: &[String]) -> String {
+    match ours.iter().zip(theirs).position(|(a, b)| a != b) {
+        Some(i) => format!(
+            "column {} is `{}` there, `{}` here",
+            i + 1,
+            crate::format::visible(&ours[i], false),
+            crate::format::visible(&theirs[i], false)
+        ),
+        None => format!("{} columns there, {} here", ours.len(), theirs.len()),
     }
 }
 
@@ -514,17 +852,6 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tells_quoted_fields() {
-        assert_eq!(
-            quoted(b"a,\"\",,\"x\"\"y\",z\n", b','),
-            [false, true, false, true, false]
-        );
-        assert_eq!(quoted(b"\"a\nb\",\"\"\r\n", b','), [true, true]);
-        assert_eq!(quoted(b"", b','), [false]);
-        assert_eq!(quoted(b"x;\"\"", b';'), [false, true]);
-    }
 
     #[test]
     fn decodes_and_reports() {

@@ -266,14 +266,36 @@ pub(super) fn encode_records(
         // is read from the record's text only when one holds a marker.
         let is_marker = |f: &Option<std::result::Result<Cow<'_, str>, FieldProblem>>| matches!(f, Some(Ok(text)) if nulls.iter().any(|n| n == text));
         let quoted = if decoded.iter().any(is_marker) {
-            reader.quoted_fields(&pos)
+            reader.literal_fields()
         } else {
             Vec::new()
         };
+        // What the format knows beyond the text: NULLs (JSON null, an empty cell), a line
+        // that is not JSON, an error cell.
+        let notes = reader.notes();
+        for problem in &notes.problems {
+            let column = problem
+                .field
+                .and_then(|i| binding.header.get(i))
+                .map(String::as_str);
+            issues.push(RowIssue::new(
+                column,
+                problem.check,
+                Severity::Error,
+                problem.value.as_deref(),
+                problem.message.clone(),
+            ));
+        }
+        broken |= notes.unreadable;
         for (i, field) in decoded.iter().enumerate() {
             let was_quoted = quoted.get(i).copied().unwrap_or(false);
             fields.push(match field {
+                // The reader's problem with the field is its issue; no check reads it.
+                _ if notes.unreadable || notes.problems.iter().any(|p| p.field == Some(i)) => {
+                    FieldValue::Unusable
+                }
                 None => FieldValue::Unusable,
+                Some(_) if notes.null.get(i).copied().unwrap_or(false) => FieldValue::Null,
                 Some(Ok(text)) if !was_quoted && nulls.iter().any(|n| n == text) => {
                     FieldValue::Null
                 }
@@ -411,7 +433,9 @@ pub(super) fn encode_records(
         records,
         bytes: progress.bytes(),
         text_bytes: progress.text_bytes(),
-        sha256: progress.sha256().unwrap_or_default(),
+        sha256: reader.sha256().unwrap_or_default(),
+        compression: reader.compression(),
+        parts: reader.parts(),
         pending,
         issues: Some(issue_spill.finish()?),
         typed: match typed_out {
@@ -448,7 +472,10 @@ fn stage_row(
     enc.int(pos.ordinal);
     enc.int(pos.byte);
     if broken || record.len() != fields.len() {
-        enc.field(Some(&raw_record(record, reader.options().delimiter)));
+        let raw = reader
+            .raw_text()
+            .unwrap_or_else(|| raw_record(record, reader.options().delimiter));
+        enc.field(Some(&raw));
     } else {
         enc.field(None);
     }

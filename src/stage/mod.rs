@@ -177,10 +177,13 @@ BEGIN
         END;
     END LOOP;
 END $$;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 6';
+-- Version 7: the format the file was read in, and the parts of a batch of several files.
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS format text;
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS parts jsonb NOT NULL DEFAULT '[]';
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 7';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 6";
+const CATALOG_VERSION: &str = "Airlock catalog, version 7";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
@@ -426,6 +429,10 @@ pub struct LoadStats {
     pub candidates: Option<Vec<Vec<String>>>,
     /// What the columns' parsing rules changed.
     pub conversions: Vec<Conversion>,
+    /// How the (first) file was compressed.
+    pub compression: crate::source::Compression,
+    /// The parts of an input of several files.
+    pub parts: Vec<crate::source::parts::Part>,
 }
 
 /// How many values one column's parsing rules changed, with the first as an example

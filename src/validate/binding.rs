@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::db::ident;
 use crate::error::{Error, Result};
-use crate::feed::{Feed, Lookup, Rules, Source};
+use crate::feed::{Feed, Format, Lookup, Rules, Source};
 use crate::validate::types::TypeRule;
 
 /// Staging keeps every source field as its own text column; more than this and the file is
@@ -91,6 +91,20 @@ impl Binding {
 
     /// The column whose typed value is source field `index` itself (no lookup in between):
     /// where the server prints that value as the file has it, the field need not be kept.
+    /// Per header field: whether it feeds a json or jsonb column (a JSON Lines value goes
+    /// in as its JSON, nested or not).
+    pub fn json_fields(&self) -> Vec<bool> {
+        (0..self.header.len())
+            .map(|i| {
+                self.columns.iter().any(|c| {
+                    c.source_index == i
+                        && c.lookup.is_none()
+                        && matches!(c.type_sql.as_str(), "json" | "jsonb")
+                })
+            })
+            .collect()
+    }
+
     pub fn fed_directly(&self, index: usize) -> Option<&BoundColumn> {
         self.columns
             .iter()
@@ -335,7 +349,11 @@ pub fn bind(
         });
     }
     if !missing.is_empty() {
-        if let Some(delimiter) = wrong_delimiter(header, feed.delimiter) {
+        let format = feed.format_of(file);
+        if let Some(delimiter) = matches!(format, Format::Csv | Format::Tsv)
+            .then(|| wrong_delimiter(header, feed.delimiter_of(format)))
+            .flatten()
+        {
             return Err(file_err(delimiter));
         }
         return Err(file_err(format!(

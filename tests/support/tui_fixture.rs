@@ -28,6 +28,7 @@ fn check(
         severity: severity.into(),
         rows,
         example: Example {
+            file: None,
             line,
             value: Some(value.into()),
             message: message.into(),
@@ -123,6 +124,8 @@ pub fn summary(verdict: &str) -> Summary {
             encoding: "utf-8".into(),
             compression: Some("none".into()),
             text_size: Some(11_476),
+            format: Some("csv".into()),
+            parts: vec![],
         },
         notes: vec![],
         error: None,
@@ -166,6 +169,8 @@ pub fn quarantined_rows() -> Vec<QuarantinedRow> {
     vec![
         QuarantinedRow {
             line: 13,
+            file: None,
+            file_line: 13,
             ord: 11,
             fields: vec![
                 Some("SKU-0000061".into()),
@@ -183,6 +188,8 @@ pub fn quarantined_rows() -> Vec<QuarantinedRow> {
         },
         QuarantinedRow {
             line: 14,
+            file: None,
+            file_line: 14,
             ord: 12,
             fields: vec![
                 Some("SKU-0000062".into()),
@@ -203,6 +210,8 @@ pub fn quarantined_rows() -> Vec<QuarantinedRow> {
         },
         QuarantinedRow {
             line: 23,
+            file: None,
+            file_line: 23,
             ord: 21,
             fields: vec![
                 Some("SKU-0000071".into()),
@@ -215,6 +224,8 @@ pub fn quarantined_rows() -> Vec<QuarantinedRow> {
         },
         QuarantinedRow {
             line: 93,
+            file: None,
+            file_line: 93,
             ord: 91,
             fields: vec![
                 Some("SKU-0000141".into()),

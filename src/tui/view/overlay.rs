@@ -95,7 +95,7 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
     let bad = super::quarantine::offending_fields(b, row);
     let mut lines = vec![
         Line::styled(
-            format!("Line {} of the file (record {})", row.line, row.ord),
+            format!("Line {} of the file (record {})", row.place(), row.ord),
             t.title(),
         ),
         Line::raw(""),
@@ -137,7 +137,7 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        format!("As the file has it (line {})", row.line),
+        format!("As the file has it (line {})", row.place()),
         t.title(),
     ));
     let source = match &app.source {

@@ -58,7 +58,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
     if let (Some(first), Some(last)) = (q.rows.first(), q.rows.last()) {
         spans.push(Span::styled(
-            format!("  lines {}–{}", first.line, last.line),
+            format!("  lines {}–{}", first.place(), last.place()),
             t.dim(),
         ));
     }
@@ -115,7 +115,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 })
                 .unwrap_or_default();
             let mut cells = vec![
-                Cell::from(r.line.to_string()),
+                Cell::from(cell(&r.place(), 28)),
                 Cell::from(cell(&problem, 26)),
             ];
             for &i in &shown {
@@ -136,7 +136,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Row::new(cells)
         })
         .collect();
-    let mut widths = vec![Constraint::Length(6), Constraint::Length(26)];
+    // A batch of several files shows `part-002.csv:40`: the column grows to fit, within reason.
+    let place_width = q
+        .rows
+        .iter()
+        .map(|r| r.place().chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 28) as u16;
+    let mut widths = vec![Constraint::Length(place_width), Constraint::Length(26)];
     widths.extend(shown.iter().map(|_| Constraint::Length(field_width as u16)));
     let mut header = vec!["line".to_string(), "problem".to_string()];
     header.extend(shown.iter().map(|&i| cell(&b.header[i], field_width)));

@@ -156,20 +156,28 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(c.check.clone()),
                 Cell::from(c.column.clone().unwrap_or_else(|| "–".into())),
                 Cell::from(thousands(c.rows)),
-                Cell::from(c.example.line.to_string()),
+                Cell::from(cell(&c.example.place(), 24)),
                 Cell::from(cell(&c.example.message, 200)),
             ])
             .style(style)
         })
         .collect();
     let empty = rows.is_empty();
+    // `part-002.csv:40` in a batch of several files.
+    let line_width = s
+        .checks
+        .iter()
+        .map(|c| c.example.place().chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 24) as u16;
     let table = Table::new(
         rows,
         [
             Constraint::Length(17),
             Constraint::Length(12),
             Constraint::Length(8),
-            Constraint::Length(6),
+            Constraint::Length(line_width),
             Constraint::Fill(1),
         ],
     )
