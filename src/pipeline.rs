@@ -59,6 +59,7 @@ pub async fn check(
     };
     let mut binding = binding::bind(feed, &first, header.as_deref(), reader.header_line())?;
     binding.notes.extend(reader.part_notes().iter().cloned());
+    binding.parts = input.multi;
     reader.set_json_fields(binding.json_fields());
     let file_size = input.size() as i64;
     let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());

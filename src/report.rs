@@ -417,12 +417,16 @@ pub fn render(s: &Summary) -> String {
         for c in &s.conversions {
             let _ = writeln!(
                 out,
-                "  {:<18} {:>9} value{}  e.g. '{}' → {}",
+                "  {:<18} {:>9} value{}  e.g. '{}' → {}{}",
                 c.column,
                 thousands(c.rows as i64),
                 if c.rows == 1 { " " } else { "s" },
-                c.from,
-                c.to
+                crate::format::visible(&c.from, false),
+                crate::format::visible(&c.to, false),
+                match c.rules.is_empty() {
+                    true => String::new(),
+                    false => format!("  by {}", c.rules),
+                }
             );
         }
     }

@@ -131,6 +131,18 @@ async fn parsing_rules_read_a_european_feed_on_both_paths() {
             (price.rows, price.from.as_str(), price.to.as_str()),
             (3, "1.299,00 €", "1299.00")
         );
+        assert_eq!(
+            price.rules, "decimal = \",\", thousands = \".\", currency",
+            "which rules did it"
+        );
+        // A column's own NULL markers count among its conversions too.
+        let nulls: Vec<&airlock::stage::Conversion> =
+            s.conversions.iter().filter(|c| c.to == "NULL").collect();
+        assert!(
+            nulls.iter().all(|c| c.rules.contains("null")) && !nulls.is_empty(),
+            "{:?}",
+            s.conversions
+        );
         assert!(
             s.conversions
                 .iter()

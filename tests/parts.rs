@@ -111,6 +111,14 @@ async fn a_directory_is_one_batch_with_file_and_line_positions() {
         .expect("duplicate found across parts");
     assert_eq!(duplicate.rows, 2);
     assert_eq!(duplicate.example.place(), "part-1.csv:2");
+    assert!(
+        duplicate
+            .example
+            .message
+            .contains("(lines part-1.csv:2, part-10.csv:3)"),
+        "{}",
+        duplicate.example.message
+    );
     let json = serde_json::to_value(&s).expect("json");
     let example = &json["checks"]
         .as_array()
@@ -160,6 +168,19 @@ async fn a_directory_is_one_batch_with_file_and_line_positions() {
             "{text}"
         );
     }
+    // A jump names the file and its line; a bare line is the batch's own.
+    let at = airlock::review::jump_to_line(&client, id, &filter, Some("part-10.csv"), 1)
+        .await
+        .expect("jump");
+    assert_eq!(at, Some(rows[2].ord));
+    let at = airlock::review::jump_to_line(&client, id, &filter, Some("part-2.csv"), 1)
+        .await
+        .expect("jump");
+    assert_eq!(at, Some(rows[1].ord));
+    let e = airlock::review::jump_to_line(&client, id, &filter, Some("nope.csv"), 1)
+        .await
+        .expect_err("no such part");
+    assert!(e.to_string().contains("no file named `nope.csv`"), "{e}");
     let human = airlock::report::render(&s);
     assert!(human.contains("part part-10.csv"), "{human}");
     assert!(human.contains("line part-1.csv:2"), "{human}");
@@ -232,6 +253,24 @@ async fn a_part_whose_header_differs_is_refused_before_any_load() {
             .get(0);
         assert_eq!(batches, 0, "nothing was loaded: {message}");
     }
+}
+
+#[tokio::test]
+async fn a_later_part_supersedes_an_earlier_one_by_name() {
+    let db = TestDb::with_catalog().await;
+    let spec = db.write(
+        "feed.toml",
+        format!("{PRODUCTS_SPEC}[policy]\nduplicate_keys = \"last\"\n"),
+    );
+    let (dir, _) = three_parts(&db);
+    let id = db.check(&spec, &dir).await.expect("check");
+    let superseded = db.messages(id, "duplicate_key").await;
+    assert_eq!(
+        superseded,
+        [
+            "superseded by line part-10.csv:3, a later row with the same key (duplicate_keys = \"last\")"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -54,7 +54,7 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
         .await
         .expect("page");
     assert_eq!(lines(&page), vec![14, 33, 73]);
-    let at = review::jump_to_line(&client, id, &lookups, 20)
+    let at = review::jump_to_line(&client, id, &lookups, None, 20)
         .await
         .expect("jump");
     let page = review::quarantined_page(
@@ -69,7 +69,7 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
     .expect("page");
     assert_eq!(lines(&page), vec![33, 73]);
     assert_eq!(
-        review::jump_to_line(&client, id, &lookups, 100)
+        review::jump_to_line(&client, id, &lookups, None, 100)
             .await
             .expect("jump"),
         None

@@ -180,6 +180,7 @@ fn warnings_and_conversions_show_in_the_summary() {
         ];
         b.summary.conversions = vec![airlock::stage::Conversion {
             column: "price".into(),
+            rules: "decimal = \",\", thousands = \".\", currency".into(),
             rows: 287,
             from: "1.299,00 €".into(),
             to: "1299.00".into(),
@@ -191,7 +192,9 @@ fn warnings_and_conversions_show_in_the_summary() {
         "{screen}"
     );
     assert!(
-        screen.contains("read by the [columns] rules: price 287 (e.g. 1.299,00 € → 1299.00)"),
+        screen.contains(
+            "read by the [columns] rules: price 287 by decimal = \",\", thousands = \".\", currency (e.g. 1.299,00 € → 1299.00)"
+        ),
         "{screen}"
     );
 }
@@ -205,6 +208,7 @@ fn a_long_conversions_line_ends_in_an_ellipsis() {
             .iter()
             .map(|c| airlock::stage::Conversion {
                 column: (*c).into(),
+                rules: String::new(),
                 rows: 123_456,
                 from: "1.299,00 €".into(),
                 to: "1299.00".into(),

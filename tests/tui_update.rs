@@ -165,7 +165,19 @@ fn search_and_jump_go_through_the_database() {
         vec![Effect::JumpLine {
             batch: 7,
             filter: Filter::default(),
+            file: None,
             line: 90
+        }]
+    );
+    key(&mut app, KeyCode::Char(':'));
+    typed(&mut app, "part-002.csv:40");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![Effect::JumpLine {
+            batch: 7,
+            filter: Filter::default(),
+            file: Some("part-002.csv".into()),
+            line: 40
         }]
     );
     key(&mut app, KeyCode::Char(':'));

@@ -37,7 +37,10 @@ pub struct Cli {
 pub enum Command {
     /// Load and validate FILE for FEED; print the summary and leave the batch for review
     Check {
+        /// The feed spec (TOML), e.g. feeds/partner-products.toml
         feed: PathBuf,
+        /// The data: a file (CSV, TSV, JSON Lines or xlsx; compressed or not), a directory of
+        /// parts, or a quoted glob such as 'drop/2026-03-15/part-*.csv'
         file: PathBuf,
         #[arg(long)]
         json: bool,
@@ -91,7 +94,10 @@ pub enum Command {
     /// Check FILE, then promote it unless the verdict is abort (for cron; exit 3 when it stops,
     /// 4 when the feed promotes clean batches only and this one needs review)
     Run {
+        /// The feed spec (TOML), e.g. feeds/partner-products.toml
         feed: PathBuf,
+        /// The data: a file (CSV, TSV, JSON Lines or xlsx; compressed or not), a directory of
+        /// parts, or a quoted glob such as 'drop/2026-03-15/part-*.csv'
         file: PathBuf,
         /// Required: promotion changes production
         #[arg(long, required = true)]
@@ -131,7 +137,10 @@ pub enum Command {
     /// or, with neither, browse the batches
     Review {
         #[arg(requires = "file", conflicts_with = "batch")]
+        /// The feed spec (TOML), e.g. feeds/partner-products.toml
         feed: Option<PathBuf>,
+        /// The data: a file (CSV, TSV, JSON Lines or xlsx; compressed or not), a directory of
+        /// parts, or a quoted glob such as 'drop/2026-03-15/part-*.csv'
         file: Option<PathBuf>,
         #[arg(long, value_name = "ID")]
         batch: Option<i64>,

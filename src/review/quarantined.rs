@@ -146,14 +146,35 @@ pub async fn quarantined_page(
         .collect())
 }
 
-/// The ordinal of the first quarantined row (matching `filter`) at or after file line `line`.
+/// The ordinal of the first quarantined row (matching `filter`) at or after file line `line`
+/// (of the part named `file`, in a batch of several files).
 pub async fn jump_to_line(
     client: &impl GenericClient,
     batch: i64,
     filter: &Filter,
+    file: Option<&str>,
     line: i64,
 ) -> Result<Option<i64>> {
     let names = StageNames::new(batch);
+    let line = match file {
+        None => line,
+        Some(file) => {
+            let parts = crate::batch::parts(client, batch).await?;
+            match parts.batch_line(file, line) {
+                Some(line) => line,
+                None => {
+                    return Err(Error::Refused {
+                        id: batch,
+                        action: "searched",
+                        reason: format!(
+                            "it has no file named `{}`",
+                            crate::format::visible(file, false)
+                        ),
+                    });
+                }
+            }
+        }
+    };
     let sql = format!(
         "SELECT min(s.\"_ord\") FROM {raw} s WHERE s.\"_line\" >= $1 \
            AND s.\"_ord\" IN ({ords})",

@@ -332,7 +332,13 @@ pub(super) fn encode_records(
                         }
                         FieldValue::Text(v)
                     }
-                    Parsed::Null => FieldValue::Null,
+                    Parsed::Null => {
+                        // A value the column's own NULL markers turned into NULL.
+                        if let FieldValue::Text(before) = fields[*index] {
+                            conversions.note(col, before, "NULL");
+                        }
+                        FieldValue::Null
+                    }
                     Parsed::Unfit(message) => {
                         let before = match fields[*index] {
                             FieldValue::Text(t) => Some(t),
@@ -526,6 +532,7 @@ impl Conversions {
             Some(c) => c.rows += 1,
             None => self.0.push(super::Conversion {
                 column: col.target.clone(),
+                rules: col.parse.as_ref().map(|p| p.describe()).unwrap_or_default(),
                 rows: 1,
                 from: crate::validate::clip(before, 60),
                 to: crate::validate::clip(after, 60),

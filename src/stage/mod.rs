@@ -180,6 +180,15 @@ END $$;
 -- Version 7: the format the file was read in, and the parts of a batch of several files.
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS format text;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS parts jsonb NOT NULL DEFAULT '[]';
+-- A batch line as a person finds it: `part-002.csv:40` for a batch of several files (its
+-- parts' bases), else the line.
+CREATE OR REPLACE FUNCTION airlock.place(bigint, bigint) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT x.name || ':' || ($2 - x.base)
+                     FROM airlock.batches b,
+                          jsonb_to_recordset(b.parts) AS x(name text, base bigint)
+                     WHERE b.id = $1 AND x.base < $2 ORDER BY x.base DESC LIMIT 1),
+                    $2::text)
+$$;
 COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 7';
 "#;
 
@@ -255,6 +264,27 @@ impl StageNames {
             previous: name("_previous"),
             previous_bare: format!("batch_{batch}_previous"),
         }
+    }
+}
+
+/// SQL for the line `line` (an expression) as a message shows it: for a batch of several
+/// files, its file and line there (`airlock.place`); else the line itself.
+pub fn line_sql(names: &StageNames, parts: bool, line: &str) -> String {
+    match parts {
+        true => format!("airlock.place({}, {line})", names.batch),
+        false => line.to_string(),
+    }
+}
+
+/// SQL for an array of lines as a message shows them, comma-separated (see [`line_sql`]).
+pub fn lines_sql(names: &StageNames, parts: bool, lines: &str) -> String {
+    match parts {
+        true => format!(
+            "(SELECT string_agg(airlock.place({}, u.l), ', ' ORDER BY u.o) \
+              FROM unnest({lines}) WITH ORDINALITY AS u(l, o))",
+            names.batch
+        ),
+        false => format!("array_to_string({lines}, ', ')"),
     }
 }
 
@@ -440,6 +470,9 @@ pub struct LoadStats {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Conversion {
     pub column: String,
+    /// The column's rules that did it, as the spec says them.
+    #[serde(default)]
+    pub rules: String,
     pub rows: u64,
     pub from: String,
     pub to: String,

@@ -113,6 +113,8 @@ pub enum Effect {
     JumpLine {
         batch: i64,
         filter: Filter,
+        /// The part the line is in, for a batch of several files.
+        file: Option<String>,
         line: i64,
     },
     Promote {

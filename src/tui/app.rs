@@ -634,20 +634,33 @@ impl App {
                         self.search = Some(value);
                         self.find(true)
                     }
-                    InputPurpose::JumpLine => match value.parse::<i64>() {
-                        Ok(line) => match self.batch_id() {
-                            Some(batch) => vec![Effect::JumpLine {
+                    // `40`, or `part-002.csv:40` in a batch of several files, where a
+                    // bare number is a line of the current row's file.
+                    InputPurpose::JumpLine => {
+                        let (file, number) = match value.rsplit_once(':') {
+                            Some((file, number)) => (Some(file.to_string()), number),
+                            None => (
+                                self.quarantine.current().and_then(|r| r.file.clone()),
+                                value.as_str(),
+                            ),
+                        };
+                        match (number.trim().parse::<i64>(), self.batch_id()) {
+                            (Ok(line), Some(batch)) => vec![Effect::JumpLine {
                                 batch,
                                 filter: self.filter.clone(),
+                                file,
                                 line,
                             }],
-                            None => Vec::new(),
-                        },
-                        Err(_) => {
-                            self.say(StatusKind::Error, format!("'{value}' is not a line number"));
-                            Vec::new()
+                            (Ok(_), None) => Vec::new(),
+                            (Err(_), _) => {
+                                self.say(
+                                    StatusKind::Error,
+                                    format!("'{value}' is not a line number (or FILE:LINE)"),
+                                );
+                                Vec::new()
+                            }
                         }
-                    },
+                    }
                     InputPurpose::ExportPath(batch) if !value.is_empty() => {
                         vec![Effect::Export {
                             batch,

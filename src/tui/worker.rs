@@ -211,9 +211,10 @@ async fn perform(
         Effect::JumpLine {
             batch,
             filter,
+            file,
             line,
         } => Action::Found(
-            review::jump_to_line(client, batch, &filter, line)
+            review::jump_to_line(client, batch, &filter, file.as_deref(), line)
                 .await
                 .map_err(text),
         ),

@@ -74,6 +74,9 @@ pub struct Binding {
     pub columns: Vec<BoundColumn>,
     /// Things worth telling the operator that are not row problems (extra columns, ...).
     pub notes: Vec<String>,
+    /// The input is several files: lines named in messages say their file (see
+    /// `stage::lines_sql`).
+    pub parts: bool,
 }
 
 impl Binding {
@@ -405,5 +408,6 @@ pub fn bind(
         header: header.to_vec(),
         columns,
         notes,
+        parts: false,
     })
 }

@@ -161,6 +161,7 @@ mod tests {
             header: vec!["id".into()],
             columns: vec![key_column(rule)],
             notes: Vec::new(),
+            parts: false,
         };
         KeyTracker::for_binding(&binding, 10_000_000).expect("a tracker")
     }
@@ -195,6 +196,7 @@ mod tests {
             header: vec!["id".into()],
             columns: vec![key_column(TypeRule::Date)],
             notes: Vec::new(),
+            parts: false,
         };
         assert!(KeyTracker::for_binding(&text, 100).is_none());
     }

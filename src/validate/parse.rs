@@ -166,6 +166,34 @@ impl ParseRules {
     }
 
     /// Applies the rules to one non-NULL field.
+    /// The rules, as the spec says them: `decimal = ",", thousands = ".", currency`.
+    pub fn describe(&self) -> String {
+        let quoted = |c: char| format!("\"{c}\"");
+        let mut parts = Vec::new();
+        if self.trim {
+            parts.push("trim".to_string());
+        }
+        if !self.null.is_empty() {
+            parts.push("null".to_string());
+        }
+        if !self.true_words.is_empty() || !self.false_words.is_empty() {
+            parts.push("true/false".to_string());
+        }
+        if let Some(format) = &self.date_format {
+            parts.push(format!("date_format = \"{format}\""));
+        }
+        if let Some(c) = self.decimal {
+            parts.push(format!("decimal = {}", quoted(c)));
+        }
+        if let Some(c) = self.thousands {
+            parts.push(format!("thousands = {}", quoted(c)));
+        }
+        if !self.currency.is_empty() {
+            parts.push("currency".to_string());
+        }
+        parts.join(", ")
+    }
+
     pub fn apply<'a>(&self, value: &'a str) -> Parsed<'a> {
         let value = if self.trim { value.trim() } else { value };
         if self.null.iter().any(|n| n == value) {

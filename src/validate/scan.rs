@@ -114,7 +114,7 @@ pub(super) async fn constraints_and_duplicates(
                  {tail}, {delete}",
                 rows = names.rows,
                 on = on.join(" AND "),
-                tail = duplicates(feed, names, &key),
+                tail = duplicates(feed, binding, names, &key),
                 delete = by_address(binding, names),
             );
             exec(client, "finding duplicate keys", &sql, &[&key.join(", ")]).await?;
@@ -170,7 +170,7 @@ async fn one_scan(
     let grouped = || {
         format!(
             "dr AS (SELECT * FROM scan WHERE __repeats AND NOT (true = ANY (__failed))), {}, ",
-            duplicates(feed, names, key)
+            duplicates(feed, binding, names, key)
         )
     };
     let (repeats, join, grouped) = if n == 0 {
@@ -258,25 +258,34 @@ async fn one_scan(
 /// repeat: `d` groups them by key, `bad` holds the rows the `duplicate_keys` policy sets
 /// aside, and `noted` records their issues (`$1` is the key's column list). The rows whose
 /// key may repeat are few: the ordered aggregates (first, last, the lines) run on those only.
-fn duplicates(feed: &Feed, names: &StageNames, key: &[&str]) -> String {
+fn duplicates(feed: &Feed, binding: &Binding, names: &StageNames, key: &[&str]) -> String {
     let line = ident(LINE_COLUMN);
     let ord = ident(ORD_COLUMN);
     let (filter, severity, message) = match feed.spec.policy.duplicate_keys {
         DuplicateKeys::Quarantine => (
             "true".to_string(),
             "error",
-            "format('the key appears on %s rows (lines %s%s)', d.n, array_to_string(d.lines, ', '), \
-             CASE WHEN d.n > 5 THEN ', …' ELSE '' END)",
+            format!(
+                "format('the key appears on %s rows (lines %s%s)', d.n, {lines}, \
+                 CASE WHEN d.n > 5 THEN ', …' ELSE '' END)",
+                lines = crate::stage::lines_sql(names, binding.parts, "d.lines"),
+            ),
         ),
         DuplicateKeys::Last => (
             format!("r.{ord} <> d.last_ord"),
             "superseded",
-            "format('superseded by line %s, a later row with the same key (duplicate_keys = \"last\")', d.last_line)",
+            format!(
+                "format('superseded by line %s, a later row with the same key (duplicate_keys = \"last\")', {})",
+                crate::stage::line_sql(names, binding.parts, "d.last_line")
+            ),
         ),
         DuplicateKeys::First => (
             format!("r.{ord} <> d.first_ord"),
             "superseded",
-            "format('superseded by line %s, an earlier row with the same key (duplicate_keys = \"first\")', d.first_line)",
+            format!(
+                "format('superseded by line %s, an earlier row with the same key (duplicate_keys = \"first\")', {})",
+                crate::stage::line_sql(names, binding.parts, "d.first_line")
+            ),
         ),
     };
     let join: Vec<String> = key

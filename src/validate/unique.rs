@@ -202,7 +202,7 @@ impl Sql {
              found AS MATERIALIZED (SELECT r.tid, r.{line} AS line, r.{ord} AS ord, \
                     {value} AS value, \
                     format('%s ''%s'' appears on %s rows (lines %s%s); unique index %s', \
-                           $1::text, {value}, d.n, array_to_string(d.lines, ', '), \
+                           $1::text, {value}, d.n, {lines}, \
                            CASE WHEN d.n > 5 THEN ', …' ELSE '' END, $2::text) AS message \
                  FROM cand r JOIN d ON {joined} WHERE {counted}{in_production}), \
              bad AS MATERIALIZED (SELECT DISTINCT ON (ord) * FROM found ORDER BY ord, message), \
@@ -211,6 +211,7 @@ impl Sql {
                        ORDER BY ord), \
              {delete}",
             joined = same("r", "d"),
+            lines = crate::stage::lines_sql(names, binding.parts, "d.lines"),
             issues = names.issues,
             delete = by_address(binding, names),
         )

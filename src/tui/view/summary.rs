@@ -37,10 +37,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     ])
     .areas(area);
 
-    let name = std::path::Path::new(&s.file.path)
+    let mut name = std::path::Path::new(&s.file.path)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    match s.file.parts.len() {
+        0 => {}
+        1 => name.push_str(" (1 file)"),
+        n => name.push_str(&format!(" ({n} files)")),
+    }
     frame.render_widget(
         Paragraph::new(format!(
             " {} · {} · sha256 {} · {} rows · {}",
@@ -125,9 +130,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             .map(|c| format!("{} {}", c.column, thousands(c.rows as i64)))
             .collect();
         let said = format!(
-            "   read by the [columns] rules: {} {} (e.g. {} → {}){}",
+            "   read by the [columns] rules: {} {}{} (e.g. {} → {}){}",
             first.column,
             thousands(first.rows as i64),
+            match first.rules.is_empty() {
+                true => String::new(),
+                false => format!(" by {}", first.rules),
+            },
             super::cell(&first.from, 30),
             super::cell(&first.to, 30),
             if rest.is_empty() {
