@@ -23,6 +23,8 @@ ORDER = [
     ("pgloader_half", "(c) pgloader into a half-filled table"),
     ("check", "(d) airlock check"),
     ("check_gzip", "(d') airlock check of the same feed gzip-compressed"),
+    ("check_xlsx_csv", "(g) airlock check of the xlsx comparison's rows as CSV"),
+    ("check_xlsx", "(g') airlock check of the same rows as an xlsx sheet"),
     ("run_upsert", "(e) airlock run --yes, upsert"),
     ("run_swap", "(f) airlock run --yes, swap"),
 ]
@@ -40,7 +42,8 @@ for n in sorted(times):
             continue
         a = med.get("copy")
         b = {"check": "seed_load_validate", "run_upsert": "seed_total", "run_swap": "replace_total",
-             "pgloader_empty": "check", "check_gzip": "check"}.get(key)
+             "pgloader_empty": "check", "check_gzip": "check",
+             "check_xlsx": "check_xlsx_csv"}.get(key)
         ra = f"{med[key] / a:.1f}" if a else ""
         rb = f"{med[key] / med[b]:.2f}" if b and b in med else ""
         mem = rss[n].get(key)
@@ -49,4 +52,4 @@ for n in sorted(times):
 print()
 print("* (d) against (b)'s load+validate; (e) against (b) end to end; (f) against the hand-written")
 print("  replace end to end; (c) into an empty table against (d) — Airlock also validates;")
-print("  (d') against (d).")
+print("  (d') against (d); (g') against (g).")

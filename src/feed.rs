@@ -16,6 +16,8 @@ pub enum Mode {
     #[default]
     Upsert,
     Swap,
+    /// New keys only: a row whose key production has is skipped, that row left as it is.
+    Insert,
 }
 
 impl Mode {
@@ -23,6 +25,7 @@ impl Mode {
         match self {
             Mode::Upsert => "upsert",
             Mode::Swap => "swap",
+            Mode::Insert => "insert",
         }
     }
 }

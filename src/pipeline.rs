@@ -270,7 +270,7 @@ pub async fn judge(
     let mut plan = match (plan_by_promotion, feed.spec.mode) {
         (false, _) => make_plan().await?,
         // The policy does not read an upsert's plan.
-        (true, Mode::Upsert) => Plan {
+        (true, Mode::Upsert | Mode::Insert) => Plan {
             by_promotion: true,
             ..Plan::default()
         },
@@ -281,7 +281,7 @@ pub async fn judge(
             ..Plan::default()
         },
     };
-    let good = (!plan.by_promotion).then_some(plan.insert + plan.update + plan.unchanged);
+    let good = (!plan.by_promotion).then_some(plan.rows());
     let rows = report::count_rows(client, names, total, good).await?;
     let checks = report::summarize_checks(client, names).await?;
     let history = batch::history::of(

@@ -20,6 +20,8 @@ pub struct Plan {
     pub unchanged: i64,
     /// Rows production would lose (swap mode only).
     pub delete: i64,
+    /// Rows whose key production has, left as they are (insert mode only).
+    pub skipped: i64,
     /// Rows in production when the plan was made.
     pub production_rows: i64,
     /// For each column the file feeds, how many updated rows change it.
@@ -135,13 +137,17 @@ pub async fn compute(
         insert: row.get(0),
         update: row.get(1),
         unchanged: row.get(2),
-        delete: 0,
         production_rows,
-        columns: BTreeMap::new(),
-        by_promotion: false,
+        ..Plan::default()
     };
     for (i, c) in values.iter().enumerate() {
         plan.columns.insert(c.target.clone(), row.get(3 + i));
+    }
+    if mode == Mode::Insert {
+        // A key production has is skipped, whatever its values.
+        plan.skipped = plan.update + plan.unchanged;
+        (plan.update, plan.unchanged) = (0, 0);
+        plan.columns.clear();
     }
     if mode == Mode::Swap {
         plan.delete = client
@@ -166,20 +172,27 @@ impl Plan {
     /// The plan for a person: its counts (`3 insert · 2 update · 1 unchanged`, and deletes
     /// for a swap) and what they were measured against. `promoted`: the batch's promotion
     /// has happened (a plan left to it then holds its counts).
-    pub fn describe(&self, swap: bool, promoted: bool) -> (String, String) {
+    pub fn describe(&self, mode: &str, promoted: bool) -> (String, String) {
         if self.by_promotion && !promoted {
             return (
                 "left to the promotion".into(),
                 "(a headless run: its promotion makes it, under the lock)".into(),
             );
         }
-        let mut counts = format!(
-            "{} insert · {} update · {} unchanged",
-            thousands(self.insert),
-            thousands(self.update),
-            thousands(self.unchanged)
-        );
-        if swap {
+        let mut counts = match mode {
+            "insert" => format!(
+                "{} insert · {} skipped (key already in production)",
+                thousands(self.insert),
+                thousands(self.skipped)
+            ),
+            _ => format!(
+                "{} insert · {} update · {} unchanged",
+                thousands(self.insert),
+                thousands(self.update),
+                thousands(self.unchanged)
+            ),
+        };
+        if mode == "swap" {
             counts.push_str(&format!(" · {} delete", thousands(self.delete)));
         }
         let basis = if self.by_promotion {
@@ -190,6 +203,11 @@ impl Plan {
         (counts, basis)
     }
 
+    /// The good rows the plan covers: inserted, updated, unchanged or skipped.
+    pub fn rows(&self) -> i64 {
+        self.insert + self.update + self.unchanged + self.skipped
+    }
+
     /// What differs between two plans, for a person: `insert 242 → 240, update 10 → 12`.
     /// Empty when promotion would do the same thing to production.
     pub fn differences(&self, now: &Plan) -> Vec<String> {
@@ -198,6 +216,7 @@ impl Plan {
             ("update", self.update, now.update),
             ("unchanged", self.unchanged, now.unchanged),
             ("delete", self.delete, now.delete),
+            ("skipped", self.skipped, now.skipped),
         ]
         .into_iter()
         .filter(|(_, a, b)| a != b)

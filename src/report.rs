@@ -327,7 +327,11 @@ pub fn render(s: &Summary) -> String {
             .as_deref()
             .map(|h| &h[..h.len().min(12)])
             .unwrap_or("-"),
-        s.file.encoding
+        // A sheet's or a JSON file's text has no encoding to choose.
+        match s.file.format.as_deref() {
+            Some(format @ ("jsonl" | "xlsx")) => format,
+            _ => &s.file.encoding,
+        }
     );
     for p in &s.file.parts {
         let _ = writeln!(
@@ -400,7 +404,7 @@ pub fn render(s: &Summary) -> String {
     }
     if !matches!(s.state, State::Loading | State::LoadFailed) {
         let p = &s.plan;
-        let (counts, basis) = p.describe(s.mode == "swap", s.promoted());
+        let (counts, basis) = p.describe(&s.mode, s.promoted());
         let _ = writeln!(out, "\nPlan  {counts}  {basis}");
         let changed: Vec<String> = p
             .columns

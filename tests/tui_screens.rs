@@ -121,6 +121,7 @@ fn result() {
             updated: 10,
             unchanged: 35,
             deleted: 0,
+            skipped: 0,
         },
         Box::new(summary),
     ))));

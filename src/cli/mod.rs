@@ -496,18 +496,11 @@ fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> 
         print_json(&value)
     } else {
         out::line(&format!(
-            "batch {} promoted into {} ({}): {} inserted, {} updated, {} unchanged{}",
+            "batch {} promoted into {} ({}): {}",
             summary.batch,
             summary.target,
             applied.mode,
-            applied.inserted,
-            applied.updated,
-            applied.unchanged,
-            if applied.mode == "swap" {
-                format!(", {} deleted", applied.deleted)
-            } else {
-                String::new()
-            }
+            applied.describe(", ")
         ));
         if summary.rows.quarantined > 0 {
             out::line(&format!(

@@ -55,6 +55,36 @@ pub struct Applied {
     pub updated: i64,
     pub unchanged: i64,
     pub deleted: i64,
+    /// Rows whose key production had, left as they were (insert mode).
+    #[serde(default)]
+    pub skipped: i64,
+}
+
+impl Applied {
+    /// What it did, for a person, the counts joined by `sep`: `3 inserted, 2 updated, 1
+    /// unchanged` (and deletes for a swap, skipped keys for an insert).
+    pub fn describe(&self, sep: &str) -> String {
+        let n = |v: i64| crate::format::thousands(v);
+        match self.mode.as_str() {
+            "insert" => format!(
+                "{} inserted{sep}{} skipped (key already in production)",
+                n(self.inserted),
+                n(self.skipped)
+            ),
+            mode => {
+                let mut said = format!(
+                    "{} inserted{sep}{} updated{sep}{} unchanged",
+                    n(self.inserted),
+                    n(self.updated),
+                    n(self.unchanged)
+                );
+                if mode == "swap" {
+                    said.push_str(&format!("{sep}{} deleted", n(self.deleted)));
+                }
+                said
+            }
+        }
+    }
 }
 
 /// A validated batch as promotion needs it, rebuilt from its row in `airlock.batches`.
@@ -166,7 +196,7 @@ async fn promote_claimed(
     batch::start_promoting(client, id, loaded.state).await?;
 
     let result = match loaded.feed.spec.mode {
-        Mode::Upsert => upsert::promote(client, loaded, opts).await,
+        Mode::Upsert | Mode::Insert => upsert::promote(client, loaded, opts).await,
         Mode::Swap => swap::promote(client, loaded, opts).await,
     };
     match result {

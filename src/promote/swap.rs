@@ -240,6 +240,7 @@ async fn exchange_into_place(
             updated: plan.update,
             unchanged: plan.unchanged,
             deleted: plan.delete,
+            skipped: 0,
         };
         record_approval(&tx, b, opts, &applied, true).await?;
         tx.commit()

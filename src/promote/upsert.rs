@@ -1,6 +1,7 @@
 //! Upsert mode: one `MERGE` of the good rows into the target — rows whose key matches and
 //! whose values differ are updated, the others inserted, and a matching row without changes
-//! is not rewritten, so a re-run writes nothing.
+//! is not rewritten, so a re-run writes nothing. Insert mode is the same statement without
+//! its update: a row whose key production has is skipped.
 //!
 //! The transaction holds `SHARE ROW EXCLUSIVE` on the target, so no other session can insert
 //! a key between the join and the insert; that is what makes `MERGE` safe here, and it needs
@@ -24,6 +25,7 @@ use super::{
 };
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
+use crate::feed::Mode;
 use crate::plan::{Plan, distinct_expr, key_join};
 use crate::stage::ORD_COLUMN;
 use crate::validate::sql::foreign_key_violations;
@@ -33,7 +35,7 @@ use crate::validate::sql::foreign_key_violations;
 /// when the file feeds only the key.
 fn changes(b: &Loaded, other: &str) -> Option<(String, String)> {
     let values: Vec<_> = b.binding.value_columns().collect();
-    if values.is_empty() {
+    if values.is_empty() || b.feed.spec.mode == Mode::Insert {
         return None;
     }
     let changed: Vec<String> = values
@@ -201,21 +203,25 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             }
             Err(Step::Fail(e)) => return Err(e),
         };
+        let insert_only = b.feed.spec.mode == Mode::Insert;
+        let untouched = b.rows_good - inserted - updated;
         let now = Plan {
             insert: inserted,
             update: updated,
-            unchanged: b.rows_good - inserted - updated,
+            unchanged: if insert_only { 0 } else { untouched },
+            skipped: if insert_only { untouched } else { 0 },
             ..b.plan.clone()
         };
         // Dropping the transaction rolls the upsert back.
         compare_plan(b, &now, opts)?;
         record_plan_made(&tx, b, &now).await?;
         let applied = Applied {
-            mode: "upsert".into(),
+            mode: b.feed.spec.mode.as_str().into(),
             inserted,
             updated,
             unchanged: now.unchanged,
             deleted: 0,
+            skipped: now.skipped,
         };
         record_approval(&tx, b, opts, &applied, false).await?;
         tx.commit().await.map_err(Error::db(format!(

@@ -387,3 +387,92 @@ mod tests {
         assert!(serde_json::from_str::<Entries>("[1, 2]").is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::source::{Format, SourceOptions, SourceReader};
+
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            // Objects, with keys from a few and values of every kind.
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec!["a", "b", "c", "d"]),
+                    prop::sample::select(vec![
+                        "1",
+                        "-2.50",
+                        "\"x\"",
+                        "null",
+                        "true",
+                        "{\"n\": [1]}",
+                        "[]",
+                        "\"\\u00e9\"",
+                    ]),
+                ),
+                0..5,
+            )
+            .prop_map(|entries| {
+                let body: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\": {v}"))
+                    .collect();
+                format!("{{{}}}", body.join(", ")).into_bytes()
+            }),
+            // Anything but a line end.
+            prop::collection::vec(
+                any::<u8>().prop_filter("no line end", |b| *b != b'\n'),
+                0..40
+            ),
+            Just(Vec::new()),
+            Just(b"   \t".to_vec()),
+        ]
+    }
+
+    proptest! {
+        /// Any lines: no panic, one record per line that is not blank, each on its own line.
+        #[test]
+        fn every_line_is_a_record_on_its_line(lines in prop::collection::vec(line(), 0..30)) {
+            let text = lines.join(&b'\n');
+            let options = SourceOptions {
+                format: Format::Jsonl,
+                compression: crate::source::CompressionOption::Exactly(
+                    crate::source::Compression::None,
+                ),
+                ..SourceOptions::default()
+            };
+            let input = Box::new(std::io::Cursor::new(text.clone()));
+            let Ok(mut reader) = SourceReader::from_reader(
+                std::path::Path::new("p.jsonl"),
+                input,
+                text.len() as u64,
+                options,
+            ) else {
+                // Only a UTF-16 byte order mark at the start can refuse the file.
+                prop_assert!(text.starts_with(&[0xff, 0xfe]) || text.starts_with(&[0xfe, 0xff]));
+                return Ok(());
+            };
+            let header = reader.header();
+            prop_assert!(header.is_ok(), "{header:?}");
+            let mut record = csv::ByteRecord::new();
+            let mut lines_read = Vec::new();
+            while let Some(position) = reader.next_record(&mut record).ok().flatten() {
+                lines_read.push(position.line);
+            }
+            let expected: Vec<u64> = lines
+                .iter()
+                .enumerate()
+                .filter(|(i, l)| {
+                    let l: &[u8] = match (*i, l.strip_prefix(b"\xef\xbb\xbf")) {
+                        (0, Some(rest)) => rest,
+                        _ => l,
+                    };
+                    !l.iter().all(|b| b.is_ascii_whitespace())
+                })
+                .map(|(i, _)| i as u64 + 1)
+                .collect();
+            prop_assert_eq!(lines_read, expected);
+        }
+    }
+}

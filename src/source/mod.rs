@@ -418,6 +418,8 @@ pub struct SourceReader {
     notes: RecordNotes,
     /// The last part has been read to its end.
     ended: bool,
+    /// How the first part read to its end was compressed.
+    first_compression: Option<Compression>,
 }
 
 impl SourceReader {
@@ -475,6 +477,7 @@ impl SourceReader {
             multi,
             notes: RecordNotes::default(),
             ended: false,
+            first_compression: None,
         }
     }
 
@@ -534,13 +537,7 @@ impl SourceReader {
 
     /// How the first part is compressed.
     pub fn compression(&self) -> Compression {
-        self.done
-            .first()
-            .and_then(|p| Compression::parse(&p.compression))
-            .and_then(|c| match c {
-                CompressionOption::Exactly(c) => Some(c),
-                CompressionOption::Auto => None,
-            })
+        self.first_compression
             .unwrap_or_else(|| self.current.records.compression())
     }
 
@@ -695,13 +692,15 @@ impl SourceReader {
     /// Records the part just read to its end.
     fn finish_part(&mut self) -> Result<()> {
         let end = self.current.records.end_line();
+        let compression = self.current.records.compression();
+        self.first_compression.get_or_insert(compression);
         let path = std::path::absolute(&self.current.path).unwrap_or(self.current.path.clone());
         self.done.push(parts::Part {
             name: part_name(&self.current.path),
             path: path.display().to_string(),
             size: self.current.progress.bytes(),
             sha256: self.current.progress.sha256().unwrap_or_default(),
-            compression: self.current.records.compression().as_str().into(),
+            compression: compression.as_str().into(),
             base: self.base,
             records: self.current.count,
         });

@@ -15,6 +15,8 @@ use super::hashing::{Fingerprint, ReadProgress};
 use super::{Compression, Opened, RecordNotes, RecordProblem, Records, SourceOptions};
 use crate::error::{Error, Result};
 
+/// Rows handed from the reading thread at a time.
+const ROWS_PER_HANDOVER: usize = 256;
 /// A workbook read from a pipe is held in memory, up to this.
 const MAX_PIPED: u64 = 256 << 20;
 /// calamine holds the shared strings in memory: a workbook declaring more is refused.
@@ -37,7 +39,9 @@ struct Row {
 
 pub(super) struct Sheet {
     path: PathBuf,
-    rows: Receiver<std::result::Result<Row, String>>,
+    rows: Receiver<std::result::Result<Handover, String>>,
+    /// Rows received and not yet read.
+    ready: std::collections::VecDeque<Row>,
     options: SourceOptions,
     progress: Arc<ReadProgress>,
     opened: Option<Opened>,
@@ -87,7 +91,8 @@ impl Sheet {
             }
         };
         workbook.guard().map_err(file_err)?;
-        let (tx, rows) = std::sync::mpsc::sync_channel(1024);
+        // Rows travel in batches: one handover per row costs more than reading it.
+        let (tx, rows) = std::sync::mpsc::sync_channel(8);
         let sheet = options.sheet.clone();
         let limit = options.max_record_bytes;
         std::thread::Builder::new()
@@ -107,6 +112,7 @@ impl Sheet {
         Ok(Self {
             path: path.to_owned(),
             rows,
+            ready: Default::default(),
             options: options.clone(),
             progress,
             opened,
@@ -122,10 +128,14 @@ impl Sheet {
         if self.at_end {
             return Ok(None);
         }
+        if let Some(row) = self.ready.pop_front() {
+            self.last_line = u64::from(row.index) + 1;
+            return Ok(Some(row));
+        }
         match self.rows.recv() {
-            Ok(Ok(row)) => {
-                self.last_line = u64::from(row.index) + 1;
-                Ok(Some(row))
+            Ok(Ok(handover)) => {
+                handover.rows_into(&mut self.ready);
+                self.next_row()
             }
             Ok(Err(problem)) => Err(Error::File {
                 path: self.path.clone(),
@@ -281,7 +291,7 @@ impl Workbook {
         self,
         sheet: Option<&str>,
         limit: u64,
-        tx: &SyncSender<std::result::Result<Row, String>>,
+        tx: &SyncSender<std::result::Result<Handover, String>>,
     ) -> std::result::Result<(), String> {
         match self {
             Workbook::File(path) => {
@@ -342,7 +352,7 @@ fn read_sheet<RS: Read + Seek>(
     reader: RS,
     sheet: Option<&str>,
     limit: u64,
-    tx: &SyncSender<std::result::Result<Row, String>>,
+    tx: &SyncSender<std::result::Result<Handover, String>>,
 ) -> std::result::Result<(), String> {
     let mut workbook: Xlsx<RS> =
         Xlsx::new(reader).map_err(|e| format!("is not a readable xlsx workbook: {e}"))?;
@@ -367,30 +377,29 @@ fn read_sheet<RS: Read + Seek>(
     let mut cells = workbook
         .worksheet_cells_reader(&name)
         .map_err(|e| format!("cannot read sheet `{name}`: {e}"))?;
-    let mut row: Option<Row> = None;
-    let mut bytes = 0u64;
+    let mut batch = Handover::default();
+    let (mut row, mut rows, mut bytes) = (None, 0, 0u64);
     loop {
         let cell = cells
             .next_cell()
             .map_err(|e| format!("sheet `{name}` cannot be read: {e}"))?;
         let Some(cell) = cell else { break };
         let (r, c) = cell.get_position();
-        let value = cell_value(cell.get_value());
-        if value == Cell::Empty {
-            continue;
-        }
-        if row.as_ref().is_some_and(|row| row.index != r) {
-            if let Some(done) = row.take()
-                && tx.send(Ok(done)).is_err()
-            {
-                return Ok(());
+        if row != Some(r) {
+            if rows >= ROWS_PER_HANDOVER {
+                if tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                    return Ok(());
+                }
+                rows = 0;
             }
-            bytes = 0;
+            (row, bytes) = (Some(r), 0);
+            rows += 1;
         }
-        bytes += match &value {
-            Cell::Text(t) | Cell::Error(t) => t.len() as u64,
-            Cell::Empty => 0,
+        let start = batch.text.len();
+        let Some(error) = write_cell(cell.get_value(), &mut batch.text) else {
+            continue;
         };
+        bytes += (batch.text.len() - start) as u64;
         if bytes > limit {
             return Err(format!(
                 "row {} of sheet `{name}` holds more than {} bytes; the limit is [source] \
@@ -399,46 +408,93 @@ fn read_sheet<RS: Read + Seek>(
                 crate::format::thousands(limit as i64)
             ));
         }
-        let row = row.get_or_insert_with(|| Row {
-            index: r,
-            cells: Vec::new(),
+        batch.cells.push(Placed {
+            row: r,
+            column: c,
+            error,
+            text: start..batch.text.len(),
         });
-        row.cells.push((c, value));
     }
-    if let Some(done) = row {
-        let _ = tx.send(Ok(done));
+    if !batch.cells.is_empty() {
+        let _ = tx.send(Ok(batch));
     }
     Ok(())
 }
 
-/// A cell as text, the way Excel typed it.
-fn cell_value(value: &DataRef<'_>) -> Cell {
+/// Rows as the reading thread hands them over: every cell's text in one buffer, so the
+/// thread that frees them is the one that made them (memory freed across threads is slow).
+#[derive(Default)]
+struct Handover {
+    text: String,
+    cells: Vec<Placed>,
+}
+
+/// One cell with a value: where it is, whether it is an error, its text in the buffer.
+struct Placed {
+    row: u32,
+    column: u32,
+    error: bool,
+    text: std::ops::Range<usize>,
+}
+
+impl Handover {
+    /// The rows of the handover, in order, each with its cells.
+    fn rows_into(self, ready: &mut std::collections::VecDeque<Row>) {
+        for cell in self.cells {
+            let text = self.text[cell.text].to_string();
+            let value = match cell.error {
+                true => Cell::Error(text),
+                false => Cell::Text(text),
+            };
+            match ready.back_mut() {
+                Some(row) if row.index == cell.row => row.cells.push((cell.column, value)),
+                _ => ready.push_back(Row {
+                    index: cell.row,
+                    cells: vec![(cell.column, value)],
+                }),
+            }
+        }
+    }
+}
+
+/// Writes a cell's text, the way Excel typed it, to `out`: whether it is an error value
+/// (`#N/A`); `None` for an empty cell.
+fn write_cell(value: &DataRef<'_>, out: &mut String) -> Option<bool> {
+    use std::fmt::Write as _;
     match value {
-        DataRef::Empty => Cell::Empty,
-        DataRef::String(s) => Cell::Text(s.clone()),
-        DataRef::SharedString(s) => Cell::Text((*s).to_string()),
-        DataRef::Int(i) => Cell::Text(i.to_string()),
-        DataRef::Float(f) => Cell::Text(number(*f)),
-        DataRef::Bool(b) => Cell::Text(b.to_string()),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.clone()),
-        DataRef::DateTime(d) if d.is_duration() => Cell::Text(duration(d.as_f64())),
+        DataRef::Empty => return None,
+        DataRef::String(s) => out.push_str(s),
+        DataRef::SharedString(s) => out.push_str(s),
+        DataRef::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        DataRef::Float(f) => out.push_str(&number(*f)),
+        DataRef::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => out.push_str(s),
+        DataRef::DateTime(d) if d.is_duration() => out.push_str(&duration(d.as_f64())),
         DataRef::DateTime(d) => {
             let (y, mo, day, h, mi, s, ms) = d.to_ymd_hms_milli();
             let time = match ms {
                 0 => format!("{h:02}:{mi:02}:{s:02}"),
                 ms => format!("{h:02}:{mi:02}:{s:02}.{ms:03}"),
             };
-            Cell::Text(if (0.0..1.0).contains(&d.as_f64()) {
+            if (0.0..1.0).contains(&d.as_f64()) {
                 // A time of day alone: the serial has no day.
-                time
+                out.push_str(&time);
             } else if (h, mi, s, ms) == (0, 0, 0, 0) {
-                format!("{y:04}-{mo:02}-{day:02}")
+                let _ = write!(out, "{y:04}-{mo:02}-{day:02}");
             } else {
-                format!("{y:04}-{mo:02}-{day:02} {time}")
-            })
+                let _ = write!(out, "{y:04}-{mo:02}-{day:02} {time}");
+            }
         }
-        DataRef::Error(e) => Cell::Error(e.to_string()),
+        DataRef::Error(e) => {
+            let _ = write!(out, "{e}");
+            return Some(true);
+        }
     }
+    Some(false)
 }
 
 /// A number as Excel shows it at most: 15 significant digits, the shortest decimal for
@@ -449,6 +505,19 @@ pub fn number(f: f64) -> String {
     }
     if f == f.trunc() && f.abs() < 1e15 {
         return format!("{}", f as i64);
+    }
+    // The shortest decimal that reads back as `f`: when it has 15 significant digits or
+    // fewer, it is what Excel shows (most values: 839.1, 0.25).
+    if (1e-15..1e15).contains(&f.abs()) {
+        let shortest = f.to_string();
+        let significant = shortest
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .skip_while(|&b| b == b'0')
+            .count();
+        if significant <= 15 {
+            return shortest;
+        }
     }
     let scientific = format!("{:.14e}", f.abs());
     let Some((mantissa, exponent)) = scientific.split_once('e') else {

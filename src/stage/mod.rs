@@ -180,6 +180,10 @@ END $$;
 -- Version 7: the format the file was read in, and the parts of a batch of several files.
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS format text;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS parts jsonb NOT NULL DEFAULT '[]';
+-- and insert mode.
+ALTER TABLE airlock.batches DROP CONSTRAINT IF EXISTS batches_mode_check;
+ALTER TABLE airlock.batches ADD CONSTRAINT batches_mode_check
+    CHECK (mode IN ('upsert', 'swap', 'insert'));
 -- A batch line as a person finds it: `part-002.csv:40` for a batch of several files (its
 -- parts' bases), else the line.
 CREATE OR REPLACE FUNCTION airlock.place(bigint, bigint) RETURNS text LANGUAGE sql STABLE AS $$

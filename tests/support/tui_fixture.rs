@@ -104,6 +104,7 @@ pub fn summary(verdict: &str) -> Summary {
             ),
         ],
         plan: Plan {
+            skipped: 0,
             insert: 242,
             update: 10,
             unchanged: 35,

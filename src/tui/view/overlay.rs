@@ -178,14 +178,12 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
             )));
             lines.push(Line::styled(
                 format!(
-                    "  {} insert · {} update · {} unchanged{}",
-                    thousands(p.insert),
-                    thousands(p.update),
-                    thousands(p.unchanged),
+                    "  {}{}",
+                    p.describe(&s.mode, s.promoted()).0,
                     if s.mode == "swap" {
-                        format!(" · {} delete (the table is replaced)", thousands(p.delete))
+                        " (the table is replaced)"
                     } else {
-                        String::new()
+                        ""
                     }
                 ),
                 t.title(),

@@ -24,17 +24,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             )),
         ]),
         Line::raw(""),
-        Line::raw(format!(
-            "   {} inserted · {} updated · {} unchanged{}",
-            thousands(a.inserted),
-            thousands(a.updated),
-            thousands(a.unchanged),
-            if a.mode == "swap" {
-                format!(" · {} deleted", thousands(a.deleted))
-            } else {
-                String::new()
-            }
-        )),
+        Line::raw(format!("   {}", a.describe(" · "))),
     ];
     if s.rows.quarantined > 0 {
         lines.push(Line::styled(

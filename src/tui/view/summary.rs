@@ -57,7 +57,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 .map(|h| &h[..h.len().min(12)])
                 .unwrap_or("-"),
             thousands(s.rows.total),
-            s.file.encoding
+            match s.file.format.as_deref() {
+                Some(format @ ("jsonl" | "xlsx")) => format,
+                _ => &s.file.encoding,
+            }
         )),
         facts,
     );
@@ -201,7 +204,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, checks, &mut state);
 
     let p = &s.plan;
-    let (counts, basis) = p.describe(s.mode == "swap", s.promoted());
+    let (counts, basis) = p.describe(&s.mode, s.promoted());
     let plan_spans = vec![
         Span::styled(" Plan ", t.title()),
         Span::raw(format!(" {counts}")),
