@@ -18,6 +18,8 @@ pub enum Mode {
     Swap,
     /// New keys only: a row whose key production has is skipped, that row left as it is.
     Insert,
+    /// Upsert, and delete the production rows whose key the file does not have.
+    Mirror,
 }
 
 impl Mode {
@@ -26,6 +28,7 @@ impl Mode {
             Mode::Upsert => "upsert",
             Mode::Swap => "swap",
             Mode::Insert => "insert",
+            Mode::Mirror => "mirror",
         }
     }
 }
@@ -200,6 +203,10 @@ pub struct Policy {
     /// Abort when more than this fraction of production's rows would be updated.
     #[serde(default)]
     pub max_update_fraction: Option<f64>,
+    /// Mirror and swap: abort when more than this fraction of production's rows would be
+    /// deleted.
+    #[serde(default)]
+    pub max_delete_fraction: Option<f64>,
     /// Which verdicts a headless `run` promotes.
     #[serde(default)]
     pub auto_promote: AutoPromote,
@@ -224,6 +231,7 @@ impl Default for Policy {
             repeat_file: RepeatFile::Warn,
             max_change_vs_last: None,
             max_update_fraction: None,
+            max_delete_fraction: None,
             auto_promote: AutoPromote::Review,
         }
     }
@@ -686,13 +694,13 @@ pub async fn resolve(
             "must not be negative".into(),
         ));
     }
-    if p.max_update_fraction
-        .is_some_and(|f| !(0.0..=1.0).contains(&f))
-    {
-        return Err(err(
-            "policy.max_update_fraction",
-            "must be between 0 and 1".into(),
-        ));
+    for (key, fraction) in [
+        ("policy.max_update_fraction", p.max_update_fraction),
+        ("policy.max_delete_fraction", p.max_delete_fraction),
+    ] {
+        if fraction.is_some_and(|f| !(0.0..=1.0).contains(&f)) {
+            return Err(err(key, "must be between 0 and 1".into()));
+        }
     }
 
     Ok(Feed {

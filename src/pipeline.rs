@@ -266,11 +266,14 @@ pub async fn judge(
 ) -> Result<()> {
     let make_plan = || crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode);
     // A policy that weighs the plan's updates needs the plan before any promotion.
-    let plan_by_promotion = plan_by_promotion && feed.spec.policy.max_update_fraction.is_none();
+    // A mirror's deletes are always shown before they happen.
+    let plan_by_promotion = plan_by_promotion
+        && feed.spec.policy.max_update_fraction.is_none()
+        && feed.spec.mode != Mode::Mirror;
     let mut plan = match (plan_by_promotion, feed.spec.mode) {
         (false, _) => make_plan().await?,
         // The policy does not read an upsert's plan.
-        (true, Mode::Upsert | Mode::Insert) => Plan {
+        (true, Mode::Upsert | Mode::Insert | Mode::Mirror) => Plan {
             by_promotion: true,
             ..Plan::default()
         },

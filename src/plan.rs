@@ -87,10 +87,9 @@ pub async fn compute(
     let production_rows = production_rows(client, target).await?;
     let Some(first_key) = binding.key_columns().next() else {
         // An empty file binds no columns: nothing to insert or update.
-        let delete = if mode == Mode::Swap {
-            production_rows
-        } else {
-            0
+        let delete = match mode {
+            Mode::Swap | Mode::Mirror => production_rows,
+            Mode::Upsert | Mode::Insert => 0,
         };
         return Ok(Plan {
             delete,
@@ -149,15 +148,17 @@ pub async fn compute(
         (plan.update, plan.unchanged) = (0, 0);
         plan.columns.clear();
     }
-    if mode == Mode::Swap {
+    let absent = match mode {
+        Mode::Swap => Some(absent_from_file(binding, names, false)),
+        Mode::Mirror => Some(absent_from_file(binding, names, true)),
+        Mode::Upsert | Mode::Insert => None,
+    };
+    if let Some(absent) = absent {
         plan.delete = client
             .query_one(
                 &format!(
-                    "SELECT count(*) FROM {target} t WHERE NOT EXISTS \
-                     (SELECT 1 FROM {rows} r WHERE {join})",
+                    "SELECT count(*) FROM {target} t WHERE {absent}",
                     target = target.sql_name(),
-                    rows = names.rows,
-                    join = key_join(binding, "t", "r"),
                 ),
                 &[],
             )
@@ -166,6 +167,36 @@ pub async fn compute(
             .get(0);
     }
     Ok(plan)
+}
+
+/// The condition on a production row `t` that the file does not have its key: no good row
+/// has it and, with `quarantined`, no row set aside has it either (by the key fields' text
+/// as the file wrote them): a mirror deletes only keys the file does not name at all, never
+/// a row whose update was refused.
+pub fn absent_from_file(binding: &Binding, names: &StageNames, quarantined: bool) -> String {
+    let mut absent = format!(
+        "NOT EXISTS (SELECT 1 FROM {rows} r WHERE {join})",
+        rows = names.rows,
+        join = key_join(binding, "t", "r"),
+    );
+    if quarantined {
+        let same: Vec<String> = binding
+            .key_columns()
+            .map(|c| {
+                format!(
+                    "btrim(s.{}) = t.{}::text",
+                    crate::validate::binding::stage_field(c.source_index),
+                    ident(&c.target)
+                )
+            })
+            .collect();
+        absent.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM {raw} s WHERE {})",
+            same.join(" AND "),
+            raw = names.raw,
+        ));
+    }
+    absent
 }
 
 impl Plan {
@@ -192,7 +223,7 @@ impl Plan {
                 thousands(self.unchanged)
             ),
         };
-        if mode == "swap" {
+        if matches!(mode, "swap" | "mirror") {
             counts.push_str(&format!(" · {} delete", thousands(self.delete)));
         }
         let basis = if self.by_promotion {

@@ -175,3 +175,174 @@ async fn a_key_inserted_since_the_review_refuses_the_promotion() {
         "production untouched"
     );
 }
+
+fn mirror_spec(db: &TestDb, policy: &str) -> std::path::PathBuf {
+    let spec = std::fs::read_to_string(fixture("partner-products.toml"))
+        .expect("spec")
+        .replace("mode   = \"upsert\"", "mode   = \"mirror\"")
+        .replace("[policy]", &format!("[policy]\n{policy}"));
+    db.write("mirror.toml", spec)
+}
+
+/// `mode = "mirror"`: the upsert, and in the same transaction the production rows whose key
+/// the file does not name are deleted — never one whose row in the file was quarantined.
+#[tokio::test]
+async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
+    let db = TestDb::with_catalog().await;
+    let spec = mirror_spec(&db, "");
+    let id = db
+        .check(&spec, &fixture("products-broken.csv"))
+        .await
+        .expect("check");
+    let s = db.summary(id).await;
+    // Production has SKU-1..100; the file names 51..100 and new keys.
+    assert_eq!(
+        (
+            s.plan.insert,
+            s.plan.update,
+            s.plan.unchanged,
+            s.plan.delete
+        ),
+        (242, 10, 35, 50)
+    );
+    let human = airlock::report::render(&s);
+    assert!(
+        human.contains("242 insert · 10 update · 35 unchanged · 50 delete"),
+        "{human}"
+    );
+    let applied = promote::promote(
+        &db.target,
+        id,
+        &PromoteOptions {
+            note: Some("mirror".into()),
+            ..PromoteOptions::default()
+        },
+    )
+    .await
+    .expect("promote");
+    assert_eq!(
+        (applied.inserted, applied.updated, applied.deleted),
+        (242, 10, 50)
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM products").await, 292);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM products WHERE sku <= 'SKU-0000050'"
+        )
+        .await,
+        0
+    );
+    // SKU-0000071's row in the file was quarantined ('N/A' price): production keeps it as
+    // it was, neither updated nor deleted.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM products WHERE sku = 'SKU-0000071' AND price = 88.75"
+        )
+        .await,
+        1
+    );
+    // The deletes, the upsert and the audit row commit together.
+    let xids = count(
+        &db,
+        "SELECT count(DISTINCT x) FROM (
+             SELECT xmin::text AS x FROM products WHERE sku > 'SKU-0000100'
+             UNION ALL SELECT xmin::text FROM airlock.decisions WHERE decision = 'approve'
+             UNION ALL SELECT xmin::text FROM airlock.batches) t",
+    )
+    .await;
+    assert_eq!(xids, 1);
+    let counts = db.summary(id).await.decisions[0]
+        .counts
+        .clone()
+        .expect("counts");
+    assert_eq!(counts["deleted"].as_i64(), Some(50));
+
+    // The same file again changes nothing.
+    let all = hash(
+        &db,
+        "SELECT md5(string_agg(p::text || xmin::text, ',' ORDER BY sku)) FROM products p",
+    )
+    .await;
+    let again = db
+        .check(&spec, &fixture("products-broken.csv"))
+        .await
+        .expect("check again");
+    let applied = promote::promote(
+        &db.target,
+        again,
+        &PromoteOptions {
+            note: Some("again".into()),
+            ..PromoteOptions::default()
+        },
+    )
+    .await
+    .expect("promote again");
+    assert_eq!(
+        (applied.inserted, applied.updated, applied.deleted),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        hash(
+            &db,
+            "SELECT md5(string_agg(p::text || xmin::text, ',' ORDER BY sku)) FROM products p"
+        )
+        .await,
+        all
+    );
+}
+
+#[tokio::test]
+async fn deletes_past_max_delete_fraction_abort_and_production_stays() {
+    let db = TestDb::with_catalog().await;
+    let before = hash(
+        &db,
+        "SELECT md5(string_agg(p::text, ',' ORDER BY sku)) FROM products p",
+    )
+    .await;
+    let spec = mirror_spec(&db, "max_delete_fraction = 0.3");
+    let id = db
+        .check(&spec, &fixture("products-broken.csv"))
+        .await
+        .expect("check");
+    let s = db.summary(id).await;
+    assert_eq!(s.verdict, Some(airlock::batch::Verdict::Abort));
+    assert!(
+        s.breaches.iter().any(|b| b
+            == "50 of production's 100 rows would be deleted (50.0%), more than max_delete_fraction = 0.3"),
+        "{:?}",
+        s.breaches
+    );
+    let refused = promote::promote(&db.target, id, &PromoteOptions::default()).await;
+    assert!(refused.is_err());
+    // A run leaves it too, with exit status 3.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["run", &spec.display().to_string()])
+        .arg(fixture("products-broken.csv"))
+        .arg("--yes")
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        hash(
+            &db,
+            "SELECT md5(string_agg(p::text, ',' ORDER BY sku)) FROM products p"
+        )
+        .await,
+        before
+    );
+    // A bad value is refused by name.
+    let bad = mirror_spec(&db, "max_delete_fraction = 1.5");
+    let e = db
+        .check(&bad, &fixture("products-broken.csv"))
+        .await
+        .expect_err("refused");
+    assert!(e.to_string().contains("policy.max_delete_fraction"), "{e}");
+}

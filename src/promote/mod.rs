@@ -78,7 +78,7 @@ impl Applied {
                     n(self.updated),
                     n(self.unchanged)
                 );
-                if mode == "swap" {
+                if matches!(mode, "swap" | "mirror") {
                     said.push_str(&format!("{sep}{} deleted", n(self.deleted)));
                 }
                 said
@@ -196,7 +196,7 @@ async fn promote_claimed(
     batch::start_promoting(client, id, loaded.state).await?;
 
     let result = match loaded.feed.spec.mode {
-        Mode::Upsert | Mode::Insert => upsert::promote(client, loaded, opts).await,
+        Mode::Upsert | Mode::Insert | Mode::Mirror => upsert::promote(client, loaded, opts).await,
         Mode::Swap => swap::promote(client, loaded, opts).await,
     };
     match result {
@@ -253,12 +253,13 @@ fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
             });
         }
     }
-    if b.feed.spec.mode == Mode::Swap && b.rows_good == 0 {
+    if matches!(b.feed.spec.mode, Mode::Swap | Mode::Mirror) && b.rows_good == 0 {
         return Err(Error::Refused {
             id,
             action: "promoted",
             reason: format!(
-                "it has no good rows, and a swap would leave {} empty; an empty file never replaces a table",
+                "it has no good rows, and a {} would leave {} empty; an empty file never replaces a table",
+                b.feed.spec.mode.as_str(),
                 b.feed.target.display_name()
             ),
         });
@@ -337,14 +338,20 @@ fn compare_plan(b: &Loaded, now: &Plan, opts: &PromoteOptions) -> Result<()> {
             ),
         });
     }
-    if !changes.is_empty() && b.feed.spec.mode == Mode::Swap && !opts.override_policy {
+    let deletes = matches!(b.feed.spec.mode, Mode::Swap | Mode::Mirror);
+    if !changes.is_empty() && deletes && !opts.override_policy {
         let rows = crate::validate::policy::RowCounts {
             total: b.rows_total,
             good: b.rows_good,
             ..Default::default()
         };
-        let (verdict, breaches) =
-            crate::validate::policy::judge(&b.feed.spec.policy, Mode::Swap, &rows, now, false);
+        let (verdict, breaches) = crate::validate::policy::judge(
+            &b.feed.spec.policy,
+            b.feed.spec.mode,
+            &rows,
+            now,
+            false,
+        );
         if verdict == crate::validate::policy::Verdict::Abort {
             return Err(Error::Refused {
                 id: b.id,

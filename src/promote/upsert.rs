@@ -154,6 +154,24 @@ async fn apply(
     Ok((row.get(0), row.get(1)))
 }
 
+/// A mirror's deletes, in the promotion's transaction after the upsert: the production rows
+/// whose key the file does not have (see `plan::absent_from_file`).
+async fn delete_absent(tx: &Transaction<'_>, b: &Loaded) -> std::result::Result<i64, Step> {
+    let sql = format!(
+        "DELETE FROM {target} t WHERE {absent}",
+        target = b.target_sql(),
+        absent = crate::plan::absent_from_file(&b.binding, &b.names, true),
+    );
+    match tx.execute(&sql, &[]).await {
+        Ok(n) => Ok(n as i64),
+        Err(e) if locks::is_retryable(&e) => Err(Step::Retry),
+        Err(e) => Err(Step::Fail(Error::db(format!(
+            "deleting the rows of batch {}'s target the file does not have",
+            b.id
+        ))(e))),
+    }
+}
+
 /// Why applying the rows stopped.
 enum Step {
     /// The server refused some rows' data in this statement (which bisection repeats on
@@ -203,6 +221,24 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             }
             Err(Step::Fail(e)) => return Err(e),
         };
+        let deleted = match b.feed.spec.mode {
+            Mode::Mirror => match delete_absent(&tx, b).await {
+                Ok(deleted) => deleted,
+                Err(Step::Retry) => {
+                    drop(tx);
+                    attempts.wait(client).await?;
+                    continue;
+                }
+                Err(Step::Refused(e, _)) => {
+                    return Err(Error::db(format!(
+                        "deleting the rows of batch {}'s target the file does not have",
+                        b.id
+                    ))(e));
+                }
+                Err(Step::Fail(e)) => return Err(e),
+            },
+            _ => 0,
+        };
         let insert_only = b.feed.spec.mode == Mode::Insert;
         let untouched = b.rows_good - inserted - updated;
         let now = Plan {
@@ -210,6 +246,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             update: updated,
             unchanged: if insert_only { 0 } else { untouched },
             skipped: if insert_only { untouched } else { 0 },
+            delete: deleted,
             ..b.plan.clone()
         };
         // Dropping the transaction rolls the upsert back.
@@ -220,7 +257,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             inserted,
             updated,
             unchanged: now.unchanged,
-            deleted: 0,
+            deleted,
             skipped: now.skipped,
         };
         record_approval(&tx, b, opts, &applied, false).await?;

@@ -131,6 +131,20 @@ pub fn judge_with_history(
             ));
         }
     }
+    if let Some(max) = policy.max_delete_fraction
+        && matches!(mode, Mode::Mirror | Mode::Swap)
+        && plan.production_rows > 0
+    {
+        let fraction = plan.delete as f64 / plan.production_rows as f64;
+        if fraction > max {
+            breaches.push(format!(
+                "{} of production's {} rows would be deleted ({:.1}%), more than max_delete_fraction = {max}",
+                plan.delete,
+                plan.production_rows,
+                fraction * 100.0
+            ));
+        }
+    }
     if rows.total == 0 && !policy.allow_empty {
         breaches.push("the file has no data rows (policy allow_empty = false)".to_string());
     }

@@ -40,7 +40,8 @@ pub(super) async fn other_unique_indexes(
 ) -> Result<()> {
     // In a swap, production's rows go with the old table: only the file's rows can collide.
     let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
-    let production = matches!(feed.spec.mode, Mode::Upsert | Mode::Insert) && !key.is_empty();
+    let production =
+        matches!(feed.spec.mode, Mode::Upsert | Mode::Insert | Mode::Mirror) && !key.is_empty();
     let (shown, key_list) = (feed.target.display_name(), key.join(", "));
     for index in indexes(feed, binding) {
         let what = format!("checking unique index {}", index.name);
