@@ -36,15 +36,51 @@ async fn hash(db: &TestDb, sql: &str) -> String {
         .get(0)
 }
 
+/// Every product row's values.
+const VALUES: &str = "SELECT md5(string_agg(p::text, ',' ORDER BY sku)) FROM products p";
+
+/// Every product row with the transaction that wrote it.
+const ALL: &str = "SELECT md5(string_agg(p::text || xmin::text, ',' ORDER BY sku)) FROM products p";
+
+/// Checks the case study's broken file with `spec`.
+async fn check(db: &TestDb, spec: &std::path::Path) -> i64 {
+    db.check(spec, &fixture("products-broken.csv"))
+        .await
+        .expect("check")
+}
+
+/// Promotes batch `id` with a note.
+async fn promote_noted(db: &TestDb, id: i64, note: &str) -> promote::Applied {
+    promote::promote(
+        &db.target,
+        id,
+        &PromoteOptions {
+            note: Some(note.into()),
+            ..PromoteOptions::default()
+        },
+    )
+    .await
+    .expect("promote")
+}
+
+/// How many transactions wrote the new products, the approval and the batches: one.
+async fn writing_transactions(db: &TestDb) -> i64 {
+    count(
+        db,
+        "SELECT count(DISTINCT x) FROM (
+             SELECT xmin::text AS x FROM products WHERE sku > 'SKU-0000100'
+             UNION ALL SELECT xmin::text FROM airlock.decisions WHERE decision = 'approve'
+             UNION ALL SELECT xmin::text FROM airlock.batches) t",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn only_new_keys_go_in_and_existing_rows_stay_as_they_are() {
     let db = TestDb::with_catalog().await;
     let spec = insert_spec(&db);
     let before = hash(&db, EXISTING).await;
-    let id = db
-        .check(&spec, &fixture("products-broken.csv"))
-        .await
-        .expect("check");
+    let id = check(&db, &spec).await;
     let s = db.summary(id).await;
     // The case study's good rows: 242 new keys, 45 keys production has (10 of them with other
     // values, which an upsert would update).
@@ -62,16 +98,7 @@ async fn only_new_keys_go_in_and_existing_rows_stay_as_they_are() {
         human.contains("242 insert · 45 skipped (key already in production)"),
         "{human}"
     );
-    let applied = promote::promote(
-        &db.target,
-        id,
-        &PromoteOptions {
-            note: Some("new products only".into()),
-            ..PromoteOptions::default()
-        },
-    )
-    .await
-    .expect("promote");
+    let applied = promote_noted(&db, id, "new products only").await;
     assert_eq!(
         (
             applied.mode.as_str(),
@@ -92,14 +119,7 @@ async fn only_new_keys_go_in_and_existing_rows_stay_as_they_are() {
         "no row production had was written, not even rewritten with the same values"
     );
     // One transaction: the new rows, the audit row and the batch's state share one xid.
-    let xids = count(
-        &db,
-        "SELECT count(DISTINCT x) FROM (
-             SELECT xmin::text AS x FROM products WHERE sku > 'SKU-0000100'
-             UNION ALL SELECT xmin::text FROM airlock.decisions WHERE decision = 'approve'
-             UNION ALL SELECT xmin::text FROM airlock.batches) t",
-    )
-    .await;
+    let xids = writing_transactions(&db).await;
     assert_eq!(xids, 1);
     let s = db.summary(id).await;
     assert_eq!(s.state, "promoted");
@@ -110,70 +130,32 @@ async fn only_new_keys_go_in_and_existing_rows_stay_as_they_are() {
     );
 
     // The same file again: every key is there now, nothing is written.
-    let all = hash(
-        &db,
-        "SELECT md5(string_agg(p::text || xmin::text, ',' ORDER BY sku)) FROM products p",
-    )
-    .await;
-    let again = db
-        .check(&spec, &fixture("products-broken.csv"))
-        .await
-        .expect("check again");
-    let applied = promote::promote(
-        &db.target,
-        again,
-        &PromoteOptions {
-            note: Some("again".into()),
-            ..PromoteOptions::default()
-        },
-    )
-    .await
-    .expect("promote again");
+    let all = hash(&db, ALL).await;
+    let again = check(&db, &spec).await;
+    let applied = promote_noted(&db, again, "again").await;
     assert_eq!((applied.inserted, applied.skipped), (0, 287));
-    assert_eq!(
-        hash(
-            &db,
-            "SELECT md5(string_agg(p::text || xmin::text, ',' ORDER BY sku)) FROM products p"
-        )
-        .await,
-        all
-    );
+    assert_eq!(hash(&db, ALL).await, all);
 }
 
 #[tokio::test]
 async fn a_key_inserted_since_the_review_refuses_the_promotion() {
     let db = TestDb::with_catalog().await;
     let spec = insert_spec(&db);
-    let id = db
-        .check(&spec, &fixture("products-broken.csv"))
-        .await
-        .expect("check");
+    let id = check(&db, &spec).await;
     // Someone inserts one of the file's new keys after the review.
     db.client()
         .await
         .batch_execute("INSERT INTO products VALUES ('SKU-0000200', 'Inserted meanwhile', 1.00, 1)")
         .await
         .expect("insert");
-    let before = hash(
-        &db,
-        "SELECT md5(string_agg(p::text, ',' ORDER BY sku)) FROM products p",
-    )
-    .await;
+    let before = hash(&db, VALUES).await;
     let err = promote::promote(&db.target, id, &PromoteOptions::default())
         .await
         .expect_err("the plan changed");
     let message = err.to_string();
     assert!(message.contains("insert 242 → 241"), "{message}");
     assert!(message.contains("skipped 45 → 46"), "{message}");
-    assert_eq!(
-        hash(
-            &db,
-            "SELECT md5(string_agg(p::text, ',' ORDER BY sku)) FROM products p"
-        )
-        .await,
-        before,
-        "production untouched"
-    );
+    assert_eq!(hash(&db, VALUES).await, before, "production untouched");
 }
 
 fn mirror_spec(db: &TestDb, policy: &str) -> std::path::PathBuf {
@@ -190,10 +172,7 @@ fn mirror_spec(db: &TestDb, policy: &str) -> std::path::PathBuf {
 async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
     let db = TestDb::with_catalog().await;
     let spec = mirror_spec(&db, "");
-    let id = db
-        .check(&spec, &fixture("products-broken.csv"))
-        .await
-        .expect("check");
+    let id = check(&db, &spec).await;
     let s = db.summary(id).await;
     // Production has SKU-1..100; the file names 51..100 and new keys.
     assert_eq!(
@@ -210,16 +189,7 @@ async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
         human.contains("242 insert · 10 update · 35 unchanged · 50 delete"),
         "{human}"
     );
-    let applied = promote::promote(
-        &db.target,
-        id,
-        &PromoteOptions {
-            note: Some("mirror".into()),
-            ..PromoteOptions::default()
-        },
-    )
-    .await
-    .expect("promote");
+    let applied = promote_noted(&db, id, "mirror").await;
     assert_eq!(
         (applied.inserted, applied.updated, applied.deleted),
         (242, 10, 50)
@@ -244,14 +214,7 @@ async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
         1
     );
     // The deletes, the upsert and the audit row commit together.
-    let xids = count(
-        &db,
-        "SELECT count(DISTINCT x) FROM (
-             SELECT xmin::text AS x FROM products WHERE sku > 'SKU-0000100'
-             UNION ALL SELECT xmin::text FROM airlock.decisions WHERE decision = 'approve'
-             UNION ALL SELECT xmin::text FROM airlock.batches) t",
-    )
-    .await;
+    let xids = writing_transactions(&db).await;
     assert_eq!(xids, 1);
     let counts = db.summary(id).await.decisions[0]
         .counts
@@ -260,52 +223,22 @@ async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
     assert_eq!(counts["deleted"].as_i64(), Some(50));
 
     // The same file again changes nothing.
-    let all = hash(
-        &db,
-        "SELECT md5(string_agg(p::text || xmin::text, ',' ORDER BY sku)) FROM products p",
-    )
-    .await;
-    let again = db
-        .check(&spec, &fixture("products-broken.csv"))
-        .await
-        .expect("check again");
-    let applied = promote::promote(
-        &db.target,
-        again,
-        &PromoteOptions {
-            note: Some("again".into()),
-            ..PromoteOptions::default()
-        },
-    )
-    .await
-    .expect("promote again");
+    let all = hash(&db, ALL).await;
+    let again = check(&db, &spec).await;
+    let applied = promote_noted(&db, again, "again").await;
     assert_eq!(
         (applied.inserted, applied.updated, applied.deleted),
         (0, 0, 0)
     );
-    assert_eq!(
-        hash(
-            &db,
-            "SELECT md5(string_agg(p::text || xmin::text, ',' ORDER BY sku)) FROM products p"
-        )
-        .await,
-        all
-    );
+    assert_eq!(hash(&db, ALL).await, all);
 }
 
 #[tokio::test]
 async fn deletes_past_max_delete_fraction_abort_and_production_stays() {
     let db = TestDb::with_catalog().await;
-    let before = hash(
-        &db,
-        "SELECT md5(string_agg(p::text, ',' ORDER BY sku)) FROM products p",
-    )
-    .await;
+    let before = hash(&db, VALUES).await;
     let spec = mirror_spec(&db, "max_delete_fraction = 0.3");
-    let id = db
-        .check(&spec, &fixture("products-broken.csv"))
-        .await
-        .expect("check");
+    let id = check(&db, &spec).await;
     let s = db.summary(id).await;
     assert_eq!(s.verdict, Some(airlock::batch::Verdict::Abort));
     assert!(
@@ -330,14 +263,7 @@ async fn deletes_past_max_delete_fraction_abort_and_production_stays() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        hash(
-            &db,
-            "SELECT md5(string_agg(p::text, ',' ORDER BY sku)) FROM products p"
-        )
-        .await,
-        before
-    );
+    assert_eq!(hash(&db, VALUES).await, before);
     // A bad value is refused by name.
     let bad = mirror_spec(&db, "max_delete_fraction = 1.5");
     let e = db

@@ -117,29 +117,31 @@ pub fn judge_with_history(
             ));
         }
     }
-    if let Some(max) = policy.max_update_fraction
-        && !plan.by_promotion
-        && plan.production_rows > 0
-    {
-        let fraction = plan.update as f64 / plan.production_rows as f64;
+    // Shares of production the plan would change.
+    let shares = [
+        (
+            policy.max_update_fraction.filter(|_| !plan.by_promotion),
+            plan.update,
+            "updated",
+            "max_update_fraction",
+        ),
+        (
+            policy
+                .max_delete_fraction
+                .filter(|_| matches!(mode, Mode::Mirror | Mode::Swap)),
+            plan.delete,
+            "deleted",
+            "max_delete_fraction",
+        ),
+    ];
+    for (max, rows, what, key) in shares {
+        let Some(max) = max.filter(|_| plan.production_rows > 0) else {
+            continue;
+        };
+        let fraction = rows as f64 / plan.production_rows as f64;
         if fraction > max {
             breaches.push(format!(
-                "{} of production's {} rows would be updated ({:.1}%), more than max_update_fraction = {max}",
-                plan.update,
-                plan.production_rows,
-                fraction * 100.0
-            ));
-        }
-    }
-    if let Some(max) = policy.max_delete_fraction
-        && matches!(mode, Mode::Mirror | Mode::Swap)
-        && plan.production_rows > 0
-    {
-        let fraction = plan.delete as f64 / plan.production_rows as f64;
-        if fraction > max {
-            breaches.push(format!(
-                "{} of production's {} rows would be deleted ({:.1}%), more than max_delete_fraction = {max}",
-                plan.delete,
+                "{rows} of production's {} rows would be {what} ({:.1}%), more than {key} = {max}",
                 plan.production_rows,
                 fraction * 100.0
             ));
