@@ -113,7 +113,12 @@ async fn exit_statuses() {
     );
     let out = airlock(&db, &["show", "999"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("batch 999 not found"));
+    // Which database was asked: the batch may be in another.
+    assert!(
+        stderr(&out).contains(&format!("batch 999 not found in database {}", db.name)),
+        "{}",
+        stderr(&out)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
         .args(["batches"])
         .env(
@@ -362,4 +367,57 @@ async fn commands_close_their_connections_cleanly() {
     }
     assert!(now.0 >= ended_before + 4, "the sessions ended: {now:?}");
     assert_eq!(now.1, abandoned_before, "no session was abandoned");
+}
+
+/// Completions and the manual page need no database, and are what their shells read.
+#[test]
+fn completions_and_the_manual_page() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(args)
+            // Nothing answers here: these never connect.
+            .env("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+            .output()
+            .expect("run airlock")
+    };
+    let bash = run(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0), "{}", stderr(&bash));
+    let script = stdout(&bash);
+    assert!(script.contains("complete -F _airlock"), "{script}");
+    for command in ["check", "promote", "quarantine", "init", "completions"] {
+        assert!(
+            script.contains(command),
+            "{command} in the bash completions"
+        );
+    }
+    // bash itself reads the script without a syntax error.
+    let path = std::env::temp_dir().join(format!("airlock-completions-{}", std::process::id()));
+    std::fs::write(&path, &script).expect("write");
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .expect("bash");
+    std::fs::remove_file(&path).ok();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(stdout(&out).contains("airlock"), "{shell}");
+    }
+    let man = run(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = stdout(&man);
+    assert!(page.contains(".TH airlock 1"), "{page}");
+    assert!(page.contains("Exit status: 0 success"), "{page}");
+    let usage = run(&["completions", "tcsh"]);
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod demo;
 mod out;
@@ -22,7 +22,10 @@ pub const EXIT_LEFT_FOR_REVIEW: u8 = 4;
 #[command(
     name = "airlock",
     version,
-    about = "Stage, validate, review, then promote data files into live PostgreSQL tables"
+    about = "Stage, validate, review, then promote data files into live PostgreSQL tables",
+    after_help = "Exit status: 0 success, 1 error, 2 usage, 3 the verdict was abort (nothing \
+                  promoted), 4 a run left the batch for review (auto_promote = \"clean\").\n\
+                  Example: airlock check feeds/partner-products.toml 'drop/2026-03-15/*.csv'"
 )]
 pub struct Cli {
     /// PostgreSQL connection (libpq URL or key=value); default: the libpq environment (PGHOST, PGUSER, ...)
@@ -168,6 +171,13 @@ pub enum Command {
         #[arg(long)]
         print: bool,
     },
+    /// Print shell completions, e.g. airlock completions bash > /etc/bash_completion.d/airlock
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. airlock man > /usr/local/share/man/man1/airlock.1
+    Man,
 }
 
 /// How long promotion waits for locks.
@@ -244,7 +254,41 @@ async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCod
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // These need no database.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "airlock", &mut out);
+            out::raw(&String::from_utf8_lossy(&out));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            out::raw(&String::from_utf8_lossy(&page));
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let target = ConnectTarget::resolve(cli.database_url.as_deref())?;
+    // A batch that is not there may be in another database: say which one was asked.
+    let database = target
+        .config()
+        .get_dbname()
+        .map(str::to_owned)
+        .or_else(|| target.config().get_user().map(str::to_owned));
+    run_with(cli, target)
+        .await
+        .map_err(|e| match (e.downcast_ref(), database) {
+            (Some(crate::Error::BatchNotFound { id }), Some(database)) => anyhow::anyhow!(
+                "batch {id} not found in database {}",
+                crate::format::visible(&database, false)
+            ),
+            _ => e,
+        })
+}
+
+async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
     let mut client = match &cli.command {
         // The demo makes its own database; the UI opens its own connections.
         Command::Demo { print } => return run_demo(&target, *print).await,
@@ -450,8 +494,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { print } => run_demo(&target, *print).await,
-        // Opened their own connections above.
-        Command::Review { .. } => Ok(ExitCode::SUCCESS),
+        // Opened their own connections, or needed none, above.
+        Command::Review { .. } | Command::Completions { .. } | Command::Man => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -20,6 +20,11 @@ pub fn text(text: &str) {
 }
 
 /// Prints `text` and a newline.
+/// Prints text Airlock made itself (a completion script, a manual page) as it is.
+pub fn raw(text: &str) {
+    write(&STDOUT_CLOSED, &mut std::io::stdout().lock(), text);
+}
+
 pub fn line(text: &str) {
     self::text(&format!("{text}\n"));
 }
