@@ -36,11 +36,11 @@ pub enum Error {
     #[error("{}: {problem}", .path.display())]
     File { path: PathBuf, problem: String },
 
-    #[error("{}: {source}", .path.display())]
+    /// The cause is in the message, and not chained a second time (the CLI prints chains).
+    #[error("{}: {cause}", .path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     #[error("--target {target}: {problem}")]

@@ -73,7 +73,7 @@ pub async fn quarantined(client: &Client, id: i64, out: &Path) -> Result<u64> {
     );
     let io_err = |source| Error::Io {
         path: out.to_owned(),
-        source,
+        cause: source,
     };
     let tmp = out.with_extension("airlock-partial");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io_err)?);

@@ -380,7 +380,7 @@ pub struct Rules {
 pub fn read_spec(path: &Path) -> Result<(Spec, String)> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     let spec: Spec = toml::from_str(&text).map_err(|e| Error::SpecSyntax {
         path: path.to_owned(),

@@ -111,6 +111,15 @@ async fn exit_statuses() {
         "{}",
         stderr(&out)
     );
+    // A missing file says so once (the OS's words are not repeated).
+    let out = airlock(&db, &["check", &spec(), "/nonexistent/feed.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).matches("No such file or directory").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
     let out = airlock(&db, &["show", "999"]);
     assert_eq!(out.status.code(), Some(1));
     // Which database was asked: the batch may be in another.

@@ -345,7 +345,7 @@ fn too_long(path: &Path, past_header: bool, line: u64, byte: u64, limit: u64) ->
 fn open_file(path: &Path) -> Result<(File, Option<Opened>)> {
     let io = |source| Error::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let kind = std::fs::metadata(path).map_err(io)?.file_type();
     if !kind.is_file() && !is_pipe(&kind) {

@@ -28,13 +28,13 @@ impl Input {
         let parts = if given.is_dir() {
             let entries = std::fs::read_dir(given).map_err(|source| Error::Io {
                 path: given.to_owned(),
-                source,
+                cause: source,
             })?;
             let mut parts = Vec::new();
             for entry in entries {
                 let entry = entry.map_err(|source| Error::Io {
                     path: given.to_owned(),
-                    source,
+                    cause: source,
                 })?;
                 let path = entry.path();
                 if is_part(&path) && path.is_file() {

@@ -118,7 +118,7 @@ pub(super) struct Spill {
 fn spill_err(source: std::io::Error) -> Error {
     Error::Io {
         path: std::env::temp_dir(),
-        source,
+        cause: source,
     }
 }
 

@@ -686,7 +686,7 @@ async fn copy_spill(
         // Returning early drops the sink, which aborts the COPY: nothing half-written stays.
         let n = spill.read(&mut buf).map_err(|source| Error::Io {
             path: std::env::temp_dir(),
-            source,
+            cause: source,
         })?;
         if n == 0 {
             break;
