@@ -91,6 +91,40 @@ pub fn age(seconds: i64) -> String {
     }
 }
 
+/// A load's progress for a person: `12.3 MB of 45.0 MB · 240,000 rows · 180,000 rows/s · ETA 3 s`
+/// while reading, the time so far once the file is read.
+pub fn load_progress(read: u64, total: u64, rows: u64, elapsed_ms: u64) -> String {
+    let secs = elapsed_ms as f64 / 1000.0;
+    let reading = total == 0 || read < total;
+    let rate = if secs > 0.0 { rows as f64 / secs } else { 0.0 };
+    let eta = if read > 0 && read < total {
+        let remaining = secs * (total - read) as f64 / read as f64;
+        format!(" · ETA {remaining:.0} s")
+    } else {
+        String::new()
+    };
+    let speed = if reading {
+        format!(" · {} rows/s", thousands(rate as i64))
+    } else {
+        format!(" · {secs:.0} s so far")
+    };
+    format!(
+        "{} of {} · {} rows{speed}{eta}",
+        bytes(read),
+        bytes(total),
+        thousands(rows as i64),
+    )
+}
+
+/// What a load is doing: reading the file, or, once it is read, validating in the server.
+pub fn load_phase(bytes: u64, total: u64) -> &'static str {
+    if total > 0 && bytes >= total {
+        "validating: server-side casts, lookups, constraints, duplicates, plan…"
+    } else {
+        "reading, checking rows and copying them into staging…"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

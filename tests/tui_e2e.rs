@@ -12,6 +12,29 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A detached session `e2e` of `width`×`height` running `command` against `db`.
+    fn start(name: &str, width: u16, height: u16, db: &TestDb, command: &str) -> Self {
+        let tmux = Tmux {
+            socket: format!("airlock-{name}-{}", std::process::id()),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "-e",
+            &format!("DATABASE_URL={}", db.url()),
+            "-e",
+            "NO_COLOR=1",
+            command,
+        ]);
+        tmux
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -61,30 +84,13 @@ impl Drop for Tmux {
 #[tokio::test]
 async fn load_browse_and_approve_in_a_terminal() {
     let db = TestDb::with_catalog().await;
-    let tmux = Tmux {
-        socket: format!("airlock-e2e-{}", std::process::id()),
-    };
     let command = format!(
         "{} review {} {}; sleep 30",
         env!("CARGO_BIN_EXE_airlock"),
         fixture("partner-products.toml").display(),
         fixture("products-broken.csv").display()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-e",
-        &format!("DATABASE_URL={}", db.url()),
-        "-e",
-        "NO_COLOR=1",
-        &command,
-    ]);
+    let tmux = Tmux::start("e2e", 100, 30, &db, &command);
 
     let summary = tmux.wait_for("REVIEW");
     assert!(summary.contains("13 quarantined (4.3%)"), "{summary}");
@@ -137,4 +143,67 @@ async fn load_browse_and_approve_in_a_terminal() {
         .expect("audit row")
         .get(0);
     assert_eq!(note, "approved in the e2e test");
+}
+
+/// A headless check on a terminal draws its progress on stderr, and clears it at the end;
+/// with stderr in a file, or with --quiet, it draws nothing. The file arrives down a pipe
+/// in two halves, so the check is surely running while the screen is read.
+#[tokio::test]
+async fn a_headless_check_shows_its_progress_on_a_terminal_only() {
+    let db = TestDb::with_catalog().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut rows = String::from("sku,name,price,category\n");
+    for i in 0..20_000 {
+        rows.push_str(&format!(
+            "SKU-{:07},Item {i},{}.50,Tools\n",
+            200 + i,
+            i % 900
+        ));
+    }
+    let (first, second) = rows.split_at(rows.len() / 2);
+    for (quiet, redirect) in [("", ""), ("--quiet", ""), ("", "2> {dir}/stderr")] {
+        let fifo = dir.path().join("feed.csv");
+        let _ = std::fs::remove_file(&fifo);
+        let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(made.success());
+        let command = format!(
+            "{} check {quiet} {} {} > {}/out {}; echo CHECKED; sleep 30",
+            env!("CARGO_BIN_EXE_airlock"),
+            fixture("partner-products.toml").display(),
+            fifo.display(),
+            dir.path().display(),
+            redirect.replace("{dir}", &dir.path().display().to_string()),
+        );
+        let tmux = Tmux::start("progress", 120, 10, &db, &command);
+        let mut pipe = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .expect("open the pipe");
+        use std::io::Write;
+        pipe.write_all(first.as_bytes()).expect("first half");
+        pipe.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(900));
+        let during = tmux.screen();
+        pipe.write_all(second.as_bytes()).expect("second half");
+        drop(pipe);
+        let after = tmux.wait_for("CHECKED");
+        let drawn = during.contains("rows/s") && during.contains("reading, checking rows");
+        match (quiet, redirect) {
+            ("", "") => assert!(drawn, "the progress line:\n{during}"),
+            _ => assert!(!drawn, "no progress with {quiet}{redirect}:\n{during}"),
+        }
+        assert!(
+            !after.contains("rows/s"),
+            "the line is cleared at the end:\n{after}"
+        );
+        let out = std::fs::read_to_string(dir.path().join("out")).expect("out");
+        assert!(out.contains("20,000 read"), "{out}");
+        if !redirect.is_empty() {
+            let err = std::fs::read_to_string(dir.path().join("stderr")).expect("stderr");
+            assert!(
+                err.is_empty(),
+                "nothing on a stderr that is a file: {err:?}"
+            );
+        }
+    }
 }

@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod demo;
 mod out;
+mod progress;
 
 use crate::db::{self, ConnectTarget};
 use crate::promote::{self, Applied, PromoteOptions};
@@ -31,6 +32,10 @@ pub struct Cli {
     /// PostgreSQL connection (libpq URL or key=value); default: the libpq environment (PGHOST, PGUSER, ...)
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// No progress line on stderr (it is drawn only when stderr is a terminal)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -289,6 +294,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
+    let quiet = cli.quiet;
     let mut client = match &cli.command {
         // The demo makes its own database; the UI opens its own connections.
         Command::Demo { print } => return run_demo(&target, *print).await,
@@ -308,7 +314,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Command::Check { feed, file, json } => {
-            let (summary, _) = check_file(&mut client, &target, feed, file, false).await?;
+            let (summary, _) = check_file(&mut client, &target, feed, file, false, quiet).await?;
             if *json {
                 print_json(&summary)?;
             } else {
@@ -381,7 +387,8 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             ..
         } => {
             // Nobody reviews the plan of a run: its promotion makes one under the lock.
-            let (summary, policy) = check_file(&mut client, &target, feed, file, true).await?;
+            let (summary, policy) =
+                check_file(&mut client, &target, feed, file, true, quiet).await?;
             let id = summary.batch;
             if summary.verdict == Some(batch::Verdict::Abort) {
                 if *json {
@@ -511,6 +518,7 @@ async fn check_file(
     spec: &std::path::Path,
     file: &std::path::Path,
     plan_by_promotion: bool,
+    quiet: bool,
 ) -> anyhow::Result<(report::Summary, feed::Policy)> {
     let feed = feed::load(client, spec).await?;
     let control = pipeline::CheckControl {
@@ -519,7 +527,10 @@ async fn check_file(
     };
     interrupt_on_ctrl_c(client, &control);
     let second = db::connect_second(target).await;
-    let id = pipeline::check(client, second, &feed, file, &control).await?;
+    let progress = progress::Progress::start(&control, quiet);
+    let id = pipeline::check(client, second, &feed, file, &control).await;
+    drop(progress);
+    let id = id?;
     Ok((report::load(client, id).await?, feed.spec.policy))
 }
 
