@@ -91,6 +91,21 @@ pub fn age(seconds: i64) -> String {
     }
 }
 
+/// At most `max` characters for a terminal cell, the last an ellipsis when cut (so a cut
+/// value never passes for a whole one: `Catalog item 7…`, not `Catalog item 7`); newlines
+/// shown as ⏎, other control characters escaped (the terminal would drop them unseen).
+pub fn fit(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
+        .collect();
+    let shown = visible(&flat, false);
+    if shown.chars().count() <= max {
+        return shown.into_owned();
+    }
+    crate::validate::clip(&shown, max.saturating_sub(1))
+}
+
 /// A load's progress for a person: `12.3 MB of 45.0 MB · 240,000 rows · 180,000 rows/s · ETA 3 s`
 /// while reading, the time so far once the file is read.
 pub fn load_progress(read: u64, total: u64, rows: u64, elapsed_ms: u64) -> String {

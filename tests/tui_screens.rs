@@ -224,3 +224,48 @@ fn a_long_conversions_line_ends_in_an_ellipsis() {
         .to_string();
     assert!(line.trim_end_matches(['"', ' ']).ends_with('…'), "{line}");
 }
+
+/// A wide row at 80×24 does not fit: the detail scrolls, says where it is, and every field,
+/// the problems and the raw line can be reached.
+#[test]
+fn a_wide_row_detail_scrolls_to_its_end() {
+    let mut app = fixture::app("review", View::Quarantine);
+    if let Some(b) = app.batch.as_mut() {
+        b.header = (1..=30).map(|i| format!("column_{i}")).collect();
+    }
+    if let Some(row) = app.quarantine.rows.get_mut(1) {
+        row.fields = (1..=30).map(|i| Some(format!("value {i}"))).collect();
+    }
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Enter);
+    app.update(Action::Source {
+        ord: 12,
+        text: Ok(Some("SKU-0000062,Hedge trimmer,Garden,34.50".into())),
+    });
+    let top = render(&app, 80, 24);
+    assert!(
+        top.contains("Row detail · lines 1–22 of 39 · j/k scroll"),
+        "{top}"
+    );
+    assert!(top.contains("column_1 "), "{top}");
+    assert!(!top.contains("As the file has it"), "{top}");
+    press(&mut app, KeyCode::Char('G'));
+    let bottom = render(&app, 80, 24);
+    assert!(bottom.contains("lines 18–39 of 39"), "{bottom}");
+    assert!(bottom.contains("column_30  value 30"), "{bottom}");
+    assert!(bottom.contains("As the file has it (line 14)"), "{bottom}");
+    assert!(
+        bottom.contains("SKU-0000062,Hedge trimmer,Garden,34.50"),
+        "{bottom}"
+    );
+    press(&mut app, KeyCode::Char('k'));
+    assert!(render(&app, 80, 24).contains("lines 17–38 of 39"));
+    // Wide terminals get a wider box for long values.
+    if let Some(row) = app.quarantine.rows.get_mut(1) {
+        row.fields[0] = Some("x".repeat(150));
+    }
+    let wide = render(&app, 200, 50);
+    assert!(wide.contains(&"x".repeat(150)), "{wide}");
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.overlay.is_none());
+}

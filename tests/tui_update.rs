@@ -387,7 +387,7 @@ fn q_in_an_overlay_goes_back() {
     assert!(app.overlay.is_none() && !app.quit, "q closed the help");
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Enter);
-    assert!(matches!(app.overlay, Some(Overlay::Detail)));
+    assert!(matches!(app.overlay, Some(Overlay::Detail { scroll: 0 })));
     key(&mut app, KeyCode::Char('q'));
     assert!(app.overlay.is_none() && !app.quit, "q closed the detail");
     assert_eq!(app.view, View::Quarantine);

@@ -50,7 +50,10 @@ pub enum InputPurpose {
 #[derive(Debug, Clone)]
 pub enum Overlay {
     Help,
-    Detail,
+    /// A quarantined row's detail, scrolled down this many lines.
+    Detail {
+        scroll: u16,
+    },
     Input {
         purpose: InputPurpose,
         text: Box<TextArea<'static>>,
@@ -101,6 +104,8 @@ pub struct App {
     pub source: Option<(i64, Result<Option<String>, String>)>,
     pub status: Option<(StatusKind, String)>,
     pub page_rows: i64,
+    /// The terminal's size, as the last resize said.
+    pub screen: (u16, u16),
     pub ticks: u64,
     /// Quit once the running load has stopped.
     pub quit_after_load: bool,
@@ -128,6 +133,7 @@ impl App {
             source: None,
             status: None,
             page_rows: 20,
+            screen: (80, 24),
             ticks: 0,
             quit_after_load: false,
             quit: false,
@@ -176,7 +182,8 @@ impl App {
                 self.status = None;
                 self.on_key(key)
             }
-            Action::Resize { height, .. } => {
+            Action::Resize { width, height } => {
+                self.screen = (width, height);
                 // Title, tabs, table header, filter line, borders and status bar.
                 self.page_rows = (i64::from(height) - 7).max(3);
                 Vec::new()
@@ -379,8 +386,12 @@ impl App {
                 self.say(StatusKind::Info, "please wait: the database is working");
                 return Vec::new();
             }
-            Some(Overlay::Help) | Some(Overlay::Detail) => {
-                // Any key closes a read-only overlay, q too: it goes back, as in less and k9s.
+            Some(Overlay::Detail { scroll }) => {
+                self.on_detail_key(scroll, &key);
+                return Vec::new();
+            }
+            Some(Overlay::Help) => {
+                // Any key closes the help, q too: it goes back, as in less and k9s.
                 return Vec::new();
             }
             None => {}
@@ -389,6 +400,33 @@ impl App {
             Some(act) => self.on_act(act),
             None => Vec::new(),
         }
+    }
+
+    /// A key in a row's detail: scroll it, or go back (Esc, q, Enter); other keys leave it
+    /// open.
+    fn on_detail_key(&mut self, scroll: u16, key: &KeyEvent) {
+        let extent = match (&self.batch, self.quarantine.current()) {
+            (Some(b), Some(row)) => {
+                let lines = super::detail::lines(b, row, &self.source);
+                super::detail::Extent::of(&lines, self.screen.0, self.screen.1)
+            }
+            _ => return,
+        };
+        let last = u16::try_from(extent.last_scroll()).unwrap_or(u16::MAX);
+        let page = u16::try_from(extent.shown).unwrap_or(u16::MAX);
+        let scroll = match keymap::lookup(Ctx::Detail, key) {
+            Some(Act::Back | Act::Quit) => return,
+            Some(Act::Down) => scroll.saturating_add(1),
+            Some(Act::Up) => scroll.saturating_sub(1),
+            Some(Act::PageDown) => scroll.saturating_add(page),
+            Some(Act::PageUp) => scroll.saturating_sub(page),
+            Some(Act::Top) => 0,
+            Some(Act::Bottom) => last,
+            _ => scroll,
+        };
+        self.overlay = Some(Overlay::Detail {
+            scroll: scroll.min(last),
+        });
     }
 
     fn on_act(&mut self, act: Act) -> Vec<Effect> {
@@ -551,7 +589,7 @@ impl App {
             View::Quarantine => match (self.batch_id(), self.quarantine.current()) {
                 (Some(batch), Some(row)) => {
                     let ord = row.ord;
-                    self.overlay = Some(Overlay::Detail);
+                    self.overlay = Some(Overlay::Detail { scroll: 0 });
                     self.source = None;
                     vec![Effect::Source { batch, ord }]
                 }

@@ -12,6 +12,8 @@ pub enum Ctx {
     Changes,
     Batches,
     Result,
+    /// A quarantined row's detail.
+    Detail,
 }
 
 impl Ctx {
@@ -24,6 +26,7 @@ impl Ctx {
             Ctx::Changes => "Changes",
             Ctx::Batches => "Batches",
             Ctx::Result => "Result",
+            Ctx::Detail => "Row detail",
         }
     }
 }
@@ -152,6 +155,12 @@ pub const KEYMAP: &[Binding] = &[
     bind(C::Batches, K::Char('e'), "e", A::Export, "export its quarantined rows", true),
     bind(C::Batches, K::Char('r'), "r", A::Refresh, "refresh", true),
     bind(C::Result, K::Char('b'), "b", A::Batches, "all batches", true),
+    bind(C::Detail, K::Char('q'), "q", A::Back, "back", true),
+    bind(C::Detail, K::Esc, "Esc", A::Back, "back", true),
+    bind(C::Detail, K::Enter, "Enter", A::Back, "back", false),
+    bind(C::Detail, K::Char('j'), "j ↓", A::Down, "scroll down", true),
+    bind(C::Detail, K::Char('k'), "k ↑", A::Up, "scroll up", true),
+    bind(C::Detail, K::Char(' '), "Space", A::PageDown, "page down", true),
     bind(C::Result, K::Char('1'), "1", A::ShowSummary, "the batch", true),
 ];
 
@@ -186,8 +195,10 @@ pub fn status_hints(ctx: Ctx) -> Vec<(&'static str, &'static str)> {
         .map(|b| (b.key, b.help));
     let mut out: Vec<(&'static str, &'static str)> = Vec::new();
     for (key, help) in global.chain(own) {
-        if !out.iter().any(|(k, _)| *k == key) {
-            out.push((key, help));
+        // The context's own meaning of a key wins (q goes back in a row's detail).
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(said) => said.1 = help,
+            None => out.push((key, help)),
         }
     }
     out
@@ -227,6 +238,7 @@ mod tests {
             Ctx::Changes,
             Ctx::Batches,
             Ctx::Result,
+            Ctx::Detail,
         ] {
             let hints = status_hints(ctx);
             assert!(hints.iter().any(|(k, _)| *k == "?"), "{ctx:?}");

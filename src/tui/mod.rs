@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 mod browser;
+pub mod detail;
 mod dialog;
 pub mod keymap;
 pub mod theme;

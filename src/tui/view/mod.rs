@@ -114,7 +114,12 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         }
         None => {
             let mut spans = vec![Span::raw(" ")];
-            for (i, (key, help)) in keymap::status_hints(app.view.ctx()).into_iter().enumerate() {
+            // An open row detail has keys of its own.
+            let ctx = match app.overlay {
+                Some(crate::tui::app::Overlay::Detail { .. }) => keymap::Ctx::Detail,
+                _ => app.view.ctx(),
+            };
+            for (i, (key, help)) in keymap::status_hints(ctx).into_iter().enumerate() {
                 if i > 0 {
                     spans.push(Span::styled(" · ", t.dim()));
                 }
@@ -144,17 +149,7 @@ pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
     crate::format::visible(s, false)
 }
 
-/// At most `max` characters, the last an ellipsis when cut (so a cut value never passes for
-/// a whole one: `Catalog item 7…`, not `Catalog item 7`); newlines shown as ⏎, other
-/// control characters escaped (the terminal would otherwise drop them unseen).
+/// A value fit to a cell (see `format::fit`).
 pub fn cell(s: &str, max: usize) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
-        .collect();
-    let shown = crate::format::visible(&flat, false);
-    if shown.chars().count() <= max {
-        return shown.into_owned();
-    }
-    crate::validate::clip(&shown, max.saturating_sub(1))
+    crate::format::fit(s, max)
 }

@@ -6,12 +6,13 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::{centered, thousands};
 use crate::tui::app::{App, Dialog, DialogKind, InputPurpose, Overlay};
+use crate::tui::detail::Kind;
 use crate::tui::keymap::{Ctx, KEYMAP};
 
 pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
     match overlay {
         Overlay::Help => help(app, frame, area),
-        Overlay::Detail => detail(app, frame, area),
+        Overlay::Detail { scroll } => detail(app, *scroll, frame, area),
         Overlay::Input { purpose, text } => {
             let label = match purpose {
                 InputPurpose::Search => {
@@ -87,80 +88,52 @@ fn help(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(global), right);
 }
 
-fn detail(app: &App, frame: &mut Frame, area: Rect) {
+fn detail(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let (Some(b), Some(row)) = (&app.batch, app.quarantine.current()) else {
         return;
     };
-    let bad = super::quarantine::offending_fields(b, row);
-    let mut lines = vec![
-        Line::styled(
-            format!("Line {} of the file (record {})", row.place(), row.ord),
-            t.title(),
-        ),
-        Line::raw(""),
-    ];
-    let width = b
-        .header
-        .iter()
-        .map(|h| h.chars().count())
-        .max()
-        .unwrap_or(4)
-        .min(24);
-    for (i, name) in b.header.iter().enumerate() {
-        let value = row.fields.get(i).cloned().flatten();
-        let style = if bad.contains(&i) {
-            t.offending()
-        } else {
-            ratatui::style::Style::new()
-        };
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<width$}  ", super::cell(name, 24)), t.dim()),
-            Span::styled(
-                value
-                    .map(|v| super::cell(&v, 200))
-                    .unwrap_or_else(|| "∅ (empty)".into()),
-                style,
-            ),
-        ]));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("Problems", t.title()));
-    for i in &row.issues {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  {} {}: ", i.check, i.column.as_deref().unwrap_or("")),
-                t.bad(),
-            ),
-            Span::raw(super::shown(&i.message).into_owned()),
-        ]));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        format!("As the file has it (line {})", row.place()),
-        t.title(),
-    ));
-    let source = match &app.source {
-        Some((ord, Ok(Some(text)))) if *ord == row.ord => text.clone(),
-        Some((ord, Ok(None))) if *ord == row.ord => row
-            .raw
-            .clone()
-            .map(|r| format!("{r}   (as staged: the file is gone or has changed)"))
-            .unwrap_or_else(|| "(the file is gone or has changed since it was loaded)".into()),
-        Some((ord, Err(e))) if *ord == row.ord => format!("(cannot read it: {e})"),
-        _ => "reading…".into(),
+    let content = crate::tui::detail::lines(b, row, &app.source);
+    let extent = crate::tui::detail::Extent::of(&content, area.width, area.height);
+    let lines: Vec<Line> = content
+        .into_iter()
+        .map(|l| match l.kind {
+            Kind::Title => Line::styled(l.text, t.title()),
+            Kind::Blank | Kind::Text => Line::raw(l.text),
+            Kind::Field { name, offending } => Line::from(vec![
+                Span::styled(name, t.dim()),
+                Span::styled(
+                    l.text,
+                    if offending {
+                        t.offending()
+                    } else {
+                        ratatui::style::Style::new()
+                    },
+                ),
+            ]),
+            Kind::Problem { check } => {
+                Line::from(vec![Span::styled(check, t.bad()), Span::raw(l.text)])
+            }
+        })
+        .collect();
+    let scroll = usize::from(scroll).min(extent.last_scroll());
+    let title = if extent.total > extent.shown {
+        format!(
+            " Row detail · lines {}–{} of {} · j/k scroll · Esc back ",
+            scroll + 1,
+            (scroll + extent.shown).min(extent.total),
+            extent.total
+        )
+    } else {
+        " Row detail · Esc back ".to_string()
     };
-    for l in source.lines().take(8) {
-        lines.push(Line::raw(format!("  {}", super::cell(l, 400))));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled("Esc closes", t.dim()));
-    let box_area = centered(area, 100, lines.len() as u16 + 2);
+    let box_area = centered(area, extent.width, extent.height);
     frame.render_widget(Clear, box_area);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" Row detail ")),
+            .scroll((scroll as u16, 0))
+            .block(Block::bordered().title(title)),
         box_area,
     );
 }

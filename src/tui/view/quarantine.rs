@@ -7,27 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::cell;
-use crate::review::QuarantinedRow;
-use crate::tui::action::BatchData;
 use crate::tui::app::App;
-
-/// The source fields a row's issues point at.
-pub fn offending_fields(batch: &BatchData, row: &QuarantinedRow) -> Vec<usize> {
-    let mut out = Vec::new();
-    for issue in &row.issues {
-        let Some(column) = &issue.column else {
-            continue;
-        };
-        for part in column.split(", ") {
-            if let Some((_, i)) = batch.columns.iter().find(|(target, _)| target == part) {
-                out.push(*i);
-            } else if let Some(i) = batch.header.iter().position(|h| h == part) {
-                out.push(i);
-            }
-        }
-    }
-    out
-}
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let Some(b) = &app.batch else { return };
@@ -98,7 +78,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .rows
         .iter()
         .map(|r| {
-            let bad = offending_fields(b, r);
+            let bad = crate::tui::detail::offending_fields(b, r);
             // The issue the filter asked for first, then a count of the others.
             let problem = r
                 .issues
