@@ -38,7 +38,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let options = options(selector);
-    let Some(mut source) = reader(data, options) else {
+    let Some(mut source) = reader(data, options.clone()) else {
         return;
     };
     if source.header().is_err() {
