@@ -20,6 +20,9 @@ pub enum Mode {
     Insert,
     /// Upsert, and delete the production rows whose key the file does not have.
     Mirror,
+    /// Every good row goes in; no merge key (logs, events, identity keys the file does not
+    /// feed). A file sent twice is caught by `repeat_file`, whose default is then `abort`.
+    Append,
 }
 
 impl Mode {
@@ -29,6 +32,7 @@ impl Mode {
             Mode::Swap => "swap",
             Mode::Insert => "insert",
             Mode::Mirror => "mirror",
+            Mode::Append => "append",
         }
     }
 }
@@ -193,9 +197,10 @@ pub struct Policy {
     pub allow_empty: bool,
     #[serde(default)]
     pub duplicate_keys: DuplicateKeys,
-    /// The same file (sha256) as an earlier batch of this feed.
+    /// The same file (sha256) as an earlier batch of this feed; by default `warn`, and
+    /// `abort` in append mode, where a repeat would add every row again.
     #[serde(default)]
-    pub repeat_file: RepeatFile,
+    pub repeat_file: Option<RepeatFile>,
     /// Abort when the row count moves more than this fraction against the feed's last
     /// promoted batch.
     #[serde(default)]
@@ -220,6 +225,16 @@ fn default_count_change() -> f64 {
     0.10
 }
 
+impl Policy {
+    /// What the verdict makes of the same file again, in `mode`.
+    pub fn repeat_file(&self, mode: Mode) -> RepeatFile {
+        self.repeat_file.unwrap_or(match mode {
+            Mode::Append => RepeatFile::Abort,
+            _ => RepeatFile::Warn,
+        })
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Self {
@@ -228,7 +243,7 @@ impl Default for Policy {
             max_count_change: default_count_change(),
             allow_empty: false,
             duplicate_keys: DuplicateKeys::Quarantine,
-            repeat_file: RepeatFile::Warn,
+            repeat_file: None,
             max_change_vs_last: None,
             max_update_fraction: None,
             max_delete_fraction: None,
@@ -452,6 +467,14 @@ pub async fn resolve(
     }
 
     let key = match &spec.key {
+        Some(_) if spec.mode == Mode::Append => {
+            return Err(err(
+                "key",
+                "append mode takes no key: every good row goes in (a file sent twice is caught by repeat_file)"
+                    .into(),
+            ));
+        }
+        None if spec.mode == Mode::Append => Vec::new(),
         Some(key) if key.is_empty() => return Err(err("key", "the key names no column".into())),
         Some(key) => key.clone(),
         None if target.primary_key.is_empty() => {
@@ -473,7 +496,7 @@ pub async fn resolve(
             ));
         }
     }
-    if !target.unique_indexes.iter().any(|u| u.is_on(&key)) {
+    if spec.mode != Mode::Append && !target.unique_indexes.iter().any(|u| u.is_on(&key)) {
         return Err(err(
             "key",
             format!(

@@ -273,7 +273,7 @@ pub async fn judge(
     let mut plan = match (plan_by_promotion, feed.spec.mode) {
         (false, _) => make_plan().await?,
         // The policy does not read an upsert's plan.
-        (true, Mode::Upsert | Mode::Insert | Mode::Mirror) => Plan {
+        (true, Mode::Upsert | Mode::Insert | Mode::Mirror | Mode::Append) => Plan {
             by_promotion: true,
             ..Plan::default()
         },

@@ -85,11 +85,24 @@ pub async fn compute(
         ))
     };
     let production_rows = production_rows(client, target).await?;
+    if mode == Mode::Append {
+        // Every good row goes in.
+        let insert: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {}", names.rows), &[])
+            .await
+            .map_err(ctx())?
+            .get(0);
+        return Ok(Plan {
+            insert,
+            production_rows,
+            ..Plan::default()
+        });
+    }
     let Some(first_key) = binding.key_columns().next() else {
         // An empty file binds no columns: nothing to insert or update.
         let delete = match mode {
             Mode::Swap | Mode::Mirror => production_rows,
-            Mode::Upsert | Mode::Insert => 0,
+            Mode::Upsert | Mode::Insert | Mode::Append => 0,
         };
         return Ok(Plan {
             delete,
@@ -151,7 +164,7 @@ pub async fn compute(
     let absent = match mode {
         Mode::Swap => Some(absent_from_file(binding, names, false)),
         Mode::Mirror => Some(absent_from_file(binding, names, true)),
-        Mode::Upsert | Mode::Insert => None,
+        Mode::Upsert | Mode::Insert | Mode::Append => None,
     };
     if let Some(absent) = absent {
         plan.delete = client
@@ -211,6 +224,10 @@ impl Plan {
             );
         }
         let mut counts = match mode {
+            "append" => format!(
+                "{} insert (every good row is appended)",
+                thousands(self.insert)
+            ),
             "insert" => format!(
                 "{} insert · {} skipped (key already in production)",
                 thousands(self.insert),

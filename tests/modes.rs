@@ -272,3 +272,89 @@ async fn deletes_past_max_delete_fraction_abort_and_production_stays() {
         .expect_err("refused");
     assert!(e.to_string().contains("policy.max_delete_fraction"), "{e}");
 }
+
+const EVENTS: &str = "
+CREATE TABLE events (
+    id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at     timestamp NOT NULL,
+    kind   text NOT NULL,
+    amount numeric(10,2) CHECK (amount >= 0)
+);";
+
+fn events_spec(db: &TestDb, extra: &str) -> std::path::PathBuf {
+    db.write(
+        "events.toml",
+        format!(
+            "name = \"events\"\ntarget = \"public.events\"\nmode = \"append\"\n{extra}\n[policy]\nmax_bad_fraction = 0.5\n"
+        ),
+    )
+}
+
+/// `mode = "append"`: a table whose key the file does not feed (an identity) takes every
+/// good row; the same file again is an abort by default, so a retried cron run never adds
+/// the rows twice.
+#[tokio::test]
+async fn append_takes_every_good_row_and_refuses_the_same_file_twice() {
+    let db = TestDb::with_catalog().await;
+    db.client()
+        .await
+        .batch_execute(EVENTS)
+        .await
+        .expect("schema");
+    let file = db.write(
+        "events.csv",
+        "at,kind,amount\n2026-03-15 10:00,sale,12.50\n2026-03-15 10:01,sale,-1\n\
+         2026-03-15 10:02,refund,3.00\n2026-03-15 10:02,refund,3.00\n2026-03-15 10:03,note,\n",
+    );
+    let spec = events_spec(&db, "");
+    let id = db.check(&spec, &file).await.expect("check");
+    let s = db.summary(id).await;
+    // Identical rows are events, not duplicates: no key says otherwise.
+    assert_eq!((s.rows.good, s.rows.quarantined), (4, 1), "{:?}", s.checks);
+    assert_eq!(s.plan.insert, 4);
+    assert!(
+        airlock::report::render(&s).contains("4 insert (every good row is appended)"),
+        "{}",
+        airlock::report::render(&s)
+    );
+    let applied = promote_noted(&db, id, "events").await;
+    assert_eq!((applied.mode.as_str(), applied.inserted), ("append", 4));
+    assert_eq!(count(&db, "SELECT count(*) FROM events").await, 4);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(DISTINCT id) FROM events WHERE id IS NOT NULL"
+        )
+        .await,
+        4,
+        "the identity numbers every row"
+    );
+    // The same file again: an abort, nothing added.
+    let again = db.check(&spec, &file).await.expect("check again");
+    let s = db.summary(again).await;
+    assert_eq!(s.verdict, Some(airlock::batch::Verdict::Abort));
+    assert!(
+        s.breaches
+            .iter()
+            .any(|b| b.contains("policy repeat_file = \"abort\"")),
+        "{:?}",
+        s.breaches
+    );
+    assert!(
+        promote::promote(&db.target, again, &PromoteOptions::default())
+            .await
+            .is_err()
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM events").await, 4);
+    // Said otherwise, it goes in again.
+    let allow = events_spec(&db, "");
+    let allow_text = std::fs::read_to_string(&allow).expect("spec") + "repeat_file = \"allow\"\n";
+    let allow = db.write("events-allow.toml", allow_text);
+    let third = db.check(&allow, &file).await.expect("check");
+    assert_eq!(promote_noted(&db, third, "on purpose").await.inserted, 4);
+    assert_eq!(count(&db, "SELECT count(*) FROM events").await, 8);
+    // A key has no meaning here, and is refused by name.
+    let keyed = events_spec(&db, "key = [\"kind\"]");
+    let e = db.check(&keyed, &file).await.expect_err("keyed");
+    assert!(e.to_string().contains("append mode takes no key"), "{e}");
+}

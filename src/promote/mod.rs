@@ -196,7 +196,9 @@ async fn promote_claimed(
     batch::start_promoting(client, id, loaded.state).await?;
 
     let result = match loaded.feed.spec.mode {
-        Mode::Upsert | Mode::Insert | Mode::Mirror => upsert::promote(client, loaded, opts).await,
+        Mode::Upsert | Mode::Insert | Mode::Mirror | Mode::Append => {
+            upsert::promote(client, loaded, opts).await
+        }
         Mode::Swap => swap::promote(client, loaded, opts).await,
     };
     match result {

@@ -57,6 +57,18 @@ fn columns(b: &Loaded) -> Vec<&str> {
         .collect()
 }
 
+/// Append mode: the good rows whose ordinal lies in [$1, $2], inserted as they are.
+pub fn append_statement(b: &Loaded) -> String {
+    let cols = columns(b);
+    format!(
+        "INSERT INTO {target} ({list}) SELECT {list} FROM {rows} WHERE {ord} BETWEEN $1 AND $2",
+        target = b.target_sql(),
+        list = ident_list(cols.iter().copied(), None),
+        rows = b.names.rows,
+        ord = ident(ORD_COLUMN),
+    )
+}
+
 /// The `MERGE` of the good rows whose ordinal lies in [$1, $2].
 pub fn merge_statement(b: &Loaded) -> String {
     let cols = columns(b);
@@ -126,6 +138,13 @@ async fn apply(
     target: &str,
 ) -> std::result::Result<(i64, i64), Step> {
     let all: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&i64::MIN, &i64::MAX];
+    if b.feed.spec.mode == Mode::Append {
+        let append = append_statement(b);
+        return match tx.execute(&append, &all).await {
+            Ok(inserted) => Ok((inserted as i64, 0)),
+            Err(e) => Err(Step::of(e, b.id, append)),
+        };
+    }
     let before = written_so_far(tx, target).await.map_err(Step::Fail)?;
     let savepoint = |sql: &'static str| async move {
         tx.batch_execute(sql)

@@ -183,7 +183,7 @@ ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS parts jsonb NOT NULL DEFAUL
 -- and insert mode.
 ALTER TABLE airlock.batches DROP CONSTRAINT IF EXISTS batches_mode_check;
 ALTER TABLE airlock.batches ADD CONSTRAINT batches_mode_check
-    CHECK (mode IN ('upsert', 'swap', 'insert', 'mirror'));
+    CHECK (mode IN ('upsert', 'swap', 'insert', 'mirror', 'append'));
 -- A batch line as a person finds it: `part-002.csv:40` for a batch of several files (its
 -- parts' bases), else the line.
 CREATE OR REPLACE FUNCTION airlock.place(bigint, bigint) RETURNS text LANGUAGE sql STABLE AS $$

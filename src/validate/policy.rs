@@ -97,7 +97,7 @@ pub fn judge_with_history(
             "the same file (sha256) as batch {} of this feed, {} on {}",
             same.batch, same.state, same.created_at
         );
-        match policy.repeat_file {
+        match policy.repeat_file(mode) {
             RepeatFile::Abort => breaches.push(format!("{said} (policy repeat_file = \"abort\")")),
             RepeatFile::Warn => warnings.push(said),
             RepeatFile::Allow => {}
