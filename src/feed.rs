@@ -475,13 +475,16 @@ pub async fn resolve(
             ));
         }
         None if spec.mode == Mode::Append => Vec::new(),
+        // A full replace of a table without a key (a reference file: iris, a census extract)
+        // matches no rows: it needs none.
+        None if spec.mode == Mode::Swap && target.primary_key.is_empty() => Vec::new(),
         Some(key) if key.is_empty() => return Err(err("key", "the key names no column".into())),
         Some(key) => key.clone(),
         None if target.primary_key.is_empty() => {
             return Err(err(
                 "key",
                 format!(
-                    "{} has no primary key; name the merge key, e.g. key = [\"id\"]",
+                    "{} has no primary key; name the merge key, e.g. key = [\"id\"], or use mode = \"append\" (every row goes in) or \"swap\" (a full replace needs no key)",
                     target.display_name()
                 ),
             ));
@@ -496,7 +499,8 @@ pub async fn resolve(
             ));
         }
     }
-    if spec.mode != Mode::Append && !target.unique_indexes.iter().any(|u| u.is_on(&key)) {
+    let keyless = key.is_empty() && matches!(spec.mode, Mode::Append | Mode::Swap);
+    if !keyless && !target.unique_indexes.iter().any(|u| u.is_on(&key)) {
         return Err(err(
             "key",
             format!(

@@ -85,30 +85,27 @@ pub async fn compute(
         ))
     };
     let production_rows = production_rows(client, target).await?;
-    if mode == Mode::Append {
-        // Every good row goes in.
+    if mode == Mode::Append || binding.key_columns().next().is_none() {
+        // Every good row goes in: an append, a swap of a table without a key (every row of
+        // production goes), or an empty file that binds no columns.
         let insert: i64 = client
             .query_one(&format!("SELECT count(*) FROM {}", names.rows), &[])
             .await
             .map_err(ctx())?
             .get(0);
-        return Ok(Plan {
-            insert,
-            production_rows,
-            ..Plan::default()
-        });
-    }
-    let Some(first_key) = binding.key_columns().next() else {
-        // An empty file binds no columns: nothing to insert or update.
         let delete = match mode {
             Mode::Swap | Mode::Mirror => production_rows,
             Mode::Upsert | Mode::Insert | Mode::Append => 0,
         };
         return Ok(Plan {
+            insert,
             delete,
             production_rows,
             ..Plan::default()
         });
+    }
+    let Some(first_key) = binding.key_columns().next() else {
+        return Ok(Plan::default());
     };
     let values: Vec<&BoundColumn> = binding.value_columns().collect();
     let changed = if values.is_empty() {

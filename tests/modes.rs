@@ -358,3 +358,81 @@ async fn append_takes_every_good_row_and_refuses_the_same_file_twice() {
     let e = db.check(&keyed, &file).await.expect_err("keyed");
     assert!(e.to_string().contains("append mode takes no key"), "{e}");
 }
+
+/// A full replace needs no key: a reference table without one (iris, a census extract) is
+/// swapped whole, identical rows and all, and can be undone; an upsert of it is refused,
+/// naming the modes that need none.
+#[tokio::test]
+async fn a_table_without_a_key_is_swapped_whole() {
+    let db = TestDb::with_catalog().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE iris (sepal_length numeric(3,1) NOT NULL, species text NOT NULL);
+             INSERT INTO iris VALUES (5.1, 'setosa'), (4.9, 'setosa'), (7.0, 'versicolor');",
+        )
+        .await
+        .expect("schema");
+    let before = hash(
+        &db,
+        "SELECT md5(string_agg(i::text, ',' ORDER BY i::text)) FROM iris i",
+    )
+    .await;
+    let file = db.write(
+        "iris.csv",
+        "sepal_length,species\n5.1,setosa\n5.1,setosa\n6.3,virginica\n6.3,virginica\nwide,virginica\n",
+    );
+    let spec = db.write(
+        "iris.toml",
+        "name = \"iris\"\ntarget = \"public.iris\"\nmode = \"swap\"\n[policy]\nmax_bad_fraction = 0.5\nmax_count_change = 1\n",
+    );
+    let id = db.check(&spec, &file).await.expect("check");
+    let s = db.summary(id).await;
+    assert_eq!((s.rows.good, s.rows.quarantined), (4, 1));
+    assert_eq!(
+        (
+            s.plan.insert,
+            s.plan.update,
+            s.plan.unchanged,
+            s.plan.delete
+        ),
+        (4, 0, 0, 3),
+        "without a key nothing matches: every row goes, every good row comes"
+    );
+    let applied = promote_noted(&db, id, "new reference data").await;
+    assert_eq!((applied.inserted, applied.deleted), (4, 3));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM iris WHERE species = 'virginica' AND sepal_length = 6.3"
+        )
+        .await,
+        2,
+        "identical rows are the file's"
+    );
+    promote::undo(
+        &db.target,
+        id,
+        Some("wrong file"),
+        &PromoteOptions::default(),
+    )
+    .await
+    .expect("undo");
+    assert_eq!(
+        hash(
+            &db,
+            "SELECT md5(string_agg(i::text, ',' ORDER BY i::text)) FROM iris i"
+        )
+        .await,
+        before
+    );
+    let upsert = db.write(
+        "iris-upsert.toml",
+        "name = \"iris\"\ntarget = \"public.iris\"\n",
+    );
+    let e = db
+        .check(&upsert, &file)
+        .await
+        .expect_err("no key to upsert by");
+    assert!(e.to_string().contains("a full replace needs no key"), "{e}");
+}
