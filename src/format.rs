@@ -106,6 +106,14 @@ pub fn fit(s: &str, max: usize) -> String {
     crate::validate::clip(&shown, max.saturating_sub(1))
 }
 
+/// A count and its noun, one way everywhere: `1 row`, `966,198 rows`.
+pub fn count(n: i64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{} {noun}s", thousands(n)),
+    }
+}
+
 /// A load's progress for a person: `12.3 MB of 45.0 MB · 240,000 rows · 180,000 rows/s · ETA 3 s`
 /// while reading, the time so far once the file is read.
 pub fn load_progress(read: u64, total: u64, rows: u64, elapsed_ms: u64) -> String {

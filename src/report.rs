@@ -454,20 +454,12 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
-    if let Some(applied) = &s.applied {
-        let n = |k: &str| applied.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "\nApplied  {} inserted · {} updated · {} unchanged{}",
-            thousands(n("inserted")),
-            thousands(n("updated")),
-            thousands(n("unchanged")),
-            if s.mode == "swap" {
-                format!(" · {} deleted", thousands(n("deleted")))
-            } else {
-                String::new()
-            }
-        );
+    if let Some(applied) = s
+        .applied
+        .clone()
+        .and_then(|a| serde_json::from_value::<crate::promote::Applied>(a).ok())
+    {
+        let _ = writeln!(out, "\nApplied  {}", applied.describe(" · "));
     }
     if let Some(previous) = &s.previous_table {
         let _ = writeln!(out, "Kept for undo: {previous}  (airlock undo {})", s.batch);

@@ -316,7 +316,7 @@ async fn an_abort_verdict_needs_an_override_and_a_note() {
         .expect_err("abort verdict")
         .to_string();
     assert!(
-        err.contains("its verdict is abort (1 quarantined rows, more than max_bad_rows = 0;"),
+        err.contains("its verdict is abort (1 quarantined row, more than max_bad_rows = 0;"),
         "{err}"
     );
     assert!(err.contains("--override-policy"), "{err}");

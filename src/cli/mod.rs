@@ -561,8 +561,9 @@ fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> 
         ));
         if summary.rows.quarantined > 0 {
             out::line(&format!(
-                "{} quarantined rows stayed out; `airlock export {} --quarantined FILE` lists them",
-                summary.rows.quarantined, summary.batch
+                "{} stayed out; `airlock export {} --quarantined FILE` lists them",
+                crate::format::count(summary.rows.quarantined, "quarantined row"),
+                summary.batch
             ));
         }
         Ok(())

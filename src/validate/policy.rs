@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::history::History;
 use crate::feed::{Mode, Policy, RepeatFile};
+use crate::format::{count, thousands};
 use crate::plan::Plan;
 
 pub use crate::batch::Verdict;
@@ -109,9 +110,9 @@ pub fn judge_with_history(
         let change = (rows.total - last.rows_total) as f64 / last.rows_total as f64;
         if change.abs() > max {
             breaches.push(format!(
-                "{} rows against {} in batch {}, the feed's last promoted ({:+.1}%), more than max_change_vs_last = {max}",
-                rows.total,
-                last.rows_total,
+                "{} against {} in batch {}, the feed's last promoted ({:+.1}%), more than max_change_vs_last = {max}",
+                count(rows.total, "row"),
+                thousands(last.rows_total),
                 last.batch,
                 change * 100.0
             ));
@@ -141,8 +142,9 @@ pub fn judge_with_history(
         let fraction = rows as f64 / plan.production_rows as f64;
         if fraction > max {
             breaches.push(format!(
-                "{rows} of production's {} rows would be {what} ({:.1}%), more than {key} = {max}",
-                plan.production_rows,
+                "{} of production's {} would be {what} ({:.1}%), more than {key} = {max}",
+                thousands(rows),
+                count(plan.production_rows, "row"),
                 fraction * 100.0
             ));
         }
@@ -154,8 +156,8 @@ pub fn judge_with_history(
         && rows.quarantined as u64 > max
     {
         breaches.push(format!(
-            "{} quarantined rows, more than max_bad_rows = {max}",
-            rows.quarantined
+            "{}, more than max_bad_rows = {max}",
+            count(rows.quarantined, "quarantined row")
         ));
     }
     if rows.total > 0 {
@@ -164,8 +166,8 @@ pub fn judge_with_history(
             breaches.push(format!(
                 "{:.1}% of rows quarantined ({} of {}), more than max_bad_fraction = {}",
                 fraction * 100.0,
-                rows.quarantined,
-                rows.total,
+                thousands(rows.quarantined),
+                thousands(rows.total),
                 policy.max_bad_fraction
             ));
         }
@@ -174,9 +176,9 @@ pub fn judge_with_history(
         let change = (rows.good - plan.production_rows).abs() as f64 / plan.production_rows as f64;
         if change > policy.max_count_change {
             breaches.push(format!(
-                "the table would go from {} to {} rows ({:+.1}%), more than max_count_change = {}",
-                plan.production_rows,
-                rows.good,
+                "the table would go from {} to {} ({:+.1}%), more than max_count_change = {}",
+                thousands(plan.production_rows),
+                count(rows.good, "row"),
                 (rows.good - plan.production_rows) as f64 * 100.0 / plan.production_rows as f64,
                 policy.max_count_change
             ));
@@ -199,6 +201,38 @@ pub fn judge_with_history(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts read one way everywhere: grouped by thousands, singular for one.
+    #[test]
+    fn breaches_say_counts_as_people_read_them() {
+        let policy = Policy {
+            max_bad_rows: Some(0),
+            max_bad_fraction: 0.01,
+            ..Policy::default()
+        };
+        let rows = RowCounts {
+            total: 1_234_567,
+            good: 1_200_000,
+            quarantined: 34_567,
+            ..Default::default()
+        };
+        let (_, breaches) = judge(&policy, Mode::Upsert, &rows, &Plan::default(), true);
+        assert_eq!(
+            breaches,
+            [
+                "34,567 quarantined rows, more than max_bad_rows = 0",
+                "2.8% of rows quarantined (34,567 of 1,234,567), more than max_bad_fraction = 0.01",
+            ]
+        );
+        let one = RowCounts {
+            total: 100,
+            good: 99,
+            quarantined: 1,
+            ..Default::default()
+        };
+        let (_, breaches) = judge(&policy, Mode::Upsert, &one, &Plan::default(), true);
+        assert_eq!(breaches, ["1 quarantined row, more than max_bad_rows = 0"]);
+    }
 
     #[test]
     fn thresholds() {

@@ -4,7 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::{centered, thousands};
+use super::centered;
 use crate::tui::app::{App, Dialog, DialogKind, InputPurpose, Overlay};
 use crate::tui::detail::Kind;
 use crate::tui::keymap::{Ctx, KEYMAP};
@@ -162,8 +162,8 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
                 t.title(),
             ));
             lines.push(Line::raw(format!(
-                "  {} quarantined rows stay out.",
-                thousands(s.rows.quarantined)
+                "  {} stay out.",
+                crate::format::count(s.rows.quarantined, "quarantined row")
             )));
             if s.verdict == Some(crate::batch::Verdict::Abort) {
                 lines.push(Line::styled("The verdict is ABORT:", t.bad()));

@@ -4,7 +4,6 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::thousands;
 use crate::tui::app::App;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -29,8 +28,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if s.rows.quarantined > 0 {
         lines.push(Line::styled(
             format!(
-                "   {} quarantined rows stayed out: airlock export {} --quarantined FILE",
-                thousands(s.rows.quarantined),
+                "   {} stayed out: airlock export {} --quarantined FILE",
+                crate::format::count(s.rows.quarantined, "quarantined row"),
                 s.batch
             ),
             t.warn(),
