@@ -304,6 +304,12 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
 /// The summary as a person reads it: what happened, what is wrong, what would change, and
 /// what to do next.
 pub fn render(s: &Summary) -> String {
+    render_for(s, "airlock")
+}
+
+/// The same, the commands it suggests run as `airlock` says (`airlock --database-url '…'`
+/// where the batch is not in the default database).
+pub fn render_for(s: &Summary, airlock: &str) -> String {
     let mut out = String::new();
     let verdict = s.verdict.map_or("-", |v| v.as_str()).to_uppercase();
     let _ = writeln!(
@@ -469,13 +475,13 @@ pub fn render(s: &Summary) -> String {
         if s.verdict == Some(Verdict::Abort) {
             let _ = writeln!(
                 out,
-                "  airlock promote {} --yes --override-policy --note \"why\"   promote despite the breaches",
+                "  {airlock} promote {} --yes --override-policy --note \"why\"   promote despite the breaches",
                 s.batch
             );
         } else {
             let _ = writeln!(
                 out,
-                "  airlock promote {} --yes --note \"…\"              promote the {} good rows",
+                "  {airlock} promote {} --yes --note \"…\"              promote the {} good rows",
                 s.batch,
                 thousands(r.good)
             );
@@ -483,18 +489,18 @@ pub fn render(s: &Summary) -> String {
         if r.quarantined > 0 {
             let _ = writeln!(
                 out,
-                "  airlock export {} --quarantined bad-rows.csv   the bad rows for the partner",
+                "  {airlock} export {} --quarantined bad-rows.csv   the bad rows for the partner",
                 s.batch
             );
         }
         let _ = writeln!(
             out,
-            "  airlock quarantine {} --note \"…\"              set the batch aside",
+            "  {airlock} quarantine {} --note \"…\"              set the batch aside",
             s.batch
         );
         let _ = writeln!(
             out,
-            "  airlock abort {}                              end it; production untouched",
+            "  {airlock} abort {}                              end it; production untouched",
             s.batch
         );
     }

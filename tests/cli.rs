@@ -430,3 +430,43 @@ fn completions_and_the_manual_page() {
         "an unknown shell is a usage error"
     );
 }
+
+/// `demo --print` makes its sandbox and prints commands that work as printed: they carry the
+/// sandbox's connection, whatever the default database is.
+#[tokio::test]
+async fn the_demo_prints_commands_that_work_as_printed() {
+    let db = TestDb::empty().await;
+    let out = airlock(&db, &["demo", "--print"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let export = printed
+        .lines()
+        .find(|l| l.contains(" export ") && l.contains("--quarantined"))
+        .expect("an export hint")
+        .trim()
+        .split("   ")
+        .next()
+        .expect("the command")
+        .replacen("airlock", env!("CARGO_BIN_EXE_airlock"), 1);
+    assert!(export.contains("dbname='airlock_demo'"), "{export}");
+    let dir = tempfile::tempdir().expect("dir");
+    let ran = Command::new("sh")
+        .arg("-c")
+        .arg(&export)
+        .current_dir(dir.path())
+        // The default database is elsewhere: the hint must not need it.
+        .env(
+            "DATABASE_URL",
+            format!("{} dbname=no_such_database", db.url()),
+        )
+        .output()
+        .expect("sh");
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let exported = std::fs::read_to_string(dir.path().join("bad-rows.csv")).expect("export");
+    assert!(exported.starts_with("line,column,check"), "{exported}");
+}

@@ -247,7 +247,13 @@ async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCod
     let feed = feed::load(&client, &spec).await?;
     let second = db::connect_second(&target.with_dbname(demo::DEMO_DATABASE)).await;
     let id = pipeline::check(&mut client, second, &feed, &file, &Default::default()).await?;
-    out::text(&report::render(&report::load(&client, id).await?));
+    // The suggested commands carry the sandbox's connection, so they work as printed.
+    let demo = target.with_dbname(demo::DEMO_DATABASE).conninfo();
+    let airlock = format!("airlock --database-url \"{demo}\"");
+    out::text(&report::render_for(
+        &report::load(&client, id).await?,
+        &airlock,
+    ));
     out::line(&format!(
         "\nThe sandbox database is {}; the feed and its spec are in {}.",
         demo::DEMO_DATABASE,

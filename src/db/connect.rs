@@ -48,6 +48,32 @@ impl ConnectTarget {
     }
 }
 
+impl ConnectTarget {
+    /// The connection as key=value pairs a command line can carry — host, port, user,
+    /// database, never a password (the password file or the environment supplies it).
+    pub fn conninfo(&self) -> String {
+        let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+        let mut parts = Vec::new();
+        if let Some(host) = self.config.get_hosts().first() {
+            let host = match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            parts.push(format!("host={}", quote(&host)));
+        }
+        if let Some(port) = self.config.get_ports().first() {
+            parts.push(format!("port={port}"));
+        }
+        if let Some(user) = self.config.get_user() {
+            parts.push(format!("user={}", quote(user)));
+        }
+        if let Some(db) = self.config.get_dbname() {
+            parts.push(format!("dbname={}", quote(db)));
+        }
+        parts.join(" ")
+    }
+}
+
 impl std::fmt::Display for ConnectTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let host = self
