@@ -98,6 +98,14 @@ async fn only_new_keys_go_in_and_existing_rows_stay_as_they_are() {
         human.contains("242 insert · 45 skipped (key already in production)"),
         "{human}"
     );
+    // The review's Changes tab lists no updates: an insert makes none.
+    let client = db.client().await;
+    let loaded = promote::load(&client, id).await.expect("load");
+    let changes =
+        airlock::review::changes_page(&client, &loaded, airlock::review::PageFrom::Start, 100)
+            .await
+            .expect("changes");
+    assert!(changes.is_empty(), "{changes:?}");
     let applied = promote_noted(&db, id, "new products only").await;
     assert_eq!(
         (

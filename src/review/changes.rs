@@ -6,6 +6,7 @@ use super::PageFrom;
 use crate::batch::{self, State};
 use crate::db::ident;
 use crate::error::{Error, Result};
+use crate::feed::Mode;
 use crate::plan::{distinct_expr, key_join};
 use crate::promote::Loaded;
 use crate::stage::{LINE_COLUMN, ORD_COLUMN};
@@ -33,7 +34,9 @@ pub async fn changes_page(
     limit: i64,
 ) -> Result<Vec<ChangedRow>> {
     let values: Vec<_> = b.binding.value_columns().collect();
-    if values.is_empty() || b.binding.key_columns().next().is_none() {
+    // An insert skips the rows production has and an append matches none: neither updates.
+    let updates = !matches!(b.feed.spec.mode, Mode::Insert | Mode::Append);
+    if !updates || values.is_empty() || b.binding.key_columns().next().is_none() {
         return Ok(Vec::new());
     }
     let ord = format!("r.{}", ident(ORD_COLUMN));
