@@ -161,7 +161,8 @@ async fn a_headless_check_shows_its_progress_on_a_terminal_only() {
         ));
     }
     let (first, second) = rows.split_at(rows.len() / 2);
-    for (quiet, redirect) in [("", ""), ("--quiet", ""), ("", "2> {dir}/stderr")] {
+    let cases = [("", ""), ("--quiet", ""), ("", "2> {dir}/stderr")];
+    for (case, (quiet, redirect)) in cases.into_iter().enumerate() {
         let fifo = dir.path().join("feed.csv");
         let _ = std::fs::remove_file(&fifo);
         let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
@@ -174,11 +175,9 @@ async fn a_headless_check_shows_its_progress_on_a_terminal_only() {
             dir.path().display(),
             redirect.replace("{dir}", &dir.path().display().to_string()),
         );
-        let tmux = Tmux::start("progress", 120, 10, &db, &command);
-        let mut pipe = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&fifo)
-            .expect("open the pipe");
+        // A session of its own per case: a server just killed can refuse the next one.
+        let tmux = Tmux::start(&format!("progress-{case}"), 120, 10, &db, &command);
+        let mut pipe = open_writer(&fifo, &tmux);
         use std::io::Write;
         pipe.write_all(first.as_bytes()).expect("first half");
         pipe.flush().expect("flush");
@@ -205,5 +204,33 @@ async fn a_headless_check_shows_its_progress_on_a_terminal_only() {
                 "nothing on a stderr that is a file: {err:?}"
             );
         }
+    }
+}
+
+/// The pipe's writing end, once the check has opened its reading end: never a wait without
+/// end (a check that did not start would leave a plain open blocked for good).
+fn open_writer(fifo: &std::path::Path, tmux: &Tmux) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    /// Linux's O_NONBLOCK: opening a pipe's writing end fails (ENXIO) while nobody reads it.
+    const O_NONBLOCK: i32 = 0o4000;
+    let start = Instant::now();
+    loop {
+        let probe = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(fifo);
+        if probe.is_ok() {
+            // A reader is there: this open does not wait, and writes block as usual.
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(fifo)
+                .expect("open the pipe");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the check never opened the pipe; the screen shows:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
