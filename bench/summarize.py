@@ -26,6 +26,7 @@ ORDER = [
     ("check_xlsx_csv", "(g) airlock check of the xlsx comparison's rows as CSV"),
     ("check_xlsx", "(g') airlock check of the same rows as an xlsx sheet"),
     ("run_upsert", "(e) airlock run --yes, upsert"),
+    ("run_upsert_no_undo", "(e') airlock run --yes, upsert, keep_undo = false"),
     ("run_swap", "(f) airlock run --yes, swap"),
 ]
 print("| rows | step | median s | × (a) | × (b)* | peak RSS |")
@@ -43,7 +44,7 @@ for n in sorted(times):
         a = med.get("copy")
         b = {"check": "seed_load_validate", "run_upsert": "seed_total", "run_swap": "replace_total",
              "pgloader_empty": "check", "check_gzip": "check",
-             "check_xlsx": "check_xlsx_csv"}.get(key)
+             "check_xlsx": "check_xlsx_csv", "run_upsert_no_undo": "run_upsert"}.get(key)
         ra = f"{med[key] / a:.1f}" if a else ""
         rb = f"{med[key] / med[b]:.2f}" if b and b in med else ""
         mem = rss[n].get(key)
@@ -52,4 +53,4 @@ for n in sorted(times):
 print()
 print("* (d) against (b)'s load+validate; (e) against (b) end to end; (f) against the hand-written")
 print("  replace end to end; (c) into an empty table against (d) — Airlock also validates;")
-print("  (d') against (d); (g') against (g).")
+print("  (d') against (d); (g') against (g); (e') against (e), so 1/(e') is what undo data costs.")

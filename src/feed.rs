@@ -215,6 +215,14 @@ pub struct Policy {
     /// Which verdicts a headless `run` promotes.
     #[serde(default)]
     pub auto_promote: AutoPromote,
+    /// Whether a promotion keeps what `undo` needs: the before-images of the rows it updates
+    /// or deletes and the keys it inserts (a swap: the table it replaced).
+    #[serde(default = "default_keep_undo")]
+    pub keep_undo: bool,
+}
+
+fn default_keep_undo() -> bool {
+    true
 }
 
 fn default_bad_fraction() -> f64 {
@@ -248,6 +256,7 @@ impl Default for Policy {
             max_update_fraction: None,
             max_delete_fraction: None,
             auto_promote: AutoPromote::Review,
+            keep_undo: true,
         }
     }
 }

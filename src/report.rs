@@ -96,6 +96,9 @@ pub struct Summary {
     pub applied: Option<serde_json::Value>,
     /// The table a swap replaced, kept for `undo`.
     pub previous_table: Option<String>,
+    /// What `undo` would use, for a person, while the batch can be undone: the table a swap
+    /// replaced, or where the rows an upsert, insert or mirror changed are kept.
+    pub kept_for_undo: Option<String>,
     /// Where the validation's time went.
     pub timings: Option<serde_json::Value>,
     /// When a server restart emptied the batch's staging: its rows can no longer be shown.
@@ -225,7 +228,8 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                     applied, previous_table, timings, spec_path, \
                     to_char(staging_lost_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), \
-                    compression, text_size, conversions, format, parts \
+                    compression, text_size, conversions, format, parts, \
+                    state = 'promoted' AND undo IS NOT NULL \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -295,6 +299,17 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         decisions,
         applied: r.get(23),
         previous_table: r.get(24),
+        kept_for_undo: match (r.get::<_, Option<String>>(24), r.get::<_, bool>(33)) {
+            (Some(previous), _) => Some(format!("{previous} (the table its swap replaced)")),
+            (None, true) if r.get::<_, String>(3) == "append" => {
+                Some("the id of the transaction that appended its rows".into())
+            }
+            (None, true) => Some(format!(
+                "{} (the keys it inserted, the rows it changed as they were)",
+                crate::stage::StageNames::new(r.get(0)).undo
+            )),
+            (None, false) => None,
+        },
         timings: r.get(25),
         staging_lost_at: r.get(27),
         conversions: from_json(r.get(30)),
@@ -467,8 +482,8 @@ pub fn render_for(s: &Summary, airlock: &str) -> String {
     {
         let _ = writeln!(out, "\nApplied  {}", applied.describe(" · "));
     }
-    if let Some(previous) = &s.previous_table {
-        let _ = writeln!(out, "Kept for undo: {previous}  (airlock undo {})", s.batch);
+    if let Some(kept) = &s.kept_for_undo {
+        let _ = writeln!(out, "Kept for undo: {kept}  (airlock undo {})", s.batch);
     }
     if s.state == State::Validated {
         let _ = writeln!(out, "\nNext");

@@ -312,11 +312,25 @@ async fn drop_and_prune_clean_up_leftovers() {
     assert!(listed.contains("nothing older than 1h"), "{listed}");
     let dry = stdout(&airlock(&db, &["prune", "--older-than", "0s", "--dry-run"]));
     assert!(
-        dry.contains(&format!("would drop the staging of batch {swapped}")),
+        dry.contains(&format!(
+            "batch {swapped}: would drop batch_{swapped}_records, batch_{swapped}, batch_{swapped}_issues, batch_{swapped}_rows ("
+        )),
         "{dry}"
     );
     assert!(
-        dry.contains(&format!("would drop the staging of batch {other}")),
+        dry.contains(&format!("kept batch_{swapped}_previous (")),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(
+            " kB) for undo (the latest promotion into public.products; --undo drops it too)"
+        ),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!(
+            "batch {other}: would drop batch_{other}_records, batch_{other}, "
+        )),
         "{dry}"
     );
     assert!(exists(format!("airlock_stage.batch_{other}")).await);
@@ -338,6 +352,39 @@ async fn drop_and_prune_clean_up_leftovers() {
         db.table_hash("products").await,
         before,
         "undo still works after a prune"
+    );
+
+    // An upsert keeps its undo data through a prune; `--undo` drops it, and undo then says
+    // there is nothing to undo with.
+    let out = airlock(&db, &["run", &spec(), &broken, "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let upserted = json(&out)["batch"].to_string();
+    let pruned = stdout(&airlock(&db, &["prune", "--older-than", "0s"]));
+    assert!(
+        pruned.contains(&format!("kept batch_{upserted}_undo (")),
+        "{pruned}"
+    );
+    assert!(exists(format!("airlock_stage.batch_{upserted}_undo")).await);
+    let shown = stdout(&airlock(&db, &["show", &upserted]));
+    assert!(
+        shown.contains(&format!(
+            "Kept for undo: \"airlock_stage\".\"batch_{upserted}_undo\""
+        )),
+        "{shown}"
+    );
+    let pruned = stdout(&airlock(&db, &["prune", "--older-than", "0s", "--undo"]));
+    assert!(
+        pruned.contains(&format!(
+            "batch {upserted}: dropped batch_{upserted}_undo ("
+        )),
+        "{pruned}"
+    );
+    let out = airlock(&db, &["undo", &upserted]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kept no undo data"),
+        "{}",
+        stderr(&out)
     );
 }
 

@@ -1,7 +1,7 @@
 //! What batches leave behind: the list of batches with what each keeps in `airlock_stage`,
 //! dropping and pruning that staging, and noticing staging a server restart emptied.
 use serde::Serialize;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::{State, Verdict, lock_state, record_decision, transition};
 use crate::error::{Error, Result};
@@ -66,9 +66,48 @@ pub async fn list(client: &Client) -> Result<Vec<BatchListItem>> {
         .collect())
 }
 
+/// A relation a batch keeps: its quoted name, `TABLE` or `VIEW`, its size in bytes, and
+/// whether it is what `undo` needs (a swap's replaced table, an upsert's undo data).
+#[derive(Debug, Clone)]
+pub struct Relation {
+    pub name: String,
+    pub kind: String,
+    pub bytes: i64,
+    pub for_undo: bool,
+}
+
+/// What a batch keeps in `airlock_stage` (and a leftover next table), views first: a view
+/// over a batch's records depends on its tables.
+pub async fn relations(client: &impl GenericClient, id: i64) -> Result<Vec<Relation>> {
+    Ok(client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), \
+                    CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, \
+                    coalesce(pg_total_relation_size(c.oid), 0), \
+                    c.relname IN ('batch_' || $1 || '_previous', 'batch_' || $1 || '_undo') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'v') AND ((n.nspname = 'airlock_stage' \
+                   AND (c.relname = 'batch_' || $1 OR c.relname LIKE 'batch\\_' || $1 || '\\_%')) \
+                OR c.relname = 'airlock_next_' || $1) \
+             ORDER BY c.relkind = 'r', c.relname",
+            &[&id.to_string()],
+        )
+        .await
+        .map_err(Error::db("finding the batch's staging tables"))?
+        .into_iter()
+        .map(|r| Relation {
+            name: r.get(0),
+            kind: r.get(1),
+            bytes: r.get(2),
+            for_undo: r.get(3),
+        })
+        .collect())
+}
+
 /// Drops what a batch keeps in `airlock_stage` (and a leftover next table), ending it as
-/// `aborted` if it was not finished. Refused while the batch is promoting.
-pub async fn drop_staging(client: &mut Client, id: i64, keep_previous: bool) -> Result<()> {
+/// `aborted` if it was not finished; with `keep_undo`, what `undo` needs stays. Refused while
+/// the batch is promoting. Returns what was dropped.
+pub async fn drop_staging(client: &mut Client, id: i64, keep_undo: bool) -> Result<Vec<Relation>> {
     let tx = client
         .transaction()
         .await
@@ -83,55 +122,73 @@ pub async fn drop_staging(client: &mut Client, id: i64, keep_previous: bool) -> 
             expected: "not being loaded or promoted".into(),
         });
     }
-    // The view over a batch's records goes first: it depends on its tables.
-    let relations: Vec<(String, String)> = tx
-        .query(
-            "SELECT format('%I.%I', n.nspname, c.relname), \
-                    CASE c.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'v') AND ((n.nspname = 'airlock_stage' \
-                   AND (c.relname = 'batch_' || $1 OR c.relname LIKE 'batch\\_' || $1 || '\\_%')) \
-                OR c.relname = 'airlock_next_' || $1) \
-             ORDER BY c.relkind = 'r'",
-            &[&id.to_string()],
-        )
-        .await
-        .map_err(Error::db("finding the batch's staging tables"))?
+    let dropped: Vec<Relation> = relations(&tx, id)
+        .await?
         .into_iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-        .filter(|(t, _)| !(keep_previous && t.ends_with("_previous")))
+        .filter(|k| !(keep_undo && k.for_undo))
         .collect();
-    for (t, kind) in &relations {
-        tx.batch_execute(&format!("DROP {kind} IF EXISTS {t}"))
+    for k in &dropped {
+        tx.batch_execute(&format!("DROP {} IF EXISTS {}", k.kind, k.name))
             .await
-            .map_err(Error::db(format!("dropping {t}")))?;
+            .map_err(Error::db(format!("dropping {}", k.name)))?;
     }
     if current.unfinished() {
         transition(&tx, id, State::Aborted, "drop", "", &[]).await?;
         record_decision(&tx, id, "abort", Some("staging dropped"), None).await?;
     }
-    tx.execute(
-        "UPDATE airlock.batches SET notes = notes || '[\"staging dropped\"]'::jsonb, \
-             previous_table = CASE WHEN $2 THEN previous_table END, \
-             previous_indexes = CASE WHEN $2 THEN previous_indexes END WHERE id = $1",
-        &[&id, &keep_previous],
-    )
-    .await
-    .map_err(Error::db("recording the drop"))?;
-    tx.commit().await.map_err(Error::db("dropping a batch"))
+    let undo_dropped = dropped.iter().any(|k| k.for_undo);
+    let note = match dropped.iter().all(|k| k.for_undo) {
+        true if undo_dropped => "undo data dropped",
+        _ if undo_dropped => "staging and undo data dropped",
+        _ => "staging dropped",
+    };
+    if !dropped.is_empty() {
+        tx.execute(
+            "UPDATE airlock.batches SET notes = notes || jsonb_build_array($3::text), \
+                 previous_table = CASE WHEN $2 THEN NULL ELSE previous_table END, \
+                 previous_indexes = CASE WHEN $2 THEN NULL ELSE previous_indexes END, \
+                 undo = CASE WHEN $2 THEN NULL ELSE undo END WHERE id = $1",
+            &[&id, &undo_dropped, &note],
+        )
+        .await
+        .map_err(Error::db("recording the drop"))?;
+    }
+    tx.commit().await.map_err(Error::db("dropping a batch"))?;
+    Ok(dropped)
 }
 
-/// Batches last touched longer ago than `age` whose staging is still there, not being worked
-/// on: what `prune` would drop.
-pub async fn prunable(client: &Client, age: std::time::Duration) -> Result<Vec<i64>> {
+/// A batch `prune` looks at: what it would drop, and the undo data it keeps and why.
+#[derive(Debug, Clone)]
+pub struct Prunable {
+    pub id: i64,
+    pub drops: Vec<Relation>,
+    pub keeps: Vec<Relation>,
+    /// The target, when the batch is the latest promotion into it: its undo data stays
+    /// unless `prune --undo`.
+    pub latest_of: Option<String>,
+}
+
+/// Batches last touched longer ago than `age` with something still in staging, not being
+/// worked on: what `prune` would drop. Undo data stays for the latest promotion of each
+/// target unless `undo`; an older promotion's can no longer be used (undo takes back the
+/// latest only), so it goes.
+pub async fn prunable(
+    client: &Client,
+    age: std::time::Duration,
+    undo: bool,
+) -> Result<Vec<Prunable>> {
     let seconds = age.as_secs_f64();
-    Ok(client
+    let rows = client
         .query(
-            "SELECT b.id FROM airlock.batches b \
+            "SELECT b.id, CASE WHEN b.state = 'promoted' AND NOT EXISTS ( \
+                        SELECT 1 FROM airlock.batches l WHERE l.target = b.target \
+                        AND l.id > b.id AND l.state = 'promoted') THEN b.target END \
+             FROM airlock.batches b \
              WHERE b.updated_at < now() - make_interval(secs => $1) \
                AND b.state <> ALL($2) \
                AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                           WHERE n.nspname = 'airlock_stage' AND c.relname = 'batch_' || b.id) \
+                           WHERE n.nspname = 'airlock_stage' \
+                             AND (c.relname = 'batch_' || b.id OR c.relname LIKE 'batch\\_' || b.id || '\\_%')) \
              ORDER BY b.id",
             &[
                 &seconds,
@@ -139,10 +196,25 @@ pub async fn prunable(client: &Client, age: std::time::Duration) -> Result<Vec<i
             ],
         )
         .await
-        .map_err(Error::db("finding old batches"))?
-        .into_iter()
-        .map(|r| r.get(0))
-        .collect())
+        .map_err(Error::db("finding old batches"))?;
+    let mut found = Vec::new();
+    for r in rows {
+        let (id, latest_of): (i64, Option<String>) = (r.get(0), r.get(1));
+        let keep_undo = latest_of.is_some() && !undo;
+        let (keeps, drops): (Vec<Relation>, Vec<Relation>) = relations(client, id)
+            .await?
+            .into_iter()
+            .partition(|k| keep_undo && k.for_undo);
+        if !drops.is_empty() {
+            found.push(Prunable {
+                id,
+                drops,
+                keeps,
+                latest_of,
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// PostgreSQL empties UNLOGGED tables when it recovers from a crash, and the batch's

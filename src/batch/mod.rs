@@ -12,7 +12,8 @@ use tokio_postgres::{Client, GenericClient};
 use crate::error::{Error, Result};
 
 pub use leftovers::{
-    BatchListItem, drop_staging, list, lost_message, notice_emptied_staging, prunable,
+    BatchListItem, Prunable, Relation, drop_staging, list, lost_message, notice_emptied_staging,
+    prunable, relations,
 };
 pub use state::{State, Verdict};
 
@@ -416,12 +417,13 @@ pub async fn start_promoting(client: &impl GenericClient, id: i64, from: State) 
 }
 
 /// Records a promotion, inside its transaction: state `promoted`, what was applied, and
-/// whether a replaced table is kept for undo.
+/// what is kept for undo: the replaced table of a swap, the ids of the rows of the others.
 pub async fn record_promoted(
     tx: &impl GenericClient,
     id: i64,
     applied: &serde_json::Value,
     keeps_previous: bool,
+    undo: Option<&serde_json::Value>,
 ) -> Result<()> {
     let previous = keeps_previous.then(|| crate::stage::StageNames::new(id).previous);
     transition(
@@ -429,8 +431,8 @@ pub async fn record_promoted(
         id,
         State::Promoted,
         "record the promotion",
-        ", applied = $4, previous_table = $5, error = NULL",
-        &[applied, &previous],
+        ", applied = $4, previous_table = $5, undo = $6, error = NULL",
+        &[applied, &previous, &undo],
     )
     .await
 }
@@ -483,7 +485,7 @@ pub async fn record_undone(tx: &impl GenericClient, id: i64, note: Option<&str>)
         id,
         State::Undone,
         "undo",
-        ", previous_table = NULL, previous_indexes = NULL",
+        ", previous_table = NULL, previous_indexes = NULL, undo = NULL",
         &[],
     )
     .await?;

@@ -117,7 +117,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Put back the table a swap replaced (the latest swap of that target, while it is kept)
+    /// Take back a promotion exactly: the rows an upsert, insert, mirror or append changed, or
+    /// the table a swap replaced (the latest promotion of its target, while nothing it wrote
+    /// has changed since)
     Undo {
         id: i64,
         #[arg(long)]
@@ -132,14 +134,18 @@ pub enum Command {
         #[arg(long, required = true)]
         yes: bool,
     },
-    /// Drop the staging of batches untouched for longer than DURATION (e.g. 7d, 12h); batches
-    /// being loaded or promoted are never touched, tables kept for undo stay
+    /// Drop the staging of batches untouched for longer than DURATION (e.g. 7d, 12h), saying
+    /// what goes; batches being loaded or promoted are never touched, and what undo needs
+    /// stays for the latest promotion of each target
     Prune {
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         older_than: std::time::Duration,
         /// List what would be dropped, drop nothing
         #[arg(long)]
         dry_run: bool,
+        /// Drop the undo data of the latest promotions too (they can no longer be undone)
+        #[arg(long)]
+        undo: bool,
     },
     /// Review in the terminal UI: load and validate FEED FILE, reopen a batch with --batch,
     /// or, with neither, browse the batches
@@ -432,41 +438,37 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Undo { id, note, locking } => {
-            promote::undo(
+            let said = promote::undo(
                 &target,
                 *id,
                 note.as_deref(),
                 &locking.options(note.as_ref()),
             )
             .await?;
-            let summary = report::load(&client, *id).await?;
-            out::line(&format!(
-                "batch {id} undone: {} holds the table its swap replaced again",
-                summary.target
-            ));
+            out::line(&format!("batch {id} undone: {said}"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Drop { id, .. } => {
             crate::stage::ensure_catalog(&mut client).await?;
-            batch::drop_staging(&mut client, *id, false).await?;
-            out::line(&format!("batch {id}: staging dropped"));
+            let dropped = batch::drop_staging(&mut client, *id, false).await?;
+            out::line(&format!("batch {id}: dropped {}", relations(&dropped)));
             Ok(ExitCode::SUCCESS)
         }
         Command::Prune {
             older_than,
             dry_run,
+            undo,
         } => {
             crate::stage::ensure_catalog(&mut client).await?;
-            let ids = batch::prunable(&client, *older_than).await?;
-            for id in &ids {
-                if *dry_run {
-                    out::line(&format!("would drop the staging of batch {id}"));
-                } else {
-                    batch::drop_staging(&mut client, *id, true).await?;
-                    out::line(&format!("batch {id}: staging dropped"));
-                }
+            let found = batch::prunable(&client, *older_than, *undo).await?;
+            for p in &found {
+                let drops = match *dry_run {
+                    true => p.drops.clone(),
+                    false => batch::drop_staging(&mut client, p.id, !*undo).await?,
+                };
+                out::line(&prune_line(p, &drops, *dry_run));
             }
-            if ids.is_empty() {
+            if found.is_empty() {
                 out::line(&format!(
                     "nothing older than {} to prune",
                     humantime::format_duration(*older_than)
@@ -611,4 +613,35 @@ fn render_list(list: &[batch::BatchListItem]) -> String {
         ));
     }
     out
+}
+
+/// Relations for a person: `batch_7, batch_7_rows (1.2 MB)`, `nothing` when there are none.
+fn relations(list: &[batch::Relation]) -> String {
+    if list.is_empty() {
+        return "nothing (no staging left)".into();
+    }
+    let names: Vec<&str> = list
+        .iter()
+        .map(|r| r.name.rsplit('.').next().unwrap_or(&r.name))
+        .collect();
+    let bytes: i64 = list.iter().map(|r| r.bytes).sum();
+    format!(
+        "{} ({})",
+        names.join(", "),
+        crate::format::bytes(bytes.max(0) as u64)
+    )
+}
+
+/// One batch of `prune`: what it drops (or would), and the undo data it keeps and why.
+fn prune_line(p: &batch::Prunable, drops: &[batch::Relation], dry_run: bool) -> String {
+    let verb = if dry_run { "would drop" } else { "dropped" };
+    let mut line = format!("batch {}: {verb} {}", p.id, relations(drops));
+    if !p.keeps.is_empty() {
+        line.push_str(&format!(
+            "; kept {} for undo (the latest promotion into {}; --undo drops it too)",
+            relations(&p.keeps),
+            p.latest_of.as_deref().unwrap_or("its target")
+        ));
+    }
+    line
 }

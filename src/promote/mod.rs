@@ -5,6 +5,7 @@
 mod bisect;
 pub mod locks;
 mod swap;
+mod undo;
 mod upsert;
 
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use crate::plan::Plan;
 use crate::stage::{self, StageNames};
 use crate::validate::binding::{self, Binding};
 
-pub use swap::undo;
+pub use undo::undo;
 
 #[derive(Debug, Clone)]
 pub struct PromoteOptions {
@@ -280,6 +281,16 @@ async fn record_failure(target: &ConnectTarget, client: &Client, id: i64, next: 
     }
 }
 
+/// What a promotion keeps so that `undo` can take it back.
+enum KeptForUndo {
+    /// The table a swap replaced.
+    Table,
+    /// The rows an upsert, insert, mirror or append changed (see `undo.rs`).
+    Rows(undo::Kept),
+    /// Nothing (`keep_undo = false`).
+    Nothing,
+}
+
 /// Writes the approval into the audit log and the batch row, inside the promotion's
 /// transaction.
 async fn record_approval(
@@ -287,7 +298,7 @@ async fn record_approval(
     b: &Loaded,
     opts: &PromoteOptions,
     applied: &Applied,
-    keeps_previous: bool,
+    kept: KeptForUndo,
 ) -> Result<()> {
     let mut counts = serde_json::to_value(applied).unwrap_or_default();
     if opts.override_policy && b.verdict == Some(Verdict::Abort) {
@@ -295,7 +306,12 @@ async fn record_approval(
         counts["breaches"] = serde_json::to_value(&b.breaches).unwrap_or_default();
     }
     let applied = serde_json::to_value(applied).unwrap_or_default();
-    batch::record_promoted(tx, b.id, &applied, keeps_previous).await?;
+    let (previous, undo) = match kept {
+        KeptForUndo::Table => (true, None),
+        KeptForUndo::Rows(rows) => (false, serde_json::to_value(rows).ok()),
+        KeptForUndo::Nothing => (false, None),
+    };
+    batch::record_promoted(tx, b.id, &applied, previous, undo.as_ref()).await?;
     batch::record_decision(tx, b.id, "approve", opts.note.as_deref(), Some(&counts)).await
 }
 

@@ -4,10 +4,11 @@
 use tokio_postgres::{Client, GenericClient};
 
 use super::{
-    Applied, Loaded, PromoteOptions, bisect, locks, recheck_plan, record_approval, record_plan_made,
+    Applied, KeptForUndo, Loaded, PromoteOptions, bisect, locks, recheck_plan, record_approval,
+    record_plan_made,
 };
-use crate::batch::{self, State};
-use crate::db::{self, ConnectTarget, ident, ident_list, qualified};
+use crate::batch;
+use crate::db::{ident, ident_list, qualified};
 use crate::error::{Error, Result};
 use crate::stage::{ORD_COLUMN, STAGE_SCHEMA, StageNames};
 
@@ -242,7 +243,16 @@ async fn exchange_into_place(
             deleted: plan.delete,
             skipped: 0,
         };
-        record_approval(&tx, b, opts, &applied, true).await?;
+        let kept = match b.feed.spec.policy.keep_undo {
+            true => KeptForUndo::Table,
+            false => {
+                tx.batch_execute(&format!("DROP TABLE {}", b.names.previous))
+                    .await
+                    .map_err(Error::db("dropping the replaced table (keep_undo = false)"))?;
+                KeptForUndo::Nothing
+            }
+        };
+        record_approval(&tx, b, opts, &applied, kept).await?;
         tx.commit()
             .await
             .map_err(Error::db(format!("committing the swap of batch {}", b.id)))?;
@@ -368,56 +378,21 @@ async fn drop_older_previous(tx: &impl GenericClient, b: &Loaded) -> Result<()> 
     Ok(())
 }
 
-/// Puts back the table a swap replaced, exactly as it was, in one transaction. Only for the
-/// latest promotion of that target, while the replaced table is kept.
-pub async fn undo(
-    target: &ConnectTarget,
-    id: i64,
+/// Puts back the table a swap replaced, exactly as it was, in one transaction (`undo.rs`
+/// checked that the batch is the latest promotion of its target and the table is kept).
+pub(super) async fn put_back(
+    client: &mut Client,
+    b: &Loaded,
+    indexes: Option<serde_json::Value>,
     note: Option<&str>,
     opts: &PromoteOptions,
 ) -> Result<()> {
-    let mut client = db::connect(target).await?;
-    crate::stage::ensure_catalog(&mut client).await?;
-    let b = super::load(&client, id).await?;
+    let id = b.id;
     let refuse = |reason: String| Error::Refused {
         id,
         action: "undone",
         reason,
     };
-    let row = client
-        .query_one(
-            "SELECT state, mode, previous_table, previous_indexes, \
-                    EXISTS (SELECT 1 FROM airlock.batches l WHERE l.target = b.target \
-                            AND l.id > b.id AND l.state = 'promoted') \
-             FROM airlock.batches b WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(Error::db(format!("reading batch {id}")))?;
-    let (st, mode, previous, indexes, later): (
-        State,
-        String,
-        Option<String>,
-        Option<serde_json::Value>,
-        bool,
-    ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
-    if st != State::Promoted || mode != "swap" {
-        return Err(refuse(format!(
-            "undo puts back the table a swap replaced; this batch is a {mode} batch in state {st}"
-        )));
-    }
-    if later {
-        return Err(refuse(format!(
-            "a later batch was promoted into {}; undoing this one would discard it too",
-            b.feed.target.display_name()
-        )));
-    }
-    // Where the replaced table is kept follows from the batch, never from stored text.
-    if previous.is_none() {
-        return Err(refuse(
-            "the replaced table is no longer kept (a later swap dropped it)".into(),
-        ));
-    }
     let previous = &b.names.previous;
     let mapping: Vec<(String, String)> = indexes
         .and_then(|v| serde_json::from_value(v).ok())
@@ -427,10 +402,9 @@ pub async fn undo(
     let mut attempts = locks::Attempts::new(&current, opts.attempts, opts.lock_timeout);
     while attempts.another() {
         let Some(tx) =
-            locks::begin_locked(&mut client, &current, "ACCESS EXCLUSIVE", opts.lock_timeout)
-                .await?
+            locks::begin_locked(client, &current, "ACCESS EXCLUSIVE", opts.lock_timeout).await?
         else {
-            attempts.wait(&client).await?;
+            attempts.wait(client).await?;
             continue;
         };
         let found = dependents(&tx, &current).await?;

@@ -20,7 +20,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 
 use super::{
-    Applied, Loaded, PromoteOptions, bisect, compare_plan, locks, record_approval,
+    Applied, KeptForUndo, Loaded, PromoteOptions, bisect, compare_plan, locks, record_approval,
     record_plan_made, stale_references,
 };
 use crate::db::{ident, ident_list};
@@ -33,7 +33,7 @@ use crate::validate::sql::foreign_key_violations;
 /// For the value columns, `t` the target row and `other` the incoming one: the condition
 /// `(c1 IS DISTINCT FROM other.c1) OR …` and the assignments `c1 = other.c1, …`. `None`
 /// when the file feeds only the key.
-fn changes(b: &Loaded, other: &str) -> Option<(String, String)> {
+pub(super) fn changes(b: &Loaded, other: &str) -> Option<(String, String)> {
     let values: Vec<_> = b.binding.value_columns().collect();
     if values.is_empty() || b.feed.spec.mode == Mode::Insert {
         return None;
@@ -227,6 +227,10 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             attempts.wait(client).await?;
             continue;
         };
+        let keep_undo = b.feed.spec.policy.keep_undo;
+        if keep_undo && b.feed.spec.mode != Mode::Append {
+            super::undo::capture(&tx, b).await?;
+        }
         let (inserted, updated) = match apply(&tx, b, &target).await {
             Ok(counts) => counts,
             Err(Step::Refused(e, statement)) => {
@@ -279,7 +283,11 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             deleted,
             skipped: now.skipped,
         };
-        record_approval(&tx, b, opts, &applied, false).await?;
+        let kept = match keep_undo {
+            true => KeptForUndo::Rows(super::undo::seal(&tx, b).await?),
+            false => KeptForUndo::Nothing,
+        };
+        record_approval(&tx, b, opts, &applied, kept).await?;
         tx.commit().await.map_err(Error::db(format!(
             "committing the promotion of batch {}",
             b.id

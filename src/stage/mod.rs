@@ -193,10 +193,12 @@ CREATE OR REPLACE FUNCTION airlock.place(bigint, bigint) RETURNS text LANGUAGE s
                      WHERE b.id = $1 AND x.base < $2 ORDER BY x.base DESC LIMIT 1),
                     $2::text)
 $$;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 7';
+-- Version 8: what a promotion kept for undo besides a replaced table (see promote/undo.rs).
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS undo jsonb;
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 8';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 7";
+const CATALOG_VERSION: &str = "Airlock catalog, version 8";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
@@ -248,6 +250,10 @@ pub struct StageNames {
     /// (the name it bears in the target's schema between the rename and the move).
     pub previous: String,
     pub previous_bare: String,
+    /// What an upsert, insert or mirror promotion of this batch changed, for undo: the keys
+    /// it inserted and the rows it updated or deleted as they were before (`__undo` says
+    /// which: `i`, `u`, `d`).
+    pub undo: String,
 }
 
 impl StageNames {
@@ -267,6 +273,7 @@ impl StageNames {
             records: name("_records"),
             previous: name("_previous"),
             previous_bare: format!("batch_{batch}_previous"),
+            undo: name("_undo"),
         }
     }
 }

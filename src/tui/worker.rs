@@ -279,7 +279,7 @@ async fn perform(
                 batch::drop_staging(&mut own, id, false).await
             }
             .await;
-            Action::Dropped(result.map(|()| id).map_err(text))
+            Action::Dropped(result.map(|_| id).map_err(text))
         }
         Effect::Source { batch, ord } => Action::Source {
             ord,

@@ -136,6 +136,7 @@ pub fn summary(verdict: &str) -> Summary {
         decisions: vec![],
         applied: None,
         previous_table: None,
+        kept_for_undo: None,
         timings: None,
         staging_lost_at: None,
         conversions: Vec::new(),

@@ -35,12 +35,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             t.warn(),
         ));
     }
-    if let Some(previous) = &s.previous_table {
+    if let Some(kept) = &s.kept_for_undo {
         lines.push(Line::styled(
-            format!(
-                "   the replaced table is kept as {previous}: airlock undo {}",
-                s.batch
-            ),
+            format!("   kept for undo: {kept}: airlock undo {}", s.batch),
             t.dim(),
         ));
     }
