@@ -39,10 +39,11 @@ impl Mode {
 
 pub use crate::source::Format;
 
-/// What the verdict makes of a file the feed has sent before (the same sha256).
+/// What the verdict makes of a finding of the feed's history: a file the feed has sent
+/// before (the same sha256, `repeat_file`), a column that drifted (`drift`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum RepeatFile {
+pub enum Reaction {
     /// The verdict is abort.
     Abort,
     /// A warning: the verdict is at least review.
@@ -200,7 +201,7 @@ pub struct Policy {
     /// The same file (sha256) as an earlier batch of this feed; by default `warn`, and
     /// `abort` in append mode, where a repeat would add every row again.
     #[serde(default)]
-    pub repeat_file: Option<RepeatFile>,
+    pub repeat_file: Option<Reaction>,
     /// Abort when the row count moves more than this fraction against the feed's last
     /// promoted batch.
     #[serde(default)]
@@ -215,6 +216,10 @@ pub struct Policy {
     /// Which verdicts a headless `run` promotes.
     #[serde(default)]
     pub auto_promote: AutoPromote,
+    /// What a column that drifted against the feed's last promoted batch makes of the
+    /// verdict (see `validate/drift.rs`).
+    #[serde(default)]
+    pub drift: Reaction,
     /// Whether a promotion keeps what `undo` needs: the before-images of the rows it updates
     /// or deletes and the keys it inserts (a swap: the table it replaced).
     #[serde(default = "default_keep_undo")]
@@ -235,10 +240,10 @@ fn default_count_change() -> f64 {
 
 impl Policy {
     /// What the verdict makes of the same file again, in `mode`.
-    pub fn repeat_file(&self, mode: Mode) -> RepeatFile {
+    pub fn repeat_file(&self, mode: Mode) -> Reaction {
         self.repeat_file.unwrap_or(match mode {
-            Mode::Append => RepeatFile::Abort,
-            _ => RepeatFile::Warn,
+            Mode::Append => Reaction::Abort,
+            _ => Reaction::Warn,
         })
     }
 }
@@ -256,6 +261,7 @@ impl Default for Policy {
             max_update_fraction: None,
             max_delete_fraction: None,
             auto_promote: AutoPromote::Review,
+            drift: Reaction::Warn,
             keep_undo: true,
         }
     }

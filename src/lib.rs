@@ -16,6 +16,7 @@ pub mod format;
 pub mod init;
 pub mod pipeline;
 pub mod plan;
+pub mod profile;
 pub mod promote;
 pub mod report;
 pub mod review;

@@ -205,6 +205,7 @@ async fn stage_and_validate(
             conversions: json(&stats.conversions),
             format: format.as_str(),
             parts: json(&stats.parts),
+            profile: json(&stats.profile),
         },
     )
     .await?;
@@ -264,12 +265,14 @@ pub async fn judge(
     total: i64,
     plan_by_promotion: bool,
 ) -> Result<()> {
-    let make_plan = || crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode);
+    let make_plan =
+        || crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode, true);
     // A policy that weighs the plan's updates needs the plan before any promotion.
     // A mirror's deletes are always shown before they happen.
     let plan_by_promotion = plan_by_promotion
         && feed.spec.policy.max_update_fraction.is_none()
-        && feed.spec.mode != Mode::Mirror;
+        && feed.spec.mode != Mode::Mirror
+        && !drift_decides(feed, binding);
     let mut plan = match (plan_by_promotion, feed.spec.mode) {
         (false, _) => make_plan().await?,
         // The policy does not read an upsert's plan.
@@ -287,13 +290,19 @@ pub async fn judge(
     let good = (!plan.by_promotion).then_some(plan.rows());
     let rows = report::count_rows(client, names, total, good).await?;
     let checks = report::summarize_checks(client, names).await?;
-    let history = batch::history::of(
+    let mut history = batch::history::of(
         client,
         names.batch,
         &feed.spec.name,
         &feed.target.display_name(),
     )
     .await?;
+    if !plan.by_promotion {
+        let moved =
+            crate::validate::drift::against_production(client, &feed.target, binding, names, &plan)
+                .await?;
+        history.drift.extend(moved);
+    }
     let judged = policy::judge_with_history(
         &feed.spec.policy,
         feed.spec.mode,
@@ -333,6 +342,23 @@ pub async fn judge(
     .await
 }
 
+/// Whether drift against production could change what a headless run does: the policy makes
+/// it an abort, or a warning that keeps a `clean`-only run from promoting, and the file feeds
+/// a numeric column production has values of. Then the plan (whose join counts the moves) is
+/// made before the promotion.
+fn drift_decides(feed: &Feed, binding: &binding::Binding) -> bool {
+    use crate::feed::{AutoPromote, Reaction};
+    let policy = &feed.spec.policy;
+    let decides = match policy.drift {
+        Reaction::Abort => true,
+        Reaction::Warn => policy.auto_promote == AutoPromote::Clean,
+        Reaction::Allow => false,
+    };
+    decides
+        && matches!(feed.spec.mode, Mode::Upsert | Mode::Mirror)
+        && binding.value_columns().any(crate::plan::is_numeric)
+}
+
 /// Makes the plan a headless run left to the promotion (`Plan::by_promotion`), for a person
 /// about to see or approve the batch, and records it. Returns the plan.
 pub async fn complete_plan(client: &Client, b: &crate::promote::Loaded) -> Result<Plan> {
@@ -342,6 +368,7 @@ pub async fn complete_plan(client: &Client, b: &crate::promote::Loaded) -> Resul
         &b.binding,
         &b.names,
         b.feed.spec.mode,
+        true,
     )
     .await?;
     batch::record_plan(client, b.id, &json(&plan)).await?;

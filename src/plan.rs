@@ -26,6 +26,9 @@ pub struct Plan {
     pub production_rows: i64,
     /// For each column the file feeds, how many updated rows change it.
     pub columns: BTreeMap<String, i64>,
+    /// For each numeric column the file feeds, how many rows production has would change by
+    /// more than half their value (`validate::drift::against_production`).
+    pub moved: BTreeMap<String, i64>,
     /// Left to the promotion: a headless run, which nobody reviews first, takes the plan its
     /// promotion makes under the lock anyway (an upsert's own counts, a swap's plan check)
     /// instead of joining production beforehand too. Until then the counts are zero and
@@ -50,6 +53,21 @@ pub fn distinct_expr(col: &BoundColumn, a: &str, b: &str) -> String {
     }
 }
 
+/// Whether a column holds numbers the drift check compares with production's (smallint,
+/// integer, bigint, real, double precision, numeric).
+pub fn is_numeric(col: &BoundColumn) -> bool {
+    matches!(col.type_oid, 20 | 21 | 23 | 700 | 701 | 1700)
+}
+
+/// The condition that the incoming row `r` moves a numeric column of production's row `t`
+/// by more than half its value (a value from zero counts as moved).
+pub fn moved_by_half(col: &BoundColumn) -> String {
+    let n = ident(&col.target);
+    format!(
+        "(abs(r.{n}::float8 - t.{n}::float8) > 0.5 * abs(t.{n}::float8) AND r.{n} IS DISTINCT FROM t.{n})"
+    )
+}
+
 /// `t.k1 = r.k1 AND ...` over the merge key.
 pub fn key_join(binding: &Binding, a: &str, b: &str) -> String {
     binding
@@ -71,12 +89,16 @@ pub async fn production_rows(client: &impl GenericClient, target: &Table) -> Res
         .get(0))
 }
 
+/// The plan against production now. With `keep_deletes`, the rows a swap or mirror would
+/// delete are kept for the review (see [`keep_absent`]); a promotion's recheck under its
+/// lock only counts them.
 pub async fn compute(
     client: &impl GenericClient,
     target: &Table,
     binding: &Binding,
     names: &StageNames,
     mode: Mode,
+    keep_deletes: bool,
 ) -> Result<Plan> {
     let ctx = || {
         Error::db(format!(
@@ -129,6 +151,13 @@ pub async fn compute(
             distinct_expr(c, "r", "t")
         ));
     }
+    let numeric: Vec<&&BoundColumn> = values.iter().filter(|c| is_numeric(c)).collect();
+    for c in &numeric {
+        select.push(format!(
+            "count(*) FILTER (WHERE {matched} AND {})",
+            moved_by_half(c)
+        ));
+    }
     let row = client
         .query_one(
             &format!(
@@ -152,31 +181,79 @@ pub async fn compute(
     for (i, c) in values.iter().enumerate() {
         plan.columns.insert(c.target.clone(), row.get(3 + i));
     }
+    for (i, c) in numeric.iter().enumerate() {
+        plan.moved
+            .insert(c.target.clone(), row.get(3 + values.len() + i));
+    }
     if mode == Mode::Insert {
         // A key production has is skipped, whatever its values.
         plan.skipped = plan.update + plan.unchanged;
         (plan.update, plan.unchanged) = (0, 0);
         plan.columns.clear();
+        plan.moved.clear();
     }
     let absent = match mode {
         Mode::Swap => Some(absent_from_file(binding, names, false)),
         Mode::Mirror => Some(absent_from_file(binding, names, true)),
         Mode::Upsert | Mode::Insert | Mode::Append => None,
     };
-    if let Some(absent) = absent {
-        plan.delete = client
-            .query_one(
-                &format!(
-                    "SELECT count(*) FROM {target} t WHERE {absent}",
-                    target = target.sql_name(),
-                ),
-                &[],
-            )
-            .await
-            .map_err(ctx())?
-            .get(0);
+    match absent {
+        Some(absent) if keep_deletes => {
+            plan.delete = keep_absent(client, target, binding, names, &absent)
+                .await
+                .map_err(ctx())? as i64;
+        }
+        Some(absent) => {
+            plan.delete = client
+                .query_one(
+                    &format!(
+                        "SELECT count(*) FROM {target} t WHERE {absent}",
+                        target = target.sql_name(),
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(ctx())?
+                .get(0);
+        }
+        None => {}
     }
     Ok(plan)
+}
+
+/// Keeps the production rows a swap or mirror would delete (`absent`, a condition on `t`) in
+/// the batch's `absent` table, numbered after the file's rows in key order, for the review;
+/// returns how many there are.
+async fn keep_absent(
+    client: &impl GenericClient,
+    target: &Table,
+    binding: &Binding,
+    names: &StageNames,
+    absent: &str,
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    let key: Vec<String> = binding
+        .key_columns()
+        .map(|c| format!("t.{}", ident(&c.target)))
+        .collect();
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {}", names.absent))
+        .await?;
+    client
+        .execute(
+            &format!(
+                "CREATE UNLOGGED TABLE {kept} AS \
+                 SELECT (SELECT coalesce(max({ord}), 0) FROM {rows}) \
+                        + row_number() OVER (ORDER BY {key}) AS {ord}, t.* \
+                 FROM {target} t WHERE {absent}",
+                kept = names.absent,
+                ord = ident(crate::stage::ORD_COLUMN),
+                rows = names.rows,
+                key = key.join(", "),
+                target = target.sql_name(),
+            ),
+            &[],
+        )
+        .await
 }
 
 /// The condition on a production row `t` that the file does not have its key: no good row

@@ -96,6 +96,8 @@ pub struct Summary {
     pub applied: Option<serde_json::Value>,
     /// The table a swap replaced, kept for `undo`.
     pub previous_table: Option<String>,
+    /// This batch against the feed's last promoted one, when there is one.
+    pub since_last: Option<crate::batch::history::SinceLast>,
     /// What `undo` would use, for a person, while the batch can be undone: the table a swap
     /// replaced, or where the rows an upsert, insert or mirror changed are kept.
     pub kept_for_undo: Option<String>,
@@ -263,7 +265,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         c.example.file = place.file.map(str::to_owned);
         c.example.line = place.line;
     }
-    Ok(Summary {
+    let mut summary = Summary {
         batch: r.get(0),
         feed: r.get(1),
         target: r.get(2),
@@ -299,6 +301,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         decisions,
         applied: r.get(23),
         previous_table: r.get(24),
+        since_last: None,
         kept_for_undo: match (r.get::<_, Option<String>>(24), r.get::<_, bool>(33)) {
             (Some(previous), _) => Some(format!("{previous} (the table its swap replaced)")),
             (None, true) if r.get::<_, String>(3) == "append" => {
@@ -313,7 +316,35 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         timings: r.get(25),
         staging_lost_at: r.get(27),
         conversions: from_json(r.get(30)),
-    })
+    };
+    let history = crate::batch::history::of(client, id, &summary.feed, &summary.target).await?;
+    summary.since_last = history.since_last(summary.rows.total);
+    Ok(summary)
+}
+
+/// Adds to the summary's "since" the keys added and gone against the last promoted batch
+/// (two anti-joins of staged rows: for `show` and the review, not for `check`).
+pub async fn count_keys_since(client: &Client, s: &mut Summary) {
+    let Some(since) = s.since_last.as_mut() else {
+        return;
+    };
+    let definition: Option<serde_json::Value> = client
+        .query_opt(
+            "SELECT target_definition FROM airlock.batches WHERE id = $1",
+            &[&s.batch],
+        )
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.get(0));
+    let key: Vec<String> = definition
+        .and_then(|d| serde_json::from_value::<Vec<serde_json::Value>>(d).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c.get(3).and_then(|k| k.as_bool()) == Some(true))
+        .filter_map(|c| Some(c.get(0)?.as_str()?.to_string()))
+        .collect();
+    crate::batch::history::count_keys(client, s.batch, since, &key).await;
 }
 
 /// The summary as a person reads it: what happened, what is wrong, what would change, and
@@ -369,6 +400,23 @@ pub fn render_for(s: &Summary, airlock: &str) -> String {
     }
     for b in &s.breaches {
         let _ = writeln!(out, "  ✗ {b}");
+    }
+    if let Some(since) = &s.since_last {
+        let _ = writeln!(
+            out,
+            "\nSince {}",
+            since.describe().trim_start_matches("since ")
+        );
+        // Findings the policy let pass are said here; the others are notes or breaches.
+        let said = |d: &String| {
+            s.notes
+                .iter()
+                .chain(&s.breaches)
+                .any(|n| n.contains(d.as_str()))
+        };
+        for d in since.drift.iter().filter(|d| !said(d)) {
+            let _ = writeln!(out, "  {d} (policy drift = \"allow\")");
+        }
     }
     let r = &s.rows;
     let _ = writeln!(

@@ -304,3 +304,179 @@ async fn checks_have_a_severity_and_thresholds_of_their_own() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Drift: a file like every other but with each price a hundred times larger, or a column
+/// that went empty, is named against the feed's last promoted batch — a warning by default,
+/// an abort under `drift = "abort"` (exit 3, production untouched), nothing under "allow".
+#[tokio::test]
+async fn a_file_that_drifted_from_the_last_promoted_is_named() {
+    let db = TestDb::with_catalog().await;
+    let warn = spec(&db, "warn.toml", "");
+    let last = db.write("monday.csv", feed(201, 50, "9.99"));
+    let out = airlock(&db, &["run", &warn, &last.display().to_string(), "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    // Tuesday: the same rows, every price ×100.
+    let tuesday = db
+        .write("tuesday.csv", feed(201, 50, "999.00"))
+        .display()
+        .to_string();
+    let checked = json(&airlock(&db, &["check", &warn, &tuesday, "--json"]));
+    assert_eq!(checked["verdict"], "review", "{checked}");
+    let notes = checked["notes"].to_string();
+    assert!(
+        notes.contains(
+            "warning: column price drifted against batch 1, the feed's last promoted: mean 999, 9.99 before (×100)"
+        ),
+        "{notes}"
+    );
+    let human = String::from_utf8_lossy(&airlock(&db, &["show", "2"]).stdout).into_owned();
+    assert!(human.contains("column price drifted"), "{human}");
+
+    let before = db.table_hash("products").await;
+    let abort = spec(&db, "abort.toml", "drift = \"abort\"");
+    let out = airlock(&db, &["run", &abort, &tuesday, "--yes", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ran = json(&out);
+    assert!(
+        ran["breaches"][0]
+            .as_str()
+            .is_some_and(|b| b.ends_with("(×100) (policy drift = \"abort\")")),
+        "{ran}"
+    );
+    assert_eq!(db.table_hash("products").await, before);
+
+    // A column that went empty: the category is gone from every row (and quarantined by
+    // its lookup — drift names the cause).
+    let empty = feed(201, 50, "9.99").replace(",Tools\n", ",\n");
+    let empty = db.write("wednesday.csv", empty).display().to_string();
+    let checked = json(&airlock(&db, &["check", &warn, &empty, "--json"]));
+    assert!(
+        checked["notes"]
+            .to_string()
+            .contains("column category drifted against batch 1, the feed's last promoted: empty in 100.0% of rows, 0.0% before"),
+        "{checked}"
+    );
+    let allow = spec(&db, "allow.toml", "drift = \"allow\"");
+    let checked = json(&airlock(&db, &["check", &allow, &tuesday, "--json"]));
+    assert_eq!(checked["verdict"], "clean", "{checked}");
+}
+
+/// Drift against production, from the first batch on: a file that would move most of the
+/// prices production has by more than half is named with an example row; under `drift =
+/// "abort"` a headless run makes its plan first and exits 3 with production untouched.
+#[tokio::test]
+async fn a_file_that_rewrites_most_prices_is_named_against_production() {
+    let db = TestDb::with_catalog().await;
+    // Production holds SKU-0000001 … SKU-0000100 at i × 1.25; the file has the first 40 at
+    // a hundred times that, and 10 at the price they have.
+    let mut file = String::from("sku,name,price,category\n");
+    for i in 1..=50 {
+        let price = if i <= 40 {
+            i as f64 * 125.0
+        } else {
+            i as f64 * 1.25
+        };
+        file.push_str(&format!(
+            "SKU-{i:07},Catalog item {i},{price:.2},{}\n",
+            ["Tools", "Garden", "Kitchen", "Toys", "Electronics"][i % 5]
+        ));
+    }
+    let file = db.write("rewrite.csv", file).display().to_string();
+    let warn = spec(&db, "warn.toml", "max_update_fraction = 0.9");
+    let checked = json(&airlock(&db, &["check", &warn, &file, "--json"]));
+    assert_eq!(checked["verdict"], "review", "{checked}");
+    assert!(
+        checked["notes"].to_string().contains(
+            "warning: column price drifted against production: 80% of the rows production has (40 of 50) would change by more than half; e.g. SKU-0000001: 1.25 → 125.00"
+        ),
+        "{checked}"
+    );
+    let before = db.table_hash("products").await;
+    let abort = spec(&db, "abort.toml", "drift = \"abort\"");
+    let out = airlock(&db, &["run", &abort, &file, "--yes", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(db.table_hash("products").await, before);
+    // The same prices production has: no drift, whatever the file's size.
+    let mut same_file = String::from("sku,name,price,category\n");
+    for i in 1..=50 {
+        same_file.push_str(&format!(
+            "SKU-{i:07},Catalog item {i},{:.2},{}\n",
+            i as f64 * 1.25,
+            ["Tools", "Garden", "Kitchen", "Toys", "Electronics"][i % 5]
+        ));
+    }
+    let same_file = db.write("same.csv", same_file).display().to_string();
+    let out = airlock(&db, &["run", &abort, &same_file, "--yes", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// "Since last night": `show` and its JSON compare a batch with the feed's last promoted
+/// one — rows, keys added and gone, the same file or not, the columns that drifted.
+#[tokio::test]
+async fn show_compares_a_batch_with_the_last_promoted_one() {
+    let db = TestDb::with_catalog().await;
+    let warn = spec(&db, "warn.toml", "");
+    let monday = db
+        .write("monday.csv", feed(201, 50, "9.99"))
+        .display()
+        .to_string();
+    let first = json(&airlock(&db, &["check", &warn, &monday, "--json"]));
+    assert_eq!(
+        first["since_last"],
+        serde_json::Value::Null,
+        "nothing before"
+    );
+    let out = airlock(&db, &["promote", &first["batch"].to_string(), "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    // Tuesday: 20 keys gone (201–220), 20 new (251–270), 60 rows.
+    let tuesday = db
+        .write("tuesday.csv", feed(221, 60, "9.99"))
+        .display()
+        .to_string();
+    let id = json(&airlock(&db, &["check", &warn, &tuesday, "--json"]))["batch"].to_string();
+    let shown = json(&airlock(&db, &["show", &id, "--json"]));
+    let since = &shown["since_last"];
+    assert_eq!(
+        (
+            since["batch"].as_i64(),
+            since["rows_before"].as_i64(),
+            since["rows_now"].as_i64(),
+            since["keys_added"].as_i64(),
+            since["keys_gone"].as_i64(),
+            since["same_file"].as_bool(),
+        ),
+        (Some(1), Some(50), Some(60), Some(30), Some(20), Some(false)),
+        "{since}"
+    );
+    assert_eq!(since["drift"], serde_json::json!([]));
+    let human = String::from_utf8_lossy(&airlock(&db, &["show", &id]).stdout).into_owned();
+    assert!(
+        human.contains("\nSince batch 1 (the feed's last promoted, ")
+            && human
+                .contains("): 50 → 60 rows (+20.0%) · 30 keys new, 20 gone · no column drifted"),
+        "{human}"
+    );
+    // Its staging pruned, the last batch's keys are no longer counted; the rest still is.
+    let out = airlock(&db, &["drop", "1", "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    let since = &json(&airlock(&db, &["show", &id, "--json"]))["since_last"];
+    assert_eq!(
+        (since["keys_added"].clone(), since["rows_before"].as_i64()),
+        (serde_json::Value::Null, Some(50))
+    );
+}

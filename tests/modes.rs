@@ -197,6 +197,39 @@ async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
         human.contains("242 insert · 10 update · 35 unchanged · 50 delete"),
         "{human}"
     );
+    // The review's Changes lists the 10 updates in file order, then the 50 rows to delete
+    // in key order, each with its values; paging from either end gives the same rows.
+    let client = db.client().await;
+    let loaded = promote::load(&client, id).await.expect("load");
+    let page = |from| airlock::review::changes_page(&client, &loaded, from, 100);
+    let all = page(airlock::review::PageFrom::Start)
+        .await
+        .expect("changes");
+    assert_eq!(all.len(), 60);
+    assert!(all[..10].iter().all(|r| !r.deleted && r.line > 0));
+    let deleted: Vec<&str> = all[10..].iter().map(|r| r.key.as_str()).collect();
+    let expected: Vec<String> = (1..=50).map(|i| format!("SKU-{i:07}")).collect();
+    assert_eq!(deleted, expected);
+    assert!(all[10..].iter().all(|r| r.deleted && r.line == 0));
+    assert_eq!(
+        (
+            all[10].changes[0].column.as_str(),
+            all[10].changes[0].before.as_deref()
+        ),
+        ("name", Some("Catalog item 1"))
+    );
+    let last = page(airlock::review::PageFrom::End).await.expect("changes");
+    assert_eq!(last.len(), 60);
+    assert_eq!(last, all);
+    let tail = airlock::review::changes_page(
+        &client,
+        &loaded,
+        airlock::review::PageFrom::After(all[54].ord),
+        100,
+    )
+    .await
+    .expect("changes");
+    assert_eq!(tail, all[55..].to_vec());
     let applied = promote_noted(&db, id, "mirror").await;
     assert_eq!(
         (applied.inserted, applied.updated, applied.deleted),

@@ -154,6 +154,23 @@ async fn changes_profile_source_and_hold_back() {
         "the shifted rows show"
     );
     assert_eq!(profile[0].top[0], ("SKU-0000131".to_string(), 2));
+    // The profile kept while reading is the one the staged records give.
+    let header: Vec<String> = profile.iter().map(|p| p.name.clone()).collect();
+    let from_staging = review::profile_from_staging(&client, id, &header)
+        .await
+        .expect("profile from staging");
+    for (kept, staged) in profile.iter().zip(&from_staging) {
+        assert_eq!(
+            &review::ColumnProfile {
+                mean: None,
+                ..kept.clone()
+            },
+            staged
+        );
+    }
+    // The mean of the 296 prices that look like numbers.
+    assert_eq!(profile[2].numeric, 296);
+    assert_eq!(profile[2].mean.map(|m| (m * 100.0).round()), Some(89697.0));
 
     let ord_of_line_14 = 12;
     let source = review::source_text(&client, id, ord_of_line_14)

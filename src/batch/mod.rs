@@ -284,6 +284,8 @@ pub struct LoadRecord<'a> {
     pub format: &'a str,
     /// The parts of a batch of several files (`source::parts::Part`s), else empty.
     pub parts: serde_json::Value,
+    /// Each source column's profile (`profile::ColumnProfile`s).
+    pub profile: serde_json::Value,
 }
 
 pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_>) -> Result<()> {
@@ -291,7 +293,7 @@ pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_
         .execute(
             "UPDATE airlock.batches SET file_sha256 = $2, rows_total = $3, file_size = $4, \
                  target_definition = $5, compression = $6, text_size = $7, conversions = $8, \
-                 format = $9, parts = $10, updated_at = now() \
+                 format = $9, parts = $10, profile = $11, updated_at = now() \
              WHERE id = $1",
             &[
                 &id,
@@ -304,6 +306,7 @@ pub async fn record_load(client: &impl GenericClient, id: i64, r: &LoadRecord<'_
                 &r.conversions,
                 &r.format,
                 &r.parts,
+                &r.profile,
             ],
         )
         .await

@@ -346,7 +346,8 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
         }
         Command::Show { id, json } => {
             crate::stage::ensure_catalog(&mut client).await?;
-            let summary = report::load(&client, *id).await?;
+            let mut summary = report::load(&client, *id).await?;
+            report::count_keys_since(&client, &mut summary).await;
             if *json {
                 print_json(&summary)?;
             } else {

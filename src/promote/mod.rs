@@ -331,8 +331,15 @@ async fn record_plan_made(tx: &impl GenericClient, b: &Loaded, plan: &Plan) -> R
 /// The plan again, inside the promotion's transaction and under its locks. A change refuses
 /// promotion unless `accept_plan_changes`; then the policy is judged on the new plan.
 async fn recheck_plan(tx: &impl GenericClient, b: &Loaded, opts: &PromoteOptions) -> Result<Plan> {
-    let now =
-        crate::plan::compute(tx, &b.feed.target, &b.binding, &b.names, b.feed.spec.mode).await?;
+    let now = crate::plan::compute(
+        tx,
+        &b.feed.target,
+        &b.binding,
+        &b.names,
+        b.feed.spec.mode,
+        false,
+    )
+    .await?;
     compare_plan(b, &now, opts)?;
     let stale =
         crate::validate::sql::foreign_key_violations(tx, &b.feed, &b.binding, &b.names).await?;

@@ -20,13 +20,18 @@ pub struct Change {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangedRow {
+    /// The file line; 0 for a row the file does not have (`deleted`).
     pub line: i64,
     pub ord: i64,
     pub key: String,
     pub changes: Vec<Change>,
+    /// A production row a swap or mirror would delete: its values are the `before`s.
+    pub deleted: bool,
 }
 
-/// One page of rows whose promotion would change an existing production row.
+/// One page of rows whose promotion would change an existing production row: the updates in
+/// file order, then, for a swap or mirror, the rows it would delete in key order (kept by
+/// the plan, see `plan::keep_absent`).
 pub async fn changes_page(
     client: &impl GenericClient,
     b: &Loaded,
@@ -61,25 +66,45 @@ pub async fn changes_page(
         .iter()
         .map(|c| format!("({})", distinct_expr(c, "t", "r")))
         .collect();
-    let sql = format!(
-        "SELECT * FROM (SELECT {select} FROM {rows} r JOIN {target} t ON {join} \
-           WHERE ({changed}) AND {keyset} ORDER BY {ord} {dir} LIMIT {limit}) p ORDER BY 2",
+    let dir = if ascending { "ASC" } else { "DESC" };
+    let limit = limit.max(1);
+    let mut sql = format!(
+        "(SELECT {select}, false FROM {rows} r JOIN {target} t ON {join} \
+           WHERE ({changed}) AND {keyset} ORDER BY {ord} {dir} LIMIT {limit})",
         select = select.join(", "),
         rows = b.names.rows,
         target = b.target_sql(),
         join = key_join(&b.binding, "t", "r"),
         changed = changed.join(" OR "),
-        dir = if ascending { "ASC" } else { "DESC" },
-        limit = limit.max(1),
     );
+    if deletes_kept(client, b).await? {
+        // A deleted row: every value column's `before`, no `after`.
+        let mut gone = vec![
+            "0::bigint".to_string(),
+            ord.clone(),
+            format!("concat_ws(', ', {})", key.join(", ")),
+        ];
+        for c in &values {
+            gone.push(format!("coalesce(r.{}::text, '∅')", ident(&c.target)));
+            gone.push("NULL::text".into());
+        }
+        sql = format!(
+            "{sql} UNION ALL (SELECT {gone}, true FROM {absent} r WHERE {keyset} \
+             ORDER BY {ord} {dir} LIMIT {limit})",
+            gone = gone.join(", "),
+            absent = b.names.absent,
+        );
+    }
+    let sql = format!("SELECT * FROM ({sql}) p ORDER BY 2 {dir} LIMIT {limit}");
     let bound = from.bound();
     let rows = client
         .query(&sql, &[&bound])
         .await
         .map_err(Error::db(format!("reading the changes of batch {}", b.id)))?;
-    Ok(rows
+    let mut rows: Vec<ChangedRow> = rows
         .into_iter()
         .map(|r| ChangedRow {
+            deleted: r.get(3 + 2 * values.len()),
             line: r.get(0),
             ord: r.get(1),
             key: r.get(2),
@@ -97,7 +122,22 @@ pub async fn changes_page(
                 })
                 .collect(),
         })
-        .collect())
+        .collect();
+    rows.sort_by_key(|r| r.ord);
+    Ok(rows)
+}
+
+/// Whether the plan kept the rows a swap or mirror would delete (a batch planned by an older
+/// version did not).
+async fn deletes_kept(client: &impl GenericClient, b: &Loaded) -> Result<bool> {
+    if !matches!(b.feed.spec.mode, Mode::Swap | Mode::Mirror) {
+        return Ok(false);
+    }
+    Ok(client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&b.names.absent])
+        .await
+        .map_err(Error::db("looking for the rows to delete"))?
+        .get(0))
 }
 
 /// Holds rows back by hand: they join the quarantine with the note, the decision is recorded,

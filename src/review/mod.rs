@@ -6,7 +6,7 @@ mod profile;
 mod quarantined;
 
 pub use changes::{Change, ChangedRow, changes_page, hold_back};
-pub use profile::{ColumnProfile, column_profile};
+pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};
 pub use quarantined::{
     Filter, QuarantinedRow, RowIssueView, find_text, jump_to_line, quarantined_page, source_text,
 };

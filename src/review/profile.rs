@@ -1,38 +1,36 @@
-//! A profile of each source column — empty values, distinct values, how many look like
-//! numbers, the commonest values — so a shifted column shows at a glance.
-use serde::Serialize;
+//! The column profile the review shows: the one kept with the batch since it was read (see
+//! `profile.rs`), or, for a batch read before profiles were kept, one computed from staging.
 use tokio_postgres::GenericClient;
+
+pub use crate::profile::ColumnProfile;
 
 use crate::error::{Error, Result};
 use crate::stage::StageNames;
 use crate::validate::binding::stage_field;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ColumnProfile {
-    pub name: String,
-    pub nulls: i64,
-    pub distinct: i64,
-    /// Values that look like numbers, of the non-empty ones.
-    pub numeric: i64,
-    pub non_null: i64,
-    pub max_length: i32,
-    /// The commonest values with their counts.
-    pub top: Vec<(String, i64)>,
-}
-
-impl ColumnProfile {
-    /// A column that is mostly one kind with a few of the other: the signature of values that
-    /// slid into the wrong column.
-    pub fn suspicious(&self) -> bool {
-        if self.non_null == 0 {
-            return false;
-        }
-        let share = self.numeric as f64 / self.non_null as f64;
-        (share > 0.0 && share < 0.05) || (share > 0.95 && share < 1.0)
-    }
-}
-
 pub async fn column_profile(
+    client: &impl GenericClient,
+    batch: i64,
+    header: &[String],
+) -> Result<Vec<ColumnProfile>> {
+    let kept = client
+        .query_opt(
+            "SELECT profile FROM airlock.batches WHERE id = $1",
+            &[&batch],
+        )
+        .await
+        .map_err(Error::db("reading the column profile"))?
+        .and_then(|r| r.get::<_, Option<serde_json::Value>>(0))
+        .and_then(|v| serde_json::from_value::<Vec<ColumnProfile>>(v).ok())
+        .filter(|p| p.len() == header.len());
+    if let Some(kept) = kept {
+        return Ok(kept);
+    }
+    from_staging(client, batch, header).await
+}
+
+/// The profile computed from the batch's staged records, two scans per column.
+pub async fn from_staging(
     client: &impl GenericClient,
     batch: i64,
     header: &[String],
@@ -75,6 +73,8 @@ pub async fn column_profile(
             non_null: row.get(3),
             max_length: row.get(4),
             top,
+            estimated: false,
+            mean: None,
         });
     }
     Ok(out)

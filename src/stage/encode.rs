@@ -221,6 +221,7 @@ pub(super) fn encode_records(
         .collect();
     let parsed_sources = binding.parsed_sources();
     let mut conversions = Conversions::default();
+    let mut profiler = crate::profile::Profiler::new(width);
     let mut record = ByteRecord::new();
     let mut enc = CopyEncoder::default();
     let mut issues: Vec<RowIssue> = Vec::new();
@@ -315,6 +316,10 @@ pub(super) fn encode_records(
                 }
             });
         }
+        profiler.add(fields.iter().map(|f| match f {
+            FieldValue::Text(t) => Some(*t),
+            _ => None,
+        }));
         // What the columns' parsing rules make of their fields; the checks, lookups, keys
         // and typed rows see that, staging keeps the fields as the file has them.
         let parsed: Vec<(usize, Parsed<'_>)> = parse_fields(&parsing, &fields);
@@ -436,6 +441,7 @@ pub(super) fn encode_records(
     let candidates = keys.and_then(KeyTracker::into_candidates);
     Ok(LoadStats {
         conversions: conversions.0,
+        profile: profiler.finish(&binding.header),
         records,
         bytes: progress.bytes(),
         text_bytes: progress.text_bytes(),

@@ -195,10 +195,12 @@ CREATE OR REPLACE FUNCTION airlock.place(bigint, bigint) RETURNS text LANGUAGE s
 $$;
 -- Version 8: what a promotion kept for undo besides a replaced table (see promote/undo.rs).
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS undo jsonb;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 8';
+-- Version 9: each source column's profile, gathered while reading (see profile.rs).
+ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS profile jsonb;
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 9';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 8";
+const CATALOG_VERSION: &str = "Airlock catalog, version 9";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {
@@ -254,6 +256,10 @@ pub struct StageNames {
     /// it inserted and the rows it updated or deleted as they were before (`__undo` says
     /// which: `i`, `u`, `d`).
     pub undo: String,
+    /// The production rows a swap or mirror would delete, as its plan found them, each with
+    /// an ordinal after the file's (`__ord`), so the review's Changes lists them after the
+    /// updates.
+    pub absent: String,
 }
 
 impl StageNames {
@@ -274,6 +280,7 @@ impl StageNames {
             previous: name("_previous"),
             previous_bare: format!("batch_{batch}_previous"),
             undo: name("_undo"),
+            absent: name("_absent"),
         }
     }
 }
@@ -470,6 +477,8 @@ pub struct LoadStats {
     pub candidates: Option<Vec<Vec<String>>>,
     /// What the columns' parsing rules changed.
     pub conversions: Vec<Conversion>,
+    /// Each source column's profile, as the file has it.
+    pub profile: Vec<crate::profile::ColumnProfile>,
     /// How the (first) file was compressed.
     pub compression: crate::source::Compression,
     /// The parts of an input of several files.

@@ -522,6 +522,13 @@ impl App {
             Act::Quarantine => self.open_dialog(DialogKind::Quarantine),
             Act::Abort => self.open_dialog(DialogKind::Abort),
             Act::Mark => {
+                if self.changes.current().is_some_and(|r| r.deleted) {
+                    self.say(
+                        StatusKind::Info,
+                        "this row is deleted because the file lacks its key: it cannot be held back (abort instead, or send a file that has it)",
+                    );
+                    return Vec::new();
+                }
                 if let Some(row) = self.changes.current() {
                     let ord = row.ord;
                     if !self.marked.remove(&ord) {

@@ -107,7 +107,8 @@ async fn reviewed_batch(client: &Client, id: i64) -> Result<BatchData, Error> {
 }
 
 async fn batch_data(client: &Client, id: i64) -> Result<BatchData, Error> {
-    let summary = report::load(client, id).await?;
+    let mut summary = report::load(client, id).await?;
+    report::count_keys_since(client, &mut summary).await;
     let row = client
         .query_one(
             "SELECT header, coalesce(target_definition, '[]') FROM airlock.batches WHERE id = $1",

@@ -3,6 +3,7 @@
 //! CHECK constraints, duplicate keys, other unique indexes) run as SQL over staging;
 //! file-level policy decides the verdict.
 pub mod binding;
+pub mod drift;
 mod generated;
 pub mod keys;
 pub mod lookup;

@@ -2,7 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::batch::history::History;
-use crate::feed::{Mode, Policy, RepeatFile};
+use crate::feed::{Mode, Policy, Reaction};
 use crate::format::{count, thousands};
 use crate::plan::Plan;
 
@@ -99,9 +99,16 @@ pub fn judge_with_history(
             same.batch, same.state, same.created_at
         );
         match policy.repeat_file(mode) {
-            RepeatFile::Abort => breaches.push(format!("{said} (policy repeat_file = \"abort\")")),
-            RepeatFile::Warn => warnings.push(said),
-            RepeatFile::Allow => {}
+            Reaction::Abort => breaches.push(format!("{said} (policy repeat_file = \"abort\")")),
+            Reaction::Warn => warnings.push(said),
+            Reaction::Allow => {}
+        }
+    }
+    for found in &history.drift {
+        match policy.drift {
+            Reaction::Abort => breaches.push(format!("{found} (policy drift = \"abort\")")),
+            Reaction::Warn => warnings.push(found.clone()),
+            Reaction::Allow => {}
         }
     }
     if let (Some(max), Some(last)) = (policy.max_change_vs_last, &history.last_promoted)

@@ -115,6 +115,7 @@ pub fn summary(verdict: &str) -> Summary {
                 ("price".into(), 8),
                 ("category_id".into(), 0),
             ]),
+            moved: BTreeMap::from([("price".into(), 6), ("category_id".into(), 0)]),
             by_promotion: false,
         },
         file: FileFacts {
@@ -137,6 +138,7 @@ pub fn summary(verdict: &str) -> Summary {
         applied: None,
         previous_table: None,
         kept_for_undo: None,
+        since_last: None,
         timings: None,
         staging_lost_at: None,
         conversions: Vec::new(),
@@ -249,6 +251,7 @@ pub fn quarantined_rows() -> Vec<QuarantinedRow> {
 pub fn changed_rows() -> Vec<ChangedRow> {
     vec![
         ChangedRow {
+            deleted: false,
             line: 8,
             ord: 6,
             key: "SKU-0000056".into(),
@@ -266,6 +269,7 @@ pub fn changed_rows() -> Vec<ChangedRow> {
             ],
         },
         ChangedRow {
+            deleted: false,
             line: 10,
             ord: 8,
             key: "SKU-0000058".into(),
@@ -287,6 +291,8 @@ pub fn profile() -> Vec<ColumnProfile> {
         non_null,
         max_length: 20,
         top: top.iter().map(|(v, n)| (v.to_string(), *n)).collect(),
+        estimated: false,
+        mean: None,
     };
     vec![
         col(

@@ -148,8 +148,12 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::raw(format!(
-                " {} rows would update production",
-                super::thousands(b.summary.plan.update)
+                " {} rows would update production{}",
+                super::thousands(b.summary.plan.update),
+                match b.summary.plan.delete {
+                    0 => String::new(),
+                    n => format!(", {} would be deleted (listed after)", super::thousands(n)),
+                }
             )),
             Span::styled(marked, t.warn()),
             Span::styled(if c.loading { "  loading…" } else { "" }, t.dim()),
@@ -170,9 +174,20 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|r| {
             let mut spans = Vec::new();
+            if r.deleted {
+                spans.push(Span::styled("deleted: ", t.bad()));
+            }
             for (i, ch) in r.changes.iter().enumerate() {
                 if i > 0 {
                     spans.push(Span::styled(" · ", t.dim()));
+                }
+                if r.deleted {
+                    spans.push(Span::styled(format!("{} ", ch.column), t.title()));
+                    spans.push(Span::styled(
+                        cell(ch.before.as_deref().unwrap_or("∅"), 30),
+                        t.bad(),
+                    ));
+                    continue;
                 }
                 spans.push(Span::styled(format!("{} ", ch.column), t.title()));
                 spans.push(Span::styled(
@@ -192,7 +207,10 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
             };
             Row::new(vec![
                 Cell::from(Span::styled(mark, t.warn())),
-                Cell::from(r.line.to_string()),
+                Cell::from(match r.deleted {
+                    true => "–".to_string(),
+                    false => r.line.to_string(),
+                }),
                 Cell::from(cell(&r.key, 20)),
                 Cell::from(Line::from(spans)),
             ])

@@ -26,7 +26,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let banner_lines = 1
         + s.breaches.len().min(3) as u16
         + warnings.len() as u16
-        + u16::from(!s.conversions.is_empty());
+        + u16::from(!s.conversions.is_empty())
+        + u16::from(s.since_last.is_some());
     let profile_rows = app.profile.as_ref().map_or(1, |p| p.len() as u16);
     let [facts, banner, checks, plan, profile] = Layout::vertical([
         Constraint::Length(1),
@@ -154,6 +155,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             t.dim(),
         ));
     }
+    if let Some(since) = &s.since_last {
+        // Cut to the screen with an ellipsis, never silently.
+        lines.push(Line::styled(
+            super::cell(&format!("   {}", since.describe()), banner.width as usize),
+            t.dim(),
+        ));
+    }
     frame.render_widget(Paragraph::new(lines), banner);
 
     let rows: Vec<Row> = s
@@ -276,7 +284,10 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
             let row = Row::new(vec![
                 Cell::from(format!("{flag} {}", cell(&c.name, 14))),
                 Cell::from(thousands(c.nulls)),
-                Cell::from(thousands(c.distinct)),
+                Cell::from(match c.estimated {
+                    true => format!("≈{}", thousands(c.distinct)),
+                    false => thousands(c.distinct),
+                }),
                 Cell::from(share(c.numeric, c.non_null)),
                 Cell::from(top.join(", ")),
             ]);
