@@ -51,19 +51,23 @@ fn draw_title(app: &App, frame: &mut Frame, area: Rect) {
         (_, View::Loading) => spans.push(Span::raw(format!("  loading {}", shown(&app.load.file)))),
         (Some(b), _) => {
             let s = &b.summary;
+            let badge = s
+                .verdict
+                .map(|v| format!(" {} ", v.as_str().to_uppercase()));
+            // The verdict always shows whole: the rest is cut to what is left, with an
+            // ellipsis.
+            let room = (area.width as usize)
+                .saturating_sub(9 + badge.as_ref().map_or(0, |b| b.chars().count()));
+            let said = format!(
+                "  batch {} · {} → {} ({}) · {}",
+                s.batch, s.feed, s.target, s.mode, s.state
+            );
             spans.push(Span::raw(format!(
-                "  batch {} · {} → {} ({}) · {} ",
-                s.batch,
-                shown(&s.feed),
-                shown(&s.target),
-                s.mode,
-                s.state
+                "{} ",
+                cell(&said, room.saturating_sub(1))
             )));
-            if let Some(v) = &s.verdict {
-                spans.push(Span::styled(
-                    format!(" {} ", v.as_str().to_uppercase()),
-                    t.verdict(Some(*v)),
-                ));
+            if let (Some(v), Some(badge)) = (s.verdict, badge) {
+                spans.push(Span::styled(badge, t.verdict(Some(v))));
             }
         }
         (None, _) => spans.push(Span::raw("  …")),
@@ -85,7 +89,10 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
         ),
         (
             View::Changes,
-            format!("3 Changes ({})", b.summary.plan.update),
+            format!(
+                "3 Changes ({})",
+                b.summary.plan.update + b.summary.plan.delete
+            ),
         ),
     ];
     let mut spans = vec![Span::raw(" ")];

@@ -120,11 +120,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Span::raw(format!("  {headline}")),
     ])];
     for breach in s.breaches.iter().take(3) {
-        lines.push(Line::styled(format!("   ✗ {breach}"), t.bad()));
+        lines.push(Line::styled(
+            super::cell(&format!("   ✗ {breach}"), banner.width as usize),
+            t.bad(),
+        ));
     }
     for warning in &warnings {
+        // Cut to the screen with an ellipsis, never silently (`show` has the whole text).
         lines.push(Line::styled(
-            format!("   ⚠ {}", super::shown(warning)),
+            super::cell(&format!("   ⚠ {warning}"), banner.width as usize),
             t.warn(),
         ));
     }
