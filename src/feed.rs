@@ -276,6 +276,9 @@ pub struct Lookup {
     pub table_display: String,
     pub match_column: String,
     pub value_column: String,
+    /// What a value the lookup table does not have makes of its row: quarantined (`error`),
+    /// or let through with no value, counted as warned (`warn`, a nullable column only).
+    pub severity: CheckSeverity,
 }
 
 /// Where a target column's value comes from, per the spec: a source column, by its name
@@ -574,6 +577,17 @@ pub async fn resolve(
         }
         let column_err = |k: &str, p: String| err(&format!("{key_name}.{k}"), p);
         let source = parse_column(client, value, &column_err).await?;
+        if let Some(Source::Lookup { lookup, .. }) = &source
+            && lookup.severity == CheckSeverity::Warn
+            && (col.not_null || target.primary_key.contains(column))
+        {
+            return Err(column_err(
+                "severity",
+                format!(
+                    "`{column}` is NOT NULL: a row whose lookup finds nothing cannot go through without a value, so its severity must be \"error\""
+                ),
+            ));
+        }
         if let toml::Value::Table(table) = value
             && let Some(rules) =
                 crate::validate::parse::ParseRules::from_spec(table, col, &column_err)?
@@ -774,19 +788,20 @@ async fn parse_column(
     };
     for k in table.keys() {
         let parse_key = crate::validate::parse::KEYS.contains(&k.as_str());
-        const OWN: [&str; 6] = [
+        const OWN: [&str; 7] = [
             "from",
             "lookup",
             "match",
             "value",
             "max_fraction",
             "max_rows",
+            "severity",
         ];
         if !OWN.contains(&k.as_str()) && !parse_key {
             return Err(err(
                 k,
                 format!(
-                    "unknown key; expected one of `from`, `lookup`, `match`, `value`, `max_fraction`, `max_rows`, `{}`",
+                    "unknown key; expected one of `from`, `lookup`, `match`, `value`, `max_fraction`, `max_rows`, `severity`, `{}`",
                     crate::validate::parse::KEYS.join("`, `")
                 ),
             ));
@@ -822,6 +837,12 @@ async fn parse_column(
         if table.contains_key("match") || table.contains_key("value") {
             return Err(err("lookup", "`match` and `value` need `lookup`".into()));
         }
+        if table.contains_key("severity") {
+            return Err(err(
+                "severity",
+                "a severity in [columns] belongs to a lookup; put a rule's in [checks]".into(),
+            ));
+        }
         return Ok(from.map(Source::Field));
     };
     let from = from.ok_or_else(|| err("from", "a lookup needs the source column `from`".into()))?;
@@ -846,6 +867,16 @@ async fn parse_column(
             ));
         }
     }
+    let severity = match get("severity")?.as_deref() {
+        None | Some("error") => CheckSeverity::Error,
+        Some("warn") => CheckSeverity::Warn,
+        Some(other) => {
+            return Err(err(
+                "severity",
+                format!("`{other}` is not a severity; expected \"error\" or \"warn\""),
+            ));
+        }
+    };
     let lookup_table = catalog::describe(client, oid).await?;
     refuse_reserved(
         "lookup",
@@ -861,6 +892,7 @@ async fn parse_column(
             table_display: lookup_table.display_name(),
             match_column,
             value_column,
+            severity,
         },
     }))
 }

@@ -7,7 +7,6 @@
 //! [`EXACT_DISTINCT`] of them; past that the distinct count is a HyperLogLog estimate
 //! (about 1.6% off) and the commonest values are those among the first ones seen.
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,20 +79,31 @@ fn share(part: i64, whole: i64) -> f64 {
 /// Returns its value when it does.
 pub fn numeric_value(text: &str) -> Option<f64> {
     let t = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'));
-    let body = t.strip_prefix(['-', '+']).unwrap_or(t);
-    let mut digits = 0;
-    let mut separators = 0;
+    let (negative, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    // The value is summed for the column's mean: read as it goes, no allocation.
+    let (mut whole, mut fraction, mut scale) = (0f64, 0f64, 1f64);
+    let (mut digits, mut separators) = (0, 0);
     for b in body.bytes() {
         match b {
-            b'0'..=b'9' => digits += 1,
+            b'0'..=b'9' if separators == 0 => whole = whole * 10.0 + f64::from(b - b'0'),
+            b'0'..=b'9' => {
+                scale /= 10.0;
+                fraction += f64::from(b - b'0') * scale;
+            }
             b'.' | b',' => separators += 1,
             _ => return None,
         }
+        digits += usize::from(b.is_ascii_digit());
     }
     if digits == 0 || separators > 1 {
         return None;
     }
-    t.replace(',', ".").parse().ok()
+    let value = whole + fraction;
+    Some(if negative { -value } else { value })
 }
 
 /// One column's counts while reading.
@@ -104,19 +114,52 @@ struct Counting {
     numeric: i64,
     sum: f64,
     max_length: usize,
-    values: HashMap<Box<str>, i64>,
+    /// The values counted exactly, by their [`hash`], with their text.
+    values: HashMap<u64, (Box<str>, i64), std::hash::BuildHasherDefault<Prehashed>>,
     /// Set once the column has more than [`EXACT_DISTINCT`] values.
     registers: Option<Vec<u8>>,
 }
 
-/// The hasher of the distinct estimate: fixed keys, so every run estimates alike.
+/// A value's 64-bit hash, one per value for both the exact counts and the estimate: eight
+/// bytes at a time, multiplied and rotated, then MurmurHash3's finalizer spreads every bit
+/// (which the estimate needs). Fixed, so every run counts alike; two values of a column
+/// sharing a hash (about 1 in 10^16 for 1,024 values) would be counted as one.
 fn hash(text: &str) -> u64 {
-    std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-        .hash_one(text)
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes = text.as_bytes();
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h.rotate_left(23) ^ word).wrapping_mul(K);
+    }
+    let mut last = [0u8; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h.rotate_left(23) ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
-fn register(registers: &mut [u8], text: &str) {
-    let h = hash(text);
+/// The map's hasher: its keys are [`hash`]es already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+fn register(registers: &mut [u8], h: u64) {
     let index = (h >> (64 - REGISTER_BITS)) as usize;
     let rank = ((h << REGISTER_BITS) | (1 << (REGISTER_BITS - 1))).leading_zeros() as u8 + 1;
     if registers[index] < rank {
@@ -156,21 +199,22 @@ impl Counting {
             text.chars().count()
         };
         self.max_length = self.max_length.max(length);
+        let h = hash(text);
         if let Some(registers) = &mut self.registers {
-            register(registers, text);
-            if let Some(n) = self.values.get_mut(text) {
+            register(registers, h);
+            if let Some((_, n)) = self.values.get_mut(&h) {
                 *n += 1;
             }
             return;
         }
-        match self.values.get_mut(text) {
-            Some(n) => *n += 1,
+        match self.values.get_mut(&h) {
+            Some((_, n)) => *n += 1,
             None => {
-                self.values.insert(text.into(), 1);
+                self.values.insert(h, (text.into(), 1));
                 if self.values.len() > EXACT_DISTINCT {
                     let mut registers = vec![0u8; 1 << REGISTER_BITS];
-                    for v in self.values.keys() {
-                        register(&mut registers, v);
+                    for &k in self.values.keys() {
+                        register(&mut registers, k);
                     }
                     self.registers = Some(registers);
                 }
@@ -179,7 +223,7 @@ impl Counting {
     }
 
     fn finish(self, name: &str) -> ColumnProfile {
-        let mut top: Vec<(&str, i64)> = self.values.iter().map(|(v, n)| (&**v, *n)).collect();
+        let mut top: Vec<(&str, i64)> = self.values.values().map(|(v, n)| (&**v, *n)).collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         ColumnProfile {
             name: name.to_string(),

@@ -134,6 +134,17 @@ async fn a_file_far_from_the_last_and_a_rewrite_of_production_are_aborts() {
         breach.contains("60 rows against 100 in batch 1, the feed's last promoted (-40.0%), more than max_change_vs_last = 0.2"),
         "{breach}"
     );
+    // Without max_change_vs_last, a move past 20% is a warning: the verdict is review and
+    // the run still promotes (auto_promote = "review").
+    let unset = spec(&db, "unset.toml", "repeat_file = \"allow\"");
+    let checked = json(&airlock(&db, &["check", &unset, &cut, "--json"]));
+    assert_eq!(checked["verdict"], "review", "{checked}");
+    assert!(
+        checked["notes"].to_string().contains(
+            "warning: 60 rows against 100 in batch 1, the feed's last promoted (-40.0%), more than max_change_vs_last = 0.2 (the default, a warning)"
+        ),
+        "{checked}"
+    );
     // Within 20%, fine.
     let near = db
         .write("near.csv", feed(201, 110, "5.00"))
@@ -258,7 +269,7 @@ async fn checks_have_a_severity_and_thresholds_of_their_own() {
     );
     let breaches = json(&out)["breaches"].to_string();
     assert!(
-        breaches.contains("[checks] sku failed on 1 rows, more than its max_rows = 0"),
+        breaches.contains("[checks] sku failed on 1 row, more than its max_rows = 0"),
         "{breaches}"
     );
     assert!(
@@ -325,7 +336,7 @@ async fn a_file_that_drifted_from_the_last_promoted_is_named() {
     let notes = checked["notes"].to_string();
     assert!(
         notes.contains(
-            "warning: column price drifted against batch 1, the feed's last promoted: mean 999, 9.99 before (×100)"
+            "warning: column price drifted against batch 1, the feed's last promoted: mean 999, 9.99 before (×100); commonest now: '999.00' (50)"
         ),
         "{notes}"
     );
@@ -343,9 +354,9 @@ async fn a_file_that_drifted_from_the_last_promoted_is_named() {
     );
     let ran = json(&out);
     assert!(
-        ran["breaches"][0]
-            .as_str()
-            .is_some_and(|b| b.ends_with("(×100) (policy drift = \"abort\")")),
+        ran["breaches"][0].as_str().is_some_and(
+            |b| b.ends_with("(×100); commonest now: '999.00' (50) (policy drift = \"abort\")")
+        ),
         "{ran}"
     );
     assert_eq!(db.table_hash("products").await, before);
@@ -479,4 +490,96 @@ async fn show_compares_a_batch_with_the_last_promoted_one() {
         (since["keys_added"].clone(), since["rows_before"].as_i64()),
         (serde_json::Value::Null, Some(50))
     );
+}
+
+/// A lookup takes a severity too: under "warn" a value the lookup table does not have lets
+/// its row through with no value, counted as warned, in both the in-memory and the SQL path;
+/// a NOT NULL column refuses it, naming why.
+#[tokio::test]
+async fn a_lookup_can_warn_instead_of_quarantining() {
+    let db = TestDb::with_catalog().await;
+    let mut text = feed(201, 10, "9.00");
+    text.push_str("SKU-0000302,Unknown,5.00,Gadgets\n");
+    text.push_str("SKU-0000303,Unknown too,5.00,Outdoor\n");
+    let file = db.write("lookups.csv", text).display().to_string();
+    let warn_spec = SPEC.replace(
+        "from = \"category\" }",
+        "from = \"category\", severity = \"warn\" }",
+    );
+    // The SQL path: a domain over text makes the server judge the name's values.
+    let sql_path = "CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100); \
+                    CREATE TABLE products2 (LIKE products INCLUDING ALL); \
+                    ALTER TABLE products2 ALTER COLUMN name TYPE short_text; \
+                    ALTER TABLE products2 ADD FOREIGN KEY (category_id) REFERENCES categories;";
+    db.client()
+        .await
+        .batch_execute(sql_path)
+        .await
+        .expect("schema");
+    for target in ["public.products", "public.products2"] {
+        let spec = db
+            .write("warn.toml", warn_spec.replace("public.products", target))
+            .display()
+            .to_string();
+        let out = airlock(&db, &["run", &spec, &file, "--yes", "--json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ran = json(&out);
+        assert_eq!(
+            (ran["rows"]["good"].as_i64(), ran["rows"]["warned"].as_i64()),
+            (Some(12), Some(2)),
+            "{target}: {ran}"
+        );
+        let table = target.trim_start_matches("public.");
+        let got: Vec<(String, Option<i32>)> = db
+            .client()
+            .await
+            .query(
+                &format!("SELECT sku, category_id FROM {table} WHERE sku IN ('SKU-0000302', 'SKU-0000303') ORDER BY 1"),
+                &[],
+            )
+            .await
+            .expect("rows")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("SKU-0000302".to_string(), None),
+                ("SKU-0000303".to_string(), None)
+            ],
+            "{target}"
+        );
+    }
+    // A NOT NULL column cannot take a row without its value.
+    db.client()
+        .await
+        .batch_execute(
+            "DELETE FROM products WHERE category_id IS NULL; \
+             ALTER TABLE products ALTER COLUMN category_id SET NOT NULL",
+        )
+        .await
+        .expect("not null");
+    let spec = db
+        .write("warn.toml", warn_spec.clone())
+        .display()
+        .to_string();
+    let out = airlock(&db, &["check", &spec, &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("columns.category_id.severity") && said.contains("is NOT NULL"),
+        "{said}"
+    );
+    let loud = db
+        .write("loud.toml", warn_spec.replace("\"warn\"", "\"loud\""))
+        .display()
+        .to_string();
+    let said = String::from_utf8_lossy(&airlock(&db, &["check", &loud, &file]).stderr).into_owned();
+    assert!(said.contains("`loud` is not a severity"), "{said}");
 }

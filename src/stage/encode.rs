@@ -606,7 +606,7 @@ fn resolve_lookups<'a>(
                     issues.push(RowIssue::new(
                         Some(&col.target),
                         "lookup",
-                        Severity::Error,
+                        lookup_severity(col),
                         Some(v),
                         message,
                     ));
@@ -615,6 +615,14 @@ fn resolve_lookups<'a>(
             },
             (v, _) => v.map(Cow::Borrowed),
         });
+    }
+}
+
+/// How a value a column's lookup does not find counts (`Lookup::severity`).
+pub fn lookup_severity(col: &BoundColumn) -> Severity {
+    match col.lookup.as_ref().map(|l| l.severity) {
+        Some(crate::feed::CheckSeverity::Warn) => Severity::Warning,
+        _ => Severity::Error,
     }
 }
 

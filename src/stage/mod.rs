@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::validate::binding::{Binding, parsed_field, stage_field};
 
 use encode::{CHUNK, TypedOut};
-pub use encode::{Fast, Reading};
+pub use encode::{Fast, Reading, lookup_severity};
 
 pub const CATALOG_SCHEMA: &str = "airlock";
 pub const STAGE_SCHEMA: &str = "airlock_stage";

@@ -97,8 +97,13 @@ pub fn against_last(now: &[ColumnProfile], last: &[ColumnProfile], last_batch: i
             continue;
         };
         if let Some(what) = moved(c, before) {
+            // The commonest value now, as an example of what the column holds.
+            let example = match c.top.first() {
+                Some((v, n)) => format!("; commonest now: '{v}' ({})", thousands(*n)),
+                None => String::new(),
+            };
             found.push(format!(
-                "column {} drifted against batch {last_batch}, the feed's last promoted: {what}",
+                "column {} drifted against batch {last_batch}, the feed's last promoted: {what}{example}",
                 c.name
             ));
         }
@@ -214,7 +219,7 @@ mod tests {
         assert_eq!(
             found,
             [
-                "column price drifted against batch 4, the feed's last promoted: mean 3,450, 34.50 before (×100)"
+                "column price drifted against batch 4, the feed's last promoted: mean 3,450, 34.50 before (×100); commonest now: '1000.00' (6)"
             ]
         );
     }
@@ -225,13 +230,15 @@ mod tests {
         half.extend(vec![None; 100]);
         let found = against_last(&[profile(&half)], &[of(&prices(200, 1.0))], 7);
         assert!(
-            found[0].ends_with("empty in 50.0% of rows, 0.0% before"),
+            found[0].ends_with("empty in 50.0% of rows, 0.0% before; commonest now: '1.50' (100)"),
             "{found:?}"
         );
         let text: Vec<Option<&str>> = vec![Some("N/A"); 200];
         let found = against_last(&[profile(&text)], &[of(&prices(200, 1.0))], 7);
         assert!(
-            found[0].ends_with("0.0% of values look like numbers, 100.0% before"),
+            found[0].ends_with(
+                "0.0% of values look like numbers, 100.0% before; commonest now: 'N/A' (200)"
+            ),
             "{found:?}"
         );
     }
@@ -244,7 +251,7 @@ mod tests {
         let many: Vec<String> = (0..300).map(|i| format!("cat {}", i % 30)).collect();
         let found = against_last(&[of(&many)], &[of(&few)], 2);
         assert!(
-            found[0].ends_with("30 distinct values, 3 before"),
+            found[0].ends_with("30 distinct values, 3 before; commonest now: 'cat 0' (10)"),
             "{found:?}"
         );
         let keys = |n: usize| (0..n).map(|i| format!("SKU-{i}")).collect::<Vec<_>>();

@@ -42,8 +42,9 @@ pub fn thresholds(found: &[(Threshold, i64)], total: i64) -> Vec<String> {
             && *rows as u64 > max
         {
             out.push(format!(
-                "{} failed on {rows} rows, more than its max_rows = {max}",
-                t.what
+                "{} failed on {}, more than its max_rows = {max}",
+                t.what,
+                count(*rows, "row")
             ));
         }
         if let Some(max) = t.max_fraction
@@ -51,9 +52,11 @@ pub fn thresholds(found: &[(Threshold, i64)], total: i64) -> Vec<String> {
             && *rows as f64 / total as f64 > max
         {
             out.push(format!(
-                "{} failed on {:.1}% of rows ({rows} of {total}), more than its max_fraction = {max}",
+                "{} failed on {:.1}% of rows ({} of {}), more than its max_fraction = {max}",
                 t.what,
-                *rows as f64 * 100.0 / total as f64
+                *rows as f64 * 100.0 / total as f64,
+                thousands(*rows),
+                thousands(total)
             ));
         }
     }
@@ -83,6 +86,10 @@ pub struct Judged {
     pub warnings: Vec<String>,
 }
 
+/// The row count move against the last promoted batch that is a warning when the policy
+/// sets no `max_change_vs_last`.
+const DEFAULT_CHANGE_VS_LAST: f64 = 0.20;
+
 pub fn judge_with_history(
     policy: &Policy,
     mode: Mode,
@@ -111,18 +118,30 @@ pub fn judge_with_history(
             Reaction::Allow => {}
         }
     }
-    if let (Some(max), Some(last)) = (policy.max_change_vs_last, &history.last_promoted)
-        && last.rows_total > 0
-    {
+    // Unset, a move past 20% is a warning: a file cut short (or doubled) is never clean.
+    let (max, abort) = match policy.max_change_vs_last {
+        Some(max) => (max, true),
+        None => (DEFAULT_CHANGE_VS_LAST, false),
+    };
+    if let Some(last) = history.last_promoted.as_ref().filter(|l| l.rows_total > 0) {
         let change = (rows.total - last.rows_total) as f64 / last.rows_total as f64;
         if change.abs() > max {
-            breaches.push(format!(
-                "{} against {} in batch {}, the feed's last promoted ({:+.1}%), more than max_change_vs_last = {max}",
+            let said = format!(
+                "{} against {} in batch {}, the feed's last promoted ({:+.1}%), more than max_change_vs_last = {max}{}",
                 count(rows.total, "row"),
                 thousands(last.rows_total),
                 last.batch,
-                change * 100.0
-            ));
+                change * 100.0,
+                if abort {
+                    ""
+                } else {
+                    " (the default, a warning)"
+                }
+            );
+            match abort {
+                true => breaches.push(said),
+                false => warnings.push(said),
+            }
         }
     }
     // Shares of production the plan would change.

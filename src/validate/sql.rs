@@ -201,7 +201,7 @@ async fn lookups(client: &Client, names: &StageNames, col: &BoundColumn) -> Resu
     let field = col.stage_column();
     let sql = format!(
         "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-         SELECT s.\"_line\", s.\"_ord\", $1, 'lookup', 'error', left(s.{field}, 500), \
+         SELECT s.\"_line\", s.\"_ord\", $1, 'lookup', '{severity}', left(s.{field}, 500), \
                 CASE WHEN l.n IS NULL THEN format($3::text, left(s.{field}, 60), $2::text) \
                      ELSE format($4::text, left(s.{field}, 60), l.n, $2::text) END \
          FROM {raw} s \
@@ -212,6 +212,7 @@ async fn lookups(client: &Client, names: &StageNames, col: &BoundColumn) -> Resu
         raw = names.raw,
         m = ident(&lookup.match_column),
         table = lookup.table_sql,
+        severity = crate::stage::lookup_severity(col).as_str(),
     );
     let shown = format!("{}.{}", lookup.table_display, lookup.match_column);
     // The wording is the in-memory path's (`lookup::NOT_IN`, `lookup::MATCHES_MANY`).
