@@ -342,6 +342,36 @@ pub async fn judge(
     .await
 }
 
+/// Releases a quarantined batch: back to `validated` with a note in the audit log, then
+/// judged again — plan, history and verdict against production as it is now — so whatever
+/// changed while it was set aside is what the next decision sees. Refused when its staging
+/// is gone (the file must then be checked again).
+pub async fn release(client: &mut Client, id: i64, note: &str) -> Result<()> {
+    stage::ensure_catalog(client).await?;
+    if note.trim().is_empty() {
+        return Err(Error::Refused {
+            id,
+            action: "released",
+            reason: "a release needs a note saying why (--note)".into(),
+        });
+    }
+    let b = crate::promote::load(client, id).await?;
+    let staged: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&b.names.rows])
+        .await
+        .map_err(Error::db(format!("reading batch {id}")))?
+        .get(0);
+    if !staged {
+        return Err(Error::Refused {
+            id,
+            action: "released",
+            reason: "its staging was dropped; check the file again".into(),
+        });
+    }
+    batch::release_from_quarantine(client, id, note).await?;
+    judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await
+}
+
 /// Whether drift against production could change what a headless run does: the policy makes
 /// it an abort, or a warning that keeps a `clean`-only run from promoting, and the file feeds
 /// a numeric column production has values of. Then the plan (whose join counts the moves) is

@@ -517,3 +517,103 @@ async fn the_demo_prints_commands_that_work_as_printed() {
     let exported = std::fs::read_to_string(dir.path().join("bad-rows.csv")).expect("export");
     assert!(exported.starts_with("line,column,check"), "{exported}");
 }
+
+/// Quarantine is no dead end: `release` brings the batch back with a note in the audit log,
+/// judged again against production as it is now (a key inserted meanwhile moves from the
+/// plan's inserts to its updates or unchanged), and it can then be promoted.
+#[tokio::test]
+async fn a_quarantined_batch_is_released_and_judged_again() {
+    let db = TestDb::with_catalog().await;
+    let broken = fixture("products-broken.csv").display().to_string();
+    let checked = json(&airlock(&db, &["check", &spec(), &broken, "--json"]));
+    let id = checked["batch"].to_string();
+    let inserts = checked["plan"]["insert"].as_i64().expect("inserts");
+    let out = airlock(&db, &["release", &id, "--note", "too early"]);
+    assert_eq!(out.status.code(), Some(1), "only a quarantined batch");
+    assert!(stderr(&out).contains("validated"), "{}", stderr(&out));
+    let out = airlock(
+        &db,
+        &["quarantine", &id, "--note", "partner to confirm prices"],
+    );
+    assert!(
+        stdout(&out).contains(&format!("airlock release {id} --note")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        airlock(&db, &["promote", &id, "--yes", "--note", "x"])
+            .status
+            .code(),
+        Some(1),
+        "a quarantined batch is not promoted"
+    );
+    // Production moves while the batch waits: one of the file's new keys arrives.
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO products SELECT 'SKU-0000101', 'Early', 1.00, 1 \
+             WHERE NOT EXISTS (SELECT 1 FROM products WHERE sku = 'SKU-0000101')",
+        )
+        .await
+        .expect("insert");
+    let out = airlock(&db, &["release", &id, "--note", "partner confirmed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "batch {id} released from quarantine: validated, verdict review; plan"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let shown = json(&airlock(&db, &["show", &id, "--json"]));
+    assert_eq!(shown["state"], "validated");
+    assert_eq!(
+        shown["plan"]["insert"].as_i64(),
+        Some(inserts - 1),
+        "{shown}"
+    );
+    let decisions: Vec<(String, String)> = shown["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .map(|d| {
+            (
+                d["decision"].as_str().unwrap_or("").to_string(),
+                d["note"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            (
+                "quarantine".to_string(),
+                "partner to confirm prices".to_string()
+            ),
+            ("release".to_string(), "partner confirmed".to_string()),
+        ]
+    );
+    let out = airlock(&db, &["promote", &id, "--yes", "--note", "go"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A batch whose staging was dropped cannot come back: its file must be checked again.
+    let other = json(&airlock(&db, &["check", &spec(), &broken, "--json"]))["batch"].to_string();
+    airlock(&db, &["quarantine", &other, "--note", "later"]);
+    db.client()
+        .await
+        .batch_execute(&format!(
+            "DROP TABLE airlock_stage.batch_{other}_rows CASCADE"
+        ))
+        .await
+        .expect("drop rows");
+    let out = airlock(&db, &["release", &other, "--note", "now"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("check the file again"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        json(&airlock(&db, &["show", &other, "--json"]))["state"],
+        "quarantined"
+    );
+}

@@ -243,7 +243,7 @@ async fn every_illegal_transition_is_refused() {
             }
         }
     }
-    assert_eq!(refused, 81 - 18);
+    assert_eq!(refused, 81 - 19);
     // The decisions go through the same table: a promoted batch cannot be quarantined.
     client
         .execute(

@@ -266,6 +266,20 @@ pub async fn quarantine(client: &mut Client, id: i64, note: &str) -> Result<()> 
     decide(client, id, "quarantine", State::Quarantined, Some(note)).await
 }
 
+/// Takes a quarantined batch back to `validated` with a note (the caller judges it again).
+pub async fn release_from_quarantine(client: &mut Client, id: i64, note: &str) -> Result<()> {
+    let state = current_state(client, id).await?;
+    if state != State::Quarantined {
+        return Err(Error::BatchState {
+            id,
+            state: state.to_string(),
+            action: "release",
+            expected: State::Quarantined.to_string(),
+        });
+    }
+    decide(client, id, "release", State::Validated, Some(note)).await
+}
+
 /// What the load found, recorded once it ended.
 pub struct LoadRecord<'a> {
     /// The sha256 of the bytes read, as received (compressed, when the file is).

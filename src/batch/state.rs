@@ -72,7 +72,8 @@ impl State {
                 // set aside and the batch waits for a new approval.
                 | (Promoting, Promoted | PromoteFailed | Validated)
                 | (PromoteFailed, Promoting | Aborted | LoadFailed)
-                | (Quarantined, Aborted | LoadFailed)
+                // Released from quarantine with a note: judged again, waiting for a decision.
+                | (Quarantined, Validated | Aborted | LoadFailed)
                 | (LoadFailed, Aborted)
                 | (Promoted, Undone)
         )
@@ -208,6 +209,7 @@ mod tests {
             (PromoteFailed, Promoting),
             (PromoteFailed, Aborted),
             (PromoteFailed, LoadFailed),
+            (Quarantined, Validated),
             (Quarantined, Aborted),
             (Quarantined, LoadFailed),
             (LoadFailed, Aborted),

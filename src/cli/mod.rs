@@ -76,8 +76,15 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Set a batch aside with a note; everything is kept and it can be reopened
+    /// Set a batch aside with a note; everything is kept and it can be released later
     Quarantine {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+    /// Release a quarantined batch with a note: back to validated, its plan and verdict
+    /// judged again against production as it is now, waiting for a decision
+    Release {
         id: i64,
         #[arg(long)]
         note: String,
@@ -371,7 +378,19 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
         }
         Command::Quarantine { id, note } => {
             batch::quarantine(&mut client, *id, note).await?;
-            out::line(&format!("batch {id} quarantined; staging kept for review"));
+            out::line(&format!(
+                "batch {id} quarantined; staging kept for review (`airlock release {id} --note …` brings it back)"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Release { id, note } => {
+            crate::pipeline::release(&mut client, *id, note).await?;
+            let summary = report::load(&client, *id).await?;
+            let (plan, basis) = summary.plan.describe(&summary.mode, false);
+            out::line(&format!(
+                "batch {id} released from quarantine: validated, verdict {}; plan {plan} {basis}",
+                summary.verdict.map_or("-", |v| v.as_str()),
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Promote {

@@ -197,10 +197,14 @@ $$;
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS undo jsonb;
 -- Version 9: each source column's profile, gathered while reading (see profile.rs).
 ALTER TABLE airlock.batches ADD COLUMN IF NOT EXISTS profile jsonb;
-COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 9';
+-- Version 10: a quarantined batch can be released, with a note, back to a decision.
+ALTER TABLE airlock.decisions DROP CONSTRAINT IF EXISTS decisions_decision_check;
+ALTER TABLE airlock.decisions ADD CONSTRAINT decisions_decision_check
+    CHECK (decision IN ('approve', 'quarantine', 'abort', 'undo', 'hold', 'release'));
+COMMENT ON SCHEMA airlock IS 'Airlock catalog, version 10';
 "#;
 
-const CATALOG_VERSION: &str = "Airlock catalog, version 9";
+const CATALOG_VERSION: &str = "Airlock catalog, version 10";
 
 /// Creates the catalog when it is missing or older than this version.
 pub async fn ensure_catalog(client: &mut Client) -> Result<()> {

@@ -74,6 +74,7 @@ pub enum Action {
 pub enum Decision {
     Quarantine,
     Abort,
+    Release,
 }
 
 #[derive(Debug, Clone, PartialEq)]

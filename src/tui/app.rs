@@ -520,6 +520,7 @@ impl App {
             }
             Act::Approve => self.open_dialog(DialogKind::Approve),
             Act::Quarantine => self.open_dialog(DialogKind::Quarantine),
+            Act::Release => self.open_dialog(DialogKind::Release),
             Act::Abort => self.open_dialog(DialogKind::Abort),
             Act::Mark => {
                 if self.changes.current().is_some_and(|r| r.deleted) {

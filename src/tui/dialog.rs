@@ -11,6 +11,7 @@ pub enum DialogKind {
     Approve,
     Quarantine,
     Abort,
+    Release,
     Hold(Vec<i64>),
     Drop(i64),
 }
@@ -28,6 +29,7 @@ impl App {
         if let DialogKind::Approve
         | DialogKind::Quarantine
         | DialogKind::Abort
+        | DialogKind::Release
         | DialogKind::Hold(_) = kind
         {
             let Some(batch) = &self.batch else {
@@ -40,6 +42,7 @@ impl App {
                 DialogKind::Abort => state.unfinished(),
                 DialogKind::Approve => state.approvable(),
                 DialogKind::Quarantine => state.may_become(crate::batch::State::Quarantined),
+                DialogKind::Release => state == crate::batch::State::Quarantined,
                 _ => state == crate::batch::State::Validated,
             };
             if !allowed {
@@ -131,6 +134,11 @@ impl App {
             DialogKind::Abort => Effect::Decide {
                 batch: id,
                 decision: Decision::Abort,
+                note,
+            },
+            DialogKind::Release => Effect::Decide {
+                batch: id,
+                decision: Decision::Release,
                 note,
             },
             DialogKind::Hold(ords) => Effect::Hold {

@@ -247,12 +247,16 @@ async fn perform(
                 match decision {
                     Decision::Quarantine => batch::quarantine(&mut own, batch, &note).await,
                     Decision::Abort => batch::abort(&mut own, batch, Some(&note)).await,
+                    Decision::Release => crate::pipeline::release(&mut own, batch, &note).await,
                 }
             }
             .await;
             let what = match decision {
                 Decision::Quarantine => "batch quarantined: everything kept, production untouched",
                 Decision::Abort => "batch aborted: production untouched",
+                Decision::Release => {
+                    "batch released: judged again against production as it is now; decide again"
+                }
             };
             Action::Decided {
                 what,

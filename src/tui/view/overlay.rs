@@ -190,9 +190,19 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
                 b.summary.batch
             )));
             lines.push(Line::raw(
-                "It can be reopened later with airlock review --batch.",
+                "It can be released later (U here, or airlock release) and decided again.",
             ));
             (" Quarantine the batch ", "Enter quarantines")
+        }
+        (DialogKind::Release, Some(b)) => {
+            lines.push(Line::raw(format!(
+                "Release batch {} from quarantine: it is judged again against",
+                b.summary.batch
+            )));
+            lines.push(Line::raw(
+                "production as it is now and waits for a decision. Nothing is promoted.",
+            ));
+            (" Release from quarantine ", "Enter releases")
         }
         (DialogKind::Abort, Some(b)) => {
             lines.push(Line::raw(format!(

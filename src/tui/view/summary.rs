@@ -71,7 +71,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let decided = match s.state {
         State::Promoted => Some("promoted: the good rows are in production".to_string()),
         State::Aborted => Some("aborted: nothing was promoted, production untouched".to_string()),
-        State::Quarantined => Some("quarantined: set aside with everything kept".to_string()),
+        State::Quarantined => Some(
+            "quarantined: set aside with everything kept (U releases it for a new decision)"
+                .to_string(),
+        ),
         State::Undone => Some("undone: the replaced table is back".to_string()),
         State::LoadFailed | State::PromoteFailed => Some(
             s.error
