@@ -29,6 +29,10 @@ pub struct Plan {
     /// For each numeric column the file feeds, how many rows production has would change by
     /// more than half their value (`validate::drift::against_production`).
     pub moved: BTreeMap<String, i64>,
+    /// How many rows of production had been written (inserted, updated, deleted, by anyone)
+    /// when the plan was made, as the server's statistics count them: a plan is stale once
+    /// the count moved (`review::replan`). `None` for a plan from before it was kept.
+    pub writes: Option<i64>,
     /// Left to the promotion: a headless run, which nobody reviews first, takes the plan its
     /// promotion makes under the lock anyway (an upsert's own counts, a swap's plan check)
     /// instead of joining production beforehand too. Until then the counts are zero and
@@ -77,6 +81,28 @@ pub fn key_join(binding: &Binding, a: &str, b: &str) -> String {
         .join(" AND ")
 }
 
+/// How many rows of `target` (and its partitions) have been written since the server's
+/// statistics began — inserted, updated, deleted, by anyone —, to tell whether production
+/// changed between two moments. The server counts a session's writes when it flushes its
+/// statistics (at the latest some seconds after its transaction).
+pub async fn production_writes(client: &impl GenericClient, target: &Table) -> Result<i64> {
+    Ok(client
+        .query_one(
+            "SELECT coalesce(sum(pg_stat_get_tuples_inserted(relid) \
+                        + pg_stat_get_tuples_updated(relid) \
+                        + pg_stat_get_tuples_deleted(relid)), 0)::bigint \
+             FROM (SELECT $1::oid::regclass AS relid \
+                   UNION SELECT relid FROM pg_partition_tree($1::oid::regclass)) AS tree",
+            &[&target.oid],
+        )
+        .await
+        .map_err(Error::db(format!(
+            "reading the write counts of {}",
+            target.display_name()
+        )))?
+        .get(0))
+}
+
 /// How many rows production has now.
 pub async fn production_rows(client: &impl GenericClient, target: &Table) -> Result<i64> {
     Ok(client
@@ -107,6 +133,7 @@ pub async fn compute(
         ))
     };
     let production_rows = production_rows(client, target).await?;
+    let writes = Some(production_writes(client, target).await?);
     if mode == Mode::Append || binding.key_columns().next().is_none() {
         // Every good row goes in: an append, a swap of a table without a key (every row of
         // production goes), or an empty file that binds no columns.
@@ -123,6 +150,7 @@ pub async fn compute(
             insert,
             delete,
             production_rows,
+            writes,
             ..Plan::default()
         });
     }
@@ -176,6 +204,7 @@ pub async fn compute(
         update: row.get(1),
         unchanged: row.get(2),
         production_rows,
+        writes,
         ..Plan::default()
     };
     for (i, c) in values.iter().enumerate() {

@@ -229,3 +229,59 @@ async fn changes_profile_source_and_hold_back() {
         .expect("profile");
     assert_eq!(profile_after[0], profile[0], "every record counted once");
 }
+
+/// A plan knows its age: opened after production was written, a batch's plan and verdict are
+/// made again and the review says why; `replan` does it on demand; a promoted batch's plan is
+/// history and stays.
+#[tokio::test]
+async fn a_stale_plan_is_made_again_when_the_batch_is_opened() {
+    let db = TestDb::with_catalog().await;
+    let id = db.check_broken().await;
+    let client = db.client().await;
+    let opened = review::open(&client, id).await.expect("open");
+    assert_eq!(opened.notice, None, "a fresh plan stands");
+    let inserts = opened.summary.plan.insert;
+    // Someone else inserts one of the file's new keys; its session flushes its statistics.
+    let other = db.client().await;
+    other
+        .batch_execute("INSERT INTO products VALUES ('SKU-0000101', 'Early', 1.00, 1)")
+        .await
+        .expect("insert");
+    other
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .expect("flush");
+    let loaded = airlock::promote::load(&client, id).await.expect("load");
+    let mut waited = 0;
+    while airlock::plan::production_writes(&client, &loaded.feed.target)
+        .await
+        .expect("writes")
+        == loaded.plan.writes.expect("writes kept")
+    {
+        assert!(waited < 200, "the server never counted the insert");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let opened = review::open(&client, id).await.expect("open again");
+    let notice = opened.notice.expect("a notice");
+    assert!(
+        notice.starts_with(
+            "production changed since the plan was made (1 row write to public.products): plan and verdict made again: "
+        ),
+        "{notice}"
+    );
+    assert_eq!(opened.summary.plan.insert, inserts - 1);
+    // Opened again, the new plan stands.
+    assert_eq!(review::open(&client, id).await.expect("open").notice, None);
+    // On demand, it is made again anyway and says so.
+    let said = review::replan(&client, id, true).await.expect("replan");
+    assert!(said.is_some_and(|s| s.starts_with("plan made again: ")));
+    // A promoted batch's plan is what happened: never made again.
+    airlock::promote::promote(&db.target, id, &airlock::promote::PromoteOptions::default())
+        .await
+        .expect("promote");
+    assert_eq!(
+        review::replan(&client, id, true).await.expect("replan"),
+        None
+    );
+}

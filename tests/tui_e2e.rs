@@ -145,6 +145,63 @@ async fn load_browse_and_approve_in_a_terminal() {
     assert_eq!(note, "approved in the e2e test");
 }
 
+/// Quarantine is no dead end in the terminal either: `Q` sets the batch aside with a note,
+/// `U` releases it with another (judged again), and it can then be approved; the audit log
+/// holds all three decisions in order. At 80×24.
+#[tokio::test]
+async fn quarantine_release_and_approve_in_a_terminal() {
+    let db = TestDb::with_catalog().await;
+    let command = format!(
+        "{} review {} {}; sleep 30",
+        env!("CARGO_BIN_EXE_airlock"),
+        fixture("partner-products.toml").display(),
+        fixture("products-broken.csv").display()
+    );
+    let tmux = Tmux::start("release", 80, 24, &db, &command);
+    tmux.wait_for("REVIEW");
+    tmux.keys(&["Q"]);
+    let dialog = tmux.wait_for("Quarantine the batch");
+    assert!(dialog.contains("It can be released later"), "{dialog}");
+    tmux.keys(&["-l", "prices to confirm"]);
+    tmux.keys(&["Enter"]);
+    let set_aside = tmux.wait_for("U releases it");
+    assert!(set_aside.contains("quarantined: set aside"), "{set_aside}");
+    tmux.keys(&["a"]);
+    tmux.wait_for("nothing to decide");
+    tmux.keys(&["U"]);
+    let dialog = tmux.wait_for("Release from quarantine");
+    assert!(dialog.contains("judged again against"), "{dialog}");
+    tmux.keys(&["-l", "partner confirmed"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("batch released");
+    tmux.keys(&["a"]);
+    tmux.wait_for("Approve and promote");
+    tmux.keys(&["-l", "go"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("PROMOTED");
+    tmux.keys(&["q"]);
+    let decisions: Vec<String> = db
+        .client()
+        .await
+        .query(
+            "SELECT decision || ': ' || note FROM airlock.decisions ORDER BY id",
+            &[],
+        )
+        .await
+        .expect("audit")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            "quarantine: prices to confirm",
+            "release: partner confirmed",
+            "approve: go"
+        ]
+    );
+}
+
 /// A headless check on a terminal draws its progress on stderr, and clears it at the end;
 /// with stderr in a file, or with --quiet, it draws nothing. The file arrives down a pipe
 /// in two halves, so the check is surely running while the screen is read.

@@ -2,10 +2,12 @@
 //! so a million bad rows browse as fast as ten), the rows that would change production, the
 //! column profile; and setting rows aside by hand.
 mod changes;
+mod opened;
 mod profile;
 mod quarantined;
 
 pub use changes::{Change, ChangedRow, changes_page, hold_back};
+pub use opened::{OpenedBatch, open, replan};
 pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};
 pub use quarantined::{
     Filter, QuarantinedRow, RowIssueView, find_text, jump_to_line, quarantined_page, source_text,

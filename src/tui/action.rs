@@ -11,13 +11,7 @@ use crate::report::Summary;
 use crate::review::{ChangedRow, ColumnProfile, Filter, PageFrom, QuarantinedRow};
 
 /// A batch as the review screens show it.
-#[derive(Debug, Clone)]
-pub struct BatchData {
-    pub summary: Summary,
-    pub header: Vec<String>,
-    /// (target column, source field index) for every column the file feeds.
-    pub columns: Vec<(String, usize)>,
-}
+pub use crate::review::OpenedBatch as BatchData;
 
 /// Where the cursor goes when a page arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +36,8 @@ pub enum Action {
     },
     Checked(Result<i64, String>),
     Batch(Result<Box<BatchData>, String>),
+    /// The plan was made again (what was done), or why not.
+    Replanned(Result<Option<String>, String>),
     Profile(Result<Vec<ColumnProfile>, String>),
     Quarantined {
         from: PageFrom,
@@ -85,6 +81,8 @@ pub enum Effect {
     },
     CancelCheck,
     LoadBatch(i64),
+    /// Make the batch's plan again against production now.
+    Replan(i64),
     LoadProfile {
         batch: i64,
         header: Vec<String>,

@@ -220,7 +220,18 @@ impl App {
                 self.say(StatusKind::Error, e);
                 self.start_list()
             }
+            Action::Replanned(result) => {
+                match result {
+                    Ok(Some(said)) => self.say(StatusKind::Info, said),
+                    Ok(None) => self.say(StatusKind::Info, "the plan stands"),
+                    Err(e) => self.say(StatusKind::Error, e),
+                }
+                self.batch_id().map(Effect::LoadBatch).into_iter().collect()
+            }
             Action::Batch(Ok(data)) => {
+                if let Some(notice) = &data.notice {
+                    self.say(StatusKind::Info, notice.clone());
+                }
                 let id = data.summary.batch;
                 let reopened = self.batch_id() == Some(id);
                 self.batch = Some(*data);
@@ -521,6 +532,27 @@ impl App {
             Act::Approve => self.open_dialog(DialogKind::Approve),
             Act::Quarantine => self.open_dialog(DialogKind::Quarantine),
             Act::Release => self.open_dialog(DialogKind::Release),
+            Act::Replan => match self
+                .batch
+                .as_ref()
+                .map(|b| (b.summary.batch, b.summary.state))
+            {
+                Some((id, state)) if state.approvable() => {
+                    self.say(
+                        StatusKind::Info,
+                        "making the plan again against production…",
+                    );
+                    vec![Effect::Replan(id)]
+                }
+                Some((id, state)) => {
+                    self.say(
+                        StatusKind::Info,
+                        format!("batch {id} is {state}: its plan is history"),
+                    );
+                    Vec::new()
+                }
+                None => Vec::new(),
+            },
             Act::Abort => self.open_dialog(DialogKind::Abort),
             Act::Mark => {
                 if self.changes.current().is_some_and(|r| r.deleted) {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tokio::sync::{Mutex, mpsc::UnboundedSender};
 use tokio_postgres::Client;
 
-use super::action::{Action, BatchData, Decision, Effect};
+use super::action::{Action, Decision, Effect};
 use crate::batch;
 use crate::db::{self, ConnectTarget};
 use crate::error::Error;
@@ -94,46 +94,6 @@ async fn loaded_batch(
     Ok(l)
 }
 
-/// The batch as the review shows it. One a headless run left before its promotion made the
-/// plan (the promotion was blocked, or failed) gets its plan first: the reviewer decides on it.
-async fn reviewed_batch(client: &Client, id: i64) -> Result<BatchData, Error> {
-    let data = batch_data(client, id).await?;
-    if !(data.summary.plan.by_promotion && data.summary.state.approvable()) {
-        return Ok(data);
-    }
-    let b = promote::load(client, id).await?;
-    pipeline::complete_plan(client, &b).await?;
-    batch_data(client, id).await
-}
-
-async fn batch_data(client: &Client, id: i64) -> Result<BatchData, Error> {
-    let mut summary = report::load(client, id).await?;
-    report::count_keys_since(client, &mut summary).await;
-    let row = client
-        .query_one(
-            "SELECT header, coalesce(target_definition, '[]') FROM airlock.batches WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(Error::db(format!("reading batch {id}")))?;
-    let header: Vec<String> = serde_json::from_value(row.get(0)).unwrap_or_default();
-    let definition: Vec<serde_json::Value> = serde_json::from_value(row.get(1)).unwrap_or_default();
-    let columns = definition
-        .iter()
-        .filter_map(|d| {
-            Some((
-                d.get(0)?.as_str()?.to_string(),
-                d.get(4)?.as_u64()? as usize,
-            ))
-        })
-        .collect();
-    Ok(BatchData {
-        summary,
-        header,
-        columns,
-    })
-}
-
 async fn perform(
     effect: Effect,
     target: &ConnectTarget,
@@ -159,7 +119,11 @@ async fn perform(
             // may only read, or a batch whose staging was dropped, goes on without them).
             let _ =
                 crate::stage::index_for_browsing(client, &crate::stage::StageNames::new(id)).await;
-            Action::Batch(reviewed_batch(client, id).await.map(Box::new).map_err(text))
+            Action::Batch(review::open(client, id).await.map(Box::new).map_err(text))
+        }
+        Effect::Replan(id) => {
+            cache.lock().await.remove(&id);
+            Action::Replanned(review::replan(client, id, true).await.map_err(text))
         }
         Effect::LoadProfile { batch, header } => Action::Profile(
             review::column_profile(client, batch, &header)

@@ -116,6 +116,7 @@ pub fn summary(verdict: &str) -> Summary {
                 ("category_id".into(), 0),
             ]),
             moved: BTreeMap::from([("price".into(), 6), ("category_id".into(), 0)]),
+            writes: Some(1234),
             by_promotion: false,
         },
         file: FileFacts {
@@ -160,6 +161,7 @@ pub fn batch(verdict: &str) -> BatchData {
             ("price".into(), 2),
             ("category_id".into(), 3),
         ],
+        notice: None,
     }
 }
 

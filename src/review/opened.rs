@@ -1,0 +1,94 @@
+//! A batch as the review opens it: its summary, its header and the columns the file feeds —
+//! with a plan that is current. A plan a headless run left to the promotion is made first;
+//! a plan made before production changed (another batch promoted, someone else's writes) is
+//! made again, with the verdict, and the review says so: nobody decides on a stale plan.
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+use crate::report::{self, Summary};
+
+/// What the review shows of a batch.
+#[derive(Debug, Clone)]
+pub struct OpenedBatch {
+    pub summary: Summary,
+    pub header: Vec<String>,
+    /// (target column, source field index) for every column the file feeds.
+    pub columns: Vec<(String, usize)>,
+    /// What opening it did that the reviewer should know (the plan was made again).
+    pub notice: Option<String>,
+}
+
+/// Opens batch `id` for review: its plan made or made again first when it has to be.
+pub async fn open(client: &Client, id: i64) -> Result<OpenedBatch> {
+    let notice = replan(client, id, false).await?;
+    let mut opened = facts(client, id).await?;
+    opened.notice = notice;
+    Ok(opened)
+}
+
+/// Makes the plan of a batch awaiting a decision again when it has to be — a headless run
+/// left it to the promotion, production was written since it was made, or `force` — and
+/// judges the batch again on it. Returns what was done, for a person; `None` when the plan
+/// stood.
+pub async fn replan(client: &Client, id: i64, force: bool) -> Result<Option<String>> {
+    let summary = report::load(client, id).await?;
+    if !summary.state.approvable() {
+        return Ok(None);
+    }
+    let b = crate::promote::load(client, id).await?;
+    if b.plan.by_promotion && !force {
+        crate::pipeline::complete_plan(client, &b).await?;
+        return Ok(None);
+    }
+    let now = crate::plan::production_writes(client, &b.feed.target).await?;
+    let moved = match b.plan.writes {
+        Some(then) => now - then,
+        // A plan from before writes were counted: only `force` makes it again.
+        None => 0,
+    };
+    if moved == 0 && !force {
+        return Ok(None);
+    }
+    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await?;
+    let after = report::load(client, id).await?;
+    let (plan, _) = after.plan.describe(&after.mode, false);
+    Ok(Some(match moved {
+        0 => format!("plan made again: {plan}"),
+        n => format!(
+            "production changed since the plan was made ({} to {}): plan and verdict made again: {plan}",
+            crate::format::count(n, "row write"),
+            after.target
+        ),
+    }))
+}
+
+/// The summary, header and fed columns of batch `id`, as they are.
+async fn facts(client: &Client, id: i64) -> Result<OpenedBatch> {
+    let mut summary = report::load(client, id).await?;
+    report::count_keys_since(client, &mut summary).await;
+    let row = client
+        .query_one(
+            "SELECT header, coalesce(target_definition, '[]') FROM airlock.batches WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db(format!("reading batch {id}")))?;
+    let header: Vec<String> = serde_json::from_value(row.get(0)).unwrap_or_default();
+    let definition: Vec<serde_json::Value> = serde_json::from_value(row.get(1)).unwrap_or_default();
+    // Each entry of the definition: [target, type, not null, key, source index].
+    let columns = definition
+        .iter()
+        .filter_map(|d| {
+            Some((
+                d.get(0)?.as_str()?.to_string(),
+                d.get(4)?.as_u64()? as usize,
+            ))
+        })
+        .collect();
+    Ok(OpenedBatch {
+        summary,
+        header,
+        columns,
+        notice: None,
+    })
+}
