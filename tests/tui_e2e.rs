@@ -81,15 +81,20 @@ impl Drop for Tmux {
     }
 }
 
-#[tokio::test]
-async fn load_browse_and_approve_in_a_terminal() {
-    let db = TestDb::with_catalog().await;
-    let command = format!(
+/// The review of the case study's broken file, the pane kept open a while after it ends.
+fn review_broken() -> String {
+    format!(
         "{} review {} {}; sleep 30",
         env!("CARGO_BIN_EXE_airlock"),
         fixture("partner-products.toml").display(),
         fixture("products-broken.csv").display()
-    );
+    )
+}
+
+#[tokio::test]
+async fn load_browse_and_approve_in_a_terminal() {
+    let db = TestDb::with_catalog().await;
+    let command = review_broken();
     let tmux = Tmux::start("e2e", 100, 30, &db, &command);
 
     let summary = tmux.wait_for("REVIEW");
@@ -151,12 +156,7 @@ async fn load_browse_and_approve_in_a_terminal() {
 #[tokio::test]
 async fn quarantine_release_and_approve_in_a_terminal() {
     let db = TestDb::with_catalog().await;
-    let command = format!(
-        "{} review {} {}; sleep 30",
-        env!("CARGO_BIN_EXE_airlock"),
-        fixture("partner-products.toml").display(),
-        fixture("products-broken.csv").display()
-    );
+    let command = review_broken();
     let tmux = Tmux::start("release", 80, 24, &db, &command);
     tmux.wait_for("REVIEW");
     tmux.keys(&["Q"]);
