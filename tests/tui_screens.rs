@@ -95,6 +95,16 @@ fn batches() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
+/// With room, feed, target and file show whole: nothing is cut that fits.
+#[test]
+fn batches_wide() {
+    let mut app = fixture::app("review", View::Batches);
+    app.batch = None;
+    let screen = render(&app, 200, 12);
+    assert!(!screen.contains('…'), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
 #[test]
 fn loading() {
     let mut app = App::new(airlock::tui::theme::Theme { color: false }, View::Batches);
