@@ -95,6 +95,22 @@ fn batches() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
+/// A load stopped with Esc: no plan pretends to exist, and the screen says how to go on.
+#[test]
+fn interrupted_load() {
+    let mut app = fixture::app("review", View::Summary);
+    if let Some(b) = app.batch.as_mut() {
+        b.summary.state = airlock::batch::State::LoadFailed;
+        b.summary.verdict = None;
+        b.summary.error = Some("batch 7 stopped while loading; production untouched".into());
+        b.summary.checks.clear();
+        b.summary.breaches.clear();
+    }
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains("0 insert"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
 /// With room, feed, target and file show whole: nothing is cut that fits.
 #[test]
 fn batches_wide() {

@@ -209,15 +209,43 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         ],
     )
     .header(Row::new(["check", "column", "rows", "line", "first example"]).style(t.title()))
-    .block(Block::new().borders(Borders::TOP).title(if empty {
-        " Checks: nothing to report "
-    } else {
-        " Checks (Enter: browse those rows) "
-    }))
+    .block(
+        Block::new()
+            .borders(Borders::TOP)
+            .title(if s.state == State::LoadFailed && empty {
+                " Checks: none finished (the load did not) "
+            } else if empty {
+                " Checks: nothing to report "
+            } else {
+                " Checks (Enter: browse those rows) "
+            }),
+    )
     .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected((!empty).then_some(app.summary_cursor));
     frame.render_stateful_widget(table, checks, &mut state);
 
+    if s.state == State::LoadFailed {
+        // No plan was made: say what the batch keeps and how to go on.
+        let lines = vec![
+            Line::from(vec![
+                Span::styled(" Plan ", t.title()),
+                Span::raw(" none: the load did not finish, so nothing can be promoted"),
+            ]),
+            Line::styled(
+                super::cell(
+                    &format!(
+                        "       R checks the file again · airlock drop {} --yes frees its staging",
+                        s.batch
+                    ),
+                    plan.width as usize,
+                ),
+                t.dim(),
+            ),
+        ];
+        frame.render_widget(Paragraph::new(lines), plan);
+        draw_profile(app, frame, profile);
+        return;
+    }
     let p = &s.plan;
     let (counts, basis) = p.describe(&s.mode, s.promoted());
     let plan_spans = vec![
