@@ -106,6 +106,22 @@ pub fn fit(s: &str, max: usize) -> String {
     crate::validate::clip(&shown, max.saturating_sub(1))
 }
 
+/// A message cut to `max` characters the way it reads best: a message whose last part, after
+/// `; `, says what to do (`…; set encoding = "windows-1252"`) keeps that part whole and cuts
+/// the description before it. Cut with an ellipsis, like [`fit`].
+pub fn fit_message(message: &str, max: usize) -> String {
+    if message.chars().count() <= max {
+        return fit(message, max);
+    }
+    if let Some((head, hint)) = message.rsplit_once("; ") {
+        let hint_len = hint.chars().count();
+        if hint_len + 12 <= max {
+            return format!("{}; {hint}", fit(head, max - hint_len - 2));
+        }
+    }
+    fit(message, max)
+}
+
 /// A count and its noun, one way everywhere: `1 row`, `966,198 rows`.
 pub fn count(n: i64, noun: &str) -> String {
     match n {
@@ -151,6 +167,17 @@ pub fn load_phase(bytes: u64, total: u64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_keeps_what_to_do_when_cut() {
+        let m = "'Caf\\xE9' invalid UTF-8 at byte 3 of the field (the record starts at byte offset 24 of the file); set encoding = \"windows-1252\"";
+        let cut = fit_message(m, 60);
+        assert_eq!(cut.chars().count(), 60, "{cut}");
+        assert!(cut.ends_with("…; set encoding = \"windows-1252\""), "{cut}");
+        assert_eq!(fit_message("short; fix", 60), "short; fix");
+        // A hint too long to keep: the message is cut as any other.
+        assert!(fit_message(m, 20).ends_with('…'));
+    }
 
     #[test]
     fn formats() {

@@ -460,7 +460,7 @@ pub fn render_for(s: &Summary, airlock: &str) -> String {
                 thousands(c.rows),
                 c.example.place(),
                 value,
-                crate::validate::clip(&c.example.message, 90),
+                crate::format::fit_message(&c.example.message, 90),
                 if c.severity == "error" {
                     ""
                 } else if c.severity == "warning" {

@@ -95,7 +95,8 @@ async fn invalid_utf8_and_nul_bytes_quarantine_the_row_without_mojibake() {
         enc[0]
     );
     assert!(enc[0].contains("byte offset 24"), "{}", enc[0]);
-    // Staging holds no mojibake: the undecodable field is NULL, the raw record escaped.
+    // Staging holds no mojibake: the undecodable field and the raw record are escaped, so
+    // the review shows what the file holds, never an empty value.
     let client = db.client().await;
     let raw = client
         .query(
@@ -104,7 +105,25 @@ async fn invalid_utf8_and_nul_bytes_quarantine_the_row_without_mojibake() {
         )
         .await
         .expect("raw");
-    assert_eq!(raw[0].get::<_, Option<String>>(0), None);
+    assert_eq!(
+        raw[0].get::<_, Option<String>>(0).as_deref(),
+        Some("caf\\xE9")
+    );
+    assert_eq!(
+        raw[1].get::<_, Option<String>>(0).as_deref(),
+        Some("nul\\x00here")
+    );
+    let page = airlock::review::quarantined_page(
+        &client,
+        id,
+        4,
+        &airlock::review::Filter::default(),
+        airlock::review::PageFrom::Start,
+        10,
+    )
+    .await
+    .expect("page");
+    assert_eq!(page[0].fields[1].as_deref(), Some("caf\\xE9"));
     assert_eq!(
         raw[0].get::<_, Option<String>>(1).as_deref(),
         Some("SKU-0000201,caf\\xE9,1.00,Tools")

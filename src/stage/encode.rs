@@ -421,7 +421,16 @@ pub(super) fn encode_records(
         }
         issue_spill.flush_if_full()?;
         if !source_here {
-            stage_row(&mut enc, &record, &pos, broken, &fields, &reader);
+            let undecodable: Vec<bool> =
+                decoded.iter().map(|d| matches!(d, Some(Err(_)))).collect();
+            stage_row(
+                &mut enc,
+                &record,
+                &pos,
+                broken,
+                (&fields, &undecodable),
+                &reader,
+            );
             // The staging row's parsed columns, after its fields (see `create_tables`).
             write_parsed(&mut enc, &parsed_sources, &values);
             enc.end_row();
@@ -472,12 +481,14 @@ fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
 /// Stages a row that does not go to the typed rows only: its position, the raw record when
 /// its fields cannot be told apart, and its fields as text. The caller ends the row, after
 /// the parsed columns.
+/// A field the encoding could not decode is staged as its bytes, escaped (`Caf\xE9`), so the
+/// review shows what the file holds rather than an empty value.
 fn stage_row(
     enc: &mut CopyEncoder,
     record: &ByteRecord,
     pos: &source::RecordPosition,
     broken: bool,
-    fields: &[FieldValue<'_>],
+    (fields, undecodable): (&[FieldValue<'_>], &[bool]),
     reader: &SourceReader,
 ) {
     enc.int(pos.line);
@@ -491,7 +502,15 @@ fn stage_row(
     } else {
         enc.field(None);
     }
-    write_fields(enc, fields);
+    for (i, f) in fields.iter().enumerate() {
+        match (f, record.get(i)) {
+            (FieldValue::Unusable, Some(bytes)) if undecodable.get(i) == Some(&true) => {
+                enc.field(Some(&source::escape_bytes(bytes)));
+            }
+            (FieldValue::Text(t), _) => enc.field(Some(t)),
+            (FieldValue::Null | FieldValue::Unusable, _) => enc.field(None),
+        }
+    }
 }
 
 /// Each parsing rule's result for its field; empty when no column has rules.
@@ -543,16 +562,6 @@ impl Conversions {
                 from: crate::validate::clip(before, 60),
                 to: crate::validate::clip(after, 60),
             }),
-        }
-    }
-}
-
-/// A record's fields as text; a null marker or an unusable field is NULL.
-fn write_fields(enc: &mut CopyEncoder, fields: &[FieldValue<'_>]) {
-    for f in fields {
-        match f {
-            FieldValue::Text(t) => enc.field(Some(t)),
-            FieldValue::Null | FieldValue::Unusable => enc.field(None),
         }
     }
 }

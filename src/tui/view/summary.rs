@@ -171,6 +171,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
     frame.render_widget(Paragraph::new(lines), banner);
 
+    // `part-002.csv:40` in a batch of several files.
+    let line_width = s
+        .checks
+        .iter()
+        .map(|c| c.example.place().chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 24) as u16;
+    // The example's column: what is left of the row; a message cut there keeps its fix.
+    let example_width =
+        (checks.width as usize).saturating_sub(17 + 12 + 8 + line_width as usize + 4);
     let rows: Vec<Row> = s
         .checks
         .iter()
@@ -184,20 +195,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(c.column.clone().unwrap_or_else(|| "–".into())),
                 Cell::from(thousands(c.rows)),
                 Cell::from(cell(&c.example.place(), 24)),
-                Cell::from(cell(&c.example.message, 200)),
+                Cell::from(crate::format::fit_message(
+                    &c.example.message,
+                    example_width,
+                )),
             ])
             .style(style)
         })
         .collect();
     let empty = rows.is_empty();
-    // `part-002.csv:40` in a batch of several files.
-    let line_width = s
-        .checks
-        .iter()
-        .map(|c| c.example.place().chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(6, 24) as u16;
     let table = Table::new(
         rows,
         [
