@@ -96,6 +96,9 @@ pub struct Summary {
     pub applied: Option<serde_json::Value>,
     /// The table a swap replaced, kept for `undo`.
     pub previous_table: Option<String>,
+    /// Each source column's profile as the file was read (empty for a batch read before
+    /// profiles were kept).
+    pub profile: Vec<crate::profile::ColumnProfile>,
     /// This batch against the feed's last promoted one, when there is one.
     pub since_last: Option<crate::batch::history::SinceLast>,
     /// What `undo` would use, for a person, while the batch can be undone: the table a swap
@@ -231,7 +234,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
                     applied, previous_table, timings, spec_path, \
                     to_char(staging_lost_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'), \
                     compression, text_size, conversions, format, parts, \
-                    state = 'promoted' AND undo IS NOT NULL \
+                    state = 'promoted' AND undo IS NOT NULL, profile \
              FROM airlock.batches WHERE id = $1",
             &[&id],
         )
@@ -302,6 +305,10 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
         applied: r.get(23),
         previous_table: r.get(24),
         since_last: None,
+        profile: r
+            .get::<_, Option<serde_json::Value>>(34)
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default(),
         kept_for_undo: match (r.get::<_, Option<String>>(24), r.get::<_, bool>(33)) {
             (Some(previous), _) => Some(format!("{previous} (the table its swap replaced)")),
             (None, true) if r.get::<_, String>(3) == "append" => {

@@ -475,6 +475,14 @@ async fn show_compares_a_batch_with_the_last_promoted_one() {
         "{since}"
     );
     assert_eq!(since["drift"], serde_json::json!([]));
+    // The column profile kept while reading is in the JSON, every column of it.
+    let names: Vec<&str> = shown["profile"]
+        .as_array()
+        .expect("profile")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["sku", "name", "price", "category"]);
     let human = String::from_utf8_lossy(&airlock(&db, &["show", &id]).stdout).into_owned();
     assert!(
         human.contains("\nSince batch 1 (the feed's last promoted, ")

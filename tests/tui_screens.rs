@@ -27,6 +27,40 @@ fn summary() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
+/// A 30-column table: at 200×50 the checks take their rows and the columns the rest, no
+/// blank band between them; at 80×24 the columns say how many of the 30 they show.
+#[test]
+fn summary_of_a_wide_table() {
+    for (width, height) in [(200, 50), (80, 24)] {
+        let mut app = fixture::app("review", View::Summary);
+        app.update(Action::Resize { width, height });
+        let mut columns = fixture::profile();
+        for i in 0..26 {
+            let mut c = columns[2].clone();
+            c.name = format!("attribute_{i:02}");
+            columns.push(c);
+        }
+        app.profile = Some(columns);
+        let screen = render(&app, width, height);
+        // The plan follows the checks straight away: no blank band between them.
+        let lines: Vec<&str> = screen.lines().collect();
+        let plan = lines
+            .iter()
+            .position(|l| l.contains(" Plan "))
+            .expect("a plan line");
+        assert!(
+            !lines[plan - 1]
+                .trim_matches(|c| c == '"' || c == ' ')
+                .is_empty(),
+            "{screen}"
+        );
+        if height == 24 {
+            assert!(screen.contains(" Columns 8 of 30 ("), "{screen}");
+        }
+        insta::assert_snapshot!(format!("summary_of_a_wide_table_{width}x{height}"), screen);
+    }
+}
+
 #[test]
 fn summary_abort_wide() {
     let mut app = fixture::app("abort", View::Summary);

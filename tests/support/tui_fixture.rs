@@ -140,6 +140,7 @@ pub fn summary(verdict: &str) -> Summary {
         previous_table: None,
         kept_for_undo: None,
         since_last: None,
+        profile: Vec::new(),
         timings: None,
         staging_lost_at: None,
         conversions: Vec::new(),

@@ -29,12 +29,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         + u16::from(!s.conversions.is_empty())
         + u16::from(s.since_last.is_some());
     let profile_rows = app.profile.as_ref().map_or(1, |p| p.len() as u16);
+    let (checks_height, profile_height) = split_heights(
+        area.height.saturating_sub(1 + banner_lines + 2),
+        s.checks.len() as u16 + 2,
+        profile_rows + 2,
+    );
     let [facts, banner, checks, plan, profile] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_lines),
-        Constraint::Min(4),
+        Constraint::Length(checks_height),
         Constraint::Length(2),
-        Constraint::Length((profile_rows + 2).min(area.height / 3).max(3)),
+        Constraint::Length(profile_height),
     ])
     .areas(area);
 
@@ -278,6 +283,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     draw_profile(app, frame, profile);
 }
 
+/// The heights of the checks and the column profile in `room` lines, each wanting its rows
+/// and borders: both whole when they fit (the profile takes what is left); otherwise the
+/// profile keeps at least half and the checks, which scroll with their cursor, the rest.
+fn split_heights(room: u16, checks: u16, profile: u16) -> (u16, u16) {
+    let checks = checks.max(3);
+    if checks + profile <= room {
+        return (checks, room - checks);
+    }
+    let profile = profile.min(room / 2).max(room.saturating_sub(checks));
+    let checks = room.saturating_sub(profile);
+    (checks, profile)
+}
+
 /// A percentage that never rounds a few values away: `<1%`, `>99%`.
 fn share(part: i64, whole: i64) -> String {
     let p = pct(part, whole);
@@ -308,6 +326,23 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         " Columns "
     };
+    let shown = area.height.saturating_sub(2) as usize;
+    let title = match app.profile.as_ref().map_or(0, Vec::len) {
+        n if n > shown => format!(
+            " Columns {shown} of {n} (a taller terminal shows all; airlock show ID --json has every one){} ",
+            if flagged {
+                " · ⚠ a few values unlike the rest"
+            } else {
+                ""
+            }
+        ),
+        _ => title.to_string(),
+    };
+    // Cut to the screen with an ellipsis, never silently.
+    let title = format!(
+        "{} ",
+        cell(title.trim_end(), (area.width as usize).saturating_sub(2))
+    );
     let block = Block::new().borders(Borders::TOP).title(title);
     let Some(profile) = &app.profile else {
         frame.render_widget(Paragraph::new(" profiling…").block(block), area);
