@@ -105,6 +105,68 @@ async fn search_finds_fields_and_messages_forward_and_back() {
         .await
         .expect("find");
     assert_eq!(line_of(hit), Some(113), "in the issue messages");
+
+    // The reviewer's search: each hit says where it is among all of them, and past the last
+    // one it starts from the top again (and from the bottom, backwards).
+    let hit = review::search(&client, id, 4, &all, "n/a", 0, true)
+        .await
+        .expect("search")
+        .expect("a hit");
+    assert_eq!(
+        (line_of(Some(hit.ord)), hit.note.as_str()),
+        (Some(23), "match 1 of 2")
+    );
+    let hit = review::search(&client, id, 4, &all, "n/a", 46, true)
+        .await
+        .expect("search")
+        .expect("wraps");
+    assert_eq!(
+        (line_of(Some(hit.ord)), hit.note.as_str()),
+        (Some(23), "match 1 of 2 (from the top again)")
+    );
+    let hit = review::search(&client, id, 4, &all, "n/a", 21, false)
+        .await
+        .expect("search")
+        .expect("wraps");
+    assert_eq!(
+        (line_of(Some(hit.ord)), hit.note.as_str()),
+        (Some(48), "match 2 of 2 (from the bottom again)")
+    );
+    // A trailing space is part of what is searched.
+    let spaced = review::search(&client, id, 4, &all, "trimmer ", 0, true)
+        .await
+        .expect("search");
+    assert_eq!(spaced, None, "'Hedge trimmer' is followed by no space");
+    assert!(
+        review::search(&client, id, 4, &all, "nowhere at all", 0, true)
+            .await
+            .expect("search")
+            .is_none()
+    );
+
+    // A jump lands on the line, or says which it landed on instead.
+    let at = |line| review::go_to_line(&client, id, &all, None, line);
+    let hit = at(23).await.expect("jump").expect("a row");
+    assert_eq!(
+        (line_of(Some(hit.ord)), hit.note.as_str()),
+        (Some(23), "line 23")
+    );
+    let hit = at(100).await.expect("jump").expect("a row");
+    assert_eq!(
+        (line_of(Some(hit.ord)), hit.note.as_str()),
+        (
+            Some(103),
+            "no quarantined row on line 100; the next is line 103"
+        )
+    );
+    let hit = at(400).await.expect("jump").expect("a row");
+    assert_eq!(
+        (line_of(Some(hit.ord)), hit.note.as_str()),
+        (
+            Some(133),
+            "no quarantined row at or after line 400; the last is line 133"
+        )
+    );
 }
 
 #[tokio::test]

@@ -150,7 +150,15 @@ fn search_and_jump_go_through_the_database() {
         }]
     );
     assert!(app.overlay.is_none());
-    app.update(Action::Found(Ok(Some(21))));
+    app.update(Action::Found(Ok(Some(airlock::review::Hit {
+        ord: 21,
+        note: "match 2 of 3".into(),
+    }))));
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, said)| said == "match 2 of 3")
+    );
     let effects = key(&mut app, KeyCode::Char('n'));
     assert!(matches!(
         effects[..],

@@ -10,7 +10,8 @@ pub use changes::{Change, ChangedRow, changes_page, hold_back};
 pub use opened::{OpenedBatch, open, replan};
 pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};
 pub use quarantined::{
-    Filter, QuarantinedRow, RowIssueView, find_text, jump_to_line, quarantined_page, source_text,
+    Filter, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
+    quarantined_page, search, source_text,
 };
 
 /// Where a page starts: keyset positions by record ordinal.

@@ -204,22 +204,46 @@ pub async fn find_text(
     from_ord: i64,
     forward: bool,
 ) -> Result<Option<i64>> {
+    let (cmp, agg) = if forward { (">", "min") } else { ("<", "max") };
+    let select = format!("{agg}(s.\"_ord\")");
+    let cond = format!("s.\"_ord\" {cmp} $1");
+    Ok(search_query(
+        client, batch, fields, filter, text, from_ord, &select, &cond,
+    )
+    .await?
+    .get(0))
+}
+
+/// `SELECT {select} FROM` the quarantined rows (matching `filter`) that contain `text` and
+/// meet `cond` (over `s."_ord"` and `$1`, which is `bound`).
+#[allow(clippy::too_many_arguments)]
+async fn search_query(
+    client: &impl GenericClient,
+    batch: i64,
+    fields: usize,
+    filter: &Filter,
+    text: &str,
+    bound: i64,
+    select: &str,
+    cond: &str,
+) -> Result<tokio_postgres::Row> {
     let names = StageNames::new(batch);
     let field_list: Vec<String> = (0..fields)
         .map(|i| format!("s.{}", stage_field(i)))
         .collect();
+    // Fields are joined by a unit separator, not a space: a query's trailing space only
+    // matches a value that has one (`'toys '`).
     let haystack = if field_list.is_empty() {
         "coalesce(s.\"_raw\", '')".to_string()
     } else {
-        format!("concat_ws(' ', s.\"_raw\", {})", field_list.join(", "))
+        format!("concat_ws(E'\\x1f', s.\"_raw\", {})", field_list.join(", "))
     };
-    let (cmp, agg) = if forward { (">", "min") } else { ("<", "max") };
     let sql = format!(
-        "SELECT {agg}(s.\"_ord\") FROM {raw} s \
-         WHERE s.\"_ord\" {cmp} $1 AND s.\"_ord\" IN ({ords}) \
+        "SELECT {select} FROM {raw} s \
+         WHERE {cond} AND s.\"_ord\" IN ({ords}) \
            AND (strpos(lower({haystack}), lower($TEXT)) > 0 \
                 OR EXISTS (SELECT 1 FROM {issues} m WHERE m.ord = s.\"_ord\" \
-                           AND strpos(lower(m.message || ' ' || coalesce(m.value, '')), lower($TEXT)) > 0))",
+                           AND strpos(lower(m.message || E'\\x1f' || coalesce(m.value, '')), lower($TEXT)) > 0))",
         raw = names.raw,
         issues = names.issues,
         ords = ords_sql(&names, filter),
@@ -227,16 +251,132 @@ pub async fn find_text(
     let extra = filter_params(filter);
     let text_param = format!("${}", 2 + extra.len());
     let sql = sql.replace("$TEXT", &text_param);
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&from_ord];
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&bound];
     for p in &extra {
         params.push(p);
     }
     params.push(&text);
-    Ok(client
+    client
         .query_one(&sql, &params)
         .await
-        .map_err(Error::db("searching the quarantined rows"))?
-        .get(0))
+        .map_err(Error::db("searching the quarantined rows"))
+}
+
+/// Where a search or a jump landed, and what the reviewer should know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub ord: i64,
+    /// `match 3 of 41`, `wrapped to the first match`, `no quarantined row on line 100; the
+    /// next is line 103`.
+    pub note: String,
+}
+
+/// The next (or previous) match of `text` after the row `from_ord`, wrapping around the end
+/// (or the start), with its rank among all matches.
+#[allow(clippy::too_many_arguments)]
+pub async fn search(
+    client: &impl GenericClient,
+    batch: i64,
+    fields: usize,
+    filter: &Filter,
+    text: &str,
+    from_ord: i64,
+    forward: bool,
+) -> Result<Option<Hit>> {
+    let find = |from| find_text(client, batch, fields, filter, text, from, forward);
+    let (ord, wrapped) = match find(from_ord).await? {
+        Some(ord) => (ord, false),
+        None => match find(if forward { i64::MIN } else { i64::MAX }).await? {
+            Some(ord) => (ord, true),
+            None => return Ok(None),
+        },
+    };
+    let counts = search_query(
+        client,
+        batch,
+        fields,
+        filter,
+        text,
+        ord,
+        "count(*) FILTER (WHERE s.\"_ord\" <= $1), count(*)",
+        "true",
+    )
+    .await?;
+    let (rank, total): (i64, i64) = (counts.get(0), counts.get(1));
+    let mut note = format!(
+        "match {} of {}",
+        crate::format::thousands(rank),
+        crate::format::thousands(total)
+    );
+    if wrapped {
+        note.push_str(match forward {
+            true => " (from the top again)",
+            false => " (from the bottom again)",
+        });
+    }
+    Ok(Some(Hit { ord, note }))
+}
+
+/// The quarantined row at file line `line`, or the nearest: the next after it, else the last
+/// before it — saying so when it is not on that line.
+pub async fn go_to_line(
+    client: &impl GenericClient,
+    batch: i64,
+    filter: &Filter,
+    file: Option<&str>,
+    line: i64,
+) -> Result<Option<Hit>> {
+    let names = StageNames::new(batch);
+    let asked = match file {
+        Some(f) => format!("{}:{line}", crate::format::visible(f, false)),
+        None => line.to_string(),
+    };
+    let raw = &names.raw;
+    let place = |ord: i64| async move {
+        client
+            .query_one(
+                &format!(
+                    "SELECT airlock.place($1, s.\"_line\"), s.\"_line\" FROM {raw} s WHERE s.\"_ord\" = $2"
+                ),
+                &[&batch, &ord],
+            )
+            .await
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+            .map_err(Error::db("finding a line"))
+    };
+    if let Some(ord) = jump_to_line(client, batch, filter, file, line).await? {
+        let (at, _) = place(ord).await?;
+        let note = match at == asked || at == line.to_string() {
+            true => format!("line {at}"),
+            false => format!("no quarantined row on line {asked}; the next is line {at}"),
+        };
+        return Ok(Some(Hit { ord, note }));
+    }
+    // None at or after it: every row is before it, and the last is the nearest.
+    let last: Option<i64> = {
+        let sql = format!(
+            "SELECT max(s.\"_ord\") FROM {raw} s WHERE s.\"_ord\" < $1 AND s.\"_ord\" IN ({ords})",
+            ords = ords_sql(&names, filter),
+        );
+        let extra = filter_params(filter);
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&i64::MAX];
+        for p in &extra {
+            params.push(p);
+        }
+        client
+            .query_one(&sql, &params)
+            .await
+            .map_err(Error::db("finding a line"))?
+            .get(0)
+    };
+    let Some(ord) = last else {
+        return Ok(None);
+    };
+    let (at, _) = place(ord).await?;
+    Ok(Some(Hit {
+        ord,
+        note: format!("no quarantined row at or after line {asked}; the last is line {at}"),
+    }))
 }
 
 /// The record exactly as the file has it, read back from the file at the byte offset

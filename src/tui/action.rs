@@ -49,7 +49,9 @@ pub enum Action {
         land: Land,
         rows: Result<Vec<ChangedRow>, String>,
     },
-    Found(Result<Option<i64>, String>),
+    Found(Result<Option<crate::review::Hit>, String>),
+    /// Where a jump to a file line landed (`None`: no quarantined row at all).
+    Jumped(Result<Option<crate::review::Hit>, String>),
     Promoted(Result<(Applied, Box<Summary>), String>),
     Decided {
         what: &'static str,

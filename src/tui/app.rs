@@ -282,15 +282,27 @@ impl App {
                 }
                 Vec::new()
             }
-            Action::Found(Ok(Some(ord))) => {
+            Action::Found(Ok(Some(hit))) | Action::Jumped(Ok(Some(hit))) => {
                 self.view = View::Quarantine;
-                self.reload_quarantine(PageFrom::At(ord), Land::First)
+                self.say(StatusKind::Info, hit.note);
+                self.reload_quarantine(PageFrom::At(hit.ord), Land::First)
             }
             Action::Found(Ok(None)) => {
-                self.say(StatusKind::Info, "no match");
+                let text = self.search.clone().unwrap_or_default();
+                self.say(
+                    StatusKind::Info,
+                    format!("no quarantined row contains '{text}'"),
+                );
                 Vec::new()
             }
-            Action::Found(Err(e)) | Action::Dropped(Err(e)) | Action::Exported(Err(e)) => {
+            Action::Jumped(Ok(None)) => {
+                self.say(StatusKind::Info, "no quarantined row to go to");
+                Vec::new()
+            }
+            Action::Found(Err(e))
+            | Action::Jumped(Err(e))
+            | Action::Dropped(Err(e))
+            | Action::Exported(Err(e)) => {
                 self.say(StatusKind::Error, e);
                 Vec::new()
             }
@@ -706,10 +718,12 @@ impl App {
         match key.code {
             KeyCode::Esc => Vec::new(),
             KeyCode::Enter => {
-                let value = text.lines().join("").trim().to_string();
+                let typed = text.lines().join("");
+                let value = typed.trim().to_string();
                 match purpose {
+                    // The query as typed: a trailing space can be what tells `toys ` apart.
                     InputPurpose::Search if !value.is_empty() => {
-                        self.search = Some(value);
+                        self.search = Some(typed);
                         self.find(true)
                     }
                     // `40`, or `part-002.csv:40` in a batch of several files, where a

@@ -169,7 +169,7 @@ async fn perform(
             from_ord,
             forward,
         } => Action::Found(
-            review::find_text(client, batch, fields, &filter, &needle, from_ord, forward)
+            review::search(client, batch, fields, &filter, &needle, from_ord, forward)
                 .await
                 .map_err(text),
         ),
@@ -178,8 +178,8 @@ async fn perform(
             filter,
             file,
             line,
-        } => Action::Found(
-            review::jump_to_line(client, batch, &filter, file.as_deref(), line)
+        } => Action::Jumped(
+            review::go_to_line(client, batch, &filter, file.as_deref(), line)
                 .await
                 .map_err(text),
         ),
