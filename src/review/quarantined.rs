@@ -71,6 +71,18 @@ fn ords_sql(names: &StageNames, filter: &Filter) -> String {
     format!("SELECT i.ord FROM {} i WHERE {cond}", names.issues)
 }
 
+/// A query's parameters: `first` ($1), then the filter's values.
+fn params_with<'a>(
+    extra: &'a [&'a str],
+    first: &'a (dyn tokio_postgres::types::ToSql + Sync),
+) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
+    let mut params = vec![first];
+    for p in extra {
+        params.push(p as &(dyn tokio_postgres::types::ToSql + Sync));
+    }
+    params
+}
+
 fn filter_params(filter: &Filter) -> Vec<&str> {
     filter
         .check
@@ -114,10 +126,7 @@ pub async fn quarantined_page(
     );
     let bound = from.bound();
     let extra = filter_params(filter);
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&bound];
-    for p in &extra {
-        params.push(p);
-    }
+    let params = params_with(&extra, &bound);
     let rows = client
         .query(&sql, &params)
         .await
@@ -182,10 +191,7 @@ pub async fn jump_to_line(
         ords = ords_sql(&names, filter),
     );
     let extra = filter_params(filter);
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&line];
-    for p in &extra {
-        params.push(p);
-    }
+    let params = params_with(&extra, &line);
     Ok(client
         .query_one(&sql, &params)
         .await
@@ -251,10 +257,7 @@ async fn search_query(
     let extra = filter_params(filter);
     let text_param = format!("${}", 2 + extra.len());
     let sql = sql.replace("$TEXT", &text_param);
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&bound];
-    for p in &extra {
-        params.push(p);
-    }
+    let mut params = params_with(&extra, &bound);
     params.push(&text);
     client
         .query_one(&sql, &params)
@@ -359,10 +362,7 @@ pub async fn go_to_line(
             ords = ords_sql(&names, filter),
         );
         let extra = filter_params(filter);
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&i64::MAX];
-        for p in &extra {
-            params.push(p);
-        }
+        let params = params_with(&extra, &i64::MAX);
         client
             .query_one(&sql, &params)
             .await
