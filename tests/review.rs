@@ -49,6 +49,7 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
     let lookups = Filter {
         check: Some("lookup".into()),
         column: Some("category_id".into()),
+        kept: None,
     };
     let page = review::quarantined_page(&client, id, 4, &lookups, PageFrom::Start, 10)
         .await
@@ -68,6 +69,25 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
     .await
     .expect("page");
     assert_eq!(lines(&page), vec![33, 73]);
+    // The rows a warning let through browse like the bad ones, with their warning.
+    let rounded = Filter {
+        check: Some("rounded".into()),
+        column: Some("price".into()),
+        kept: Some("warning".into()),
+    };
+    let page = review::quarantined_page(&client, id, 4, &rounded, PageFrom::Start, 10)
+        .await
+        .expect("warned page");
+    assert_eq!(lines(&page), vec![10]);
+    assert_eq!(page[0].fields[2].as_deref(), Some("12.345"));
+    assert_eq!(
+        page[0]
+            .issues
+            .iter()
+            .map(|i| i.check.as_str())
+            .collect::<Vec<_>>(),
+        ["rounded"]
+    );
     assert_eq!(
         review::jump_to_line(&client, id, &lookups, None, 100)
             .await
@@ -269,6 +289,7 @@ async fn changes_profile_source_and_hold_back() {
     let held_only = Filter {
         check: Some("held".into()),
         column: None,
+        kept: None,
     };
     let page = review::quarantined_page(&client, id, 4, &held_only, PageFrom::Start, 10)
         .await

@@ -28,6 +28,7 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
     let filter = Filter {
         check: Some("lookup".into()),
         column: Some("category_id".into()),
+        kept: None,
     };
     assert_eq!(app.filter, filter);
     assert_eq!(
@@ -41,11 +42,13 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
             limit: 17
         }]
     );
-    // Warnings quarantine nothing: there is nothing to browse.
+    // The rows a warning let through browse like the quarantined ones.
     let mut app = fixture::app("review", View::Summary);
     key(&mut app, KeyCode::Char('G'));
-    assert!(key(&mut app, KeyCode::Enter).is_empty());
-    assert_eq!(app.view, View::Summary);
+    let effects = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Quarantine);
+    assert_eq!(app.filter.kept.as_deref(), Some("warning"));
+    assert!(matches!(effects[..], [Effect::Quarantined { .. }]));
 }
 
 #[test]

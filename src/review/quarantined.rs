@@ -12,11 +12,24 @@ use crate::validate::binding::stage_field;
 pub struct Filter {
     pub check: Option<String>,
     pub column: Option<String>,
+    /// Rows kept despite their issue instead of the quarantined ones: `warning` (a warning
+    /// let them through) or `superseded` (another row with the same key won).
+    pub kept: Option<String>,
 }
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.check.is_none() && self.column.is_none()
+        self.check.is_none() && self.column.is_none() && self.kept.is_none()
+    }
+
+    /// The issues' severity the rows are chosen by, and shown with (a known one only: it is
+    /// spliced into the query).
+    fn severity(&self) -> &'static str {
+        match self.kept.as_deref() {
+            Some("warning") => "warning",
+            Some("superseded") => "superseded",
+            _ => "error",
+        }
     }
 }
 
@@ -57,7 +70,7 @@ impl QuarantinedRow {
 
 /// The ordinals of quarantined rows matching `filter`, as a subquery over the issues table.
 fn ords_sql(names: &StageNames, filter: &Filter) -> String {
-    let mut cond = String::from("i.severity = 'error'");
+    let mut cond = format!("i.severity = '{}'", filter.severity());
     if filter.check.is_some() {
         cond.push_str(" AND i.\"check\" = $2");
     }
@@ -114,11 +127,12 @@ pub async fn quarantined_page(
          SELECT s.\"_line\", s.\"_ord\", s.\"_raw\", \
                 (SELECT json_agg(json_build_object('column', i.\"column\", 'check', i.\"check\", \
                         'value', i.value, 'message', i.message) ORDER BY i.id) \
-                   FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = 'error')::text \
+                   FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = '{severity}')::text \
                 {field_list} \
          FROM page CROSS JOIN LATERAL (SELECT * FROM {raw} r WHERE r.\"_ord\" = page.ord LIMIT 1) s \
          ORDER BY s.\"_ord\"",
         ords = ords_sql(&names, filter),
+        severity = filter.severity(),
         dir = if ascending { "ASC" } else { "DESC" },
         issues = names.issues,
         raw = names.raw,

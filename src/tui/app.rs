@@ -623,16 +623,10 @@ impl App {
                 else {
                     return Vec::new();
                 };
-                if check.severity != "error" {
-                    self.say(
-                        StatusKind::Info,
-                        "warnings do not quarantine rows; nothing to browse",
-                    );
-                    return Vec::new();
-                }
                 self.filter = Filter {
                     check: Some(check.check.clone()),
                     column: check.column.clone(),
+                    kept: (check.severity != "error").then(|| check.severity.clone()),
                 };
                 self.view = View::Quarantine;
                 self.hscroll = 0;

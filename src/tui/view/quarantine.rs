@@ -21,6 +21,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             super::thousands(b.summary.rows.quarantined)
         )));
     } else {
+        match app.filter.kept.as_deref() {
+            Some("warning") => spans.push(Span::styled("rows a warning let through · ", t.warn())),
+            Some(_) => spans.push(Span::styled(
+                "rows another with their key outranked · ",
+                t.warn(),
+            )),
+            None => {}
+        }
         spans.push(Span::styled("filter: ", t.dim()));
         if let Some(c) = &app.filter.check {
             spans.push(Span::styled(format!("check={c} "), t.accent()));
