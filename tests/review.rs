@@ -50,6 +50,7 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
         check: Some("lookup".into()),
         column: Some("category_id".into()),
         kept: None,
+        value: None,
     };
     let page = review::quarantined_page(&client, id, 4, &lookups, PageFrom::Start, 10)
         .await
@@ -69,11 +70,50 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
     .await
     .expect("page");
     assert_eq!(lines(&page), vec![33, 73]);
+    // The frequency view: a check's offending values, commonest first; one of them filters
+    // the rows (and the search) to the rows that carry it.
+    let type_price = Filter {
+        check: Some("type".into()),
+        column: Some("price".into()),
+        ..Filter::default()
+    };
+    let counted = review::value_frequencies(&client, id, &type_price, 10)
+        .await
+        .expect("frequencies");
+    assert_eq!(
+        (counted.values.clone(), counted.distinct, counted.rows),
+        (
+            vec![
+                (Some("Garden".to_string()), 2),
+                (Some("N/A".to_string()), 2)
+            ],
+            2,
+            4
+        )
+    );
+    let top = review::value_frequencies(&client, id, &type_price, 1)
+        .await
+        .expect("frequencies");
+    assert_eq!((top.values.len(), top.distinct, top.rows), (1, 2, 4));
+    let na = Filter {
+        value: Some("N/A".into()),
+        ..type_price.clone()
+    };
+    let page = review::quarantined_page(&client, id, 4, &na, PageFrom::Start, 10)
+        .await
+        .expect("page");
+    assert_eq!(lines(&page), vec![23, 48]);
+    let hit = review::search(&client, id, 4, &na, "catalog", 0, true)
+        .await
+        .expect("search")
+        .expect("hit");
+    assert_eq!(hit.note, "match 1 of 2");
     // The rows a warning let through browse like the bad ones, with their warning.
     let rounded = Filter {
         check: Some("rounded".into()),
         column: Some("price".into()),
         kept: Some("warning".into()),
+        value: None,
     };
     let page = review::quarantined_page(&client, id, 4, &rounded, PageFrom::Start, 10)
         .await
@@ -290,6 +330,7 @@ async fn changes_profile_source_and_hold_back() {
         check: Some("held".into()),
         column: None,
         kept: None,
+        value: None,
     };
     let page = review::quarantined_page(&client, id, 4, &held_only, PageFrom::Start, 10)
         .await

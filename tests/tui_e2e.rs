@@ -159,6 +159,16 @@ async fn quarantine_release_and_approve_in_a_terminal() {
     let command = review_broken();
     let tmux = Tmux::start("release", 80, 24, &db, &command);
     tmux.wait_for("REVIEW");
+    // The frequency view of the lookup check: Enter on a value opens the rows that carry it.
+    tmux.keys(&["j"]);
+    tmux.keys(&["F"]);
+    let values = tmux.wait_for("Values of lookup category_id");
+    assert!(values.contains("'Gadgets'"), "{values}");
+    tmux.keys(&["j"]);
+    tmux.keys(&["Enter"]);
+    let rows = tmux.wait_for("value='Gadgets'");
+    assert!(rows.contains("SKU-0000081"), "{rows}");
+    tmux.keys(&["1"]);
     tmux.keys(&["Q"]);
     let dialog = tmux.wait_for("Quarantine the batch");
     assert!(dialog.contains("It can be released later"), "{dialog}");

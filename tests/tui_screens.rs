@@ -129,6 +129,29 @@ fn batches() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
+/// The frequency view: a check's values, commonest first, quoted so a trailing space shows.
+#[test]
+fn frequencies() {
+    let mut app = fixture::app("review", View::Summary);
+    app.update(Action::Frequencies(Ok(Box::new(
+        airlock::review::Frequencies {
+            filter: airlock::review::Filter {
+                check: Some("lookup".into()),
+                column: Some("category_id".into()),
+                ..Default::default()
+            },
+            values: vec![
+                (Some("Gadgets".into()), 512),
+                (Some("Outdoor".into()), 285),
+                (Some("toys ".into()), 1),
+            ],
+            distinct: 5,
+            rows: 800,
+        },
+    ))));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
 /// A load stopped with Esc: no plan pretends to exist, and the screen says how to go on.
 #[test]
 fn interrupted_load() {

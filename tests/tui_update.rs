@@ -29,6 +29,7 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
         check: Some("lookup".into()),
         column: Some("category_id".into()),
         kept: None,
+        value: None,
     };
     assert_eq!(app.filter, filter);
     assert_eq!(
@@ -49,6 +50,48 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
     assert_eq!(app.view, View::Quarantine);
     assert_eq!(app.filter.kept.as_deref(), Some("warning"));
     assert!(matches!(effects[..], [Effect::Quarantined { .. }]));
+}
+
+/// F counts the offending values of the check under the cursor; Enter on one of them opens
+/// the rows that carry it.
+#[test]
+fn the_frequency_view_filters_the_rows_to_a_value() {
+    let mut app = fixture::app("review", View::Summary);
+    key(&mut app, KeyCode::Char('j'));
+    let effects = key(&mut app, KeyCode::Char('F'));
+    let filter = Filter {
+        check: Some("lookup".into()),
+        column: Some("category_id".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        effects,
+        vec![Effect::Frequencies {
+            batch: 7,
+            filter: filter.clone()
+        }]
+    );
+    app.update(Action::Frequencies(Ok(Box::new(
+        airlock::review::Frequencies {
+            filter: filter.clone(),
+            values: vec![(Some("Gadgets".into()), 2), (Some("toys ".into()), 1)],
+            distinct: 2,
+            rows: 3,
+        },
+    ))));
+    assert!(matches!(
+        app.overlay,
+        Some(Overlay::Frequencies { cursor: 0, .. })
+    ));
+    key(&mut app, KeyCode::Char('j'));
+    let effects = key(&mut app, KeyCode::Enter);
+    assert!(app.overlay.is_none());
+    assert_eq!(app.view, View::Quarantine);
+    assert_eq!(app.filter.value.as_deref(), Some("toys "));
+    assert!(matches!(
+        &effects[..],
+        [Effect::Quarantined { filter, .. }] if filter.value.as_deref() == Some("toys ")
+    ));
 }
 
 #[test]

@@ -10,8 +10,8 @@ pub use changes::{Change, ChangedRow, changes_page, hold_back};
 pub use opened::{OpenedBatch, open, replan};
 pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};
 pub use quarantined::{
-    Filter, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
-    quarantined_page, search, source_text,
+    Filter, Frequencies, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
+    quarantined_page, search, source_text, value_frequencies,
 };
 
 /// Where a page starts: keyset positions by record ordinal.

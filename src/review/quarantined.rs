@@ -15,11 +15,13 @@ pub struct Filter {
     /// Rows kept despite their issue instead of the quarantined ones: `warning` (a warning
     /// let them through) or `superseded` (another row with the same key won).
     pub kept: Option<String>,
+    /// Only the rows whose offending value is this one (from the frequency view).
+    pub value: Option<String>,
 }
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
-        self.check.is_none() && self.column.is_none() && self.kept.is_none()
+        self.check.is_none() && self.column.is_none() && self.kept.is_none() && self.value.is_none()
     }
 
     /// The issues' severity the rows are chosen by, and shown with (a known one only: it is
@@ -68,20 +70,28 @@ impl QuarantinedRow {
     }
 }
 
+/// The condition on an issue `i` that `filter` chooses; its values are the parameters from
+/// `$2` on, in [`filter_params`]' order.
+fn filter_cond(filter: &Filter) -> String {
+    let mut cond = format!("i.severity = '{}'", filter.severity());
+    let chosen = [
+        (filter.check.is_some(), "i.\"check\""),
+        (filter.column.is_some(), "i.\"column\""),
+        (filter.value.is_some(), "i.value"),
+    ];
+    for (n, (_, col)) in chosen.iter().filter(|(on, _)| *on).enumerate() {
+        cond.push_str(&format!(" AND {col} = ${}", n + 2));
+    }
+    cond
+}
+
 /// The ordinals of quarantined rows matching `filter`, as a subquery over the issues table.
 fn ords_sql(names: &StageNames, filter: &Filter) -> String {
-    let mut cond = format!("i.severity = '{}'", filter.severity());
-    if filter.check.is_some() {
-        cond.push_str(" AND i.\"check\" = $2");
-    }
-    if filter.column.is_some() {
-        cond.push_str(if filter.check.is_some() {
-            " AND i.\"column\" = $3"
-        } else {
-            " AND i.\"column\" = $2"
-        });
-    }
-    format!("SELECT i.ord FROM {} i WHERE {cond}", names.issues)
+    format!(
+        "SELECT i.ord FROM {} i WHERE {}",
+        names.issues,
+        filter_cond(filter)
+    )
 }
 
 /// A query's parameters: `first` ($1), then the filter's values.
@@ -101,8 +111,59 @@ fn filter_params(filter: &Filter) -> Vec<&str> {
         .check
         .iter()
         .chain(filter.column.iter())
+        .chain(filter.value.iter())
         .map(String::as_str)
         .collect()
+}
+
+/// How often each offending value occurs among the rows `filter` chooses, commonest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frequencies {
+    /// The filter the values were counted under.
+    pub filter: Filter,
+    /// (value, rows), at most the requested number; `None` is an empty value.
+    pub values: Vec<(Option<String>, i64)>,
+    /// Distinct values and rows in all.
+    pub distinct: i64,
+    pub rows: i64,
+}
+
+/// The offending values of the rows `filter` chooses (its check and column), commonest first,
+/// at most `limit` of them, with how many distinct values and rows there are in all.
+pub async fn value_frequencies(
+    client: &impl GenericClient,
+    batch: i64,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Frequencies> {
+    let names = StageNames::new(batch);
+    let filter = Filter {
+        value: None,
+        ..filter.clone()
+    };
+    let sql = format!(
+        "WITH v AS (SELECT i.value, count(DISTINCT i.ord) AS n FROM {issues} i WHERE {cond} \
+                    GROUP BY i.value) \
+         SELECT value, n, count(*) OVER (), sum(n) OVER ()::bigint FROM v \
+         ORDER BY n DESC, value NULLS LAST LIMIT $1",
+        issues = names.issues,
+        cond = filter_cond(&filter),
+    );
+    let extra = filter_params(&filter);
+    let params = params_with(&extra, &limit);
+    let rows = client
+        .query(&sql, &params)
+        .await
+        .map_err(Error::db(format!("counting the values of batch {batch}")))?;
+    let (distinct, total) = rows
+        .first()
+        .map_or((0, 0), |r| (r.get::<_, i64>(2), r.get::<_, i64>(3)));
+    Ok(Frequencies {
+        values: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        distinct,
+        rows: total,
+        filter,
+    })
 }
 
 /// One page of quarantined rows, ascending by file position.

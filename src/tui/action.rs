@@ -36,6 +36,8 @@ pub enum Action {
     },
     Checked(Result<i64, String>),
     Batch(Result<Box<BatchData>, String>),
+    /// The offending values, counted.
+    Frequencies(Result<Box<crate::review::Frequencies>, String>),
     /// The plan was made again (what was done), or why not.
     Replanned(Result<Option<String>, String>),
     Profile(Result<Vec<ColumnProfile>, String>),
@@ -85,6 +87,11 @@ pub enum Effect {
     LoadBatch(i64),
     /// Make the batch's plan again against production now.
     Replan(i64),
+    /// Count the offending values of the rows `filter` chooses.
+    Frequencies {
+        batch: i64,
+        filter: Filter,
+    },
     LoadProfile {
         batch: i64,
         header: Vec<String>,

@@ -60,6 +60,11 @@ pub enum Overlay {
     },
     Dialog(Box<Dialog>),
     Busy(String),
+    /// The offending values of a check, commonest first, the cursor on one of them.
+    Frequencies {
+        table: Box<crate::review::Frequencies>,
+        cursor: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +224,18 @@ impl App {
                 }
                 self.say(StatusKind::Error, e);
                 self.start_list()
+            }
+            Action::Frequencies(Ok(table)) => {
+                if table.values.is_empty() {
+                    self.say(StatusKind::Info, "no values to count");
+                    return Vec::new();
+                }
+                self.overlay = Some(Overlay::Frequencies { table, cursor: 0 });
+                Vec::new()
+            }
+            Action::Frequencies(Err(e)) => {
+                self.say(StatusKind::Error, e);
+                Vec::new()
             }
             Action::Replanned(result) => {
                 match result {
@@ -417,11 +434,87 @@ impl App {
                 // Any key closes the help, q too: it goes back, as in less and k9s.
                 return Vec::new();
             }
+            Some(Overlay::Frequencies { table, cursor }) => {
+                return self.on_frequencies_key(table, cursor, &key);
+            }
             None => {}
         }
         match keymap::lookup(self.view.ctx(), &key) {
             Some(act) => self.on_act(act),
             None => Vec::new(),
+        }
+    }
+
+    /// A key in the frequency view: move, or filter the rows to the value under the cursor
+    /// (Enter), or go back (Esc, q).
+    fn on_frequencies_key(
+        &mut self,
+        table: Box<crate::review::Frequencies>,
+        cursor: usize,
+        key: &KeyEvent,
+    ) -> Vec<Effect> {
+        let last = table.values.len().saturating_sub(1);
+        if key.code == KeyCode::Enter {
+            return match table.values.get(cursor) {
+                Some((Some(value), _)) => {
+                    self.filter = crate::review::Filter {
+                        value: Some(value.clone()),
+                        ..table.filter.clone()
+                    };
+                    self.view = View::Quarantine;
+                    self.hscroll = 0;
+                    self.reload_quarantine(PageFrom::Start, Land::First)
+                }
+                _ => {
+                    self.say(
+                        StatusKind::Info,
+                        "an empty value: the check's own filter shows those rows",
+                    );
+                    self.overlay = Some(Overlay::Frequencies { table, cursor });
+                    Vec::new()
+                }
+            };
+        }
+        let cursor = match keymap::lookup(Ctx::Detail, key) {
+            Some(Act::Back | Act::Quit) => return Vec::new(),
+            Some(Act::Down) => (cursor + 1).min(last),
+            Some(Act::Up) => cursor.saturating_sub(1),
+            Some(Act::Top) => 0,
+            Some(Act::Bottom) => last,
+            _ => cursor,
+        };
+        self.overlay = Some(Overlay::Frequencies { table, cursor });
+        Vec::new()
+    }
+
+    /// The filter the frequency view counts under: the check under the summary's cursor, or
+    /// the rows' filter in force, or the current row's first problem.
+    fn frequency_filter(&self) -> Option<crate::review::Filter> {
+        let b = self.batch.as_ref()?;
+        match self.view {
+            View::Summary => {
+                let check = b.summary.checks.get(self.summary_cursor)?;
+                Some(crate::review::Filter {
+                    check: Some(check.check.clone()),
+                    column: check.column.clone(),
+                    kept: (check.severity != "error").then(|| check.severity.clone()),
+                    value: None,
+                })
+            }
+            View::Quarantine if self.filter.check.is_some() => Some(crate::review::Filter {
+                value: None,
+                ..self.filter.clone()
+            }),
+            View::Quarantine => {
+                let issue = self.quarantine.current()?.issues.first()?;
+                Some(crate::review::Filter {
+                    check: Some(issue.check.clone()),
+                    column: issue.column.clone(),
+                    kept: self.filter.kept.clone(),
+                    value: None,
+                })
+            }
+            _ => None,
         }
     }
 
@@ -544,6 +637,13 @@ impl App {
             Act::Approve => self.open_dialog(DialogKind::Approve),
             Act::Quarantine => self.open_dialog(DialogKind::Quarantine),
             Act::Release => self.open_dialog(DialogKind::Release),
+            Act::Frequencies => match (self.batch_id(), self.frequency_filter()) {
+                (Some(batch), Some(filter)) => vec![Effect::Frequencies { batch, filter }],
+                _ => {
+                    self.say(StatusKind::Info, "no check here to count the values of");
+                    Vec::new()
+                }
+            },
             Act::Replan => match self
                 .batch
                 .as_ref()
@@ -627,6 +727,7 @@ impl App {
                     check: Some(check.check.clone()),
                     column: check.column.clone(),
                     kept: (check.severity != "error").then(|| check.severity.clone()),
+                    value: None,
                 };
                 self.view = View::Quarantine;
                 self.hscroll = 0;

@@ -121,6 +121,12 @@ async fn perform(
                 crate::stage::index_for_browsing(client, &crate::stage::StageNames::new(id)).await;
             Action::Batch(review::open(client, id).await.map(Box::new).map_err(text))
         }
+        Effect::Frequencies { batch, filter } => Action::Frequencies(
+            review::value_frequencies(client, batch, &filter, 200)
+                .await
+                .map(Box::new)
+                .map_err(text),
+        ),
         Effect::Replan(id) => {
             cache.lock().await.remove(&id);
             Action::Replanned(review::replan(client, id, true).await.map_err(text))

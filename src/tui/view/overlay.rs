@@ -37,6 +37,7 @@ pub fn draw(app: &App, overlay: &Overlay, frame: &mut Frame, area: Rect) {
             frame.render_widget(&**text, inner);
         }
         Overlay::Dialog(d) => dialog(app, d, frame, area),
+        Overlay::Frequencies { table, cursor } => frequencies(app, table, *cursor, frame, area),
         Overlay::Busy(what) => {
             const SPIN: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
             let box_area = centered(area, (what.chars().count() as u16 + 8).max(30), 3);
@@ -264,4 +265,78 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
         ])),
         hints,
     );
+}
+
+/// The offending values of a check, commonest first: rows and share of each; Enter filters
+/// the rows to the value under the cursor.
+fn frequencies(
+    app: &App,
+    table: &crate::review::Frequencies,
+    cursor: usize,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    use ratatui::widgets::{Cell, Row, Table, TableState};
+    let t = &app.theme;
+    let f = &table.filter;
+    let what = match (&f.check, &f.column) {
+        (Some(c), Some(col)) => format!("{c} {col}"),
+        (Some(c), None) => c.clone(),
+        _ => "the rows".into(),
+    };
+    let height = (table.values.len() as u16 + 4).min(area.height.saturating_sub(2));
+    let box_area = centered(area, 90, height);
+    frame.render_widget(Clear, box_area);
+    let title = super::cell(
+        &format!(
+            " Values of {what}: {} in {} (Enter: those rows, Esc: back) ",
+            crate::format::count(table.distinct, "distinct value"),
+            crate::format::count(table.rows, "row"),
+        ),
+        box_area.width.saturating_sub(2) as usize,
+    );
+    let block = Block::bordered().title(title);
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    let value_width = inner.width.saturating_sub(20) as usize;
+    let rows: Vec<Row> = table
+        .values
+        .iter()
+        .map(|(value, n)| {
+            let share = if table.rows > 0 {
+                *n as f64 * 100.0 / table.rows as f64
+            } else {
+                0.0
+            };
+            Row::new(vec![
+                Cell::from(super::thousands(*n)),
+                Cell::from(format!("{share:.1}%")),
+                // Quoted, so a trailing space shows: 'toys '.
+                Cell::from(match value {
+                    Some(v) => super::cell(&format!("'{v}'"), value_width),
+                    None => "∅ (empty)".to_string(),
+                }),
+            ])
+        })
+        .collect();
+    let more = (table.distinct as usize).saturating_sub(table.values.len());
+    let mut shown = Table::new(
+        rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(Row::new(["rows", "share", "value"]).style(t.title()))
+    .row_highlight_style(t.selected());
+    if more > 0 {
+        shown = shown.footer(Row::new([
+            Cell::from(""),
+            Cell::from(""),
+            Cell::from(format!("… and {} more", super::thousands(more as i64))),
+        ]));
+    }
+    let mut state = TableState::default().with_selected(Some(cursor));
+    frame.render_stateful_widget(shown, inner, &mut state);
 }

@@ -36,6 +36,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         if let Some(c) = &app.filter.column {
             spans.push(Span::styled(format!("column={c} "), t.accent()));
         }
+        if let Some(v) = &app.filter.value {
+            spans.push(Span::styled(format!("value='{v}' "), t.accent()));
+        }
         spans.push(Span::styled("(c clears)", t.dim()));
     }
     if let Some(s) = &app.search {
