@@ -52,6 +52,30 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
     assert!(matches!(effects[..], [Effect::Quarantined { .. }]));
 }
 
+/// y copies the current row's offending value and Y the row as CSV, through the terminal
+/// (OSC 52); the status bar says what was copied.
+#[test]
+fn y_and_shift_y_copy_the_value_and_the_row() {
+    let mut app = fixture::app("review", View::Quarantine);
+    let row = app.quarantine.current().cloned().expect("a row");
+    let effects = key(&mut app, KeyCode::Char('Y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Copy(airlock::tui::clipboard::csv_record(
+            &row.fields
+        ))]
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, said)| said.starts_with("copied the row, as CSV"))
+    );
+    let offending =
+        airlock::tui::detail::offending_fields(app.batch.as_ref().expect("batch"), &row);
+    let value = row.fields[offending[0]].clone().expect("a value");
+    assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::Copy(value)]);
+}
+
 /// F counts the offending values of the check under the cursor; Enter on one of them opens
 /// the rows that carry it.
 #[test]

@@ -87,6 +87,8 @@ pub enum Effect {
     LoadBatch(i64),
     /// Make the batch's plan again against production now.
     Replan(i64),
+    /// Put this text on the terminal's clipboard (OSC 52); the event loop writes it.
+    Copy(String),
     /// Count the offending values of the rows `filter` chooses.
     Frequencies {
         batch: i64,

@@ -487,6 +487,39 @@ impl App {
         Vec::new()
     }
 
+    /// Copies the current quarantined row as CSV, or its first offending value (the field
+    /// of the problem's column as the file has it, else the problem's value).
+    fn copy(&mut self, row: bool) -> Vec<Effect> {
+        let Some(current) = self.quarantine.current() else {
+            self.say(StatusKind::Info, "no row to copy");
+            return Vec::new();
+        };
+        let text = if row {
+            Some(super::clipboard::csv_record(&current.fields))
+        } else {
+            let field = self.batch.as_ref().and_then(|b| {
+                super::detail::offending_fields(b, current)
+                    .first()
+                    .and_then(|&i| current.fields.get(i).cloned().flatten())
+            });
+            field.or_else(|| current.issues.iter().find_map(|i| i.value.clone()))
+        };
+        let Some(text) = text else {
+            self.say(StatusKind::Info, "this row's problem has no value to copy");
+            return Vec::new();
+        };
+        let what = if row {
+            "the row, as CSV"
+        } else {
+            "the offending value"
+        };
+        self.say(
+            StatusKind::Info,
+            format!("copied {what} ({} characters)", text.chars().count()),
+        );
+        vec![Effect::Copy(text)]
+    }
+
     /// The filter the frequency view counts under: the check under the summary's cursor, or
     /// the rows' filter in force, or the current row's first problem.
     fn frequency_filter(&self) -> Option<crate::review::Filter> {
@@ -637,6 +670,7 @@ impl App {
             Act::Approve => self.open_dialog(DialogKind::Approve),
             Act::Quarantine => self.open_dialog(DialogKind::Quarantine),
             Act::Release => self.open_dialog(DialogKind::Release),
+            Act::CopyValue | Act::CopyRow => self.copy(act == Act::CopyRow),
             Act::Frequencies => match (self.batch_id(), self.frequency_filter()) {
                 (Some(batch), Some(filter)) => vec![Effect::Frequencies { batch, filter }],
                 _ => {

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 mod browser;
+pub mod clipboard;
 pub mod detail;
 mod dialog;
 pub mod keymap;
@@ -14,7 +15,10 @@ pub mod worker;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyCode, KeyEvent, KeyEventKind,
+    MouseEventKind,
+};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
@@ -46,7 +50,10 @@ pub async fn run(target: ConnectTarget, start: Start) -> anyhow::Result<()> {
         Start::List => app.start_list(),
     };
     let mut terminal = ratatui::init();
+    // The wheel scrolls; Shift (Option on macOS) still selects text in most terminals.
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
     let result = event_loop(&mut terminal, &mut app, &worker, &mut rx, effects).await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
@@ -74,6 +81,12 @@ async fn event_loop(
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => Action::Key(key),
                 Some(Ok(Event::Resize(width, height))) => Action::Resize { width, height },
+                // The wheel moves like the arrow keys, wherever they move something.
+                Some(Ok(Event::Mouse(m))) => match m.kind {
+                    MouseEventKind::ScrollDown => Action::Key(KeyEvent::from(KeyCode::Down)),
+                    MouseEventKind::ScrollUp => Action::Key(KeyEvent::from(KeyCode::Up)),
+                    _ => continue,
+                },
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
@@ -91,7 +104,16 @@ async fn event_loop(
         }
         for action in actions {
             for effect in app.update(action) {
-                worker.run(effect);
+                match effect {
+                    // The terminal takes it: written between frames, never during one.
+                    Effect::Copy(text) => {
+                        use std::io::Write;
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(clipboard::osc52(&text).as_bytes());
+                        let _ = out.flush();
+                    }
+                    effect => worker.run(effect),
+                }
             }
         }
         if app.quit {

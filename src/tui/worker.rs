@@ -112,7 +112,8 @@ async fn perform(
             .await;
             Action::Checked(result.map_err(text))
         }
-        Effect::CancelCheck => Action::Tick,
+        // The event loop writes a copy itself (between frames); it never reaches the worker.
+        Effect::CancelCheck | Effect::Copy(_) => Action::Tick,
         Effect::LoadBatch(id) => {
             cache.lock().await.remove(&id);
             // Only speeds browsing up: pages read the same without the indexes (a role that
