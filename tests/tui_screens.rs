@@ -197,6 +197,10 @@ fn result() {
     let mut summary = fixture::summary("review");
     summary.state = airlock::batch::State::Promoted;
     summary.decisions = vec![fixture::decision()];
+    summary.kept_for_undo = Some(
+        "\"airlock_stage\".\"batch_7_undo\" (the keys it inserted, the rows it changed as they were)"
+            .into(),
+    );
     app.update(Action::Promoted(Ok((
         Applied {
             mode: "upsert".into(),

@@ -36,8 +36,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         ));
     }
     if let Some(kept) = &s.kept_for_undo {
+        // The command first: it is what the line is for; the rest is cut with an ellipsis.
         lines.push(Line::styled(
-            format!("   kept for undo: {kept}: airlock undo {}", s.batch),
+            super::cell(
+                &format!("   airlock undo {} takes it back · kept: {kept}", s.batch),
+                area.width.saturating_sub(4) as usize,
+            ),
             t.dim(),
         ));
     }

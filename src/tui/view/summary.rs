@@ -17,15 +17,18 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     let t = &app.theme;
     let s = &b.summary;
-    let warnings: Vec<&str> = s
+    let all_warnings: Vec<&str> = s
         .notes
         .iter()
         .filter_map(|n| n.strip_prefix("warning: "))
-        .take(2)
         .collect();
+    // At most three of each, and a line saying how many more there are: never a silent cut.
+    let warnings = &all_warnings[..all_warnings.len().min(3)];
+    let hidden = s.breaches.len().saturating_sub(3) + all_warnings.len() - warnings.len();
     let banner_lines = 1
         + s.breaches.len().min(3) as u16
         + warnings.len() as u16
+        + u16::from(hidden > 0)
         + u16::from(!s.conversions.is_empty())
         + u16::from(s.since_last.is_some());
     let profile_rows = app.profile.as_ref().map_or(1, |p| p.len() as u16);
@@ -95,10 +98,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 "no problems found; {} rows ready to promote",
                 thousands(s.rows.good)
             ),
-            Some(Verdict::Review) if s.rows.quarantined == 0 && !warnings.is_empty() => format!(
-                "read the warning below before approving · {} good rows can go",
-                thousands(s.rows.good)
-            ),
+            Some(Verdict::Review) if s.rows.quarantined == 0 && !all_warnings.is_empty() => {
+                format!(
+                    "read the {} below before approving · {} good rows can go",
+                    if all_warnings.len() == 1 {
+                        "warning"
+                    } else {
+                        "warnings"
+                    },
+                    thousands(s.rows.good)
+                )
+            }
             Some(Verdict::Review) => format!(
                 "{} quarantined ({:.1}%), within policy · {} good rows can go",
                 thousands(s.rows.quarantined),
@@ -133,11 +143,20 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             t.bad(),
         ));
     }
-    for warning in &warnings {
+    for warning in warnings {
         // Cut to the screen with an ellipsis, never silently (`show` has the whole text).
         lines.push(Line::styled(
             super::cell(&format!("   ⚠ {warning}"), banner.width as usize),
             t.warn(),
+        ));
+    }
+    if hidden > 0 {
+        lines.push(Line::styled(
+            format!(
+                "   … and {hidden} more: airlock show {} lists every breach and warning",
+                s.batch
+            ),
+            t.dim(),
         ));
     }
     if let Some(first) = s.conversions.first() {
