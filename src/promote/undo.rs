@@ -39,6 +39,19 @@ pub struct Kept {
     pub xact: String,
 }
 
+/// The first column of the merge key: an upsert, insert and mirror always have one.
+fn first_key_of(b: &Loaded) -> Result<&str> {
+    b.feed
+        .key
+        .first()
+        .map(String::as_str)
+        .ok_or(Error::Refused {
+            id: b.id,
+            action: "undone",
+            reason: "its feed has no key to find its rows by".into(),
+        })
+}
+
 /// The target's columns in the undo table's order.
 fn target_columns(b: &Loaded) -> Vec<&str> {
     b.feed
@@ -65,7 +78,7 @@ pub async fn capture(tx: &Transaction<'_>, b: &Loaded) -> Result<()> {
     ))
     .await
     .map_err(ctx())?;
-    let first_key = ident(&b.feed.key[0]);
+    let first_key = ident(first_key_of(b)?);
     // A key column comes from the file (the target has none where the row is new); the
     // others from production as it is now.
     let values: Vec<String> = cols
@@ -415,7 +428,7 @@ async fn unchanged_rows(
             applied.describe(", ")
         )));
     }
-    let first_key = ident(&b.feed.key[0]);
+    let first_key = ident(first_key_of(b).map_err(Undo::Fail)?);
     let key_text: Vec<String> = b
         .feed
         .key

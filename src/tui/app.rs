@@ -389,7 +389,7 @@ impl App {
         }
     }
 
-    fn reload_quarantine(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
+    pub(super) fn reload_quarantine(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
         let Some(batch) = self.batch_id() else {
             return Vec::new();
         };
@@ -442,112 +442,6 @@ impl App {
         match keymap::lookup(self.view.ctx(), &key) {
             Some(act) => self.on_act(act),
             None => Vec::new(),
-        }
-    }
-
-    /// A key in the frequency view: move, or filter the rows to the value under the cursor
-    /// (Enter), or go back (Esc, q).
-    fn on_frequencies_key(
-        &mut self,
-        table: Box<crate::review::Frequencies>,
-        cursor: usize,
-        key: &KeyEvent,
-    ) -> Vec<Effect> {
-        let last = table.values.len().saturating_sub(1);
-        if key.code == KeyCode::Enter {
-            return match table.values.get(cursor) {
-                Some((Some(value), _)) => {
-                    self.filter = crate::review::Filter {
-                        value: Some(value.clone()),
-                        ..table.filter.clone()
-                    };
-                    self.view = View::Quarantine;
-                    self.hscroll = 0;
-                    self.reload_quarantine(PageFrom::Start, Land::First)
-                }
-                _ => {
-                    self.say(
-                        StatusKind::Info,
-                        "an empty value: the check's own filter shows those rows",
-                    );
-                    self.overlay = Some(Overlay::Frequencies { table, cursor });
-                    Vec::new()
-                }
-            };
-        }
-        let cursor = match keymap::lookup(Ctx::Detail, key) {
-            Some(Act::Back | Act::Quit) => return Vec::new(),
-            Some(Act::Down) => (cursor + 1).min(last),
-            Some(Act::Up) => cursor.saturating_sub(1),
-            Some(Act::Top) => 0,
-            Some(Act::Bottom) => last,
-            _ => cursor,
-        };
-        self.overlay = Some(Overlay::Frequencies { table, cursor });
-        Vec::new()
-    }
-
-    /// Copies the current quarantined row as CSV, or its first offending value (the field
-    /// of the problem's column as the file has it, else the problem's value).
-    fn copy(&mut self, row: bool) -> Vec<Effect> {
-        let Some(current) = self.quarantine.current() else {
-            self.say(StatusKind::Info, "no row to copy");
-            return Vec::new();
-        };
-        let text = if row {
-            Some(super::clipboard::csv_record(&current.fields))
-        } else {
-            let field = self.batch.as_ref().and_then(|b| {
-                super::detail::offending_fields(b, current)
-                    .first()
-                    .and_then(|&i| current.fields.get(i).cloned().flatten())
-            });
-            field.or_else(|| current.issues.iter().find_map(|i| i.value.clone()))
-        };
-        let Some(text) = text else {
-            self.say(StatusKind::Info, "this row's problem has no value to copy");
-            return Vec::new();
-        };
-        let what = if row {
-            "the row, as CSV"
-        } else {
-            "the offending value"
-        };
-        self.say(
-            StatusKind::Info,
-            format!("copied {what} ({} characters)", text.chars().count()),
-        );
-        vec![Effect::Copy(text)]
-    }
-
-    /// The filter the frequency view counts under: the check under the summary's cursor, or
-    /// the rows' filter in force, or the current row's first problem.
-    fn frequency_filter(&self) -> Option<crate::review::Filter> {
-        let b = self.batch.as_ref()?;
-        match self.view {
-            View::Summary => {
-                let check = b.summary.checks.get(self.summary_cursor)?;
-                Some(crate::review::Filter {
-                    check: Some(check.check.clone()),
-                    column: check.column.clone(),
-                    kept: (check.severity != "error").then(|| check.severity.clone()),
-                    value: None,
-                })
-            }
-            View::Quarantine if self.filter.check.is_some() => Some(crate::review::Filter {
-                value: None,
-                ..self.filter.clone()
-            }),
-            View::Quarantine => {
-                let issue = self.quarantine.current()?.issues.first()?;
-                Some(crate::review::Filter {
-                    check: Some(issue.check.clone()),
-                    column: issue.column.clone(),
-                    kept: self.filter.kept.clone(),
-                    value: None,
-                })
-            }
-            _ => None,
         }
     }
 

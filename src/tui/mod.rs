@@ -9,6 +9,7 @@ pub mod detail;
 mod dialog;
 pub mod keymap;
 pub mod theme;
+mod values;
 pub mod view;
 pub mod worker;
 
