@@ -235,7 +235,7 @@ pub async fn undo(
     }
     let Some(kept) = p.kept else {
         return Err(refuse(
-            "its promotion kept no undo data (keep_undo = false, or `drop`/`prune --undo` dropped it)".into(),
+            "its promotion kept no undo data (keep_undo = false, a promotion from before undo data was kept, or `drop`/`prune --undo` dropped it)".into(),
         ));
     };
     let target_sql = b.target_sql();
