@@ -129,6 +129,21 @@ fn batches() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
+/// Counts read one way on every screen, tabs and commonest values too: `35,467`.
+#[test]
+fn big_counts_are_grouped_everywhere() {
+    let mut app = fixture::app("review", View::Summary);
+    if let Some(b) = app.batch.as_mut() {
+        b.summary.rows.quarantined = 35_467;
+    }
+    if let Some(p) = app.profile.as_mut() {
+        p[3].top = vec![("Kitchen".into(), 197_640)];
+    }
+    let screen = render(&app, 100, 30);
+    assert!(screen.contains("2 Quarantined (35,467)"), "{screen}");
+    assert!(screen.contains("Kitchen (197,640)"), "{screen}");
+}
+
 /// The frequency view: a check's values, commonest first, quoted so a trailing space shows.
 #[test]
 fn frequencies() {

@@ -85,13 +85,13 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
         (View::Summary, "1 Summary".to_string()),
         (
             View::Quarantine,
-            format!("2 Quarantined ({})", b.summary.rows.quarantined),
+            format!("2 Quarantined ({})", thousands(b.summary.rows.quarantined)),
         ),
         (
             View::Changes,
             format!(
                 "3 Changes ({})",
-                b.summary.plan.update + b.summary.plan.delete
+                thousands(b.summary.plan.update + b.summary.plan.delete)
             ),
         ),
     ];

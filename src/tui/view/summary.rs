@@ -374,7 +374,7 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
             let top: Vec<String> = c
                 .top
                 .iter()
-                .map(|(v, n)| format!("{} ({n})", cell(v, 18)))
+                .map(|(v, n)| format!("{} ({})", cell(v, 18), thousands(*n)))
                 .collect();
             let row = Row::new(vec![
                 Cell::from(format!("{flag} {}", cell(&c.name, 14))),
