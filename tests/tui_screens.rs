@@ -129,6 +129,18 @@ fn batches() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
+/// Enter on a change: every changed column, before → after, whole.
+#[test]
+fn change_detail() {
+    let mut app = fixture::app("review", View::Changes);
+    app.update(Action::Key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Enter,
+    )));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Change · Esc back"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
 /// Counts read one way on every screen, tabs and commonest values too: `35,467`.
 #[test]
 fn big_counts_are_grouped_everywhere() {

@@ -448,13 +448,10 @@ impl App {
     /// A key in a row's detail: scroll it, or go back (Esc, q, Enter); other keys leave it
     /// open.
     fn on_detail_key(&mut self, scroll: u16, key: &KeyEvent) {
-        let extent = match (&self.batch, self.quarantine.current()) {
-            (Some(b), Some(row)) => {
-                let lines = super::detail::lines(b, row, &self.source);
-                super::detail::Extent::of(&lines, self.screen.0, self.screen.1)
-            }
-            _ => return,
+        let Some(lines) = self.detail_lines() else {
+            return;
         };
+        let extent = super::detail::Extent::of(&lines, self.screen.0, self.screen.1);
         let last = u16::try_from(extent.last_scroll()).unwrap_or(u16::MAX);
         let page = u16::try_from(extent.shown).unwrap_or(u16::MAX);
         let scroll = match keymap::lookup(Ctx::Detail, key) {
@@ -470,6 +467,18 @@ impl App {
         self.overlay = Some(Overlay::Detail {
             scroll: scroll.min(last),
         });
+    }
+
+    /// The detail of the current row: a quarantined row's fields and problems, or a change's
+    /// columns before and after.
+    pub fn detail_lines(&self) -> Option<Vec<super::detail::DetailLine>> {
+        match self.view {
+            View::Changes => self.changes.current().map(super::detail::change_lines),
+            _ => match (&self.batch, self.quarantine.current()) {
+                (Some(b), Some(row)) => Some(super::detail::lines(b, row, &self.source)),
+                _ => None,
+            },
+        }
     }
 
     fn on_act(&mut self, act: Act) -> Vec<Effect> {
@@ -670,6 +679,12 @@ impl App {
                 }
                 _ => Vec::new(),
             },
+            View::Changes => {
+                if self.changes.current().is_some() {
+                    self.overlay = Some(Overlay::Detail { scroll: 0 });
+                }
+                Vec::new()
+            }
             View::Batches => match self.batches.current() {
                 Some(b) => {
                     let id = b.batch;

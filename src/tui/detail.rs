@@ -1,6 +1,6 @@
 //! A quarantined row's detail as lines of text, and how much of it a screen shows: one home
 //! for what the detail holds, so the view draws it and the app scrolls it by the same lines.
-use crate::review::QuarantinedRow;
+use crate::review::{ChangedRow, QuarantinedRow};
 
 use super::action::BatchData;
 
@@ -49,6 +49,41 @@ impl DetailLine {
         };
         lead + self.text.chars().count()
     }
+}
+
+/// Every line of a change's detail: each changed column, before and after, whole (the list
+/// shows as many as the screen's width allows).
+pub fn change_lines(row: &ChangedRow) -> Vec<DetailLine> {
+    let mut out = vec![DetailLine::new(
+        Kind::Title,
+        match (row.deleted, row.line) {
+            (true, _) => format!("Key {}: deleted — the file does not have it", row.key),
+            (false, line) => format!("Key {} · line {line} of the file", row.key),
+        },
+    )];
+    out.push(DetailLine::new(Kind::Blank, ""));
+    let width = row
+        .changes
+        .iter()
+        .map(|c| c.column.chars().count())
+        .max()
+        .unwrap_or(0);
+    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "∅".into());
+    for c in &row.changes {
+        let text = match row.deleted {
+            true => shown(&c.before),
+            false => format!("{}  →  {}", shown(&c.before), shown(&c.after)),
+        };
+        out.push(DetailLine::new(
+            Kind::Field {
+                name: format!("  {:<width$}  ", c.column),
+                offending: false,
+            },
+            // A line break shows as in the list (⏎); other control characters escaped.
+            crate::format::visible(&text.replace('\n', "⏎"), false),
+        ));
+    }
+    out
 }
 
 /// Every line of `row`'s detail.

@@ -158,6 +158,7 @@ pub const KEYMAP: &[Binding] = &[
     bind(C::Changes, K::Char('1'), "1", A::ShowSummary, "summary", true),
     bind(C::Changes, K::Char('2'), "2", A::ShowQuarantine, "quarantined rows", false),
     bind(C::Changes, K::Tab, "Tab", A::NextTab, "next view", false),
+    bind(C::Changes, K::Enter, "Enter", A::Open, "every changed column, before → after", true),
     bind(C::Changes, K::Char('m'), "m", A::Mark, "mark / unmark to hold back", true),
     bind(C::Changes, K::Char('H'), "H", A::HoldMarked, "hold the marked rows back", true),
     bind(C::Changes, K::Char('a'), "a", A::Approve, "approve & promote", true),

@@ -91,10 +91,9 @@ fn help(app: &App, frame: &mut Frame, area: Rect) {
 
 fn detail(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let (Some(b), Some(row)) = (&app.batch, app.quarantine.current()) else {
+    let Some(content) = app.detail_lines() else {
         return;
     };
-    let content = crate::tui::detail::lines(b, row, &app.source);
     let extent = crate::tui::detail::Extent::of(&content, area.width, area.height);
     let lines: Vec<Line> = content
         .into_iter()
@@ -118,15 +117,19 @@ fn detail(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let scroll = usize::from(scroll).min(extent.last_scroll());
+    let what = match app.view {
+        crate::tui::app::View::Changes => "Change",
+        _ => "Row detail",
+    };
     let title = if extent.total > extent.shown {
         format!(
-            " Row detail · lines {}–{} of {} · j/k scroll · Esc back ",
+            " {what} · lines {}–{} of {} · j/k scroll · Esc back ",
             scroll + 1,
             (scroll + extent.shown).min(extent.total),
             extent.total
         )
     } else {
-        " Row detail · Esc back ".to_string()
+        format!(" {what} · Esc back ")
     };
     let box_area = centered(area, extent.width, extent.height);
     frame.render_widget(Clear, box_area);

@@ -223,6 +223,7 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
                     false => r.line.to_string(),
                 }),
                 Cell::from(cell(&r.key, 20)),
+                Cell::from(r.changes.len().to_string()),
                 Cell::from(Line::from(spans)),
             ])
         })
@@ -233,10 +234,20 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(1),
             Constraint::Length(6),
             Constraint::Length(20),
+            Constraint::Length(4),
             Constraint::Fill(1),
         ],
     )
-    .header(Row::new(["", "line", "key", "before → after"]).style(t.title()))
+    .header(
+        Row::new([
+            "",
+            "line",
+            "key",
+            "cols",
+            "before → after (Enter: every column, whole)",
+        ])
+        .style(t.title()),
+    )
     .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(Some(c.cursor));
     frame.render_stateful_widget(table, body, &mut state);
