@@ -330,11 +330,17 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
 }
 
 /// Adds to the summary's "since" the keys added and gone against the last promoted batch
-/// (two anti-joins of staged rows: for `show` and the review, not for `check`).
-pub async fn count_keys_since(client: &Client, s: &mut Summary) {
+/// (two anti-joins of staged rows: for `show` and the review, not for `check`). With
+/// `max_rows`, batches larger than that are left uncounted (the review opens at once).
+pub async fn count_keys_since(client: &Client, s: &mut Summary, max_rows: Option<i64>) {
+    let total = s.rows.total;
     let Some(since) = s.since_last.as_mut() else {
         return;
     };
+    if max_rows.is_some_and(|max| total > max || since.rows_before > max) {
+        since.keys_skipped = true;
+        return;
+    }
     let definition: Option<serde_json::Value> = client
         .query_opt(
             "SELECT target_definition FROM airlock.batches WHERE id = $1",

@@ -105,6 +105,10 @@ pub struct SinceLast {
     /// round; `None` when either batch's typed rows are gone (pruned) or the feed has no key.
     pub keys_added: Option<i64>,
     pub keys_gone: Option<i64>,
+    /// The keys were left uncounted to keep the review fast on large batches (`show` counts
+    /// them).
+    #[serde(skip)]
+    pub keys_skipped: bool,
 }
 
 impl History {
@@ -121,6 +125,7 @@ impl History {
             drift: self.drift.clone(),
             keys_added: None,
             keys_gone: None,
+            keys_skipped: false,
         })
     }
 }
@@ -146,6 +151,9 @@ impl SinceLast {
                 crate::format::count(added, "key"),
                 crate::format::thousands(gone)
             ));
+        }
+        if self.keys_skipped {
+            said.push_str(" · keys not counted here for batches this large (show counts them)");
         }
         if self.same_file {
             said.push_str(" · the same file");
@@ -192,5 +200,44 @@ pub async fn count_keys(
     if let Ok(row) = client.query_one(&sql, &[]).await {
         since.keys_added = Some(row.get(0));
         since.keys_gone = Some(row.get(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn since() -> SinceLast {
+        SinceLast {
+            batch: 4,
+            state: State::Promoted,
+            created_at: "2026-12-04 02:00 UTC".into(),
+            rows_before: 1_000_000,
+            rows_now: 1_100_000,
+            same_file: false,
+            drift: Vec::new(),
+            keys_added: None,
+            keys_gone: None,
+            keys_skipped: false,
+        }
+    }
+
+    #[test]
+    fn since_says_the_keys_or_why_they_are_not_counted() {
+        let mut s = since();
+        s.keys_added = Some(100_000);
+        s.keys_gone = Some(1);
+        assert_eq!(
+            s.describe(),
+            "since batch 4 (the feed's last promoted, 2026-12-04 02:00 UTC): 1,000,000 → 1,100,000 rows (+10.0%) · 100,000 keys new, 1 gone · no column drifted"
+        );
+        let mut s = since();
+        s.keys_skipped = true;
+        assert!(
+            s.describe()
+                .contains("· keys not counted here for batches this large (show counts them) ·"),
+            "{}",
+            s.describe()
+        );
     }
 }

@@ -354,7 +354,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
         Command::Show { id, json } => {
             crate::stage::ensure_catalog(&mut client).await?;
             let mut summary = report::load(&client, *id).await?;
-            report::count_keys_since(&client, &mut summary).await;
+            report::count_keys_since(&client, &mut summary, None).await;
             if *json {
                 print_json(&summary)?;
             } else {
