@@ -636,7 +636,8 @@ async fn a_killed_connection_leaves_production_as_it_was() {
         killed = watcher
             .query_one(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE application_name = 'airlock' AND wait_event_type = 'Lock'",
+                 WHERE application_name = 'airlock' AND wait_event_type = 'Lock' \
+                   AND datname = current_database()",
                 &[],
             )
             .await
