@@ -21,10 +21,16 @@ pub struct OpenedBatch {
     pub notice: Option<String>,
 }
 
-/// Opens batch `id` for review: its plan made or made again first when it has to be.
+/// Opens batch `id` for review: its plan made or made again first when it has to be. The
+/// batch is read once, and again only when its plan was made anew.
 pub async fn open(client: &Client, id: i64) -> Result<OpenedBatch> {
-    let notice = replan(client, id, false).await?;
-    let mut opened = facts(client, id).await?;
+    let summary = report::load(client, id).await?;
+    let (notice, changed) = replan_read(client, &summary, false).await?;
+    let summary = match changed {
+        true => report::load(client, id).await?,
+        false => summary,
+    };
+    let mut opened = facts(client, summary).await?;
     opened.notice = notice;
     Ok(opened)
 }
@@ -35,13 +41,23 @@ pub async fn open(client: &Client, id: i64) -> Result<OpenedBatch> {
 /// stood.
 pub async fn replan(client: &Client, id: i64, force: bool) -> Result<Option<String>> {
     let summary = report::load(client, id).await?;
+    Ok(replan_read(client, &summary, force).await?.0)
+}
+
+/// [`replan`] of a batch already read: what was done, and whether the batch changed.
+async fn replan_read(
+    client: &Client,
+    summary: &Summary,
+    force: bool,
+) -> Result<(Option<String>, bool)> {
     if !summary.state.approvable() {
-        return Ok(None);
+        return Ok((None, false));
     }
+    let id = summary.batch;
     let b = crate::promote::load(client, id).await?;
     if b.plan.by_promotion && !force {
         crate::pipeline::complete_plan(client, &b).await?;
-        return Ok(None);
+        return Ok((None, true));
     }
     let now = crate::plan::production_writes(client, &b.feed.target).await?;
     let moved = match b.plan.writes {
@@ -50,24 +66,26 @@ pub async fn replan(client: &Client, id: i64, force: bool) -> Result<Option<Stri
         None => 0,
     };
     if moved == 0 && !force {
-        return Ok(None);
+        return Ok((None, false));
     }
     crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await?;
     let after = report::load(client, id).await?;
     let (plan, _) = after.plan.describe(&after.mode, false);
-    Ok(Some(match moved {
+    let said = match moved {
         0 => format!("plan made again: {plan}"),
         n => format!(
             "production changed since the plan was made ({} to {}): plan and verdict made again: {plan}",
             crate::format::count(n, "row write"),
             after.target
         ),
-    }))
+    };
+    Ok((Some(said), true))
 }
 
-/// The summary, header and fed columns of batch `id`, as they are.
-async fn facts(client: &Client, id: i64) -> Result<OpenedBatch> {
-    let mut summary = report::load(client, id).await?;
+/// The header and fed columns of the batch `summary` holds, with the keys since the last
+/// promoted batch counted.
+async fn facts(client: &Client, mut summary: Summary) -> Result<OpenedBatch> {
+    let id = summary.batch;
     // Two anti-joins of up to 2 × 200,000 staged rows take well under a second; larger
     // batches open without them (`show` counts them).
     report::count_keys_since(client, &mut summary, Some(KEYS_COUNTED_UP_TO)).await;
