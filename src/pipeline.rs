@@ -144,7 +144,7 @@ async fn stage_and_validate(
     stage::create_tables(client, &names, &binding).await?;
     // The fast path may have to read the file a second time (see below): a pipe cannot be.
     let fast = match source.reader.rereadable() {
-        true => fast_path(client, &binding, source.reader.progress().total_bytes).await?,
+        true => fast_path(client, &binding).await?,
         false => None,
     };
     let format = source.options.format;
@@ -226,11 +226,7 @@ async fn stage_and_validate(
 
 /// Whether the load can write the typed rows itself: every column's values decided in Rust
 /// (no server-checked types) and every lookup table small enough to hold in memory.
-async fn fast_path(
-    client: &Client,
-    binding: &binding::Binding,
-    file_bytes: u64,
-) -> Result<Option<stage::Fast>> {
+async fn fast_path(client: &Client, binding: &binding::Binding) -> Result<Option<stage::Fast>> {
     if binding
         .columns
         .iter()
@@ -250,7 +246,7 @@ async fn fast_path(
     }
     Ok(Some(stage::Fast {
         lookups,
-        keys: KeyTracker::for_binding(binding, file_bytes),
+        keys: KeyTracker::for_binding(binding),
     }))
 }
 

@@ -29,6 +29,10 @@ pub struct Plan {
     /// For each numeric column the file feeds, how many rows production has would change by
     /// more than half their value (`validate::drift::against_production`).
     pub moved: BTreeMap<String, i64>,
+    /// For each column of `moved`, the ordinal (`__ord`) of the first such row in the file:
+    /// the drift finding's example, read by address instead of joining production again.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_moved: BTreeMap<String, i64>,
     /// How many rows of production had been written (inserted, updated, deleted, by anyone)
     /// when the plan was made, as the server's statistics count them: a plan is stale once
     /// the count moved (`review::replan`). `None` for a plan from before it was kept.
@@ -185,6 +189,11 @@ pub async fn compute(
             "count(*) FILTER (WHERE {matched} AND {})",
             moved_by_half(c)
         ));
+        select.push(format!(
+            "min(r.{ord}) FILTER (WHERE {matched} AND {})",
+            moved_by_half(c),
+            ord = ident(crate::stage::ORD_COLUMN),
+        ));
     }
     let row = client
         .query_one(
@@ -211,8 +220,11 @@ pub async fn compute(
         plan.columns.insert(c.target.clone(), row.get(3 + i));
     }
     for (i, c) in numeric.iter().enumerate() {
-        plan.moved
-            .insert(c.target.clone(), row.get(3 + values.len() + i));
+        let at = 3 + values.len() + 2 * i;
+        plan.moved.insert(c.target.clone(), row.get(at));
+        if let Some(ord) = row.get::<_, Option<i64>>(at + 1) {
+            plan.first_moved.insert(c.target.clone(), ord);
+        }
     }
     if mode == Mode::Insert {
         // A key production has is skipped, whatever its values.
@@ -220,6 +232,7 @@ pub async fn compute(
         (plan.update, plan.unchanged) = (0, 0);
         plan.columns.clear();
         plan.moved.clear();
+        plan.first_moved.clear();
     }
     let absent = match mode {
         Mode::Swap => Some(absent_from_file(binding, names, false)),

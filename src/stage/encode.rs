@@ -378,10 +378,10 @@ pub(super) fn encode_records(
         }
         let good = !issues.iter().any(|i| i.s == Severity::Error.as_str());
         if let (Some(keys), true) = (keys.as_mut(), good) {
-            keys.add_key(|i| match values.get(i) {
+            keys.add_key(pos.ordinal, |i| match values.get(i) {
                 Some(FieldValue::Text(t)) => t,
                 _ => "",
-            });
+            })?;
         }
         // A row without issues keeps its source fields beside its typed values; any other
         // row is staged (see `StageNames`).
@@ -447,7 +447,11 @@ pub(super) fn encode_records(
     if !enc.buf.is_empty() {
         let _ = tx.blocking_send(enc.buf.split().freeze());
     }
-    let candidates = keys.and_then(KeyTracker::into_candidates);
+    let key_spill = keys.as_ref().map_or(0, KeyTracker::spilled_bytes);
+    let candidates = match keys {
+        Some(keys) => keys.into_candidates()?,
+        None => None,
+    };
     Ok(LoadStats {
         conversions: conversions.0,
         profile: profiler.finish(&binding.header),
@@ -464,6 +468,7 @@ pub(super) fn encode_records(
             None => None,
         },
         candidates,
+        key_spill,
     })
 }
 

@@ -477,8 +477,11 @@ pub struct LoadStats {
     pub issues: Option<std::fs::File>,
     /// The good rows in the target's shape (COPY text), when they were written while reading.
     pub typed: Option<std::fs::File>,
-    /// Keys that may repeat, one list per key column; `None` when every row must be grouped.
-    pub candidates: Option<Vec<Vec<String>>>,
+    /// The ordinals of the good rows whose key may repeat (sorted; every row whose key
+    /// repeats is among them); `None` when every row must be grouped.
+    pub candidates: Option<Vec<i64>>,
+    /// Bytes the duplicate-key search wrote to its temporary file (none below ~2M rows).
+    pub key_spill: u64,
     /// What the columns' parsing rules changed.
     pub conversions: Vec<Conversion>,
     /// Each source column's profile, as the file has it.

@@ -50,16 +50,20 @@ pub async fn against_production(
             .map(|k| format!("r.{}::text", ident(&k.target)))
             .collect();
         let name = ident(column);
+        // The plan's join noted the first such row; a plan from before it did finds it again.
+        let which = match plan.first_moved.get(column) {
+            Some(ord) => format!("r.{} = {ord}", ident(ORD_COLUMN)),
+            None => moved_by_half(col),
+        };
         let example = client
             .query_opt(
                 &format!(
                     "SELECT concat_ws(', ', {key}), t.{name}::text, r.{name}::text \
-                     FROM {rows} r JOIN {target} t ON {on} WHERE {moved} ORDER BY r.{ord} LIMIT 1",
+                     FROM {rows} r JOIN {target} t ON {on} WHERE {which} ORDER BY r.{ord} LIMIT 1",
                     key = key.join(", "),
                     rows = names.rows,
                     target = target.sql_name(),
                     on = key_join(binding, "t", "r"),
-                    moved = moved_by_half(col),
                     ord = ident(ORD_COLUMN),
                 ),
                 &[],

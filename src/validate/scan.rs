@@ -77,23 +77,31 @@ fn partition_check(feed: &Feed, binding: &Binding) -> Option<Check> {
 
 /// Sets aside the typed rows that violate a CHECK constraint of the target (one issue per
 /// constraint violated) and, among the others, those whose merge key repeats, as the feed's
-/// `duplicate_keys` policy says. `candidates` are the keys the load saw more than once (a
-/// superset), one list per key column; `None` groups every row.
+/// `duplicate_keys` policy says. `candidates` are the ordinals of the rows whose key the load
+/// saw more than once (a superset); `None` groups every row.
 pub(super) async fn constraints_and_duplicates(
     client: &Client,
     feed: &Feed,
     binding: &Binding,
     names: &StageNames,
-    candidates: Option<&[Vec<String>]>,
+    candidates: Option<&[i64]>,
 ) -> Result<()> {
     let checks = checks(feed, binding);
     let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
     match candidates {
-        Some(lists) if !key.is_empty() => {
-            if checks.is_empty() && lists.first().is_none_or(Vec::is_empty) {
+        Some(ordinals) if !key.is_empty() => {
+            if checks.is_empty() && ordinals.is_empty() {
                 return Ok(());
             }
-            one_scan(client, feed, binding, names, &checks, Some((&key, lists))).await
+            one_scan(
+                client,
+                feed,
+                binding,
+                names,
+                &checks,
+                Some((&key, ordinals)),
+            )
+            .await
         }
         _ => {
             if !checks.is_empty() {
@@ -124,8 +132,8 @@ pub(super) async fn constraints_and_duplicates(
 }
 
 /// One statement, one read of the typed rows: the rows violating a CHECK constraint and, with
-/// `candidates` (the key's columns and the candidate values), those whose key is a candidate
-/// are kept aside (`scan`, a few). The violations become issues, the candidates that violate
+/// `candidates` (the key's columns and the candidate rows' ordinals), the candidate rows are
+/// kept aside (`scan`, a few). The violations become issues, the candidates that violate
 /// nothing are grouped by key, and every row set aside leaves the typed rows by address.
 async fn one_scan(
     client: &Client,
@@ -133,13 +141,13 @@ async fn one_scan(
     binding: &Binding,
     names: &StageNames,
     checks: &[Check],
-    candidates: Option<(&[&str], &[Vec<String>])>,
+    candidates: Option<(&[&str], &[i64])>,
 ) -> Result<()> {
-    let (key, lists) = candidates.unwrap_or_default();
-    let n = key.len();
-    // With candidates, $1 is the key's column list and the candidate lists follow; then each
-    // constraint's column list, message and check.
-    let first = if n == 0 { 1 } else { n + 2 };
+    let (key, ordinals) = candidates.unwrap_or_default();
+    let keyed = !key.is_empty();
+    // With candidates, $1 is the key's column list and $2 the candidates' ordinals; then
+    // each constraint's column list, message and check.
+    let first = if keyed { 3 } else { 1 };
     let noted_checks: Vec<String> = checks
         .iter()
         .enumerate()
@@ -167,42 +175,19 @@ async fn one_scan(
             all = noted_checks.join(" UNION ALL "),
         )
     };
-    let grouped = || {
-        format!(
-            "dr AS (SELECT * FROM scan WHERE __repeats AND NOT (true = ANY (__failed))), {}, ",
-            duplicates(feed, binding, names, key)
-        )
-    };
-    let (repeats, join, grouped) = if n == 0 {
-        ("false".to_string(), String::new(), String::new())
-    } else if n == 1 {
-        // One key column: a test against the candidates, which the server hashes once,
-        // costs less per row than a join.
+    let (repeats, grouped) = if keyed {
+        // A test against the candidates' ordinals, which the server hashes once.
         (
-            format!("(c.{}::text = ANY ($2::text[])) IS TRUE", ident(key[0])),
-            String::new(),
-            grouped(),
+            format!("(c.{} = ANY ($2::int8[])) IS TRUE", ident(ORD_COLUMN)),
+            format!(
+                "dr AS (SELECT * FROM scan WHERE __repeats AND NOT (true = ANY (__failed))), {}, ",
+                duplicates(feed, binding, names, key)
+            ),
         )
     } else {
-        let aliases: Vec<String> = (1..=n).map(|i| format!("__c{i}")).collect();
-        let unnest: Vec<String> = (2..=n + 1).map(|i| format!("${i}::text[]")).collect();
-        let on: Vec<String> = key
-            .iter()
-            .zip(&aliases)
-            .map(|(k, a)| format!("c.{}::text = k.{a}", ident(k)))
-            .collect();
-        (
-            "k.__c1 IS NOT NULL".to_string(),
-            format!(
-                " LEFT JOIN (SELECT DISTINCT * FROM unnest({}) AS u({})) k ON {}",
-                unnest.join(", "),
-                aliases.join(", "),
-                on.join(" AND ")
-            ),
-            grouped(),
-        )
+        ("false".to_string(), String::new())
     };
-    let gone = if n == 0 {
+    let gone = if !keyed {
         "ctid = ANY (ARRAY(SELECT __tid FROM scan))"
     } else {
         "ctid = ANY (ARRAY(SELECT tid FROM bad \
@@ -214,7 +199,7 @@ async fn one_scan(
         // Only the few rows kept aside get the array of constraints they violate.
         "WITH scan AS MATERIALIZED (SELECT c.*, {repeats} AS __repeats, \
                  ARRAY[{flags}]::boolean[] AS __failed \
-             FROM (SELECT r.ctid AS __tid, r.*{violated} FROM {rows} r) c{join} \
+             FROM (SELECT r.ctid AS __tid, r.*{violated} FROM {rows} r) c \
              WHERE {repeats}{any_violated}), \
          {checked}{grouped}{delete}",
         violated = checks
@@ -234,9 +219,9 @@ async fn one_scan(
     );
     let key_names = key.join(", ");
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
-    if n > 0 {
+    if keyed {
         params.push(&key_names);
-        params.extend(lists.iter().map(|l| l as &(dyn ToSql + Sync)));
+        params.push(&ordinals);
     }
     let names_of_checks: Vec<String> = checks.iter().map(|c| c.check.to_string()).collect();
     for (c, name) in checks.iter().zip(&names_of_checks) {

@@ -34,7 +34,7 @@ pub struct Loaded<'a> {
     /// Whether the load wrote the typed rows (all but those with undecided values).
     pub typed_written: bool,
     /// Keys that may repeat (from the load), or `None` to group every row.
-    pub candidates: Option<&'a [Vec<String>]>,
+    pub candidates: Option<&'a [i64]>,
 }
 
 /// Runs every set-based layer; afterwards the rows table holds exactly the rows to promote.

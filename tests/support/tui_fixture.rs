@@ -116,6 +116,7 @@ pub fn summary(verdict: &str) -> Summary {
                 ("category_id".into(), 0),
             ]),
             moved: BTreeMap::from([("price".into(), 6), ("category_id".into(), 0)]),
+            first_moved: BTreeMap::from([("price".into(), 4)]),
             writes: Some(1234),
             by_promotion: false,
         },
