@@ -3,10 +3,15 @@
 ("N/A" and empty prices, negative prices, unknown categories, shifted columns, ragged rows,
 duplicate keys), with non-ASCII names and quoted commas among the good rows.
 
-usage: gen_feed.py ROWS OUT.csv [--seed S]
+The keys' shape: `sorted` (SKU-1, SKU-2, … in file order), `random` (every key once, in a
+scrambled order), `repeats` (each key about four times, scrambled). SKUs are zero-padded to
+`--width` digits (at least the digits of ROWS).
+
+usage: gen_feed.py ROWS OUT.csv [--seed S] [--shape sorted|random|repeats] [--width W]
 """
 import argparse
 import csv
+import math
 import random
 
 CATEGORIES = ["Tools", "Garden", "Kitchen", "Toys", "Electronics"]
@@ -19,13 +24,28 @@ def main():
     ap.add_argument("rows", type=int)
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--shape", choices=["sorted", "random", "repeats"], default="sorted")
+    ap.add_argument("--width", type=int, default=7)
     args = ap.parse_args()
     rnd = random.Random(args.seed)
+    n = args.rows
+    width = max(args.width, len(str(n)))
+    # A bijection of 1..n that scrambles the order (a multiplier coprime to n).
+    step = max(1, int(n * 0.6180339887))
+    while math.gcd(step, n) != 1:
+        step += 1
+    distinct = max(1, n // 4) if args.shape == "repeats" else n
+
+    def key(i):
+        if args.shape == "sorted":
+            return i
+        return ((i - 1) * step % n) % distinct + 1
+
     with open(args.out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["sku", "name", "price", "category"])
         for i in range(1, args.rows + 1):
-            sku = f"SKU-{i:07d}"
+            sku = f"SKU-{key(i):0{width}d}"
             name = f"{NAMES[i % len(NAMES)]} {i}"
             price = f"{rnd.randint(100, 99999) / 100:.2f}"
             cat = CATEGORIES[i % len(CATEGORIES)]
@@ -46,7 +66,7 @@ def main():
                 w.writerow([sku, name, price])  # ragged
                 continue
             elif r < 0.030 and i > 10:
-                sku = f"SKU-{rnd.randint(1, i - 1):07d}"  # duplicate key
+                sku = f"SKU-{key(rnd.randint(1, i - 1)):0{width}d}"  # duplicate key
             w.writerow([sku, name, price, cat])
 
 

@@ -96,6 +96,26 @@ async fn upsert_promotes_good_rows_in_one_transaction_with_its_audit_row() {
     let counts = d.counts.as_ref().expect("counts");
     assert_eq!(counts["inserted"], 242);
     assert_eq!(counts["updated"], 10);
+    // Where the time went: the load's stages, then the promotion's, kept with it.
+    let stages: Vec<String> = s.timings.as_ref().expect("timings")["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|st| st[0].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        stages.first().map(String::as_str),
+        Some("load (read, row checks, COPY)")
+    );
+    assert!(
+        stages.ends_with(&[
+            "promote: lock".into(),
+            "promote: keep undo data".into(),
+            "promote: merge".into(),
+            "promote: record".into()
+        ]),
+        "{stages:?}"
+    );
 }
 
 /// The upsert's counts are the same whichever statement applies the rows: `MERGE` with the
@@ -895,6 +915,22 @@ async fn swap_keeps_the_definition_and_undo_puts_the_old_table_back() {
         (242, 45, 55)
     );
     assert_eq!(count(&db, "SELECT count(*) FROM products").await, 287);
+    let timings = db.summary(id).await.timings.expect("timings");
+    let last: Vec<&str> = timings["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .rev()
+        .take(2)
+        .map(|st| st[0].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        last,
+        [
+            "promote: lock, recheck and swap",
+            "promote: build the next table"
+        ]
+    );
     let facts = client
         .query_one(
             "SELECT has_table_privilege('airlock_test_reader', 'products', 'SELECT'),

@@ -356,6 +356,25 @@ pub async fn record_timings(
     Ok(())
 }
 
+/// Adds a promotion's stages after the load's (in the promotion's transaction, so they are
+/// kept exactly when it is).
+pub async fn append_timings(
+    client: &impl GenericClient,
+    id: i64,
+    timings: &crate::timing::Timings,
+) -> Result<()> {
+    let stages = serde_json::to_value(&timings.stages).unwrap_or_default();
+    client
+        .execute(
+            "UPDATE airlock.batches SET timings = jsonb_set(coalesce(timings, '{}'), '{stages}', \
+                 coalesce(timings->'stages', '[]') || $2) WHERE id = $1",
+            &[&id, &stages],
+        )
+        .await
+        .map_err(Error::db("recording timings"))?;
+    Ok(())
+}
+
 /// The outcome of judging a staged batch.
 pub struct Validation<'a> {
     pub verdict: Verdict,

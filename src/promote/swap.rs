@@ -11,6 +11,7 @@ use crate::batch;
 use crate::db::{ident, ident_list, qualified};
 use crate::error::{Error, Result};
 use crate::stage::{ORD_COLUMN, STAGE_SCHEMA, StageNames};
+use crate::timing::Timings;
 
 /// Objects that would keep pointing at the old table after a swap, or that a new table would
 /// not carry: each one refuses the swap, with the reason.
@@ -142,6 +143,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
     refuse_dependents(b, dependents(client, &target).await?)?;
 
     // Phase 1: the next table, built and filled while production serves as usual.
+    let mut timings = Timings::start();
     let ddl = next_table_ddl(client, b).await?;
     let fill = fill_statement(b);
     let tx = client
@@ -172,9 +174,10 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
     tx.commit()
         .await
         .map_err(Error::db("building the next table"))?;
+    timings.lap("promote: build the next table");
 
     // Phase 2: the swap itself, short, under lock_timeout, retried.
-    let result = exchange_into_place(client, b, opts, &next).await;
+    let result = exchange_into_place(client, b, opts, &next, timings).await;
     if result.is_err() {
         // Best effort: a leftover next table is rebuilt by the next attempt anyway.
         let _ = client
@@ -189,6 +192,7 @@ async fn exchange_into_place(
     b: &Loaded,
     opts: &PromoteOptions,
     next: &str,
+    mut timings: Timings,
 ) -> Result<Applied> {
     let target = b.target_sql();
     let mut attempts = locks::Attempts::new(&target, opts.attempts, opts.lock_timeout);
@@ -253,6 +257,8 @@ async fn exchange_into_place(
             }
         };
         record_approval(&tx, b, opts, &applied, kept).await?;
+        timings.lap("promote: lock, recheck and swap");
+        batch::append_timings(&tx, b.id, &timings).await?;
         tx.commit()
             .await
             .map_err(Error::db(format!("committing the swap of batch {}", b.id)))?;

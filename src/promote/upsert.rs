@@ -23,11 +23,13 @@ use super::{
     Applied, KeptForUndo, Loaded, PromoteOptions, bisect, compare_plan, locks, record_approval,
     record_plan_made, stale_references,
 };
+use crate::batch;
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
 use crate::feed::Mode;
 use crate::plan::{Plan, distinct_expr, key_join};
 use crate::stage::ORD_COLUMN;
+use crate::timing::Timings;
 use crate::validate::sql::foreign_key_violations;
 
 /// For the value columns, `t` the target row and `other` the incoming one: the condition
@@ -218,6 +220,7 @@ impl Step {
 pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> Result<Applied> {
     let target = b.target_sql();
     let mut attempts = locks::Attempts::new(&target, opts.attempts, opts.lock_timeout);
+    let mut timings = Timings::start();
     while attempts.another() {
         // The advisory lock keeps two imports of this table apart; SHARE ROW EXCLUSIVE keeps
         // other writers out between the plan check and the upsert, while readers go on.
@@ -227,9 +230,11 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             attempts.wait(client).await?;
             continue;
         };
+        timings.lap("promote: lock");
         let keep_undo = b.feed.spec.policy.keep_undo;
         if keep_undo && b.feed.spec.mode != Mode::Append {
             super::undo::capture(&tx, b).await?;
+            timings.lap("promote: keep undo data");
         }
         let (inserted, updated) = match apply(&tx, b, &target).await {
             Ok(counts) => counts,
@@ -262,6 +267,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             },
             _ => 0,
         };
+        timings.lap("promote: merge");
         let insert_only = b.feed.spec.mode == Mode::Insert;
         let untouched = b.rows_good - inserted - updated;
         let now = Plan {
@@ -288,6 +294,8 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
             false => KeptForUndo::Nothing,
         };
         record_approval(&tx, b, opts, &applied, kept).await?;
+        timings.lap("promote: record");
+        batch::append_timings(&tx, b.id, &timings).await?;
         tx.commit().await.map_err(Error::db(format!(
             "committing the promotion of batch {}",
             b.id
