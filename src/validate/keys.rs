@@ -16,8 +16,10 @@ use crate::error::{Error, Result};
 
 /// Partitions, by the hash's top 8 bits.
 const PARTS: usize = 256;
-/// Entries (8 bytes each) held in memory before the partitions are written out: 16 MB.
-const HELD: usize = 1 << 21;
+/// Entries (8 bytes each) held in memory before the partitions are written out: 8 MB, in
+/// one fixed buffer per partition, written out when any of them is full.
+const HELD: usize = 1 << 20;
+const PER_PART: usize = HELD / PARTS;
 /// Beyond this many candidate rows, confirming them by ordinal costs more than grouping
 /// every row: SQL does that instead.
 const MAX_CANDIDATES: usize = 2_000_000;
@@ -37,7 +39,6 @@ pub struct KeyTracker {
     fields: Vec<usize>,
     /// Per partition, `hash's low 32 bits << 32 | ordinal`.
     parts: Vec<Vec<u64>>,
-    held: usize,
     spill: Option<Spilled>,
     /// A key that is not what its type says, or an ordinal past 32 bits: SQL groups every row.
     overflow: bool,
@@ -82,8 +83,7 @@ impl KeyTracker {
             hasher: foldhash::quality::RandomState::default(),
             canon,
             fields,
-            parts: vec![Vec::new(); PARTS],
-            held: 0,
+            parts: Vec::new(),
             spill: None,
             overflow: false,
         })
@@ -115,10 +115,12 @@ impl KeyTracker {
             }
         }
         let hash = hasher.finish();
-        let part = (hash >> 56) as usize;
-        self.parts[part].push((hash << 32) | u64::from(ordinal));
-        self.held += 1;
-        if self.held >= HELD {
+        if self.parts.is_empty() {
+            self.parts = (0..PARTS).map(|_| Vec::with_capacity(PER_PART)).collect();
+        }
+        let part = &mut self.parts[(hash >> 56) as usize];
+        part.push((hash << 32) | u64::from(ordinal));
+        if part.len() == PER_PART {
             self.write_out()?;
         }
         Ok(())
@@ -151,7 +153,6 @@ impl KeyTracker {
             spill.written += 8 * part.len() as u64;
             part.clear();
         }
-        self.held = 0;
         Ok(())
     }
 
@@ -175,7 +176,9 @@ impl KeyTracker {
         };
         let mut found = Vec::new();
         let mut bytes = Vec::new();
-        for (i, mut part) in std::mem::take(&mut self.parts).into_iter().enumerate() {
+        let mut parts = std::mem::take(&mut self.parts);
+        parts.resize_with(PARTS, Vec::new);
+        for (i, mut part) in parts.into_iter().enumerate() {
             if let Some((file, runs)) = &mut file {
                 for &(at, n) in &runs[i] {
                     bytes.resize(8 * n, 0);
