@@ -1,5 +1,6 @@
 //! Measures how long one page of quarantined rows takes to fetch, at the start, the middle and
-//! the end of a batch (keyset pagination), as the review UI fetches them.
+//! the end of a batch (keyset pagination), as the review UI fetches them; and the frequency
+//! view of the batch's commonest check (the first time, which counts, and after).
 //!
 //!   cargo run --release --example page_timing -- BATCH_ID [PAGES]
 use std::time::Instant;
@@ -43,5 +44,28 @@ async fn main() -> anyhow::Result<()> {
         times[times.len() * 95 / 100],
         times[times.len() - 1]
     );
+    if let Some(check) = summary.checks.first() {
+        let filter = Filter {
+            check: Some(check.check.clone()),
+            column: check.column.clone(),
+            ..Filter::default()
+        };
+        let mut times = Vec::new();
+        for _ in 0..pages.min(100) {
+            let t = Instant::now();
+            let counted = review::value_frequencies(&client, batch, &filter, 200).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            anyhow::ensure!(counted.rows > 0, "no values counted");
+        }
+        let first = times[0];
+        times.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "frequency view of {} on {}: first {first:.2} ms, then median {:.2} ms, max {:.2} ms",
+            check.check,
+            check.column.as_deref().unwrap_or("(no column)"),
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
     Ok(())
 }

@@ -134,6 +134,30 @@ async fn quarantined_rows_page_by_keyset_both_ways() {
             .expect("jump"),
         None
     );
+    // The counts are kept with the batch and counted again once it has new issues (as when
+    // a promotion sets rows aside); without a column they are counted live.
+    client
+        .batch_execute(&format!(
+            "INSERT INTO airlock_stage.batch_{id}_issues (line, ord, \"column\", \"check\", severity, value, message) \
+             VALUES (90, 89, 'price', 'type', 'error', 'N/A', 'later')"
+        ))
+        .await
+        .expect("a later issue");
+    let again = review::value_frequencies(&client, id, &type_price, 10)
+        .await
+        .expect("frequencies");
+    assert_eq!(
+        (again.values[0].clone(), again.rows),
+        ((Some("N/A".to_string()), 3), 5)
+    );
+    let any_column = Filter {
+        column: None,
+        ..type_price.clone()
+    };
+    let live = review::value_frequencies(&client, id, &any_column, 10)
+        .await
+        .expect("frequencies");
+    assert_eq!(live.values, again.values);
 }
 
 #[tokio::test]

@@ -2,16 +2,18 @@
 //! so a million bad rows browse as fast as ten), the rows that would change production, the
 //! column profile; and setting rows aside by hand.
 mod changes;
+mod frequencies;
 mod opened;
 mod profile;
 mod quarantined;
 
 pub use changes::{Change, ChangedRow, changes_page, hold_back};
+pub use frequencies::{Frequencies, value_frequencies};
 pub use opened::{OpenedBatch, open, replan};
 pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};
 pub use quarantined::{
-    Filter, Frequencies, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
-    quarantined_page, search, source_text, value_frequencies,
+    Filter, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
+    quarantined_page, search, source_text,
 };
 
 /// Where a page starts: keyset positions by record ordinal.

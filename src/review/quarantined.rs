@@ -72,7 +72,7 @@ impl QuarantinedRow {
 
 /// The condition on an issue `i` that `filter` chooses; its values are the parameters from
 /// `$2` on, in [`filter_params`]' order.
-fn filter_cond(filter: &Filter) -> String {
+pub(super) fn filter_cond(filter: &Filter) -> String {
     let mut cond = format!("i.severity = '{}'", filter.severity());
     let chosen = [
         (filter.check.is_some(), "i.\"check\""),
@@ -95,7 +95,7 @@ fn ords_sql(names: &StageNames, filter: &Filter) -> String {
 }
 
 /// A query's parameters: `first` ($1), then the filter's values.
-fn params_with<'a>(
+pub(super) fn params_with<'a>(
     extra: &'a [&'a str],
     first: &'a (dyn tokio_postgres::types::ToSql + Sync),
 ) -> Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)> {
@@ -106,7 +106,7 @@ fn params_with<'a>(
     params
 }
 
-fn filter_params(filter: &Filter) -> Vec<&str> {
+pub(super) fn filter_params(filter: &Filter) -> Vec<&str> {
     filter
         .check
         .iter()
@@ -114,56 +114,6 @@ fn filter_params(filter: &Filter) -> Vec<&str> {
         .chain(filter.value.iter())
         .map(String::as_str)
         .collect()
-}
-
-/// How often each offending value occurs among the rows `filter` chooses, commonest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frequencies {
-    /// The filter the values were counted under.
-    pub filter: Filter,
-    /// (value, rows), at most the requested number; `None` is an empty value.
-    pub values: Vec<(Option<String>, i64)>,
-    /// Distinct values and rows in all.
-    pub distinct: i64,
-    pub rows: i64,
-}
-
-/// The offending values of the rows `filter` chooses (its check and column), commonest first,
-/// at most `limit` of them, with how many distinct values and rows there are in all.
-pub async fn value_frequencies(
-    client: &impl GenericClient,
-    batch: i64,
-    filter: &Filter,
-    limit: i64,
-) -> Result<Frequencies> {
-    let names = StageNames::new(batch);
-    let filter = Filter {
-        value: None,
-        ..filter.clone()
-    };
-    let sql = format!(
-        "WITH v AS (SELECT i.value, count(DISTINCT i.ord) AS n FROM {issues} i WHERE {cond} \
-                    GROUP BY i.value) \
-         SELECT value, n, count(*) OVER (), sum(n) OVER ()::bigint FROM v \
-         ORDER BY n DESC, value NULLS LAST LIMIT $1",
-        issues = names.issues,
-        cond = filter_cond(&filter),
-    );
-    let extra = filter_params(&filter);
-    let params = params_with(&extra, &limit);
-    let rows = client
-        .query(&sql, &params)
-        .await
-        .map_err(Error::db(format!("counting the values of batch {batch}")))?;
-    let (distinct, total) = rows
-        .first()
-        .map_or((0, 0), |r| (r.get::<_, i64>(2), r.get::<_, i64>(3)));
-    Ok(Frequencies {
-        values: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
-        distinct,
-        rows: total,
-        filter,
-    })
 }
 
 /// One page of quarantined rows, ascending by file position.

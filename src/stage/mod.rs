@@ -264,6 +264,9 @@ pub struct StageNames {
     /// an ordinal after the file's (`__ord`), so the review's Changes lists them after the
     /// updates.
     pub absent: String,
+    /// How many rows each offending value has, by severity, check and column, counted once
+    /// for the review's frequency view (`review::value_frequencies`).
+    pub values: String,
 }
 
 impl StageNames {
@@ -285,6 +288,7 @@ impl StageNames {
             previous_bare: format!("batch_{batch}_previous"),
             undo: name("_undo"),
             absent: name("_absent"),
+            values: name("_values"),
         }
     }
 }
