@@ -277,12 +277,17 @@ fn duplicates(feed: &Feed, binding: &Binding, names: &StageNames, key: &[&str]) 
         .iter()
         .map(|k| format!("r.{k} = d.{k}", k = ident(k)))
         .collect();
+    // Lines and ordinals grow together through a batch, so the first and last row's lines
+    // are plain minimum and maximum; only the quarantine message lists lines, and only its
+    // aggregate sorts each group.
+    let lines = match feed.spec.policy.duplicate_keys {
+        DuplicateKeys::Quarantine => format!(", (array_agg({line} ORDER BY {ord}))[1:5] AS lines"),
+        DuplicateKeys::Last | DuplicateKeys::First => String::new(),
+    };
     format!(
         "d AS (SELECT {key_list}, count(*) AS n, \
                min({ord}) AS first_ord, max({ord}) AS last_ord, \
-               (array_agg({line} ORDER BY {ord}))[1] AS first_line, \
-               (array_agg({line} ORDER BY {ord} DESC))[1] AS last_line, \
-               (array_agg({line} ORDER BY {ord}))[1:5] AS lines \
+               min({line}) AS first_line, max({line}) AS last_line{lines} \
                FROM dr GROUP BY {key_list} HAVING count(*) > 1), \
          bad AS MATERIALIZED (SELECT r.__tid AS tid, r.{line} AS line, r.{ord} AS ord, \
                {value} AS value, {message} AS message FROM dr r JOIN d ON {join} WHERE {filter}), \

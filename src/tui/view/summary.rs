@@ -367,9 +367,32 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(" profiling…").block(block), area);
         return;
     };
-    let rows: Vec<Row> = profile
+    // The counts' columns as wide as their widest value (an estimate of millions of
+    // distinct values is `≈4,977,596`): never cut.
+    let counts: Vec<(String, String)> = profile
         .iter()
         .map(|c| {
+            let distinct = match c.estimated {
+                true => format!("≈{}", thousands(c.distinct)),
+                false => thousands(c.distinct),
+            };
+            (thousands(c.nulls), distinct)
+        })
+        .collect();
+    let width = |header: &str, f: fn(&(String, String)) -> &String| {
+        counts
+            .iter()
+            .map(|c| f(c).chars().count())
+            .chain([header.len()])
+            .max()
+            .unwrap_or_default() as u16
+            + 1
+    };
+    let (empty_width, distinct_width) = (width("empty", |c| &c.0), width("distinct", |c| &c.1));
+    let rows: Vec<Row> = profile
+        .iter()
+        .zip(counts)
+        .map(|(c, (nulls, distinct))| {
             let flag = if c.suspicious() { "⚠" } else { "" };
             let top: Vec<String> = c
                 .top
@@ -378,11 +401,8 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
                 .collect();
             let row = Row::new(vec![
                 Cell::from(format!("{flag} {}", cell(&c.name, 14))),
-                Cell::from(thousands(c.nulls)),
-                Cell::from(match c.estimated {
-                    true => format!("≈{}", thousands(c.distinct)),
-                    false => thousands(c.distinct),
-                }),
+                Cell::from(nulls),
+                Cell::from(distinct),
                 Cell::from(share(c.numeric, c.non_null)),
                 Cell::from(top.join(", ")),
             ]);
@@ -397,8 +417,8 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
         rows,
         [
             Constraint::Length(17),
-            Constraint::Length(8),
-            Constraint::Length(9),
+            Constraint::Length(empty_width),
+            Constraint::Length(distinct_width),
             Constraint::Length(8),
             Constraint::Fill(1),
         ],
