@@ -447,7 +447,6 @@ pub(super) fn encode_records(
     if !enc.buf.is_empty() {
         let _ = tx.blocking_send(enc.buf.split().freeze());
     }
-    let key_spill = keys.as_ref().map_or(0, KeyTracker::spilled_bytes);
     let candidates = match keys {
         Some(keys) => keys.into_candidates()?,
         None => None,
@@ -468,7 +467,6 @@ pub(super) fn encode_records(
             None => None,
         },
         candidates,
-        key_spill,
     })
 }
 

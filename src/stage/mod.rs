@@ -484,8 +484,6 @@ pub struct LoadStats {
     /// The ordinals of the good rows whose key may repeat (sorted; every row whose key
     /// repeats is among them); `None` when every row must be grouped.
     pub candidates: Option<Vec<i64>>,
-    /// Bytes the duplicate-key search wrote to its temporary file (none below about a million rows).
-    pub key_spill: u64,
     /// What the columns' parsing rules changed.
     pub conversions: Vec<Conversion>,
     /// Each source column's profile, as the file has it.

@@ -156,11 +156,6 @@ impl KeyTracker {
         Ok(())
     }
 
-    /// How many bytes went to the spill file.
-    pub fn spilled_bytes(&self) -> u64 {
-        self.spill.as_ref().map_or(0, |s| s.written)
-    }
-
     /// The ordinals of the rows whose key may repeat, sorted (every row whose key repeats is
     /// among them), or `None` when SQL must group every row.
     pub fn into_candidates(mut self) -> Result<Option<Vec<i64>>> {
