@@ -3,8 +3,8 @@
 #[path = "support/tui_fixture.rs"]
 mod fixture;
 
-use airlock::review::{Filter, PageFrom};
-use airlock::tui::action::{Action, Decision, Effect, Land};
+use airlock::review::{Filter, PageFrom, QuarantinedRow};
+use airlock::tui::action::{Action, Decision, Effect, Land, PageRequest};
 use airlock::tui::app::{App, DialogKind, Overlay, View};
 use airlock::tui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -32,16 +32,28 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
         value: None,
     };
     assert_eq!(app.filter, filter);
+    // The rows are counted for `row 1 of N`, and the first two screens asked for.
+    let generation = app.quarantine.generation;
     assert_eq!(
         effects,
-        vec![Effect::Quarantined {
-            batch: 7,
-            fields: 4,
-            filter,
-            from: PageFrom::Start,
-            land: Land::First,
-            limit: 17
-        }]
+        vec![
+            Effect::CountQuarantined {
+                batch: 7,
+                filter: filter.clone(),
+                generation: generation - 1,
+            },
+            Effect::Quarantined {
+                batch: 7,
+                fields: 4,
+                filter,
+                page: PageRequest {
+                    from: PageFrom::Start,
+                    land: Land::First,
+                    limit: 34
+                },
+                generation,
+            }
+        ]
     );
     // The rows a warning let through browse like the quarantined ones.
     let mut app = fixture::app("review", View::Summary);
@@ -49,7 +61,10 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
     let effects = key(&mut app, KeyCode::Enter);
     assert_eq!(app.view, View::Quarantine);
     assert_eq!(app.filter.kept.as_deref(), Some("warning"));
-    assert!(matches!(effects[..], [Effect::Quarantined { .. }]));
+    assert!(matches!(
+        effects[..],
+        [Effect::CountQuarantined { .. }, Effect::Quarantined { .. }]
+    ));
 }
 
 /// y copies the current row's offending value and Y the row as CSV, through the terminal
@@ -114,91 +129,214 @@ fn the_frequency_view_filters_the_rows_to_a_value() {
     assert_eq!(app.filter.value.as_deref(), Some("toys "));
     assert!(matches!(
         &effects[..],
-        [Effect::Quarantined { filter, .. }] if filter.value.as_deref() == Some("toys ")
+        [Effect::CountQuarantined { .. }, Effect::Quarantined { filter, .. }]
+            if filter.value.as_deref() == Some("toys ")
     ));
 }
 
+/// A page from the database as it would arrive for the request in `effects`.
+fn arrive(
+    app: &mut App,
+    effects: &[Effect],
+    rows: Vec<QuarantinedRow>,
+    rank: Option<u64>,
+) -> Vec<Effect> {
+    let [
+        Effect::Quarantined {
+            page, generation, ..
+        },
+    ] = effects
+    else {
+        panic!("not one page asked for: {effects:?}");
+    };
+    app.update(Action::Quarantined {
+        generation: *generation,
+        page: *page,
+        rows: Ok((rows, rank)),
+    })
+}
+
+/// Rows `from..to` of a list, their ordinals ten apart.
+fn numbered(from: i64, to: i64) -> Vec<QuarantinedRow> {
+    let row = fixture::quarantined_rows()[0].clone();
+    (from..to)
+        .map(|i| QuarantinedRow {
+            line: i * 10 + 1,
+            file_line: i * 10 + 1,
+            ord: i * 10,
+            ..row.clone()
+        })
+        .collect()
+}
+
 #[test]
-fn paging_past_the_page_asks_the_database_by_keyset() {
+fn the_rows_scroll_one_at_a_time_and_the_next_ones_are_asked_for_ahead() {
     let mut app = fixture::app("review", View::Quarantine);
+    app.quarantine.rows = numbered(0, 68);
     app.quarantine.at_end = false;
-    for _ in 0..3 {
+    app.quarantine.offset = Some(0);
+    app.quarantine.total = Some(1000);
+    // 17 rows on screen: the 18th row scrolls the list by one, it does not turn a page.
+    for _ in 0..17 {
         assert!(key(&mut app, KeyCode::Char('j')).is_empty());
     }
-    assert_eq!(app.quarantine.cursor, 3);
-    let effects = key(&mut app, KeyCode::Char('j'));
+    assert_eq!((app.quarantine.cursor, app.quarantine.top), (17, 1));
+    // Within two screens of the last row held, the next rows are asked for by keyset.
+    let effects = key(&mut app, KeyCode::PageDown);
     assert!(
         matches!(
             effects[..],
             [Effect::Quarantined {
-                from: PageFrom::After(91),
-                land: Land::First,
+                page: PageRequest {
+                    from: PageFrom::After(670),
+                    land: Land::Keep,
+                    limit: 34
+                },
                 ..
             }]
         ),
         "{effects:?}"
     );
-    assert!(app.quarantine.loading);
+    assert_eq!((app.quarantine.cursor, app.quarantine.top), (34, 18));
     assert!(
         key(&mut app, KeyCode::Char('j')).is_empty(),
-        "one request at a time"
+        "one request at a time, and moving goes on meanwhile"
     );
-
-    // The next page arrives: the cursor lands on its first row.
-    let next = vec![fixture::quarantined_rows()[0].clone()];
-    app.update(Action::Quarantined {
-        from: PageFrom::After(91),
-        land: Land::First,
-        rows: Ok(next),
-    });
+    let _ = arrive(&mut app, &effects, numbered(68, 102), None);
+    // Four screens are held: the rows above the screen made room.
+    let q = &app.quarantine;
+    assert_eq!((q.rows.len(), q.offset), (83, Some(19)));
     assert_eq!(
-        (
-            app.quarantine.cursor,
-            app.quarantine.at_end,
-            app.quarantine.at_start
-        ),
-        (0, true, false)
+        (q.current().map(|r| r.ord), q.rows[q.top].ord),
+        (Some(350), 190),
+        "the screen did not move when the rows arrived"
     );
-    let effects = key(&mut app, KeyCode::Char('k'));
+    let at = airlock::tui::view::position(&app.quarantine);
+    assert_eq!(at.as_deref(), Some("row 36 of 1,000"));
+
+    // G asks for the end; the rows there replace the ones held, and the last is on the
+    // screen's last line.
+    let effects = key(&mut app, KeyCode::Char('G'));
+    assert!(matches!(
+        effects[..],
+        [Effect::Quarantined {
+            page: PageRequest {
+                from: PageFrom::End,
+                land: Land::Last,
+                ..
+            },
+            ..
+        }]
+    ));
+    let _ = arrive(&mut app, &effects, numbered(966, 1000), None);
+    let q = &app.quarantine;
+    assert_eq!((q.cursor, q.top, q.at_end), (33, 17, true));
+    let at = airlock::tui::view::position(q);
+    assert_eq!(at.as_deref(), Some("row 1,000 of 1,000"));
+}
+
+/// A search hit near the end of the list shows on a full screen: the rows before it are
+/// asked for and join above it (the list once showed 4 rows and then a blank screen).
+#[test]
+fn a_hit_near_the_end_shows_with_the_rows_before_it() {
+    let mut app = fixture::app("review", View::Quarantine);
+    let effects = app.update(Action::Found(Ok(Some(airlock::review::Hit {
+        ord: 9960,
+        note: "match 41 of 41".into(),
+    }))));
+    assert!(matches!(
+        effects[..],
+        [Effect::Quarantined {
+            page: PageRequest {
+                from: PageFrom::At(9960),
+                land: Land::Ord(9960),
+                ..
+            },
+            ..
+        }]
+    ));
+    // Arrived, it asks for the rows before at once.
+    let before = arrive(&mut app, &effects, numbered(996, 1000), Some(996));
     assert!(
         matches!(
-            effects[..],
+            before[..],
             [Effect::Quarantined {
-                from: PageFrom::Before(11),
-                land: Land::Last,
+                page: PageRequest {
+                    from: PageFrom::Before(9960),
+                    ..
+                },
                 ..
             }]
         ),
-        "{effects:?}"
+        "{before:?}"
     );
-    app.update(Action::Quarantined {
-        from: PageFrom::Before(11),
-        land: Land::Last,
-        rows: Ok(fixture::quarantined_rows()),
-    });
-    assert_eq!(app.quarantine.cursor, 3);
-    assert!(matches!(
-        key(&mut app, KeyCode::Char('G'))[..],
-        [Effect::Quarantined {
-            from: PageFrom::End,
-            land: Land::Last,
-            ..
-        }]
-    ));
-    app.update(Action::Quarantined {
-        from: PageFrom::End,
-        land: Land::Last,
-        rows: Ok(fixture::quarantined_rows()),
-    });
-    assert_eq!((app.quarantine.cursor, app.quarantine.at_end), (3, true));
-    assert!(matches!(
-        key(&mut app, KeyCode::Char('g'))[..],
-        [Effect::Quarantined {
+    let _ = arrive(&mut app, &before, numbered(962, 996), None);
+    let q = &app.quarantine;
+    assert_eq!(q.current().map(|r| r.ord), Some(9960));
+    assert_eq!(q.rows.len() - q.top, 17, "a full screen");
+    assert_eq!(q.position(), Some(997));
+}
+
+/// A page asked for before the list was replaced (another filter, another batch) does not
+/// land in the new one.
+#[test]
+fn a_page_of_another_list_does_not_land() {
+    let mut app = fixture::app("review", View::Quarantine);
+    app.quarantine.at_end = false;
+    let stale = key(&mut app, KeyCode::Char('j'));
+    assert!(matches!(stale[..], [Effect::Quarantined { .. }]));
+    key(&mut app, KeyCode::Char('c'));
+    let _ = arrive(&mut app, &stale, numbered(0, 34), None);
+    assert!(app.quarantine.rows.is_empty(), "the stale page was dropped");
+    assert!(app.quarantine.loading, "the new list is still on its way");
+}
+
+/// Opening another batch keeps nothing of the one before (#16: batch 3's changes showed
+/// under batch 2, beside an error).
+#[test]
+fn another_batch_shows_none_of_the_last_ones_rows() {
+    let mut app = fixture::app("review", View::Changes);
+    app.search = Some("n/a".into());
+    app.hscroll = 2;
+    app.filter.check = Some("lookup".into());
+    let mut other = fixture::batch("review");
+    other.summary.batch = 8;
+    let effects = app.update(Action::Batch(Ok(Box::new(other))));
+    assert!(app.quarantine.rows.is_empty() && app.changes.rows.is_empty());
+    assert_eq!((app.search.as_ref(), app.hscroll), (None, 0));
+    assert!(app.filter.is_empty());
+    // A page of batch 7 arriving now is not shown under batch 8, nor is its profile.
+    let old = app.changes.generation - 1;
+    app.update(Action::Changes {
+        generation: old,
+        page: PageRequest {
             from: PageFrom::Start,
             land: Land::First,
-            ..
-        }]
-    ));
+            limit: 34,
+        },
+        rows: Ok(fixture::changed_rows()),
+    });
+    assert!(app.changes.rows.is_empty());
+    app.profile = None;
+    app.update(Action::Profile {
+        batch: 7,
+        profile: Ok(fixture::profile()),
+    });
+    assert!(app.profile.is_none());
+    // An error reading batch 8's pages leaves its lists empty.
+    let page = effects.iter().find_map(|e| match e {
+        Effect::Changes {
+            page, generation, ..
+        } => Some((*page, *generation)),
+        _ => None,
+    });
+    let (page, generation) = page.expect("batch 8's changes asked for");
+    app.update(Action::Changes {
+        generation,
+        page,
+        rows: Err("its staging was dropped".into()),
+    });
+    assert!(app.changes.rows.is_empty() && !app.changes.loading);
 }
 
 #[test]
@@ -215,7 +353,8 @@ fn search_and_jump_go_through_the_database() {
             fields: 4,
             filter: Filter::default(),
             text: "n/a".into(),
-            from_ord: 11,
+            // A new search looks at the current row first.
+            from_ord: 10,
             forward: true
         }]
     );

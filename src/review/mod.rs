@@ -13,7 +13,7 @@ pub use opened::{OpenedBatch, open, replan};
 pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};
 pub use quarantined::{
     Filter, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
-    quarantined_page, search, source_text,
+    quarantined_page, quarantined_rank, search, source_text,
 };
 
 /// Where a page starts: keyset positions by record ordinal.

@@ -180,6 +180,33 @@ pub async fn quarantined_page(
         .collect())
 }
 
+/// How many quarantined rows `filter` chooses before the row `ord`: where that row stands
+/// in the list (0 for the first). With `ord` past the last, how many there are.
+pub async fn quarantined_rank(
+    client: &impl GenericClient,
+    batch: i64,
+    filter: &Filter,
+    ord: i64,
+) -> Result<u64> {
+    let names = StageNames::new(batch);
+    // Counting distinct ordinals over the issues' (ord) index: one index-only pass.
+    let sql = format!(
+        "SELECT count(DISTINCT i.ord) FROM {} i WHERE {} AND i.ord < $1",
+        names.issues,
+        filter_cond(filter)
+    );
+    let extra = filter_params(filter);
+    let params = params_with(&extra, &ord);
+    let n: i64 = client
+        .query_one(&sql, &params)
+        .await
+        .map_err(Error::db(format!(
+            "counting quarantined rows of batch {batch}"
+        )))?
+        .get(0);
+    Ok(n as u64)
+}
+
 /// The ordinal of the first quarantined row (matching `filter`) at or after file line `line`
 /// (of the part named `file`, in a batch of several files).
 pub async fn jump_to_line(

@@ -8,7 +8,7 @@ use crossterm::event::KeyEvent;
 use crate::batch::BatchListItem;
 use crate::promote::Applied;
 use crate::report::Summary;
-use crate::review::{ChangedRow, ColumnProfile, Filter, PageFrom, QuarantinedRow};
+use crate::review::{ChangedRow, ColumnProfile, Filter, QuarantinedRow};
 
 /// A batch as the review screens show it.
 pub use crate::review::OpenedBatch as BatchData;
@@ -18,7 +18,13 @@ pub use crate::review::OpenedBatch as BatchData;
 pub enum Land {
     First,
     Last,
+    /// On the row with this ordinal (a search hit, a line jumped to).
+    Ord(i64),
+    /// Where it was: the page joins the rows held.
+    Keep,
 }
+
+pub use super::browser::PageRequest;
 
 #[derive(Debug)]
 pub enum Action {
@@ -40,15 +46,24 @@ pub enum Action {
     Frequencies(Result<Box<crate::review::Frequencies>, String>),
     /// The plan was made again (what was done), or why not.
     Replanned(Result<Option<String>, String>),
-    Profile(Result<Vec<ColumnProfile>, String>),
+    Profile {
+        batch: i64,
+        profile: Result<Vec<ColumnProfile>, String>,
+    },
+    /// A page of quarantined rows, and where a page `At` a row begins in the whole list.
     Quarantined {
-        from: PageFrom,
-        land: Land,
-        rows: Result<Vec<QuarantinedRow>, String>,
+        generation: u64,
+        page: PageRequest,
+        rows: Result<(Vec<QuarantinedRow>, Option<u64>), String>,
+    },
+    /// How many quarantined rows the filter of this generation chooses.
+    Counted {
+        generation: u64,
+        total: Result<u64, String>,
     },
     Changes {
-        from: PageFrom,
-        land: Land,
+        generation: u64,
+        page: PageRequest,
         rows: Result<Vec<ChangedRow>, String>,
     },
     Found(Result<Option<crate::review::Hit>, String>),
@@ -102,15 +117,19 @@ pub enum Effect {
         batch: i64,
         fields: usize,
         filter: Filter,
-        from: PageFrom,
-        land: Land,
-        limit: i64,
+        page: PageRequest,
+        generation: u64,
+    },
+    /// Count the quarantined rows `filter` chooses.
+    CountQuarantined {
+        batch: i64,
+        filter: Filter,
+        generation: u64,
     },
     Changes {
         batch: i64,
-        from: PageFrom,
-        land: Land,
-        limit: i64,
+        page: PageRequest,
+        generation: u64,
     },
     FindText {
         batch: i64,

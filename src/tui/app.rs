@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::TextArea;
 
-use super::action::{Action, BatchData, Effect, Land};
+use super::action::{Action, BatchData, Effect, Land, PageRequest};
 pub use super::browser::Browser;
-use super::browser::{page_move, step_cursor};
+use super::browser::step_cursor;
 pub use super::dialog::{Dialog, DialogKind};
 use super::keymap::{self, Act, Ctx};
 use super::theme::Theme;
@@ -253,10 +253,13 @@ impl App {
                 let reopened = self.batch_id() == Some(id);
                 self.batch = Some(*data);
                 if !reopened {
+                    // Nothing of another batch stays: its rows, filter, marks, search, scroll.
                     self.profile = None;
                     self.summary_cursor = 0;
                     self.filter = Filter::default();
                     self.marked.clear();
+                    self.search = None;
+                    self.hscroll = 0;
                 }
                 if matches!(self.view, View::Loading | View::Batches) {
                     self.view = View::Summary;
@@ -267,42 +270,83 @@ impl App {
                     .map(|b| b.header.clone())
                     .unwrap_or_default();
                 let mut effects = vec![Effect::LoadProfile { batch: id, header }];
-                effects.extend(self.reload_quarantine(PageFrom::Start, Land::First));
+                effects.extend(self.refilter(self.filter.clone()));
+                self.changes.reset();
+                self.changes.total = self.batch.as_ref().map(|b| {
+                    let p = &b.summary.plan;
+                    (p.update + p.delete).max(0) as u64
+                });
                 effects.extend(self.reload_changes(PageFrom::Start, Land::First));
                 effects
             }
-            Action::Batch(Err(e)) | Action::Profile(Err(e)) => {
+            Action::Batch(Err(e)) => {
                 self.say(StatusKind::Error, e);
                 Vec::new()
             }
-            Action::Profile(Ok(p)) => {
-                self.profile = Some(p);
+            Action::Profile { batch, profile } => {
+                if self.batch_id() == Some(batch) {
+                    match profile {
+                        Ok(p) => self.profile = Some(p),
+                        Err(e) => self.say(StatusKind::Error, e),
+                    }
+                }
                 Vec::new()
             }
-            Action::Quarantined { from, land, rows } => {
+            Action::Quarantined {
+                generation,
+                page,
+                rows,
+            } => {
+                if generation != self.quarantine.generation {
+                    return Vec::new();
+                }
                 match rows {
-                    Ok(rows) => self.quarantine.receive(from, land, rows, self.page_rows),
+                    Ok((rows, rank)) => {
+                        let screen = self.screen_rows();
+                        self.quarantine.receive(page, rows, rank, screen, |r| r.ord);
+                        self.ask_quarantine(None)
+                    }
                     Err(e) => {
                         self.quarantine.loading = false;
                         self.say(StatusKind::Error, e);
+                        Vec::new()
+                    }
+                }
+            }
+            Action::Counted { generation, total } => {
+                if generation == self.quarantine.generation {
+                    match total {
+                        Ok(n) => self.quarantine.total = Some(n),
+                        Err(e) => self.say(StatusKind::Error, e),
                     }
                 }
                 Vec::new()
             }
-            Action::Changes { from, land, rows } => {
+            Action::Changes {
+                generation,
+                page,
+                rows,
+            } => {
+                if generation != self.changes.generation {
+                    return Vec::new();
+                }
                 match rows {
-                    Ok(rows) => self.changes.receive(from, land, rows, self.page_rows),
+                    Ok(rows) => {
+                        let screen = self.screen_rows();
+                        self.changes.receive(page, rows, None, screen, |r| r.ord);
+                        self.ask_changes(None)
+                    }
                     Err(e) => {
                         self.changes.loading = false;
                         self.say(StatusKind::Error, e);
+                        Vec::new()
                     }
                 }
-                Vec::new()
             }
             Action::Found(Ok(Some(hit))) | Action::Jumped(Ok(Some(hit))) => {
                 self.view = View::Quarantine;
                 self.say(StatusKind::Info, hit.note);
-                self.reload_quarantine(PageFrom::At(hit.ord), Land::First)
+                self.reload_quarantine(PageFrom::At(hit.ord), Land::Ord(hit.ord))
             }
             Action::Found(Ok(None)) => {
                 let text = self.search.clone().unwrap_or_default();
@@ -389,31 +433,81 @@ impl App {
         }
     }
 
-    pub(super) fn reload_quarantine(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
+    /// How many rows of a list the screen shows.
+    pub(super) fn screen_rows(&self) -> usize {
+        self.page_rows.max(1) as usize
+    }
+
+    /// Chooses the quarantined rows by `filter`: the list starts again, counted anew.
+    pub(super) fn refilter(&mut self, filter: Filter) -> Vec<Effect> {
+        self.filter = filter;
+        self.quarantine.reset();
         let Some(batch) = self.batch_id() else {
             return Vec::new();
         };
-        self.quarantine.loading = true;
+        let mut effects = vec![Effect::CountQuarantined {
+            batch,
+            filter: self.filter.clone(),
+            generation: self.quarantine.generation,
+        }];
+        effects.extend(self.reload_quarantine(PageFrom::Start, Land::First));
+        effects
+    }
+
+    /// A page of quarantined rows from `from`, replacing the rows held.
+    pub(super) fn reload_quarantine(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
+        self.ask_quarantine(Some(self.jump(from, land)))
+    }
+
+    fn reload_changes(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
+        self.ask_changes(Some(self.jump(from, land)))
+    }
+
+    fn jump(&self, from: PageFrom, land: Land) -> PageRequest {
+        PageRequest {
+            from,
+            land,
+            limit: 2 * self.page_rows.max(1),
+        }
+    }
+
+    /// Asks for `request`, or for the rows the browser wants next. A page that replaces the
+    /// rows held starts a generation: a page still on its way will not join them.
+    fn ask_quarantine(&mut self, request: Option<PageRequest>) -> Vec<Effect> {
+        let screen = self.screen_rows();
+        let Some(batch) = self.batch_id() else {
+            return Vec::new();
+        };
+        let Some(page) = request.or_else(|| self.quarantine.wants(screen, |r| r.ord)) else {
+            return Vec::new();
+        };
+        if !matches!(page.from, PageFrom::After(_) | PageFrom::Before(_)) {
+            self.quarantine.generation += 1;
+        }
         vec![Effect::Quarantined {
             batch,
             fields: self.fields(),
             filter: self.filter.clone(),
-            from,
-            land,
-            limit: self.page_rows,
+            page: self.quarantine.ask(page),
+            generation: self.quarantine.generation,
         }]
     }
 
-    fn reload_changes(&mut self, from: PageFrom, land: Land) -> Vec<Effect> {
+    fn ask_changes(&mut self, request: Option<PageRequest>) -> Vec<Effect> {
+        let screen = self.screen_rows();
         let Some(batch) = self.batch_id() else {
             return Vec::new();
         };
-        self.changes.loading = true;
+        let Some(page) = request.or_else(|| self.changes.wants(screen, |r| r.ord)) else {
+            return Vec::new();
+        };
+        if !matches!(page.from, PageFrom::After(_) | PageFrom::Before(_)) {
+            self.changes.generation += 1;
+        }
         vec![Effect::Changes {
             batch,
-            from,
-            land,
-            limit: self.page_rows,
+            page: self.changes.ask(page),
+            generation: self.changes.generation,
         }]
     }
 
@@ -565,11 +659,8 @@ impl App {
                 });
                 Vec::new()
             }
-            Act::NextMatch | Act::PrevMatch => self.find(act == Act::NextMatch),
-            Act::ClearFilter => {
-                self.filter = Filter::default();
-                self.reload_quarantine(PageFrom::Start, Land::First)
-            }
+            Act::NextMatch | Act::PrevMatch => self.find(act == Act::NextMatch, false),
+            Act::ClearFilter => self.refilter(Filter::default()),
             Act::Approve => self.open_dialog(DialogKind::Approve),
             Act::Quarantine => self.open_dialog(DialogKind::Quarantine),
             Act::Release => self.open_dialog(DialogKind::Release),
@@ -660,7 +751,7 @@ impl App {
                 else {
                     return Vec::new();
                 };
-                self.filter = Filter {
+                let filter = Filter {
                     check: Some(check.check.clone()),
                     column: check.column.clone(),
                     kept: (check.severity != "error").then(|| check.severity.clone()),
@@ -668,7 +759,7 @@ impl App {
                 };
                 self.view = View::Quarantine;
                 self.hscroll = 0;
-                self.reload_quarantine(PageFrom::Start, Land::First)
+                self.refilter(filter)
             }
             View::Quarantine => match (self.batch_id(), self.quarantine.current()) {
                 (Some(batch), Some(row)) => {
@@ -711,32 +802,30 @@ impl App {
                 Vec::new()
             }
             View::Quarantine => {
-                let (from, land) = match page_move(&mut self.quarantine, act, |r| r.ord) {
-                    Some(request) => request,
-                    None => return Vec::new(),
-                };
-                self.reload_quarantine(from, land)
+                let request = self.quarantine.step(act, self.screen_rows());
+                self.ask_quarantine(request)
             }
             View::Changes => {
-                let (from, land) = match page_move(&mut self.changes, act, |r| r.ord) {
-                    Some(request) => request,
-                    None => return Vec::new(),
-                };
-                self.reload_changes(from, land)
+                let request = self.changes.step(act, self.screen_rows());
+                self.ask_changes(request)
             }
             _ => Vec::new(),
         }
     }
 
-    fn find(&mut self, forward: bool) -> Vec<Effect> {
+    /// The next (or previous) match past the current row; a new search (`fresh`) looks at the
+    /// current row first.
+    fn find(&mut self, forward: bool, fresh: bool) -> Vec<Effect> {
         let (Some(batch), Some(text)) = (self.batch_id(), self.search.clone()) else {
             self.say(StatusKind::Info, "search first with /");
             return Vec::new();
         };
-        let from_ord = self
-            .quarantine
-            .current()
-            .map_or(if forward { 0 } else { i64::MAX }, |r| r.ord);
+        let from_ord = match self.quarantine.current() {
+            Some(r) if fresh => r.ord - 1,
+            Some(r) => r.ord,
+            None if forward => i64::MIN,
+            None => i64::MAX,
+        };
         vec![Effect::FindText {
             batch,
             fields: self.fields(),
@@ -762,7 +851,7 @@ impl App {
                     // The query as typed: a trailing space can be what tells `toys ` apart.
                     InputPurpose::Search if !value.is_empty() => {
                         self.search = Some(typed);
-                        self.find(true)
+                        self.find(true, true)
                     }
                     // `40`, or `part-002.csv:40` in a batch of several files, where a
                     // bare number is a line of the current row's file.

@@ -1,17 +1,31 @@
-//! A page of rows from the database and a cursor in it: moving within the page, and which
-//! page to ask for when a move leaves it.
+//! Rows from the database held a few screens at a time, a cursor in them and the first row on
+//! screen: the list scrolls a row at a time like `less`, and the rows around the screen are
+//! asked for before the cursor reaches them, so moving never waits on the database.
 use super::action::Land;
 use super::keymap::Act;
 use crate::review::PageFrom;
 
-/// A page of rows from the database and a cursor in it.
+/// How many screens of rows a browser holds at most.
+const SCREENS_HELD: usize = 4;
+
+/// Rows from the database and a cursor in them.
 #[derive(Debug, Clone)]
 pub struct Browser<T> {
     pub rows: Vec<T>,
     pub cursor: usize,
+    /// The row at the top of the screen.
+    pub top: usize,
     pub loading: bool,
+    /// Whether `rows` begins at the list's first row, and ends at its last.
     pub at_start: bool,
     pub at_end: bool,
+    /// Where `rows[0]` stands in the whole list (0 for its first row), when known.
+    pub offset: Option<u64>,
+    /// How many rows the whole list has, when known.
+    pub total: Option<u64>,
+    /// Counts the times the list was replaced (another batch or filter): a page asked for
+    /// before does not land in the new list.
+    pub generation: u64,
 }
 
 impl<T> Default for Browser<T> {
@@ -19,11 +33,23 @@ impl<T> Default for Browser<T> {
         Self {
             rows: Vec::new(),
             cursor: 0,
+            top: 0,
             loading: false,
             at_start: true,
             at_end: true,
+            offset: None,
+            total: None,
+            generation: 0,
         }
     }
+}
+
+/// A page to ask the database for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub from: PageFrom,
+    pub land: Land,
+    pub limit: i64,
 }
 
 impl<T> Browser<T> {
@@ -31,34 +57,167 @@ impl<T> Browser<T> {
         self.rows.get(self.cursor)
     }
 
-    /// Takes a page that arrived for a request starting at `from`.
-    pub(super) fn receive(&mut self, from: PageFrom, land: Land, rows: Vec<T>, limit: i64) {
-        self.loading = false;
-        let full = rows.len() as i64 >= limit;
-        if rows.is_empty() {
-            match from {
-                PageFrom::After(_) => self.at_end = true,
-                PageFrom::Before(_) => self.at_start = true,
-                _ => {
-                    self.rows = rows;
-                    self.cursor = 0;
-                    self.at_start = true;
-                    self.at_end = true;
-                }
-            }
-            return;
-        }
-        match from {
-            PageFrom::Start => (self.at_start, self.at_end) = (true, !full),
-            PageFrom::End => (self.at_start, self.at_end) = (!full, true),
-            PageFrom::After(_) | PageFrom::At(_) => (self.at_start, self.at_end) = (false, !full),
-            PageFrom::Before(_) => (self.at_start, self.at_end) = (!full, false),
-        }
-        self.cursor = match land {
-            Land::First => 0,
-            Land::Last => rows.len() - 1,
+    /// Empties the list for another batch or filter; pages on their way are left behind.
+    pub fn reset(&mut self) {
+        *self = Self {
+            generation: self.generation.wrapping_add(1),
+            ..Self::default()
         };
-        self.rows = rows;
+    }
+
+    /// The current row's position in the whole list (1 for the first), when known.
+    pub fn position(&self) -> Option<u64> {
+        self.offset
+            .filter(|_| !self.rows.is_empty())
+            .map(|o| o + self.cursor as u64 + 1)
+    }
+
+    /// Marks a request as on its way.
+    pub(super) fn ask(&mut self, request: PageRequest) -> PageRequest {
+        self.loading = true;
+        request
+    }
+
+    /// Takes a page that arrived for `request`: a page from the start, the end or a row
+    /// replaces the rows; a page after or before them joins them, the cursor and the screen
+    /// staying on the same rows. `rank` is where a page `At` a row begins in the whole list.
+    pub(super) fn receive(
+        &mut self,
+        request: PageRequest,
+        rows: Vec<T>,
+        rank: Option<u64>,
+        screen: usize,
+        ord: impl Fn(&T) -> i64,
+    ) {
+        self.loading = false;
+        let full = rows.len() as i64 >= request.limit;
+        let n = rows.len();
+        match request.from {
+            PageFrom::After(_) => {
+                self.at_end = !full;
+                self.rows.extend(rows);
+                self.trim_front(screen);
+            }
+            PageFrom::Before(_) => {
+                self.at_start = !full;
+                let mut rows = rows;
+                rows.append(&mut self.rows);
+                self.rows = rows;
+                self.cursor += n;
+                self.top += n;
+                self.offset = self.offset.and_then(|o| o.checked_sub(n as u64));
+                self.trim_back(screen);
+            }
+            PageFrom::Start | PageFrom::End | PageFrom::At(_) => {
+                (self.at_start, self.at_end, self.offset) = match request.from {
+                    PageFrom::Start => (true, !full, Some(0)),
+                    PageFrom::End => (!full, true, self.total.map(|t| t.saturating_sub(n as u64))),
+                    _ => (rank == Some(0), !full, rank),
+                };
+                self.rows = rows;
+                self.cursor = match request.land {
+                    Land::First | Land::Keep => 0,
+                    Land::Last => n.saturating_sub(1),
+                    Land::Ord(o) => self.rows.iter().position(|r| ord(r) == o).unwrap_or(0),
+                };
+                // A row landed on by a search or jump shows at the top, with what follows.
+                self.top = match request.land {
+                    Land::Last => n.saturating_sub(screen),
+                    _ => self.cursor,
+                };
+            }
+        }
+        if self.total.is_none() && self.at_start && self.at_end {
+            self.total = Some(self.rows.len() as u64);
+        }
+        self.settle(screen);
+    }
+
+    /// Drops rows above the screen past what the browser holds.
+    fn trim_front(&mut self, screen: usize) {
+        let over = self.rows.len().saturating_sub(SCREENS_HELD * screen.max(1));
+        let drop = over.min(self.top);
+        if drop > 0 {
+            self.rows.drain(..drop);
+            self.cursor -= drop;
+            self.top -= drop;
+            self.offset = self.offset.map(|o| o + drop as u64);
+            self.at_start = false;
+        }
+    }
+
+    /// Drops rows below the screen past what the browser holds.
+    fn trim_back(&mut self, screen: usize) {
+        let keep = (SCREENS_HELD * screen.max(1)).max(self.top + screen);
+        if self.rows.len() > keep {
+            self.rows.truncate(keep);
+            self.at_end = false;
+        }
+    }
+
+    /// Keeps the cursor on a row and on screen, and the screen full when rows allow.
+    fn settle(&mut self, screen: usize) {
+        let screen = screen.max(1);
+        let len = self.rows.len();
+        self.cursor = self.cursor.min(len.saturating_sub(1));
+        if self.cursor < self.top {
+            self.top = self.cursor;
+        }
+        if self.cursor >= self.top + screen {
+            self.top = self.cursor + 1 - screen;
+        }
+        self.top = self.top.min(len.saturating_sub(screen));
+    }
+
+    /// Moves the cursor within the rows held; returns the page to ask for when the move
+    /// leaves them (the first or last row of the whole list).
+    pub(super) fn step(&mut self, act: Act, screen: usize) -> Option<PageRequest> {
+        let len = self.rows.len();
+        let jump = |from, land| PageRequest {
+            from,
+            land,
+            limit: (2 * screen.max(1)) as i64,
+        };
+        match act {
+            Act::Top if !self.at_start => return Some(jump(PageFrom::Start, Land::First)),
+            Act::Bottom if !self.at_end => return Some(jump(PageFrom::End, Land::Last)),
+            _ => {}
+        }
+        let on_screen = self.cursor.saturating_sub(self.top);
+        self.cursor = step_cursor(self.cursor, len, act, screen);
+        if matches!(act, Act::PageDown | Act::PageUp) {
+            // A page turn moves the screen with the cursor, as `less` does.
+            self.top = self.cursor.saturating_sub(on_screen);
+        }
+        self.settle(screen);
+        None
+    }
+
+    /// The rows to ask for next, before the cursor gets to them: another screen's worth
+    /// after (or before) the rows held when the cursor is within a screen of their end.
+    pub(super) fn wants(&self, screen: usize, ord: impl Fn(&T) -> i64) -> Option<PageRequest> {
+        if self.loading || self.rows.is_empty() {
+            return None;
+        }
+        let screen = screen.max(1);
+        let limit = (2 * screen) as i64;
+        if !self.at_end && self.rows.len() - 1 - self.cursor < 2 * screen {
+            let last = self.rows.last().map(&ord)?;
+            return Some(PageRequest {
+                from: PageFrom::After(last),
+                land: Land::Keep,
+                limit,
+            });
+        }
+        if !self.at_start && self.cursor < 2 * screen {
+            let first = self.rows.first().map(&ord)?;
+            return Some(PageRequest {
+                from: PageFrom::Before(first),
+                land: Land::Keep,
+                limit,
+            });
+        }
+        None
     }
 }
 
@@ -78,43 +237,154 @@ pub(super) fn step_cursor(cursor: usize, len: usize, act: Act, page: usize) -> u
     }
 }
 
-/// Moves within a page; returns the page to fetch when the move leaves it.
-pub(super) fn page_move<T>(
-    b: &mut Browser<T>,
-    act: Act,
-    ord: impl Fn(&T) -> i64,
-) -> Option<(PageFrom, Land)> {
-    if b.loading {
-        return None;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(ords: std::ops::Range<i64>) -> Browser<i64> {
+        Browser {
+            rows: ords.collect(),
+            ..Browser::default()
+        }
     }
-    let len = b.rows.len();
-    match act {
-        Act::Top => Some((PageFrom::Start, Land::First)),
-        Act::Bottom => Some((PageFrom::End, Land::Last)),
-        Act::Down if b.cursor + 1 < len => {
-            b.cursor += 1;
-            None
+
+    fn request(from: PageFrom, limit: i64) -> PageRequest {
+        PageRequest {
+            from,
+            land: Land::Keep,
+            limit,
         }
-        Act::Up if b.cursor > 0 => {
-            b.cursor -= 1;
-            None
+    }
+
+    #[test]
+    fn moving_down_scrolls_a_row_at_a_time() {
+        let mut b = held(0..50);
+        b.at_end = false;
+        for _ in 0..12 {
+            b.step(Act::Down, 10);
         }
-        Act::Down | Act::PageDown if !b.at_end => b
-            .rows
-            .last()
-            .map(|r| (PageFrom::After(ord(r)), Land::First)),
-        Act::Up | Act::PageUp if !b.at_start => b
-            .rows
-            .first()
-            .map(|r| (PageFrom::Before(ord(r)), Land::Last)),
-        Act::PageDown => {
-            b.cursor = len.saturating_sub(1);
-            None
-        }
-        Act::PageUp => {
-            b.cursor = 0;
-            None
-        }
-        _ => None,
+        assert_eq!(
+            (b.cursor, b.top),
+            (12, 3),
+            "the screen follows the cursor by one row"
+        );
+        b.step(Act::Up, 10);
+        assert_eq!((b.cursor, b.top), (11, 3), "moving back up does not scroll");
+    }
+
+    #[test]
+    fn rows_are_asked_for_before_the_cursor_gets_there_and_join_the_held_ones() {
+        let mut b = held(0..20);
+        b.at_end = false;
+        b.offset = Some(0);
+        assert_eq!(b.wants(10, |r| *r), Some(request(PageFrom::After(19), 20)));
+        b.loading = true;
+        b.step(Act::PageDown, 10);
+        assert_eq!((b.cursor, b.top), (10, 10));
+        b.receive(
+            request(PageFrom::After(19), 20),
+            (20..40).collect(),
+            None,
+            10,
+            |r| *r,
+        );
+        assert_eq!(b.rows.len(), 40);
+        assert_eq!(
+            (b.current(), b.top),
+            (Some(&10), 10),
+            "nothing moved on screen"
+        );
+        // Past four screens the rows above the screen go.
+        b.step(Act::PageDown, 10);
+        b.step(Act::PageDown, 10);
+        b.loading = true;
+        b.receive(
+            request(PageFrom::After(39), 20),
+            (40..60).collect(),
+            None,
+            10,
+            |r| *r,
+        );
+        assert_eq!(b.rows.len(), 40);
+        assert_eq!(b.rows[0], 20);
+        assert_eq!(b.current(), Some(&30));
+        assert_eq!(
+            (b.offset, b.position(), b.at_start),
+            (Some(20), Some(31), false)
+        );
+        // Going back up asks for the rows before, and they join in front.
+        b.step(Act::PageUp, 10);
+        assert_eq!(b.current(), Some(&20));
+        assert_eq!(b.wants(10, |r| *r), Some(request(PageFrom::Before(20), 20)));
+        b.receive(
+            request(PageFrom::Before(20), 20),
+            (0..20).collect(),
+            None,
+            10,
+            |r| *r,
+        );
+        assert_eq!(
+            (b.current(), b.position(), b.top),
+            (Some(&20), Some(21), 20)
+        );
+        assert!(!b.at_start, "a full page: maybe more before");
+    }
+
+    #[test]
+    fn a_row_landed_on_near_the_end_shows_with_the_rows_before_it() {
+        let mut b: Browser<i64> = Browser {
+            loading: true,
+            ..Browser::default()
+        };
+        let at = PageRequest {
+            from: PageFrom::At(95),
+            land: Land::Ord(95),
+            limit: 20,
+        };
+        b.receive(at, (95..100).collect(), Some(95), 10, |r| *r);
+        assert_eq!(
+            (b.current(), b.at_end, b.at_start),
+            (Some(&95), true, false)
+        );
+        assert_eq!(b.wants(10, |r| *r), Some(request(PageFrom::Before(95), 20)));
+        b.receive(
+            request(PageFrom::Before(95), 20),
+            (75..95).collect(),
+            None,
+            10,
+            |r| *r,
+        );
+        // The screen is full: the hit and what follows, and the rows before it above.
+        assert_eq!((b.current(), b.top, b.rows[b.top]), (Some(&95), 15, 90));
+        assert_eq!(b.position(), Some(96));
+    }
+
+    #[test]
+    fn the_end_of_the_list_is_asked_for_only_when_the_rows_held_do_not_reach_it() {
+        let mut b = held(0..5);
+        assert_eq!(b.step(Act::Bottom, 10), None);
+        assert_eq!(b.cursor, 4);
+        b.at_end = false;
+        assert_eq!(
+            b.step(Act::Bottom, 10),
+            Some(PageRequest {
+                from: PageFrom::End,
+                land: Land::Last,
+                limit: 20
+            })
+        );
+        b.total = Some(1000);
+        b.receive(
+            PageRequest {
+                from: PageFrom::End,
+                land: Land::Last,
+                limit: 20,
+            },
+            (980..1000).collect(),
+            None,
+            10,
+            |r| *r,
+        );
+        assert_eq!((b.position(), b.top), (Some(1000), 10));
     }
 }

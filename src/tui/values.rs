@@ -2,10 +2,9 @@
 //! terminal's clipboard: `impl App` beside the one `update`, as `dialog.rs` is.
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::action::{Effect, Land};
+use super::action::Effect;
 use super::app::{App, Overlay, StatusKind, View};
 use super::keymap::{self, Act, Ctx};
-use crate::review::PageFrom;
 
 impl App {
     /// A key in the frequency view: move, or filter the rows to the value under the cursor
@@ -20,13 +19,13 @@ impl App {
         if key.code == KeyCode::Enter {
             return match table.values.get(cursor) {
                 Some((Some(value), _)) => {
-                    self.filter = crate::review::Filter {
+                    let filter = crate::review::Filter {
                         value: Some(value.clone()),
                         ..table.filter.clone()
                     };
                     self.view = View::Quarantine;
                     self.hscroll = 0;
-                    self.reload_quarantine(PageFrom::Start, Land::First)
+                    self.refilter(filter)
                 }
                 _ => {
                     self.say(

@@ -132,39 +132,62 @@ async fn perform(
             cache.lock().await.remove(&id);
             Action::Replanned(review::replan(client, id, true).await.map_err(text))
         }
-        Effect::LoadProfile { batch, header } => Action::Profile(
-            review::column_profile(client, batch, &header)
+        Effect::LoadProfile { batch, header } => Action::Profile {
+            batch,
+            profile: review::column_profile(client, batch, &header)
                 .await
                 .map_err(text),
-        ),
+        },
         Effect::Quarantined {
             batch,
             fields,
             filter,
-            from,
-            land,
-            limit,
-        } => Action::Quarantined {
-            from,
-            land,
-            rows: review::quarantined_page(client, batch, fields, &filter, from, limit)
+            page,
+            generation,
+        } => {
+            let rows = async {
+                let rows =
+                    review::quarantined_page(client, batch, fields, &filter, page.from, page.limit)
+                        .await?;
+                // A page landing on a row says where it stands, so the position shows.
+                let rank = match (page.from, rows.first()) {
+                    (review::PageFrom::At(_), Some(first)) => {
+                        Some(review::quarantined_rank(client, batch, &filter, first.ord).await?)
+                    }
+                    _ => None,
+                };
+                Ok::<_, Error>((rows, rank))
+            }
+            .await;
+            Action::Quarantined {
+                generation,
+                page,
+                rows: rows.map_err(text),
+            }
+        }
+        Effect::CountQuarantined {
+            batch,
+            filter,
+            generation,
+        } => Action::Counted {
+            generation,
+            total: review::quarantined_rank(client, batch, &filter, i64::MAX)
                 .await
                 .map_err(text),
         },
         Effect::Changes {
             batch,
-            from,
-            land,
-            limit,
+            page,
+            generation,
         } => {
             let rows = async {
                 let b = loaded_batch(client, cache, batch).await?;
-                review::changes_page(client, &b, from, limit).await
+                review::changes_page(client, &b, page.from, page.limit).await
             }
             .await;
             Action::Changes {
-                from,
-                land,
+                generation,
+                page,
                 rows: rows.map_err(text),
             }
         }

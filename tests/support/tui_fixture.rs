@@ -367,7 +367,9 @@ pub fn app(verdict: &str, view: View) -> App {
     app.quarantine.rows = quarantined_rows();
     app.quarantine.at_start = true;
     app.quarantine.at_end = true;
+    (app.quarantine.offset, app.quarantine.total) = (Some(0), Some(13));
     app.changes.rows = changed_rows();
+    (app.changes.offset, app.changes.total) = (Some(0), Some(10));
     app.batches.rows = batches();
     app.view = view;
     app

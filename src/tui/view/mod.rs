@@ -160,3 +160,14 @@ pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn cell(s: &str, max: usize) -> String {
     crate::format::fit(s, max)
 }
+
+/// Where the cursor of a list stands: `row 1,234 of 6,826`, as much as is known.
+pub fn position<T>(b: &crate::tui::browser::Browser<T>) -> Option<String> {
+    let n = |v: u64| thousands(i64::try_from(v).unwrap_or(i64::MAX));
+    match (b.position(), b.total) {
+        (Some(at), Some(total)) => Some(format!("row {} of {}", n(at), n(total))),
+        (Some(at), None) => Some(format!("row {}", n(at))),
+        (None, Some(total)) if !b.rows.is_empty() => Some(format!("of {}", n(total))),
+        _ => None,
+    }
+}

@@ -47,11 +47,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if q.loading {
         spans.push(Span::styled("  loading…", t.dim()));
     }
-    if let (Some(first), Some(last)) = (q.rows.first(), q.rows.last()) {
-        spans.push(Span::styled(
-            format!("  lines {}–{}", first.place(), last.place()),
-            t.dim(),
-        ));
+    if let Some(at) = super::position(q) {
+        spans.push(Span::styled(format!("  {at}"), t.dim()));
+    }
+    if let Some(r) = q.current() {
+        spans.push(Span::styled(format!(" · line {}", r.place()), t.dim()));
     }
     if app.hscroll > 0 {
         spans.push(Span::styled(
@@ -142,7 +142,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.title()))
         .row_highlight_style(t.selected());
-    let mut state = TableState::default().with_selected(Some(q.cursor));
+    let mut state = TableState::default()
+        .with_offset(q.top)
+        .with_selected(Some(q.cursor));
     frame.render_stateful_widget(table, body, &mut state);
 }
 
@@ -167,6 +169,12 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
                 }
             )),
             Span::styled(marked, t.warn()),
+            Span::styled(
+                super::position(c)
+                    .map(|p| format!("  {p}"))
+                    .unwrap_or_default(),
+                t.dim(),
+            ),
             Span::styled(if c.loading { "  loading…" } else { "" }, t.dim()),
         ])),
         info,
@@ -249,6 +257,8 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
         .style(t.title()),
     )
     .row_highlight_style(t.selected());
-    let mut state = TableState::default().with_selected(Some(c.cursor));
+    let mut state = TableState::default()
+        .with_offset(c.top)
+        .with_selected(Some(c.cursor));
     frame.render_stateful_widget(table, body, &mut state);
 }
