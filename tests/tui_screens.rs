@@ -339,6 +339,35 @@ fn a_long_conversions_line_ends_in_an_ellipsis() {
     assert!(line.trim_end_matches(['"', ' ']).ends_with('…'), "{line}");
 }
 
+/// A 30-column table's rows at 80×24 and 200×50: the key frozen at the left, the current
+/// column (moved with `l`) marked and on screen, columns as wide as their values, cut ones
+/// ending in `…`.
+#[test]
+fn quarantined_rows_of_a_wide_table() {
+    for (width, height) in [(80, 24), (200, 50)] {
+        let mut app = fixture::app("review", View::Quarantine);
+        app.update(Action::Resize { width, height });
+        if let Some(b) = app.batch.as_mut() {
+            b.header
+                .extend((5..=30).map(|i| format!("attribute_{i:02}")));
+        }
+        for (n, row) in app.quarantine.rows.iter_mut().enumerate() {
+            row.fields
+                .extend((5..=30).map(|i| Some(format!("v{i}.{n}").repeat(1 + i % 3))));
+        }
+        for _ in 0..12 {
+            press(&mut app, KeyCode::Char('l'));
+        }
+        let screen = render(&app, width, height);
+        assert!(screen.contains("›attribute_13"), "{screen}");
+        assert!(screen.contains("SKU-0000061"), "the key stays: {screen}");
+        insta::assert_snapshot!(
+            format!("quarantined_rows_of_a_wide_table_{width}x{height}"),
+            screen
+        );
+    }
+}
+
 /// A wide row at 80×24 does not fit: the detail scrolls, says where it is, and every field,
 /// the problems and the raw line can be reached.
 #[test]

@@ -85,10 +85,76 @@ fn y_and_shift_y_copy_the_value_and_the_row() {
             .as_ref()
             .is_some_and(|(_, said)| said.starts_with("copied the row, as CSV"))
     );
+    // y copies the current cell: the key's at first, the offending one after `o`.
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Effect::Copy("SKU-0000061".into())]
+    );
+    key(&mut app, KeyCode::Char('o'));
     let offending =
         airlock::tui::detail::offending_fields(app.batch.as_ref().expect("batch"), &row);
     let value = row.fields[offending[0]].clone().expect("a value");
     assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::Copy(value)]);
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, said)| said.starts_with("copied price of line 13")),
+        "{:?}",
+        app.status
+    );
+}
+
+/// h/l move the current column, 0/$ go to the first and last, o to the row's offending
+/// field, </> narrow and widen it; the screen scrolls so the current column shows, the
+/// key's column frozen at the left.
+#[test]
+fn the_current_column_moves_and_stays_on_screen() {
+    let mut app = fixture::app("review", View::Quarantine);
+    if let Some(b) = app.batch.as_mut() {
+        b.header.extend((5..=30).map(|i| format!("attribute_{i}")));
+    }
+    for row in &mut app.quarantine.rows {
+        row.fields
+            .extend((5..=30).map(|i| Some(format!("value {i}"))));
+    }
+    let on_screen = |app: &App| {
+        airlock::tui::columns::shown(app, 80)
+            .iter()
+            .map(|s| s.field)
+            .collect::<Vec<_>>()
+    };
+    key(&mut app, KeyCode::Char('$'));
+    assert_eq!(app.column, 29);
+    let shown = on_screen(&app);
+    assert_eq!(shown.first(), Some(&0), "the key stays: {shown:?}");
+    assert_eq!(shown.last(), Some(&29), "{shown:?}");
+    key(&mut app, KeyCode::Char('0'));
+    assert_eq!((app.column, app.hscroll), (0, 0));
+    for _ in 0..10 {
+        key(&mut app, KeyCode::Char('l'));
+    }
+    assert!(on_screen(&app).contains(&10), "{:?}", on_screen(&app));
+    for _ in 0..8 {
+        key(&mut app, KeyCode::Char('h'));
+    }
+    assert_eq!(app.column, 2);
+    assert!(on_screen(&app).contains(&2), "{:?}", on_screen(&app));
+    // The first row's problem is its price (field 2).
+    key(&mut app, KeyCode::Char('$'));
+    key(&mut app, KeyCode::Char('o'));
+    assert_eq!(app.column, 2);
+    let before = airlock::tui::columns::width(&app, 2);
+    key(&mut app, KeyCode::Char('>'));
+    assert_eq!(airlock::tui::columns::width(&app, 2), before + 2);
+    for _ in 0..20 {
+        key(&mut app, KeyCode::Char('<'));
+    }
+    assert_eq!(
+        airlock::tui::columns::width(&app, 2),
+        airlock::tui::columns::NARROWEST
+    );
+    key(&mut app, KeyCode::Char('>'));
+    assert!(airlock::tui::columns::width(&app, 2) > airlock::tui::columns::NARROWEST);
 }
 
 /// F counts the offending values of the check under the cursor; Enter on one of them opens

@@ -17,6 +17,8 @@ pub struct OpenedBatch {
     pub header: Vec<String>,
     /// (target column, source field index) for every column the file feeds.
     pub columns: Vec<(String, usize)>,
+    /// The source fields that feed the key, in the key's order.
+    pub key_fields: Vec<usize>,
     /// What opening it did that the reviewer should know (the plan was made again).
     pub notice: Option<String>,
 }
@@ -99,19 +101,19 @@ async fn facts(client: &Client, mut summary: Summary) -> Result<OpenedBatch> {
     let header: Vec<String> = serde_json::from_value(row.get(0)).unwrap_or_default();
     let definition: Vec<serde_json::Value> = serde_json::from_value(row.get(1)).unwrap_or_default();
     // Each entry of the definition: [target, type, not null, key, source index].
-    let columns = definition
-        .iter()
-        .filter_map(|d| {
-            Some((
-                d.get(0)?.as_str()?.to_string(),
-                d.get(4)?.as_u64()? as usize,
-            ))
-        })
-        .collect();
+    let fed = |d: &serde_json::Value| -> Option<(String, usize, bool)> {
+        Some((
+            d.get(0)?.as_str()?.to_string(),
+            d.get(4)?.as_u64()? as usize,
+            d.get(3)?.as_bool().unwrap_or(false),
+        ))
+    };
+    let fed: Vec<(String, usize, bool)> = definition.iter().filter_map(fed).collect();
     Ok(OpenedBatch {
         summary,
         header,
-        columns,
+        key_fields: fed.iter().filter(|c| c.2).map(|c| c.1).collect(),
+        columns: fed.into_iter().map(|(t, i, _)| (t, i)).collect(),
         notice: None,
     })
 }

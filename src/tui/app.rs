@@ -99,7 +99,13 @@ pub struct App {
     pub summary_cursor: usize,
     pub quarantine: Browser<QuarantinedRow>,
     pub filter: Filter,
+    /// The current column of the quarantined rows (a place in `columns::order`), the first
+    /// of the scrolling ones on screen, and the widths given or taken per field.
+    pub column: usize,
     pub hscroll: usize,
+    pub widths: std::collections::BTreeMap<usize, i16>,
+    /// The first changed column each change shows.
+    pub change_column: usize,
     pub search: Option<String>,
     pub changes: Browser<ChangedRow>,
     pub marked: BTreeSet<i64>,
@@ -129,7 +135,10 @@ impl App {
             summary_cursor: 0,
             quarantine: Browser::default(),
             filter: Filter::default(),
+            column: 0,
             hscroll: 0,
+            widths: std::collections::BTreeMap::new(),
+            change_column: 0,
             search: None,
             changes: Browser::default(),
             marked: BTreeSet::new(),
@@ -259,7 +268,10 @@ impl App {
                     self.filter = Filter::default();
                     self.marked.clear();
                     self.search = None;
+                    self.column = 0;
                     self.hscroll = 0;
+                    self.widths.clear();
+                    self.change_column = 0;
                 }
                 if matches!(self.view, View::Loading | View::Batches) {
                     self.view = View::Summary;
@@ -634,14 +646,14 @@ impl App {
             Act::Up | Act::Down | Act::PageUp | Act::PageDown | Act::Top | Act::Bottom => {
                 self.on_move(act)
             }
-            Act::Left => {
-                self.hscroll = self.hscroll.saturating_sub(1);
-                Vec::new()
-            }
-            Act::Right => {
-                if self.hscroll + 1 < self.fields() {
-                    self.hscroll += 1;
-                }
+            Act::Left
+            | Act::Right
+            | Act::FirstColumn
+            | Act::LastColumn
+            | Act::OffendingColumn
+            | Act::Narrower
+            | Act::Wider => {
+                self.on_column(act);
                 Vec::new()
             }
             Act::Open => self.on_open(),
@@ -758,7 +770,19 @@ impl App {
                     value: None,
                 };
                 self.view = View::Quarantine;
-                self.hscroll = 0;
+                // The current column: the check's, when it has one the file feeds.
+                let field = self.batch.as_ref().and_then(|b| {
+                    let column = filter.column.as_deref()?;
+                    b.columns
+                        .iter()
+                        .find(|(target, _)| target == column)
+                        .map(|(_, i)| *i)
+                        .or_else(|| b.header.iter().position(|h| h == column))
+                });
+                match field {
+                    Some(field) => self.column_on(field),
+                    None => (self.column, self.hscroll) = (0, 0),
+                }
                 self.refilter(filter)
             }
             View::Quarantine => match (self.batch_id(), self.quarantine.current()) {

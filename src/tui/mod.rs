@@ -5,6 +5,7 @@ pub mod action;
 pub mod app;
 mod browser;
 pub mod clipboard;
+pub mod columns;
 pub mod detail;
 mod dialog;
 pub mod keymap;

@@ -55,6 +55,11 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
 
+    /// The current cell of the selected row.
+    pub fn current_cell(&self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    }
+
     /// The cell that failed a check.
     pub fn offending(&self) -> Style {
         self.fg(Color::Red)

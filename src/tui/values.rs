@@ -24,7 +24,6 @@ impl App {
                         ..table.filter.clone()
                     };
                     self.view = View::Quarantine;
-                    self.hscroll = 0;
                     self.refilter(filter)
                 }
                 _ => {
@@ -49,31 +48,36 @@ impl App {
         Vec::new()
     }
 
-    /// Copies the current quarantined row as CSV, or its first offending value (the field
-    /// of the problem's column as the file has it, else the problem's value).
+    /// Copies the current quarantined row as CSV, or its current cell as the file has it.
     pub(super) fn copy(&mut self, row: bool) -> Vec<Effect> {
         let Some(current) = self.quarantine.current() else {
             self.say(StatusKind::Info, "no row to copy");
             return Vec::new();
         };
-        let text = if row {
-            Some(super::clipboard::csv_record(&current.fields))
+        let (text, what) = if row {
+            (
+                Some(super::clipboard::csv_record(&current.fields)),
+                "the row, as CSV".to_string(),
+            )
         } else {
-            let field = self.batch.as_ref().and_then(|b| {
-                super::detail::offending_fields(b, current)
-                    .first()
-                    .and_then(|&i| current.fields.get(i).cloned().flatten())
-            });
-            field.or_else(|| current.issues.iter().find_map(|i| i.value.clone()))
+            let field = self
+                .batch
+                .as_ref()
+                .and_then(|b| super::columns::order(b).get(self.column).copied());
+            let name = field
+                .and_then(|f| self.batch.as_ref()?.header.get(f).cloned())
+                .unwrap_or_default();
+            (
+                field.and_then(|f| current.fields.get(f).cloned().flatten()),
+                format!("{} of line {}", super::view::shown(&name), current.place()),
+            )
         };
         let Some(text) = text else {
-            self.say(StatusKind::Info, "this row's problem has no value to copy");
+            self.say(
+                StatusKind::Info,
+                format!("{what} is empty: nothing to copy"),
+            );
             return Vec::new();
-        };
-        let what = if row {
-            "the row, as CSV"
-        } else {
-            "the offending value"
         };
         self.say(
             StatusKind::Info,

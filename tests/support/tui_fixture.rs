@@ -163,6 +163,7 @@ pub fn batch(verdict: &str) -> BatchData {
             ("price".into(), 2),
             ("category_id".into(), 3),
         ],
+        key_fields: vec![0],
         notice: None,
     }
 }

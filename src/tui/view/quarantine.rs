@@ -53,11 +53,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(r) = q.current() {
         spans.push(Span::styled(format!(" · line {}", r.place()), t.dim()));
     }
-    if app.hscroll > 0 {
+    // Where the current cell is: its column, and how many scrolled out of sight.
+    let order = crate::tui::columns::order(b);
+    if !order.is_empty() {
         spans.push(Span::styled(
-            format!("  ← {} columns", app.hscroll),
+            format!(" · col {} of {}", app.column + 1, order.len()),
             t.dim(),
         ));
+    }
+    if app.hscroll > 0 {
+        spans.push(Span::styled(format!(" · ‹{} hidden", app.hscroll), t.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), info);
 
@@ -72,23 +77,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text), body);
         return;
     }
-    // As many fields as fit at 12+ characters, from the horizontal scroll position.
-    let fixed = 6 + 1 + 26 + 1;
-    let room = (body.width as usize).saturating_sub(fixed);
-    let visible = (room / 13)
-        .max(1)
-        .min(b.header.len().saturating_sub(app.hscroll).max(1));
-    let shown: Vec<usize> = (app.hscroll..b.header.len()).take(visible).collect();
-    let field_width = room
-        .checked_div(visible)
-        .unwrap_or(5)
-        .saturating_sub(1)
-        .max(4);
-
+    // The key's fields frozen, then the others from the scroll position, as wide as what
+    // the rows held have; the current column's header marked.
+    let shown = crate::tui::columns::shown(app, body.width as usize);
+    let current = crate::tui::columns::order(b).get(app.column).copied();
     let rows: Vec<Row> = q
         .rows
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(n, r)| {
             let bad = crate::tui::detail::offending_fields(b, r);
             // The issue the filter asked for first, then a count of the others.
             let problem = r
@@ -107,38 +104,46 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 .unwrap_or_default();
             let mut cells = vec![
                 Cell::from(cell(&r.place(), 28)),
-                Cell::from(cell(&problem, 26)),
+                Cell::from(cell(&problem, crate::tui::columns::PROBLEM)),
             ];
-            for &i in &shown {
-                let value = r.fields.get(i).cloned().flatten();
+            for s in &shown {
+                let value = r.fields.get(s.field).cloned().flatten();
                 let text = match &value {
-                    Some(v) => cell(v, field_width),
+                    Some(v) => cell(v, s.width),
                     None => "∅".into(),
                 };
-                let style = if bad.contains(&i) {
+                let mut style = if bad.contains(&s.field) {
                     t.offending()
                 } else if value.is_none() {
                     t.dim()
                 } else {
                     Style::new()
                 };
+                if n == q.cursor && Some(s.field) == current {
+                    style = style.patch(t.current_cell());
+                }
                 cells.push(Cell::from(Span::styled(text, style)));
             }
             Row::new(cells)
         })
         .collect();
-    // A batch of several files shows `part-002.csv:40`: the column grows to fit, within reason.
-    let place_width = q
-        .rows
-        .iter()
-        .map(|r| r.place().chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(6, 28) as u16;
-    let mut widths = vec![Constraint::Length(place_width), Constraint::Length(26)];
-    widths.extend(shown.iter().map(|_| Constraint::Length(field_width as u16)));
-    let mut header = vec!["line".to_string(), "problem".to_string()];
-    header.extend(shown.iter().map(|&i| cell(&b.header[i], field_width)));
+    let place_width = crate::tui::columns::place_width(app) as u16;
+    let mut widths = vec![
+        Constraint::Length(place_width),
+        Constraint::Length(crate::tui::columns::PROBLEM as u16),
+    ];
+    widths.extend(shown.iter().map(|s| Constraint::Length(s.width as u16)));
+    let mut header = vec![Cell::from("line"), Cell::from("problem")];
+    header.extend(shown.iter().map(|s| {
+        let name = &b.header[s.field];
+        match Some(s.field) == current {
+            true => Cell::from(Span::styled(
+                cell(&format!("›{name}"), s.width),
+                t.selected(),
+            )),
+            false => Cell::from(cell(name, s.width)),
+        }
+    }));
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.title()))
         .row_highlight_style(t.selected());
@@ -196,8 +201,13 @@ pub fn draw_changes(app: &App, frame: &mut Frame, area: Rect) {
             if r.deleted {
                 spans.push(Span::styled("deleted: ", t.bad()));
             }
-            for (i, ch) in r.changes.iter().enumerate() {
-                if i > 0 {
+            // `h`/`l` scroll the changed columns; those scrolled past are counted.
+            let skip = app.change_column.min(r.changes.len().saturating_sub(1));
+            if skip > 0 {
+                spans.push(Span::styled(format!("‹{skip} "), t.dim()));
+            }
+            for (i, ch) in r.changes.iter().enumerate().skip(skip) {
+                if i > skip {
                     spans.push(Span::styled(" · ", t.dim()));
                 }
                 if r.deleted {
