@@ -98,14 +98,20 @@ async fn only_new_keys_go_in_and_existing_rows_stay_as_they_are() {
         human.contains("242 insert · 45 skipped (key already in production)"),
         "{human}"
     );
-    // The review's Changes tab lists no updates: an insert makes none.
+    // The review's Changes tab lists the inserts and no updates: an insert mode makes none,
+    // and the keys production has are left out.
     let client = db.client().await;
     let loaded = promote::load(&client, id).await.expect("load");
     let changes =
-        airlock::review::changes_page(&client, &loaded, airlock::review::PageFrom::Start, 100)
+        airlock::review::changes_page(&client, &loaded, airlock::review::PageFrom::Start, 300)
             .await
             .expect("changes");
-    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(changes.len(), 242);
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.kind == airlock::review::ChangeKind::Insert)
+    );
     let applied = promote_noted(&db, id, "new products only").await;
     assert_eq!(
         (
@@ -197,39 +203,76 @@ async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
         human.contains("242 insert · 10 update · 35 unchanged · 50 delete"),
         "{human}"
     );
-    // The review's Changes lists the 10 updates in file order, then the 50 rows to delete
-    // in key order, each with its values; paging from either end gives the same rows.
+    // The review's Changes lists the 242 inserts and 10 updates in file order, then the 50
+    // rows to delete in key order, each with its values; paging from either end, or a few
+    // rows at a time, gives the same rows.
+    use airlock::review::ChangeKind;
     let client = db.client().await;
     let loaded = promote::load(&client, id).await.expect("load");
-    let page = |from| airlock::review::changes_page(&client, &loaded, from, 100);
-    let all = page(airlock::review::PageFrom::Start)
+    let page = |from, limit| airlock::review::changes_page(&client, &loaded, from, limit);
+    let all = page(airlock::review::PageFrom::Start, 400)
         .await
         .expect("changes");
-    assert_eq!(all.len(), 60);
-    assert!(all[..10].iter().all(|r| !r.deleted && r.line > 0));
-    let deleted: Vec<&str> = all[10..].iter().map(|r| r.key.as_str()).collect();
-    let expected: Vec<String> = (1..=50).map(|i| format!("SKU-{i:07}")).collect();
-    assert_eq!(deleted, expected);
-    assert!(all[10..].iter().all(|r| r.deleted && r.line == 0));
+    assert_eq!(all.len(), 302);
+    let kinds = |kind| all.iter().filter(|r| r.kind == kind).count();
     assert_eq!(
         (
-            all[10].changes[0].column.as_str(),
-            all[10].changes[0].before.as_deref()
+            kinds(ChangeKind::Insert),
+            kinds(ChangeKind::Update),
+            kinds(ChangeKind::Delete)
+        ),
+        (242, 10, 50)
+    );
+    assert!(
+        all[..252]
+            .iter()
+            .all(|r| r.kind != ChangeKind::Delete && r.line > 0)
+    );
+    assert!(all[..252].windows(2).all(|w| w[0].line < w[1].line));
+    // An insert shows every value it brings, as an `after`.
+    let insert = all
+        .iter()
+        .find(|r| r.kind == ChangeKind::Insert)
+        .expect("an insert");
+    assert_eq!(insert.changes.len(), loaded.binding.value_columns().count());
+    assert!(
+        insert
+            .changes
+            .iter()
+            .all(|c| c.before.is_none() && c.after.is_some())
+    );
+    let deleted: Vec<&str> = all[252..].iter().map(|r| r.key.as_str()).collect();
+    let expected: Vec<String> = (1..=50).map(|i| format!("SKU-{i:07}")).collect();
+    assert_eq!(deleted, expected);
+    assert!(
+        all[252..]
+            .iter()
+            .all(|r| r.kind == ChangeKind::Delete && r.line == 0)
+    );
+    assert_eq!(
+        (
+            all[252].changes[0].column.as_str(),
+            all[252].changes[0].before.as_deref()
         ),
         ("name", Some("Catalog item 1"))
     );
-    let last = page(airlock::review::PageFrom::End).await.expect("changes");
-    assert_eq!(last.len(), 60);
+    let last = page(airlock::review::PageFrom::End, 400)
+        .await
+        .expect("changes");
     assert_eq!(last, all);
-    let tail = airlock::review::changes_page(
-        &client,
-        &loaded,
-        airlock::review::PageFrom::After(all[54].ord),
-        100,
-    )
-    .await
-    .expect("changes");
-    assert_eq!(tail, all[55..].to_vec());
+    let mut walked = Vec::new();
+    let mut from = airlock::review::PageFrom::Start;
+    loop {
+        let rows = page(from, 7).await.expect("changes");
+        let Some(end) = rows.last() else { break };
+        from = airlock::review::PageFrom::After(end.ord);
+        walked.extend(rows);
+    }
+    assert_eq!(walked, all);
+    let tail = page(airlock::review::PageFrom::After(all[254].ord), 400)
+        .await
+        .expect("changes");
+    assert_eq!(tail, all[255..].to_vec());
     let applied = promote_noted(&db, id, "mirror").await;
     assert_eq!(
         (applied.inserted, applied.updated, applied.deleted),

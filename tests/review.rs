@@ -259,9 +259,17 @@ async fn changes_profile_source_and_hold_back() {
     let id = db.check_broken().await;
     let client = db.client().await;
     let loaded = airlock::promote::load(&client, id).await.expect("load");
-    let changes = review::changes_page(&client, &loaded, PageFrom::Start, 100)
+    let all = review::changes_page(&client, &loaded, PageFrom::Start, 1000)
         .await
         .expect("changes");
+    // Every insert and update of the plan, in file order.
+    let plan = &loaded.plan;
+    assert_eq!(all.len() as i64, plan.insert + plan.update);
+    assert!(all.windows(2).all(|w| w[0].line < w[1].line));
+    let changes: Vec<_> = all
+        .iter()
+        .filter(|c| c.kind == review::ChangeKind::Update)
+        .collect();
     assert_eq!(changes.len(), 10);
     let rounded = changes
         .iter()

@@ -98,6 +98,51 @@ fn changes() {
     insta::assert_snapshot!(render(&app, 80, 24));
 }
 
+/// Inserts, updates and deletes in one list, each kind marked; `l` scrolls the changed
+/// columns, counting those scrolled past; what the screen's edge cuts ends in `…`.
+#[test]
+fn changes_of_every_kind_scroll_sideways() {
+    use airlock::review::{Change, ChangeKind, ChangedRow};
+    let mut app = fixture::app("review", View::Changes);
+    let values = |before: bool| -> Vec<Change> {
+        ["name", "price", "category_id"]
+            .iter()
+            .map(|c| Change {
+                column: c.to_string(),
+                before: before.then(|| format!("old {c} value")),
+                after: (!before).then(|| format!("new {c} value")),
+            })
+            .collect()
+    };
+    let mut rows = fixture::changed_rows();
+    rows.insert(
+        0,
+        ChangedRow {
+            line: 2,
+            ord: 1,
+            key: "SKU-0000900".into(),
+            changes: values(false),
+            kind: ChangeKind::Insert,
+        },
+    );
+    rows.push(ChangedRow {
+        line: 0,
+        ord: 10_000,
+        key: "SKU-0000001".into(),
+        changes: values(true),
+        kind: ChangeKind::Delete,
+    });
+    app.changes.rows = rows;
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("+ 2      SKU-0000900"), "{screen}");
+    assert!(screen.contains("− –      SKU-0000001"), "{screen}");
+    assert!(screen.contains("…\""), "a cut row ends in …: {screen}");
+    press(&mut app, KeyCode::Char('l'));
+    let scrolled = render(&app, 80, 24);
+    assert!(scrolled.contains("‹1 price new price value"), "{scrolled}");
+    insta::assert_snapshot!(scrolled);
+}
+
 #[test]
 fn approve_dialog() {
     let mut app = fixture::app("review", View::Summary);

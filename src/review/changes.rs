@@ -18,20 +18,30 @@ pub struct Change {
     pub after: Option<String>,
 }
 
+/// What promoting a row would do to production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A row production does not have: every value is an `after`.
+    Insert,
+    /// A row production has with other values: the changed columns, before and after.
+    Update,
+    /// A production row a swap or mirror would delete: its values are the `before`s.
+    Delete,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangedRow {
-    /// The file line; 0 for a row the file does not have (`deleted`).
+    /// The file line; 0 for a row the file does not have (a delete).
     pub line: i64,
     pub ord: i64,
     pub key: String,
     pub changes: Vec<Change>,
-    /// A production row a swap or mirror would delete: its values are the `before`s.
-    pub deleted: bool,
+    pub kind: ChangeKind,
 }
 
-/// One page of rows whose promotion would change an existing production row: the updates in
+/// One page of the rows whose promotion would change production: the inserts and updates in
 /// file order, then, for a swap or mirror, the rows it would delete in key order (kept by
-/// the plan, see `plan::keep_absent`).
+/// the plan, see `plan::keep_absent`). A kind the plan counts none of is not looked for.
 pub async fn changes_page(
     client: &impl GenericClient,
     b: &Loaded,
@@ -39,72 +49,108 @@ pub async fn changes_page(
     limit: i64,
 ) -> Result<Vec<ChangedRow>> {
     let values: Vec<_> = b.binding.value_columns().collect();
-    // An insert skips the rows production has and an append matches none: neither updates.
-    let updates = !matches!(b.feed.spec.mode, Mode::Insert | Mode::Append);
-    if !updates || values.is_empty() || b.binding.key_columns().next().is_none() {
-        return Ok(Vec::new());
-    }
+    let keyed = b.binding.key_columns().next().is_some();
     let ord = format!("r.{}", ident(ORD_COLUMN));
     let (keyset, ascending) = from.keyset(&ord);
+    let dir = if ascending { "ASC" } else { "DESC" };
+    let limit = limit.max(1);
     let key: Vec<String> = b
         .binding
         .key_columns()
         .map(|c| format!("r.{}::text", ident(&c.target)))
         .collect();
-    let mut select = vec![
-        format!("r.{}", ident(LINE_COLUMN)),
-        ord.clone(),
-        format!("concat_ws(', ', {})", key.join(", ")),
-    ];
-    for c in &values {
-        let d = distinct_expr(c, "t", "r");
-        let n = ident(&c.target);
-        select.push(format!("CASE WHEN {d} THEN coalesce(t.{n}::text, '∅') END"));
-        select.push(format!("CASE WHEN {d} THEN coalesce(r.{n}::text, '∅') END"));
-    }
-    let changed: Vec<String> = values
-        .iter()
-        .map(|c| format!("({})", distinct_expr(c, "t", "r")))
-        .collect();
-    let dir = if ascending { "ASC" } else { "DESC" };
-    let limit = limit.max(1);
-    let mut sql = format!(
-        "(SELECT {select}, false FROM {rows} r JOIN {target} t ON {join} \
-           WHERE ({changed}) AND {keyset} ORDER BY {ord} {dir} LIMIT {limit})",
-        select = select.join(", "),
-        rows = b.names.rows,
-        target = b.target_sql(),
-        join = key_join(&b.binding, "t", "r"),
-        changed = changed.join(" OR "),
-    );
-    if deletes_kept(client, b).await? {
-        // A deleted row: every value column's `before`, no `after`.
-        let mut gone = vec![
-            "0::bigint".to_string(),
-            ord.clone(),
-            format!("concat_ws(', ', {})", key.join(", ")),
-        ];
+    let key_text = match keyed {
+        true => format!("concat_ws(', ', {})", key.join(", ")),
+        false => "''".to_string(),
+    };
+    let head = |line: &str| [line.to_string(), ord.clone(), key_text.clone()].join(", ");
+    let value = |c: &&crate::validate::binding::BoundColumn, alias: &str| {
+        format!("coalesce({alias}.{}::text, '∅')", ident(&c.target))
+    };
+    let page = |select: String, from_where: String| {
+        format!("(SELECT {select} {from_where} AND {keyset} ORDER BY {ord} {dir} LIMIT {limit})")
+    };
+    let mut parts = Vec::new();
+    // An append, or a table without a key, inserts every good row.
+    let inserts_all = b.feed.spec.mode == Mode::Append || !keyed;
+    if b.plan.insert > 0 {
+        let mut select = vec![head(&format!("r.{}", ident(LINE_COLUMN)))];
         for c in &values {
-            gone.push(format!("coalesce(r.{}::text, '∅')", ident(&c.target)));
-            gone.push("NULL::text".into());
+            select.push("NULL::text".into());
+            select.push(value(c, "r"));
         }
-        sql = format!(
-            "{sql} UNION ALL (SELECT {gone}, true FROM {absent} r WHERE {keyset} \
-             ORDER BY {ord} {dir} LIMIT {limit})",
-            gone = gone.join(", "),
-            absent = b.names.absent,
-        );
+        select.push("'i'".into());
+        let absent = match inserts_all {
+            true => "true".to_string(),
+            false => format!(
+                "NOT EXISTS (SELECT 1 FROM {target} t WHERE {join})",
+                target = b.target_sql(),
+                join = key_join(&b.binding, "t", "r"),
+            ),
+        };
+        parts.push(page(
+            select.join(", "),
+            format!("FROM {} r WHERE {absent}", b.names.rows),
+        ));
     }
-    let sql = format!("SELECT * FROM ({sql}) p ORDER BY 2 {dir} LIMIT {limit}");
+    // An insert skips the rows production has: neither it nor an append updates.
+    let updates = !matches!(b.feed.spec.mode, Mode::Insert | Mode::Append);
+    if updates && keyed && !values.is_empty() && b.plan.update > 0 {
+        let mut select = vec![head(&format!("r.{}", ident(LINE_COLUMN)))];
+        for c in &values {
+            let d = distinct_expr(c, "t", "r");
+            select.push(format!("CASE WHEN {d} THEN {} END", value(c, "t")));
+            select.push(format!("CASE WHEN {d} THEN {} END", value(c, "r")));
+        }
+        select.push("'u'".into());
+        let changed: Vec<String> = values
+            .iter()
+            .map(|c| format!("({})", distinct_expr(c, "t", "r")))
+            .collect();
+        parts.push(page(
+            select.join(", "),
+            format!(
+                "FROM {rows} r JOIN {target} t ON {join} WHERE ({changed})",
+                rows = b.names.rows,
+                target = b.target_sql(),
+                join = key_join(&b.binding, "t", "r"),
+                changed = changed.join(" OR "),
+            ),
+        ));
+    }
+    if keyed && deletes_kept(client, b).await? {
+        let mut select = vec![head("0::bigint")];
+        for c in &values {
+            select.push(value(c, "r"));
+            select.push("NULL::text".into());
+        }
+        select.push("'d'".into());
+        parts.push(page(
+            select.join(", "),
+            format!("FROM {} r WHERE true", b.names.absent),
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT * FROM ({}) p ORDER BY 2 {dir} LIMIT {limit}",
+        parts.join(" UNION ALL ")
+    );
     let bound = from.bound();
     let rows = client
         .query(&sql, &[&bound])
         .await
         .map_err(Error::db(format!("reading the changes of batch {}", b.id)))?;
+    let kind_at = 3 + 2 * values.len();
     let mut rows: Vec<ChangedRow> = rows
         .into_iter()
         .map(|r| ChangedRow {
-            deleted: r.get(3 + 2 * values.len()),
+            kind: match r.get::<_, &str>(kind_at) {
+                "i" => ChangeKind::Insert,
+                "d" => ChangeKind::Delete,
+                _ => ChangeKind::Update,
+            },
             line: r.get(0),
             ord: r.get(1),
             key: r.get(2),

@@ -7,7 +7,7 @@ mod opened;
 mod profile;
 mod quarantined;
 
-pub use changes::{Change, ChangedRow, changes_page, hold_back};
+pub use changes::{Change, ChangeKind, ChangedRow, changes_page, hold_back};
 pub use frequencies::{Frequencies, value_frequencies};
 pub use opened::{OpenedBatch, open, replan};
 pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};

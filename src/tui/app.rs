@@ -15,7 +15,7 @@ use super::theme::Theme;
 use crate::batch::BatchListItem;
 use crate::promote::Applied;
 use crate::report::Summary;
-use crate::review::{ChangedRow, ColumnProfile, Filter, PageFrom, QuarantinedRow};
+use crate::review::{ChangeKind, ChangedRow, ColumnProfile, Filter, PageFrom, QuarantinedRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -284,10 +284,7 @@ impl App {
                 let mut effects = vec![Effect::LoadProfile { batch: id, header }];
                 effects.extend(self.refilter(self.filter.clone()));
                 self.changes.reset();
-                self.changes.total = self.batch.as_ref().map(|b| {
-                    let p = &b.summary.plan;
-                    (p.update + p.delete).max(0) as u64
-                });
+                self.changes.total = self.batch.as_ref().map(|b| changes_total(&b.summary.plan));
                 effects.extend(self.reload_changes(PageFrom::Start, Land::First));
                 effects
             }
@@ -707,7 +704,11 @@ impl App {
             },
             Act::Abort => self.open_dialog(DialogKind::Abort),
             Act::Mark => {
-                if self.changes.current().is_some_and(|r| r.deleted) {
+                if self
+                    .changes
+                    .current()
+                    .is_some_and(|r| r.kind == ChangeKind::Delete)
+                {
                     self.say(
                         StatusKind::Info,
                         "this row is deleted because the file lacks its key: it cannot be held back (abort instead, or send a file that has it)",
@@ -920,6 +921,11 @@ impl App {
             }
         }
     }
+}
+
+/// How many rows the Changes tab lists: every insert, update and delete of the plan.
+pub fn changes_total(plan: &crate::plan::Plan) -> u64 {
+    (plan.insert + plan.update + plan.delete).max(0) as u64
 }
 
 /// A one-line text input.

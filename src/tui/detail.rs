@@ -1,6 +1,6 @@
 //! A quarantined row's detail as lines of text, and how much of it a screen shows: one home
 //! for what the detail holds, so the view draws it and the app scrolls it by the same lines.
-use crate::review::{ChangedRow, QuarantinedRow};
+use crate::review::{ChangeKind, ChangedRow, QuarantinedRow};
 
 use super::action::BatchData;
 
@@ -56,9 +56,16 @@ impl DetailLine {
 pub fn change_lines(row: &ChangedRow) -> Vec<DetailLine> {
     let mut out = vec![DetailLine::new(
         Kind::Title,
-        match (row.deleted, row.line) {
-            (true, _) => format!("Key {}: deleted — the file does not have it", row.key),
-            (false, line) => format!("Key {} · line {line} of the file", row.key),
+        match row.kind {
+            ChangeKind::Delete => format!("Key {}: deleted — the file does not have it", row.key),
+            ChangeKind::Insert if row.key.is_empty() => {
+                format!("Inserted · line {} of the file", row.line)
+            }
+            ChangeKind::Insert => format!(
+                "Key {}: inserted — production does not have it · line {} of the file",
+                row.key, row.line
+            ),
+            ChangeKind::Update => format!("Key {} · line {} of the file", row.key, row.line),
         },
     )];
     out.push(DetailLine::new(Kind::Blank, ""));
@@ -70,9 +77,10 @@ pub fn change_lines(row: &ChangedRow) -> Vec<DetailLine> {
         .unwrap_or(0);
     let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "∅".into());
     for c in &row.changes {
-        let text = match row.deleted {
-            true => shown(&c.before),
-            false => format!("{}  →  {}", shown(&c.before), shown(&c.after)),
+        let text = match row.kind {
+            ChangeKind::Delete => shown(&c.before),
+            ChangeKind::Insert => shown(&c.after),
+            ChangeKind::Update => format!("{}  →  {}", shown(&c.before), shown(&c.after)),
         };
         out.push(DetailLine::new(
             Kind::Field {

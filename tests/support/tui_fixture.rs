@@ -256,7 +256,7 @@ pub fn quarantined_rows() -> Vec<QuarantinedRow> {
 pub fn changed_rows() -> Vec<ChangedRow> {
     vec![
         ChangedRow {
-            deleted: false,
+            kind: airlock::review::ChangeKind::Update,
             line: 8,
             ord: 6,
             key: "SKU-0000056".into(),
@@ -274,7 +274,7 @@ pub fn changed_rows() -> Vec<ChangedRow> {
             ],
         },
         ChangedRow {
-            deleted: false,
+            kind: airlock::review::ChangeKind::Update,
             line: 10,
             ord: 8,
             key: "SKU-0000058".into(),
@@ -370,7 +370,7 @@ pub fn app(verdict: &str, view: View) -> App {
     app.quarantine.at_end = true;
     (app.quarantine.offset, app.quarantine.total) = (Some(0), Some(13));
     app.changes.rows = changed_rows();
-    (app.changes.offset, app.changes.total) = (Some(0), Some(10));
+    (app.changes.offset, app.changes.total) = (Some(0), Some(252));
     app.batches.rows = batches();
     app.view = view;
     app

@@ -1,5 +1,6 @@
 //! Rendering: a pure function of the app state. Nothing here awaits, locks or queries.
 mod batches;
+mod changes;
 mod load;
 mod overlay;
 mod quarantine;
@@ -30,7 +31,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
         View::Loading => load::draw(app, frame, body),
         View::Summary => summary::draw(app, frame, body),
         View::Quarantine => quarantine::draw(app, frame, body),
-        View::Changes => quarantine::draw_changes(app, frame, body),
+        View::Changes => changes::draw(app, frame, body),
         View::Batches => batches::draw(app, frame, body),
         View::Result => result::draw(app, frame, body),
     }
@@ -91,7 +92,7 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
             View::Changes,
             format!(
                 "3 Changes ({})",
-                thousands(b.summary.plan.update + b.summary.plan.delete)
+                thousands(crate::tui::app::changes_total(&b.summary.plan) as i64)
             ),
         ),
     ];
@@ -170,4 +171,27 @@ pub fn position<T>(b: &crate::tui::browser::Browser<T>) -> Option<String> {
         (None, Some(total)) if !b.rows.is_empty() => Some(format!("of {}", n(total))),
         _ => None,
     }
+}
+
+/// Spans cut to `width` characters, the last one ending in `…` where anything was cut.
+pub fn fit_spans(spans: Vec<Span<'_>>, width: usize) -> Vec<Span<'_>> {
+    let total: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    if total <= width {
+        return spans;
+    }
+    let mut room = width;
+    let mut out = Vec::new();
+    for span in spans {
+        let n = span.content.chars().count();
+        if n < room {
+            room -= n;
+            out.push(span);
+            continue;
+        }
+        // This span reaches the edge: cut it, with the mark.
+        let kept: String = span.content.chars().take(room.saturating_sub(1)).collect();
+        out.push(Span::styled(format!("{kept}…"), span.style));
+        break;
+    }
+    out
 }
