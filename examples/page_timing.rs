@@ -1,6 +1,7 @@
 //! Measures how long one page of quarantined rows takes to fetch, at the start, the middle and
 //! the end of a batch (keyset pagination), as the review UI fetches them; and the frequency
-//! view of the batch's commonest check (the first time, which counts, and after).
+//! view of the batch's commonest check (the first time, which counts, and after); the count
+//! behind `row 1 of N`; and pages of the Changes tab (inserts, updates, deletes).
 //!
 //!   cargo run --release --example page_timing -- BATCH_ID [PAGES]
 use std::time::Instant;
@@ -44,6 +45,30 @@ async fn main() -> anyhow::Result<()> {
         times[times.len() * 95 / 100],
         times[times.len() - 1]
     );
+    // The count behind `row 1,234 of N`, and where a row in the middle stands.
+    let t = Instant::now();
+    let n = review::quarantined_rank(&client, batch, &filter, i64::MAX).await?;
+    let counted = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    review::quarantined_rank(&client, batch, &filter, summary.rows.total / 2).await?;
+    println!(
+        "counted {n} quarantined rows in {counted:.1} ms; the middle one's rank in {:.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    let loaded = airlock::promote::load(&client, batch).await?;
+    for (name, from) in [
+        ("start", PageFrom::Start),
+        ("middle", PageFrom::After(summary.rows.total / 2)),
+        ("end", PageFrom::End),
+    ] {
+        let t = Instant::now();
+        let rows = review::changes_page(&client, &loaded, from, 40).await?;
+        println!(
+            "changes page at the {name}: {} rows in {:.1} ms",
+            rows.len(),
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     if let Some(check) = summary.checks.first() {
         let filter = Filter {
             check: Some(check.check.clone()),

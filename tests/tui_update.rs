@@ -695,3 +695,48 @@ fn the_batches_cursor_follows_its_batch() {
     app.update(Action::Batches(Ok(fixture::batches()[..1].to_vec())));
     assert_eq!(app.batches.cursor, 0);
 }
+
+/// A click on a tab opens it; on a row, the cursor goes there; on the row under the cursor,
+/// it opens, as Enter does.
+#[test]
+fn clicks_choose_tabs_and_rows() {
+    let mut app = fixture::app("review", View::Summary);
+    // "  1 Summary  │  2 Quarantined (13)  │  3 Changes (252)": the second tab from x = 14.
+    app.update(Action::Click { x: 20, y: 1 });
+    assert_eq!(app.view, View::Quarantine);
+    app.update(Action::Click { x: 45, y: 1 });
+    assert_eq!(app.view, View::Changes);
+    app.update(Action::Click { x: 3, y: 1 });
+    assert_eq!(app.view, View::Summary);
+    app.update(Action::Click { x: 20, y: 1 });
+    // The third row of the list is on the screen's line 6.
+    app.update(Action::Click { x: 10, y: 6 });
+    assert_eq!(app.quarantine.cursor, 2);
+    assert!(app.overlay.is_none());
+    let effects = app.update(Action::Click { x: 10, y: 6 });
+    assert!(matches!(app.overlay, Some(Overlay::Detail { .. })));
+    assert!(matches!(effects[..], [Effect::Source { ord: 21, .. }]));
+    // Below the last row, nothing happens.
+    app.overlay = None;
+    app.update(Action::Click { x: 10, y: 20 });
+    assert_eq!(app.quarantine.cursor, 2);
+}
+
+/// The changes are asked for when their tab first shows, not when the batch opens: a big
+/// batch's list takes a while to make, and the other views need not wait behind it.
+#[test]
+fn the_changes_are_read_when_their_tab_shows() {
+    let mut app = fixture::app("review", View::Summary);
+    let mut other = fixture::batch("review");
+    other.summary.batch = 8;
+    let opened = app.update(Action::Batch(Ok(Box::new(other))));
+    assert!(!opened.iter().any(|e| matches!(e, Effect::Changes { .. })));
+    let shown = key(&mut app, KeyCode::Char('3'));
+    assert!(
+        matches!(shown[..], [Effect::Changes { batch: 8, .. }]),
+        "{shown:?}"
+    );
+    // Shown again while on their way, they are not asked for twice.
+    key(&mut app, KeyCode::Char('1'));
+    assert!(key(&mut app, KeyCode::Char('3')).is_empty());
+}

@@ -41,7 +41,8 @@ pub struct ChangedRow {
 
 /// One page of the rows whose promotion would change production: the inserts and updates in
 /// file order, then, for a swap or mirror, the rows it would delete in key order (kept by
-/// the plan, see `plan::keep_absent`). A kind the plan counts none of is not looked for.
+/// the plan, see `plan::keep_absent`). The rows are listed once per plan (`listed`), so a
+/// page is a keyset range over that list wherever it is, and its values are read by ordinal.
 pub async fn changes_page(
     client: &impl GenericClient,
     b: &Loaded,
@@ -49,101 +50,108 @@ pub async fn changes_page(
     limit: i64,
 ) -> Result<Vec<ChangedRow>> {
     let values: Vec<_> = b.binding.value_columns().collect();
-    let keyed = b.binding.key_columns().next().is_some();
-    let ord = format!("r.{}", ident(ORD_COLUMN));
-    let (keyset, ascending) = from.keyset(&ord);
-    let dir = if ascending { "ASC" } else { "DESC" };
-    let limit = limit.max(1);
-    let key: Vec<String> = b
-        .binding
-        .key_columns()
-        .map(|c| format!("r.{}::text", ident(&c.target)))
-        .collect();
-    let key_text = match keyed {
-        true => format!("concat_ws(', ', {})", key.join(", ")),
-        false => "''".to_string(),
-    };
-    let head = |line: &str| [line.to_string(), ord.clone(), key_text.clone()].join(", ");
-    let value = |c: &&crate::validate::binding::BoundColumn, alias: &str| {
-        format!("coalesce({alias}.{}::text, '∅')", ident(&c.target))
-    };
-    let page = |select: String, from_where: String| {
-        format!("(SELECT {select} {from_where} AND {keyset} ORDER BY {ord} {dir} LIMIT {limit})")
-    };
-    let mut parts = Vec::new();
-    // An append, or a table without a key, inserts every good row.
-    let inserts_all = b.feed.spec.mode == Mode::Append || !keyed;
-    if b.plan.insert > 0 {
-        let mut select = vec![head(&format!("r.{}", ident(LINE_COLUMN)))];
-        for c in &values {
-            select.push("NULL::text".into());
-            select.push(value(c, "r"));
-        }
-        select.push("'i'".into());
-        let absent = match inserts_all {
-            true => "true".to_string(),
-            false => format!(
-                "NOT EXISTS (SELECT 1 FROM {target} t WHERE {join})",
-                target = b.target_sql(),
-                join = key_join(&b.binding, "t", "r"),
-            ),
-        };
-        parts.push(page(
-            select.join(", "),
-            format!("FROM {} r WHERE {absent}", b.names.rows),
-        ));
-    }
-    // An insert skips the rows production has: neither it nor an append updates.
-    let updates = !matches!(b.feed.spec.mode, Mode::Insert | Mode::Append);
-    if updates && keyed && !values.is_empty() && b.plan.update > 0 {
-        let mut select = vec![head(&format!("r.{}", ident(LINE_COLUMN)))];
-        for c in &values {
-            let d = distinct_expr(c, "t", "r");
-            select.push(format!("CASE WHEN {d} THEN {} END", value(c, "t")));
-            select.push(format!("CASE WHEN {d} THEN {} END", value(c, "r")));
-        }
-        select.push("'u'".into());
-        let changed: Vec<String> = values
-            .iter()
-            .map(|c| format!("({})", distinct_expr(c, "t", "r")))
-            .collect();
-        parts.push(page(
-            select.join(", "),
-            format!(
-                "FROM {rows} r JOIN {target} t ON {join} WHERE ({changed})",
-                rows = b.names.rows,
-                target = b.target_sql(),
-                join = key_join(&b.binding, "t", "r"),
-                changed = changed.join(" OR "),
-            ),
-        ));
-    }
-    if keyed && deletes_kept(client, b).await? {
-        let mut select = vec![head("0::bigint")];
-        for c in &values {
-            select.push(value(c, "r"));
-            select.push("NULL::text".into());
-        }
-        select.push("'d'".into());
-        parts.push(page(
-            select.join(", "),
-            format!("FROM {} r WHERE true", b.names.absent),
-        ));
-    }
-    if parts.is_empty() {
+    let ctx = || Error::db(format!("reading the changes of batch {}", b.id));
+    let deletes = deletes_kept(client, b).await?;
+    let kinds = kinds_sql(b, deletes);
+    if kinds.is_empty() {
         return Ok(Vec::new());
     }
+    // Another review making the list right now, or a role that may only read: the rows are
+    // classified on the fly (slower past a few hundred thousand rows).
+    let list = match listed(client, b, &kinds, deletes).await {
+        Ok(()) => format!("{} k", b.names.changes),
+        Err(_) => format!("({}) k", kinds.join(" UNION ALL ")),
+    };
+    let (keyset, ascending) = from.keyset("k.ord");
+    let dir = if ascending { "ASC" } else { "DESC" };
+    let key = |alias: &str| {
+        let key: Vec<String> = b
+            .binding
+            .key_columns()
+            .map(|c| format!("{alias}.{}::text", ident(&c.target)))
+            .collect();
+        match key.is_empty() {
+            true => "''".to_string(),
+            false => format!("concat_ws(', ', {})", key.join(", ")),
+        }
+    };
+    let shown = |alias: &str, c: &&crate::validate::binding::BoundColumn| {
+        format!("coalesce({alias}.{}::text, '∅')", ident(&c.target))
+    };
+    // Each kind's values: an insert's are its own, an update's the changed columns before
+    // and after, a delete's production's. A kind this batch cannot have is not named (its
+    // table is not joined).
+    let keyed = b.binding.key_columns().next().is_some();
+    let case = |branches: Vec<(bool, &str, String)>| {
+        let whens: Vec<String> = branches
+            .into_iter()
+            .filter(|(on, _, _)| *on)
+            .map(|(_, kind, then)| format!("WHEN '{kind}' THEN {then}"))
+            .collect();
+        match whens.is_empty() {
+            true => "NULL::text".to_string(),
+            false => format!("CASE p.kind {} END", whens.join(" ")),
+        }
+    };
+    let mut select = vec![
+        format!("coalesce(r.{}, 0)", ident(LINE_COLUMN)),
+        "p.ord".to_string(),
+        case(vec![
+            (deletes, "d", key("a")),
+            (true, "i", key("r")),
+            (true, "u", key("r")),
+        ]),
+    ];
+    for c in &values {
+        let d = distinct_expr(c, "t", "r");
+        select.push(case(vec![
+            (
+                keyed,
+                "u",
+                format!("CASE WHEN {d} THEN {} END", shown("t", c)),
+            ),
+            (deletes, "d", shown("a", c)),
+        ]));
+        select.push(case(vec![
+            (true, "i", shown("r", c)),
+            (
+                keyed,
+                "u",
+                format!("CASE WHEN {d} THEN {} END", shown("r", c)),
+            ),
+        ]));
+    }
+    select.push("p.kind".into());
+    let absent = match deletes {
+        true => format!(
+            " LEFT JOIN {} a ON p.kind = 'd' AND a.{} = p.ord",
+            b.names.absent,
+            ident(ORD_COLUMN)
+        ),
+        false => String::new(),
+    };
+    let target = match keyed {
+        true => format!(
+            " LEFT JOIN {} t ON p.kind = 'u' AND {}",
+            b.target_sql(),
+            key_join(&b.binding, "t", "r")
+        ),
+        false => String::new(),
+    };
     let sql = format!(
-        "SELECT * FROM ({}) p ORDER BY 2 {dir} LIMIT {limit}",
-        parts.join(" UNION ALL ")
+        "WITH p AS MATERIALIZED (SELECT k.ord, k.kind FROM {list} WHERE {keyset} \
+                                 ORDER BY k.ord {dir} LIMIT {limit}) \
+         SELECT {select} FROM p \
+         LEFT JOIN {rows} r ON p.kind <> 'd' AND r.{ord} = p.ord\
+         {target}{absent} ORDER BY p.ord",
+        select = select.join(", "),
+        rows = b.names.rows,
+        ord = ident(ORD_COLUMN),
+        limit = limit.max(1),
     );
-    let bound = from.bound();
-    let rows = client
-        .query(&sql, &[&bound])
-        .await
-        .map_err(Error::db(format!("reading the changes of batch {}", b.id)))?;
+    let rows = client.query(&sql, &[&from.bound()]).await.map_err(ctx())?;
     let kind_at = 3 + 2 * values.len();
-    let mut rows: Vec<ChangedRow> = rows
+    Ok(rows
         .into_iter()
         .map(|r| ChangedRow {
             kind: match r.get::<_, &str>(kind_at) {
@@ -168,9 +176,117 @@ pub async fn changes_page(
                 })
                 .collect(),
         })
-        .collect();
-    rows.sort_by_key(|r| r.ord);
-    Ok(rows)
+        .collect())
+}
+
+/// The rows promotion would change, as `SELECT ord, kind` parts (`i`, `u`, `d`): the good
+/// rows production lacks (every one, for an append or a table without a key), those whose
+/// values differ (not for an insert or append), and the rows a swap or mirror deletes. A
+/// kind the plan counts none of is left out.
+fn kinds_sql(b: &Loaded, deletes: bool) -> Vec<String> {
+    let ord = ident(ORD_COLUMN);
+    let values: Vec<_> = b.binding.value_columns().collect();
+    let mut parts = Vec::new();
+    let first_key = b.binding.key_columns().next();
+    let join = |select: &str, cond: &str| {
+        format!(
+            "SELECT r.{ord} AS ord, {select} AS kind FROM {rows} r              LEFT JOIN {target} t ON {join} WHERE {cond}",
+            rows = b.names.rows,
+            target = b.target_sql(),
+            join = key_join(&b.binding, "t", "r"),
+        )
+    };
+    let appends = b.feed.spec.mode == Mode::Append || first_key.is_none();
+    let updates = !matches!(b.feed.spec.mode, Mode::Insert | Mode::Append)
+        && !values.is_empty()
+        && b.plan.update > 0;
+    match (appends, first_key) {
+        (true, _) if b.plan.insert > 0 => parts.push(format!(
+            "SELECT {ord} AS ord, 'i'::text AS kind FROM {}",
+            b.names.rows
+        )),
+        (false, Some(k)) if b.plan.insert > 0 || updates => {
+            let missing = format!("t.{} IS NULL", ident(&k.target));
+            let changed: Vec<String> = values
+                .iter()
+                .map(|c| format!("({})", distinct_expr(c, "t", "r")))
+                .collect();
+            let cond = match (b.plan.insert > 0, updates) {
+                (true, true) => format!("{missing} OR ({})", changed.join(" OR ")),
+                (true, false) => missing.clone(),
+                (false, _) => format!("NOT {missing} AND ({})", changed.join(" OR ")),
+            };
+            parts.push(join(
+                &format!("CASE WHEN {missing} THEN 'i' ELSE 'u' END::text"),
+                &cond,
+            ));
+        }
+        _ => {}
+    }
+    if deletes && b.plan.delete > 0 {
+        parts.push(format!(
+            "SELECT {ord} AS ord, 'd'::text AS kind FROM {}",
+            b.names.absent
+        ));
+    }
+    parts
+}
+
+/// Makes sure the batch's changed rows are listed, by ordinal, for the plan in force: the
+/// list is stamped with the plan's counts and production's write count when it was made,
+/// and made again when the plan was (production changed, rows were held back).
+async fn listed(
+    client: &impl GenericClient,
+    b: &Loaded,
+    kinds: &[String],
+    deletes: bool,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let p = &b.plan;
+    let stamp = format!(
+        "{} {} {} {}",
+        p.insert,
+        p.update,
+        p.delete,
+        p.writes.unwrap_or(-1)
+    );
+    let now: Option<String> = client
+        .query_one(
+            "SELECT obj_description(to_regclass($1), 'pg_class')",
+            &[&b.names.changes],
+        )
+        .await?
+        .get(0);
+    if now.as_deref() == Some(stamp.as_str()) {
+        return Ok(());
+    }
+    let ord = ident(ORD_COLUMN);
+    let absent_index = match deletes {
+        true => format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({ord}); ",
+            ident(&format!("batch_{}_absent_ord", b.id)),
+            b.names.absent
+        ),
+        false => String::new(),
+    };
+    // Several statements in one simple query are one transaction: a page sees the list
+    // whole or not at all. A page reads its rows' values by ordinal: the good rows get a
+    // b-tree on it (browsing makes do with a BRIN index), and statistics, so the planner
+    // probes them rather than scanning.
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {list}; \
+             CREATE UNLOGGED TABLE {list} AS {kinds}; \
+             ALTER TABLE {list} ADD PRIMARY KEY (ord); \
+             CREATE INDEX IF NOT EXISTS {rows_ord} ON {rows} ({ord}); \
+             {absent_index}\
+             ANALYZE {list}; ANALYZE {rows}; \
+             COMMENT ON TABLE {list} IS '{stamp}'",
+            list = b.names.changes,
+            kinds = kinds.join(" UNION ALL "),
+            rows = b.names.rows,
+            rows_ord = ident(&format!("batch_{}_rows_ord_key", b.id)),
+        ))
+        .await
 }
 
 /// Whether the plan kept the rows a swap or mirror would delete (a batch planned by an older

@@ -267,6 +267,9 @@ pub struct StageNames {
     /// How many rows each offending value has, by severity, check and column, counted once
     /// for the review's frequency view (`review::value_frequencies`).
     pub values: String,
+    /// The ordinals of the rows promotion would change and how (`i`, `u`, `d`), listed once
+    /// per plan for the review's Changes tab (`review::changes_page`).
+    pub changes: String,
 }
 
 impl StageNames {
@@ -289,6 +292,7 @@ impl StageNames {
             undo: name("_undo"),
             absent: name("_absent"),
             values: name("_values"),
+            changes: name("_changes"),
         }
     }
 }

@@ -34,6 +34,11 @@ pub enum Action {
         height: u16,
     },
     Tick,
+    /// A left click at this column and line of the screen.
+    Click {
+        x: u16,
+        y: u16,
+    },
     Progress {
         bytes: u64,
         total: u64,

@@ -206,6 +206,10 @@ impl App {
                 self.ticks = self.ticks.wrapping_add(1);
                 Vec::new()
             }
+            Action::Click { x, y } => {
+                self.status = None;
+                self.on_click(x, y)
+            }
             Action::Progress {
                 bytes,
                 total,
@@ -285,7 +289,9 @@ impl App {
                 effects.extend(self.refilter(self.filter.clone()));
                 self.changes.reset();
                 self.changes.total = self.batch.as_ref().map(|b| changes_total(&b.summary.plan));
-                effects.extend(self.reload_changes(PageFrom::Start, Land::First));
+                // The changes are listed when their tab first shows: a big batch's list
+                // takes a while to make, and the other views need not wait behind it.
+                effects.extend(self.show(self.view));
                 effects
             }
             Action::Batch(Err(e)) => {
@@ -442,6 +448,16 @@ impl App {
         }
     }
 
+    /// Shows a tab of the open batch; the changes are asked for the first time they show.
+    pub(super) fn show(&mut self, view: View) -> Vec<Effect> {
+        self.view = view;
+        let untouched = self.changes.rows.is_empty() && !self.changes.loading;
+        match view == View::Changes && untouched && self.changes.total != Some(0) {
+            true => self.reload_changes(PageFrom::Start, Land::First),
+            false => Vec::new(),
+        }
+    }
+
     /// How many rows of a list the screen shows.
     pub(super) fn screen_rows(&self) -> usize {
         self.page_rows.max(1) as usize
@@ -584,7 +600,7 @@ impl App {
         }
     }
 
-    fn on_act(&mut self, act: Act) -> Vec<Effect> {
+    pub(super) fn on_act(&mut self, act: Act) -> Vec<Effect> {
         match act {
             Act::Quit if self.view == View::Loading => {
                 self.quit_after_load = true;
@@ -611,26 +627,14 @@ impl App {
                 View::Summary => self.start_list(),
                 _ => Vec::new(),
             },
-            Act::ShowSummary if self.batch.is_some() => {
-                self.view = View::Summary;
-                Vec::new()
-            }
-            Act::ShowQuarantine if self.batch.is_some() => {
-                self.view = View::Quarantine;
-                Vec::new()
-            }
-            Act::ShowChanges if self.batch.is_some() => {
-                self.view = View::Changes;
-                Vec::new()
-            }
-            Act::NextTab if self.batch.is_some() => {
-                self.view = match self.view {
-                    View::Summary => View::Quarantine,
-                    View::Quarantine => View::Changes,
-                    _ => View::Summary,
-                };
-                Vec::new()
-            }
+            Act::ShowSummary if self.batch.is_some() => self.show(View::Summary),
+            Act::ShowQuarantine if self.batch.is_some() => self.show(View::Quarantine),
+            Act::ShowChanges if self.batch.is_some() => self.show(View::Changes),
+            Act::NextTab if self.batch.is_some() => self.show(match self.view {
+                View::Summary => View::Quarantine,
+                View::Quarantine => View::Changes,
+                _ => View::Summary,
+            }),
             Act::Batches => self.start_list(),
             // A crashed or outdated batch is resumed by checking its file again.
             Act::Recheck => match &self.batch {

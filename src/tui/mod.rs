@@ -9,6 +9,7 @@ pub mod columns;
 pub mod detail;
 mod dialog;
 pub mod keymap;
+mod mouse;
 pub mod theme;
 mod values;
 pub mod view;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyCode, KeyEvent, KeyEventKind,
-    MouseEventKind,
+    MouseButton, MouseEventKind,
 };
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
@@ -87,6 +88,10 @@ async fn event_loop(
                 Some(Ok(Event::Mouse(m))) => match m.kind {
                     MouseEventKind::ScrollDown => Action::Key(KeyEvent::from(KeyCode::Down)),
                     MouseEventKind::ScrollUp => Action::Key(KeyEvent::from(KeyCode::Up)),
+                    MouseEventKind::Down(MouseButton::Left) => Action::Click {
+                        x: m.column,
+                        y: m.row,
+                    },
                     _ => continue,
                 },
                 Some(Ok(_)) => continue,

@@ -76,13 +76,9 @@ fn draw_title(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
-    let Some(b) = &app.batch else { return };
-    if !matches!(app.view, View::Summary | View::Quarantine | View::Changes) {
-        return;
-    }
-    let t = &app.theme;
-    let tabs = [
+/// The tabs of an open batch, with their labels.
+fn tabs(b: &crate::tui::action::BatchData) -> [(View, String); 3] {
+    [
         (View::Summary, "1 Summary".to_string()),
         (
             View::Quarantine,
@@ -95,7 +91,34 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
                 thousands(crate::tui::app::changes_total(&b.summary.plan) as i64)
             ),
         ),
-    ];
+    ]
+}
+
+/// The tab drawn at column `x` of the tabs' line, as `draw_tabs` lays them out.
+pub fn tab_at(app: &App, x: u16) -> Option<View> {
+    let b = app.batch.as_ref()?;
+    let mut left = 1;
+    for (view, label) in tabs(b) {
+        let right = left + label.chars().count() + 2;
+        if (left..right).contains(&usize::from(x)) {
+            return Some(view);
+        }
+        left = right + 3;
+    }
+    None
+}
+
+/// The screen line the first row of a list view is drawn on: under the title, the tabs,
+/// the list's own line and its header.
+pub const FIRST_ROW_LINE: u16 = 4;
+
+fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(b) = &app.batch else { return };
+    if !matches!(app.view, View::Summary | View::Quarantine | View::Changes) {
+        return;
+    }
+    let t = &app.theme;
+    let tabs = tabs(b);
     let mut spans = vec![Span::raw(" ")];
     for (i, (view, label)) in tabs.iter().enumerate() {
         if i > 0 {
