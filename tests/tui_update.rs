@@ -32,29 +32,35 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
         value: None,
     };
     assert_eq!(app.filter, filter);
-    // The rows are counted for `row 1 of N`, and the first two screens asked for.
+    // The first two screens are asked for, and the rows counted for `row 1 of N`.
     let generation = app.quarantine.generation;
     assert_eq!(
         effects,
         vec![
-            Effect::CountQuarantined {
-                batch: 7,
-                filter: filter.clone(),
-                generation: generation - 1,
-            },
             Effect::Quarantined {
                 batch: 7,
                 fields: 4,
-                filter,
+                filter: filter.clone(),
                 page: PageRequest {
                     from: PageFrom::Start,
                     land: Land::First,
                     limit: 34
                 },
                 generation,
-            }
+            },
+            Effect::CountQuarantined {
+                batch: 7,
+                filter,
+                generation,
+            },
         ]
     );
+    // The count lands in the list it was asked for.
+    app.update(Action::Counted {
+        generation,
+        total: Ok(798),
+    });
+    assert_eq!(app.quarantine.total, Some(798));
     // The rows a warning let through browse like the quarantined ones.
     let mut app = fixture::app("review", View::Summary);
     key(&mut app, KeyCode::Char('G'));
@@ -63,7 +69,7 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
     assert_eq!(app.filter.kept.as_deref(), Some("warning"));
     assert!(matches!(
         effects[..],
-        [Effect::CountQuarantined { .. }, Effect::Quarantined { .. }]
+        [Effect::Quarantined { .. }, Effect::CountQuarantined { .. }]
     ));
 }
 
@@ -195,7 +201,7 @@ fn the_frequency_view_filters_the_rows_to_a_value() {
     assert_eq!(app.filter.value.as_deref(), Some("toys "));
     assert!(matches!(
         &effects[..],
-        [Effect::CountQuarantined { .. }, Effect::Quarantined { filter, .. }]
+        [Effect::Quarantined { filter, .. }, Effect::CountQuarantined { .. }]
             if filter.value.as_deref() == Some("toys ")
     ));
 }

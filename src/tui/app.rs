@@ -470,12 +470,13 @@ impl App {
         let Some(batch) = self.batch_id() else {
             return Vec::new();
         };
-        let mut effects = vec![Effect::CountQuarantined {
+        // The count belongs to the list the first page starts.
+        let mut effects = self.reload_quarantine(PageFrom::Start, Land::First);
+        effects.push(Effect::CountQuarantined {
             batch,
             filter: self.filter.clone(),
             generation: self.quarantine.generation,
-        }];
-        effects.extend(self.reload_quarantine(PageFrom::Start, Land::First));
+        });
         effects
     }
 

@@ -136,13 +136,16 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
 
 fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
+    let width = area.width as usize;
     let line = match &app.status {
-        Some((StatusKind::Error, text)) => {
-            Line::from(Span::styled(format!(" ✗ {}", shown(text)), t.bad()))
-        }
-        Some((StatusKind::Info, text)) => {
-            Line::from(Span::styled(format!(" {}", shown(text)), t.accent()))
-        }
+        Some((StatusKind::Error, text)) => Line::from(Span::styled(
+            cell(&format!(" ✗ {}", shown(text)), width),
+            t.bad(),
+        )),
+        Some((StatusKind::Info, text)) => Line::from(Span::styled(
+            cell(&format!(" {}", shown(text)), width),
+            t.accent(),
+        )),
         None => {
             let mut spans = vec![Span::raw(" ")];
             // An open row detail has keys of its own.
@@ -150,10 +153,20 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
                 Some(crate::tui::app::Overlay::Detail { .. }) => keymap::Ctx::Detail,
                 _ => app.view.ctx(),
             };
-            for (i, (key, help)) in keymap::status_hints(ctx).into_iter().enumerate() {
-                if i > 0 {
-                    spans.push(Span::styled(" · ", t.dim()));
+            // Whole hints only, as many as fit; `?` lists them all.
+            let mut used = 1;
+            let hints = keymap::status_hints(ctx);
+            let last = hints.len();
+            for (i, (key, help)) in hints.into_iter().enumerate() {
+                let sep = if i > 0 { " · " } else { "" };
+                let wide = sep.chars().count() + key.chars().count() + 1 + help.chars().count();
+                let more = if i + 1 < last { 2 } else { 0 };
+                if used + wide + more > width {
+                    spans.push(Span::styled(" …", t.dim()));
+                    break;
                 }
+                used += wide;
+                spans.push(Span::styled(sep, t.dim()));
                 spans.push(Span::styled(key, t.key()));
                 spans.push(Span::raw(format!(" {help}")));
             }

@@ -294,8 +294,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         format!("       changes: {}", changed.join(", "))
     };
+    let width = plan.width as usize;
     frame.render_widget(
-        Paragraph::new(vec![Line::from(plan_spans), Line::styled(changed, t.dim())]),
+        Paragraph::new(vec![
+            Line::from(super::fit_spans(plan_spans, width)),
+            Line::styled(cell(&changed, width), t.dim()),
+        ]),
         plan,
     );
 
@@ -389,6 +393,9 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
             + 1
     };
     let (empty_width, distinct_width) = (width("empty", |c| &c.0), width("distinct", |c| &c.1));
+    // What the other columns and their spacing leave the commonest values.
+    let values_width = (area.width as usize)
+        .saturating_sub(17 + empty_width as usize + distinct_width as usize + 8 + 4);
     let rows: Vec<Row> = profile
         .iter()
         .zip(counts)
@@ -404,7 +411,7 @@ fn draw_profile(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(nulls),
                 Cell::from(distinct),
                 Cell::from(share(c.numeric, c.non_null)),
-                Cell::from(top.join(", ")),
+                Cell::from(cell(&top.join(", "), values_width)),
             ]);
             if c.suspicious() {
                 row.style(t.warn())
