@@ -134,8 +134,13 @@ fn changes_of_every_kind_scroll_sideways() {
     });
     app.changes.rows = rows;
     let screen = render(&app, 80, 24);
-    assert!(screen.contains("+ 2      SKU-0000900"), "{screen}");
-    assert!(screen.contains("− –      SKU-0000001"), "{screen}");
+    assert!(screen.contains("+ 2    SKU-0000900"), "{screen}");
+    assert!(screen.contains("− –    SKU-0000001"), "{screen}");
+    // A line past 999,999 shows whole: the column grows with the lines held.
+    app.changes.rows[1].line = 1_000_001;
+    let long = render(&app, 80, 24);
+    assert!(long.contains("~ 1000001 SKU-0000056"), "{long}");
+    app.changes.rows[1].line = 8;
     assert!(screen.contains("…\""), "a cut row ends in …: {screen}");
     press(&mut app, KeyCode::Char('l'));
     let scrolled = render(&app, 80, 24);

@@ -60,15 +60,23 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text), body);
         return;
     }
-    // What the columns before the changes leave them (cells and their spacing).
-    let room = (body.width as usize).saturating_sub(1 + 1 + 6 + 20 + 4 + 5);
+    // The line column as wide as the longest line held; what the columns before the
+    // changes leave them (cells and their spacing).
+    let line_width = c
+        .rows
+        .iter()
+        .map(|r| r.line.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let room = (body.width as usize).saturating_sub(1 + 1 + line_width + 20 + 4 + 5);
     let rows: Vec<Row> = c.rows.iter().map(|r| row(app, r, room)).collect();
     let table = Table::new(
         rows,
         [
             Constraint::Length(1),
             Constraint::Length(1),
-            Constraint::Length(6),
+            Constraint::Length(line_width as u16),
             Constraint::Length(20),
             Constraint::Length(4),
             Constraint::Fill(1),
