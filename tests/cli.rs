@@ -617,3 +617,73 @@ async fn a_quarantined_batch_is_released_and_judged_again() {
         "quarantined"
     );
 }
+
+/// With no server answering, `demo` starts a private throwaway one in a temporary directory
+/// (socket only), runs on it, and removes it at the end; with `--keep` it stays, and the
+/// printed commands stop and remove it.
+#[test]
+fn the_demo_starts_a_private_server_when_none_answers() {
+    let nowhere = tempfile::tempdir().expect("dir");
+    let tmp = tempfile::tempdir().expect("dir");
+    let servers = |tmp: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = [tmp, std::path::Path::new("/tmp")]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("airlock-demo-server-"))
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let before = servers(tmp.path());
+    let demo = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(["demo", "--print"])
+            .args(extra)
+            .env("DATABASE_URL", format!("host={}", nowhere.path().display()))
+            .env("TMPDIR", tmp.path())
+            .output()
+            .expect("airlock")
+    };
+    let out = demo(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No PostgreSQL server answers at"),
+        "{}",
+        stderr(&out)
+    );
+    let printed = stdout(&out);
+    assert!(printed.contains("13 quarantined"), "{printed}");
+    assert!(printed.contains("removed now"), "{printed}");
+    assert_eq!(servers(tmp.path()), before, "the private server is gone");
+
+    let out = demo(&["--keep"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let kept = servers(tmp.path());
+    assert_eq!(kept.len(), before.len() + 1, "{printed}");
+    // The printed commands work on the kept server, and the stop hint removes it.
+    let export = printed
+        .lines()
+        .find(|l| l.contains(" export ") && l.contains("--quarantined"))
+        .expect("an export hint")
+        .trim()
+        .split("   ")
+        .next()
+        .expect("the command")
+        .replacen("airlock", env!("CARGO_BIN_EXE_airlock"), 1);
+    let ran = Command::new("sh")
+        .arg("-c")
+        .arg(&export)
+        .current_dir(tmp.path())
+        .output()
+        .expect("sh");
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    let stop = printed.lines().last().expect("the stop hint").trim();
+    let ran = Command::new("sh").arg("-c").arg(stop).output().expect("sh");
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    assert_eq!(servers(tmp.path()), before, "stopped and removed");
+}

@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod demo;
 mod out;
 mod progress;
+mod sandbox;
 
 use crate::db::{self, ConnectTarget};
 use crate::promote::{self, Applied, PromoteOptions};
@@ -188,6 +189,10 @@ pub enum Command {
         /// Print the check summary instead of opening the UI
         #[arg(long)]
         print: bool,
+        /// When no server answers and the demo starts a private one, keep it running
+        /// afterwards (it says how to stop and remove it)
+        #[arg(long)]
+        keep: bool,
     },
     /// Print shell completions, e.g. airlock completions bash > /etc/bash_completion.d/airlock
     Completions {
@@ -247,7 +252,15 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(out::json(value)?)
 }
 
-async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCode> {
+async fn run_demo(asked: &ConnectTarget, print: bool, keep: bool) -> anyhow::Result<ExitCode> {
+    // No server answering (not one refusing the role): a private, throwaway one will do.
+    let sandbox = match db::connect(&asked.with_dbname("postgres")).await {
+        Err(crate::error::Error::Connection { cause, .. }) if cause.as_db_error().is_none() => {
+            Some(sandbox::Sandbox::start(&asked.to_string(), keep)?)
+        }
+        _ => None,
+    };
+    let target = sandbox.as_ref().map_or(asked, |s| &s.target);
     let (mut client, spec, file) = demo::prepare(target).await?;
     if !print {
         crate::tui::run(
@@ -274,6 +287,17 @@ async fn run_demo(target: &ConnectTarget, print: bool) -> anyhow::Result<ExitCod
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     ));
+    match &sandbox {
+        Some(s) if keep => out::line(&format!(
+            "It is on a private server, kept running: stop and remove it with\n    {}",
+            s.stop_hint()
+        )),
+        Some(_) => out::line(
+            "It was on a private server, removed now: the commands above need a server of your \
+             own, or `airlock demo --print --keep` to keep the private one.",
+        ),
+        None => {}
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,7 +340,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     let mut client = match &cli.command {
         // The demo makes its own database; the UI opens its own connections.
-        Command::Demo { print } => return run_demo(&target, *print).await,
+        Command::Demo { print, keep } => return run_demo(&target, *print, *keep).await,
         Command::Review { feed, file, batch } => {
             let start = match (feed, file, batch) {
                 (Some(feed), Some(file), _) => Start::Review {
@@ -528,7 +552,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { print } => run_demo(&target, *print).await,
+        Command::Demo { print, keep } => run_demo(&target, *print, *keep).await,
         // Opened their own connections, or needed none, above.
         Command::Review { .. } | Command::Completions { .. } | Command::Man => {
             Ok(ExitCode::SUCCESS)
