@@ -41,6 +41,7 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
                 batch: 7,
                 fields: 4,
                 filter: filter.clone(),
+                sort: None,
                 page: PageRequest {
                     from: PageFrom::Start,
                     land: Land::First,
@@ -745,4 +746,44 @@ fn the_changes_are_read_when_their_tab_shows() {
     // Shown again while on their way, they are not asked for twice.
     key(&mut app, KeyCode::Char('1'));
     assert!(key(&mut app, KeyCode::Char('3')).is_empty());
+}
+
+/// s sorts the rows by the current column, again the other way, then back to file order;
+/// each time the list starts again from its first row.
+#[test]
+fn s_sorts_by_the_current_column_both_ways_then_not() {
+    use airlock::review::Sort;
+    let mut app = fixture::app("review", View::Quarantine);
+    key(&mut app, KeyCode::Char('l'));
+    key(&mut app, KeyCode::Char('l'));
+    let sorts = |effects: &[Effect]| match effects {
+        [Effect::Quarantined { sort, page, .. }] => {
+            assert_eq!(page.from, PageFrom::Start);
+            *sort
+        }
+        other => panic!("{other:?}"),
+    };
+    let price = |descending| {
+        Some(Sort {
+            field: 2,
+            descending,
+        })
+    };
+    assert_eq!(sorts(&key(&mut app, KeyCode::Char('s'))), price(false));
+    assert_eq!(sorts(&key(&mut app, KeyCode::Char('s'))), price(true));
+    assert_eq!(sorts(&key(&mut app, KeyCode::Char('s'))), None);
+    // A search hit puts the list back in file order, and says so.
+    key(&mut app, KeyCode::Char('s'));
+    app.update(Action::Found(Ok(Some(airlock::review::Hit {
+        ord: 21,
+        note: "match 1 of 2".into(),
+    }))));
+    assert_eq!(app.sort, None);
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, said)| said.contains("file order")),
+        "{:?}",
+        app.status
+    );
 }

@@ -6,6 +6,7 @@ mod frequencies;
 mod opened;
 mod profile;
 mod quarantined;
+mod sorted;
 
 pub use changes::{Change, ChangeKind, ChangedRow, changes_page, hold_back};
 pub use frequencies::{Frequencies, value_frequencies};
@@ -15,6 +16,7 @@ pub use quarantined::{
     Filter, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
     quarantined_page, quarantined_rank, search, source_text,
 };
+pub use sorted::{Sort, sorted_page};
 
 /// Where a page starts: keyset positions by record ordinal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

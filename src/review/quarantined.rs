@@ -86,7 +86,7 @@ pub(super) fn filter_cond(filter: &Filter) -> String {
 }
 
 /// The ordinals of quarantined rows matching `filter`, as a subquery over the issues table.
-fn ords_sql(names: &StageNames, filter: &Filter) -> String {
+pub(super) fn ords_sql(names: &StageNames, filter: &Filter) -> String {
     format!(
         "SELECT i.ord FROM {} i WHERE {}",
         names.issues,
@@ -126,30 +126,57 @@ pub async fn quarantined_page(
     limit: i64,
 ) -> Result<Vec<QuarantinedRow>> {
     let names = StageNames::new(batch);
-    let field_list: String = (0..fields)
-        .map(|i| format!(", s.{}", stage_field(i)))
-        .collect();
     // Grouping over an ordered index scan stops at the LIMIT, and each row is then probed by
     // ordinal (LIMIT 1 keeps the planner from turning the probes into a scan): a page costs
     // the same whether the batch has ten bad rows or a million.
     let (keyset, ascending) = from.keyset("i.ord");
+    let page = format!(
+        "{ords} AND {keyset} GROUP BY i.ord ORDER BY i.ord {dir} LIMIT {limit}",
+        ords = ords_sql(&names, filter),
+        dir = if ascending { "ASC" } else { "DESC" },
+        limit = limit.max(1),
+    );
+    rows_of_page(
+        client,
+        batch,
+        fields,
+        filter,
+        &page,
+        "page.ord",
+        from.bound(),
+    )
+    .await
+}
+
+/// The quarantined rows whose ordinals the query `page` chooses (a column `ord`, and what
+/// `order` sorts them by; `$1` is `bound`, the filter's values follow), every field and
+/// issue with them.
+pub(super) async fn rows_of_page(
+    client: &impl GenericClient,
+    batch: i64,
+    fields: usize,
+    filter: &Filter,
+    page: &str,
+    order: &str,
+    bound: i64,
+) -> Result<Vec<QuarantinedRow>> {
+    let names = StageNames::new(batch);
+    let field_list: String = (0..fields)
+        .map(|i| format!(", s.{}", stage_field(i)))
+        .collect();
     let sql = format!(
-        "WITH page AS ({ords} AND {keyset} GROUP BY i.ord ORDER BY i.ord {dir} LIMIT {limit}) \
+        "WITH page AS ({page}) \
          SELECT s.\"_line\", s.\"_ord\", s.\"_raw\", \
                 (SELECT json_agg(json_build_object('column', i.\"column\", 'check', i.\"check\", \
                         'value', i.value, 'message', i.message) ORDER BY i.id) \
                    FROM {issues} i WHERE i.ord = s.\"_ord\" AND i.severity = '{severity}')::text \
                 {field_list} \
          FROM page CROSS JOIN LATERAL (SELECT * FROM {raw} r WHERE r.\"_ord\" = page.ord LIMIT 1) s \
-         ORDER BY s.\"_ord\"",
-        ords = ords_sql(&names, filter),
+         ORDER BY {order}",
         severity = filter.severity(),
-        dir = if ascending { "ASC" } else { "DESC" },
         issues = names.issues,
         raw = names.raw,
-        limit = limit.max(1),
     );
-    let bound = from.bound();
     let extra = filter_params(filter);
     let params = params_with(&extra, &bound);
     let rows = client

@@ -122,6 +122,8 @@ pub enum Effect {
         batch: i64,
         fields: usize,
         filter: Filter,
+        /// In file order when `None`.
+        sort: Option<crate::review::Sort>,
         page: PageRequest,
         generation: u64,
     },

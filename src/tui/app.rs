@@ -104,6 +104,8 @@ pub struct App {
     pub column: usize,
     pub hscroll: usize,
     pub widths: std::collections::BTreeMap<usize, i16>,
+    /// The quarantined rows' order: by a field (`s`), else the file's.
+    pub sort: Option<crate::review::Sort>,
     /// The first changed column each change shows.
     pub change_column: usize,
     pub search: Option<String>,
@@ -138,6 +140,7 @@ impl App {
             column: 0,
             hscroll: 0,
             widths: std::collections::BTreeMap::new(),
+            sort: None,
             change_column: 0,
             search: None,
             changes: Browser::default(),
@@ -275,6 +278,7 @@ impl App {
                     self.column = 0;
                     self.hscroll = 0;
                     self.widths.clear();
+                    self.sort = None;
                     self.change_column = 0;
                 }
                 if matches!(self.view, View::Loading | View::Batches) {
@@ -360,7 +364,12 @@ impl App {
             }
             Action::Found(Ok(Some(hit))) | Action::Jumped(Ok(Some(hit))) => {
                 self.view = View::Quarantine;
-                self.say(StatusKind::Info, hit.note);
+                // Searches and jumps go in file order.
+                let unsorted = match self.sort.take() {
+                    Some(_) => " (sorted no more: searches and jumps go in file order)",
+                    None => "",
+                };
+                self.say(StatusKind::Info, format!("{}{unsorted}", hit.note));
                 self.reload_quarantine(PageFrom::At(hit.ord), Land::Ord(hit.ord))
             }
             Action::Found(Ok(None)) => {
@@ -514,6 +523,7 @@ impl App {
             batch,
             fields: self.fields(),
             filter: self.filter.clone(),
+            sort: self.sort,
             page: self.quarantine.ask(page),
             generation: self.quarantine.generation,
         }]
@@ -658,6 +668,7 @@ impl App {
                 self.on_column(act);
                 Vec::new()
             }
+            Act::Sort => self.sort_by_column(),
             Act::Open => self.on_open(),
             Act::Search => {
                 self.overlay = Some(Overlay::Input {

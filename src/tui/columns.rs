@@ -199,6 +199,37 @@ impl App {
         self.hscroll = keep_visible(self, usize::from(self.screen.0));
     }
 
+    /// Sorts the quarantined rows by the current column (`s`), then the other way, then back
+    /// to the file's order; the list starts again at its first row.
+    pub(super) fn sort_by_column(&mut self) -> Vec<super::action::Effect> {
+        let Some(field) = self
+            .batch
+            .as_ref()
+            .and_then(|b| order(b).get(self.column).copied())
+        else {
+            return Vec::new();
+        };
+        use crate::review::Sort;
+        self.sort = match self.sort {
+            Some(Sort {
+                field: f,
+                descending: false,
+            }) if f == field => Some(Sort {
+                field,
+                descending: true,
+            }),
+            Some(Sort { field: f, .. }) if f == field => None,
+            _ => Some(Sort {
+                field,
+                descending: false,
+            }),
+        };
+        let total = self.quarantine.total;
+        self.quarantine.reset();
+        self.quarantine.total = total;
+        self.reload_quarantine(crate::review::PageFrom::Start, super::action::Land::First)
+    }
+
     /// Puts the current column on field `field` (a check's column, when its rows open).
     pub(super) fn column_on(&mut self, field: usize) {
         if let Some(at) = self

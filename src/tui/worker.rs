@@ -142,16 +142,26 @@ async fn perform(
             batch,
             fields,
             filter,
+            sort,
             page,
             generation,
         } => {
             let rows = async {
-                let rows =
-                    review::quarantined_page(client, batch, fields, &filter, page.from, page.limit)
-                        .await?;
-                // A page landing on a row says where it stands, so the position shows.
-                let rank = match (page.from, rows.first()) {
-                    (review::PageFrom::At(_), Some(first)) => {
+                let (from, limit) = (page.from, page.limit);
+                let rows = match sort {
+                    Some(sort) => {
+                        review::sorted_page(client, batch, fields, &filter, sort, from, limit)
+                            .await?
+                    }
+                    None => {
+                        review::quarantined_page(client, batch, fields, &filter, from, limit)
+                            .await?
+                    }
+                };
+                // A page landing on a row says where it stands (in file order), so the
+                // position shows.
+                let rank = match (page.from, rows.first(), sort) {
+                    (review::PageFrom::At(_), Some(first), None) => {
                         Some(review::quarantined_rank(client, batch, &filter, first.ord).await?)
                     }
                     _ => None,

@@ -73,20 +73,34 @@ fn help_lines(app: &App, section: Ctx) -> Vec<Line<'static>> {
     lines
 }
 
-/// The keys of this screen beside the keys that work everywhere, from the keymap table.
+/// The keys of this screen, then the keys that work everywhere, from the keymap table: in
+/// as many columns as the screen's height needs, each line cut with `…` to its column.
 fn help(app: &App, frame: &mut Frame, area: Rect) {
-    let own = help_lines(app, app.view.ctx());
-    let global = help_lines(app, Ctx::Global);
-    let height = own.len().max(global.len()) as u16 + 3;
-    let box_area = centered(area, 96, height);
+    let mut lines = help_lines(app, app.view.ctx());
+    lines.push(Line::raw(""));
+    lines.extend(help_lines(app, Ctx::Global));
+    let rows = lines
+        .len()
+        .min(usize::from(area.height.saturating_sub(2)).max(1));
+    // Each column as wide as its longest line wants; a narrow screen shares what it has.
+    let wants: Vec<u16> = lines
+        .chunks(rows)
+        .map(|c| c.iter().map(|l| l.width()).max().unwrap_or(0) as u16 + 2)
+        .collect();
+    let box_area = centered(area, wants.iter().sum::<u16>() + 2, rows as u16 + 2);
     frame.render_widget(Clear, box_area);
     let block = Block::bordered().title(" Keys (any key closes) ");
     let inner = block.inner(box_area);
     frame.render_widget(block, box_area);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(inner);
-    frame.render_widget(Paragraph::new(own), left);
-    frame.render_widget(Paragraph::new(global), right);
+    let areas = Layout::horizontal(wants.iter().map(|w| Constraint::Max(*w))).split(inner);
+    for (chunk, column) in lines.chunks(rows).zip(areas.iter()) {
+        let width = usize::from(column.width.saturating_sub(1));
+        let fitted: Vec<Line> = chunk
+            .iter()
+            .map(|l| Line::from(super::fit_spans(l.spans.clone(), width)).style(l.style))
+            .collect();
+        frame.render_widget(Paragraph::new(fitted), *column);
+    }
 }
 
 fn detail(app: &App, scroll: u16, frame: &mut Frame, area: Rect) {

@@ -64,6 +64,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     if app.hscroll > 0 {
         spans.push(Span::styled(format!(" · ‹{} hidden", app.hscroll), t.dim()));
     }
+    if let Some(sort) = app.sort {
+        let name = b.header.get(sort.field).map_or("?", String::as_str);
+        let way = if sort.descending { "↓" } else { "↑" };
+        spans.push(Span::styled(
+            format!(" · sorted by {}{way}", super::shown(name)),
+            t.accent(),
+        ));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), info);
 
     if q.rows.is_empty() {
