@@ -45,6 +45,35 @@ async fn main() -> anyhow::Result<()> {
         times[times.len() * 95 / 100],
         times[times.len() - 1]
     );
+    // Sorted by the third field: the first page makes the index.
+    let sort = review::Sort {
+        field: 2.min(fields - 1),
+        descending: false,
+    };
+    let t = Instant::now();
+    let first = review::sorted_page(&client, batch, fields, &filter, sort, PageFrom::Start, 40).await?;
+    let made = t.elapsed().as_secs_f64() * 1000.0;
+    let mut times = Vec::new();
+    let mut from = PageFrom::After(first.last().map_or(0, |r| r.ord));
+    for _ in 0..pages.min(50) {
+        let t = Instant::now();
+        let rows = review::sorted_page(&client, batch, fields, &filter, sort, from, 40).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        match rows.last() {
+            Some(r) => from = PageFrom::After(r.ord),
+            None => break,
+        }
+    }
+    let end = Instant::now();
+    review::sorted_page(&client, batch, fields, &filter, sort, PageFrom::End, 40).await?;
+    let end = end.elapsed().as_secs_f64() * 1000.0;
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "sorted by field {}: first page {made:.1} ms (makes the index), next pages median {:.2} ms, max {:.2} ms, last page {end:.1} ms",
+        sort.field,
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
     // The count behind `row 1,234 of N`, and where a row in the middle stands.
     let t = Instant::now();
     let n = review::quarantined_rank(&client, batch, &filter, i64::MAX).await?;
