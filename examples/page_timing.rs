@@ -51,7 +51,8 @@ async fn main() -> anyhow::Result<()> {
         descending: false,
     };
     let t = Instant::now();
-    let first = review::sorted_page(&client, batch, fields, &filter, sort, PageFrom::Start, 40).await?;
+    let first =
+        review::sorted_page(&client, batch, fields, &filter, sort, PageFrom::Start, 40).await?;
     let made = t.elapsed().as_secs_f64() * 1000.0;
     let mut times = Vec::new();
     let mut from = PageFrom::After(first.last().map_or(0, |r| r.ord));

@@ -14,65 +14,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let [info, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let q = &app.quarantine;
-    let mut spans = vec![Span::raw(" ")];
-    if app.filter.is_empty() {
-        spans.push(Span::raw(format!(
-            "all {} quarantined rows",
-            super::thousands(b.summary.rows.quarantined)
-        )));
-    } else {
-        match app.filter.kept.as_deref() {
-            Some("warning") => spans.push(Span::styled("rows a warning let through · ", t.warn())),
-            Some(_) => spans.push(Span::styled(
-                "rows another with their key outranked · ",
-                t.warn(),
-            )),
-            None => {}
-        }
-        spans.push(Span::styled("filter: ", t.dim()));
-        if let Some(c) = &app.filter.check {
-            spans.push(Span::styled(format!("check={c} "), t.accent()));
-        }
-        if let Some(c) = &app.filter.column {
-            spans.push(Span::styled(format!("column={c} "), t.accent()));
-        }
-        if let Some(v) = &app.filter.value {
-            spans.push(Span::styled(format!("value='{v}' "), t.accent()));
-        }
-        spans.push(Span::styled("(c clears)", t.dim()));
-    }
-    if let Some(s) = &app.search {
-        spans.push(Span::styled(format!("  search: {s} (n/N)"), t.dim()));
-    }
-    if q.loading {
-        spans.push(Span::styled("  loading…", t.dim()));
-    }
-    if let Some(at) = super::position(q) {
-        spans.push(Span::styled(format!("  {at}"), t.dim()));
-    }
-    if let Some(r) = q.current() {
-        spans.push(Span::styled(format!(" · line {}", r.place()), t.dim()));
-    }
-    // Where the current cell is: its column, and how many scrolled out of sight.
-    let order = crate::tui::columns::order(b);
-    if !order.is_empty() {
-        spans.push(Span::styled(
-            format!(" · col {} of {}", app.column + 1, order.len()),
-            t.dim(),
-        ));
-    }
-    if app.hscroll > 0 {
-        spans.push(Span::styled(format!(" · ‹{} hidden", app.hscroll), t.dim()));
-    }
-    if let Some(sort) = app.sort {
-        let name = b.header.get(sort.field).map_or("?", String::as_str);
-        let way = if sort.descending { "↓" } else { "↑" };
-        spans.push(Span::styled(
-            format!(" · sorted by {}{way}", super::shown(name)),
-            t.accent(),
-        ));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), info);
+    let line = info_spans(app, b, usize::from(info.width));
+    frame.render_widget(Paragraph::new(Line::from(line)), info);
 
     if q.rows.is_empty() {
         let text = if q.loading {
@@ -159,4 +102,96 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .with_offset(q.top)
         .with_selected(Some(q.cursor));
     frame.render_stateful_widget(table, body, &mut state);
+}
+
+/// The list's line: where the cursor is (row, line, column), the sort, then what the rows
+/// are (the filter, the search), cut with `…` to the screen.
+fn info_spans<'a>(app: &App, b: &crate::tui::action::BatchData, width: usize) -> Vec<Span<'a>> {
+    let t = &app.theme;
+    let q = &app.quarantine;
+    let mut spans = vec![Span::raw(" ")];
+    let sep = |spans: &mut Vec<Span<'a>>| {
+        if spans.len() > 1 {
+            spans.push(Span::styled(" · ", t.dim()));
+        }
+    };
+    if let Some(at) = super::position(q) {
+        spans.push(Span::raw(at));
+    }
+    if let Some(r) = q.current() {
+        sep(&mut spans);
+        spans.push(Span::raw(format!("line {}", r.place())));
+    }
+    // Where the current cell is: its column, and how many scrolled out of sight.
+    let order = crate::tui::columns::order(b);
+    if !order.is_empty() {
+        sep(&mut spans);
+        spans.push(Span::raw(format!(
+            "col {} of {}",
+            app.column + 1,
+            order.len()
+        )));
+    }
+    if app.hscroll > 0 {
+        sep(&mut spans);
+        spans.push(Span::styled(format!("‹{} hidden", app.hscroll), t.dim()));
+    }
+    if let Some(sort) = app.sort {
+        let name = b.header.get(sort.field).map_or("?", String::as_str);
+        let way = if sort.descending { "↓" } else { "↑" };
+        sep(&mut spans);
+        spans.push(Span::styled(
+            format!("sorted by {}{way}", super::shown(name)),
+            t.accent(),
+        ));
+    }
+    sep(&mut spans);
+    if app.filter.is_empty() {
+        spans.push(Span::styled(
+            format!(
+                "all {} quarantined rows",
+                super::thousands(b.summary.rows.quarantined)
+            ),
+            t.dim(),
+        ));
+    } else {
+        match app.filter.kept.as_deref() {
+            Some("warning") => spans.push(Span::styled("rows a warning let through: ", t.warn())),
+            Some(_) => spans.push(Span::styled(
+                "rows another with their key outranked: ",
+                t.warn(),
+            )),
+            None => {}
+        }
+        spans.push(Span::styled("filter ", t.dim()));
+        if let Some(c) = &app.filter.check {
+            spans.push(Span::styled(
+                format!("check={} ", super::shown(c)),
+                t.accent(),
+            ));
+        }
+        if let Some(c) = &app.filter.column {
+            spans.push(Span::styled(
+                format!("column={} ", super::shown(c)),
+                t.accent(),
+            ));
+        }
+        if let Some(v) = &app.filter.value {
+            spans.push(Span::styled(
+                format!("value='{}' ", super::shown(v)),
+                t.accent(),
+            ));
+        }
+        spans.push(Span::styled("(c clears)", t.dim()));
+    }
+    if let Some(s) = &app.search {
+        spans.push(Span::styled(
+            format!(" · search '{}' (n/N)", super::shown(s)),
+            t.dim(),
+        ));
+    }
+    if q.loading {
+        spans.push(Span::styled(" · loading…", t.dim()));
+    }
+    super::fit_spans(spans, width)
 }
