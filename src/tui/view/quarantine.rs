@@ -104,8 +104,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, body, &mut state);
 }
 
-/// The list's line: where the cursor is (row, line, column), the sort, then what the rows
-/// are (the filter, the search), cut with `…` to the screen.
+/// The list's line: the row, what the rows are (the filter), where the cursor is (line,
+/// column), the sort and the search, cut with `…` to the screen.
 fn info_spans<'a>(app: &App, b: &crate::tui::action::BatchData, width: usize) -> Vec<Span<'a>> {
     let t = &app.theme;
     let q = &app.quarantine;
@@ -118,42 +118,9 @@ fn info_spans<'a>(app: &App, b: &crate::tui::action::BatchData, width: usize) ->
     if let Some(at) = super::position(q) {
         spans.push(Span::raw(at));
     }
-    if let Some(r) = q.current() {
-        sep(&mut spans);
-        spans.push(Span::raw(format!("line {}", r.place())));
-    }
-    // Where the current cell is: its column, and how many scrolled out of sight.
-    let order = crate::tui::columns::order(b);
-    if !order.is_empty() {
-        sep(&mut spans);
-        spans.push(Span::raw(format!(
-            "col {} of {}",
-            app.column + 1,
-            order.len()
-        )));
-    }
-    if app.hscroll > 0 {
-        sep(&mut spans);
-        spans.push(Span::styled(format!("‹{} hidden", app.hscroll), t.dim()));
-    }
-    if let Some(sort) = app.sort {
-        let name = b.header.get(sort.field).map_or("?", String::as_str);
-        let way = if sort.descending { "↓" } else { "↑" };
-        sep(&mut spans);
-        spans.push(Span::styled(
-            format!("sorted by {}{way}", super::shown(name)),
-            t.accent(),
-        ));
-    }
     sep(&mut spans);
     if app.filter.is_empty() {
-        spans.push(Span::styled(
-            format!(
-                "all {} quarantined rows",
-                super::thousands(b.summary.rows.quarantined)
-            ),
-            t.dim(),
-        ));
+        spans.push(Span::styled("all quarantined rows", t.dim()));
     } else {
         match app.filter.kept.as_deref() {
             Some("warning") => spans.push(Span::styled("rows a warning let through: ", t.warn())),
@@ -183,6 +150,33 @@ fn info_spans<'a>(app: &App, b: &crate::tui::action::BatchData, width: usize) ->
             ));
         }
         spans.push(Span::styled("(c clears)", t.dim()));
+    }
+    if let Some(r) = q.current() {
+        sep(&mut spans);
+        spans.push(Span::raw(format!("line {}", r.place())));
+    }
+    // Where the current cell is: its column, and how many scrolled out of sight.
+    let order = crate::tui::columns::order(b);
+    if !order.is_empty() {
+        sep(&mut spans);
+        spans.push(Span::raw(format!(
+            "col {} of {}",
+            app.column + 1,
+            order.len()
+        )));
+    }
+    if app.hscroll > 0 {
+        sep(&mut spans);
+        spans.push(Span::styled(format!("‹{} hidden", app.hscroll), t.dim()));
+    }
+    if let Some(sort) = app.sort {
+        let name = b.header.get(sort.field).map_or("?", String::as_str);
+        let way = if sort.descending { "↓" } else { "↑" };
+        sep(&mut spans);
+        spans.push(Span::styled(
+            format!("sorted by {}{way}", super::shown(name)),
+            t.accent(),
+        ));
     }
     if let Some(s) = &app.search {
         spans.push(Span::styled(
