@@ -122,9 +122,13 @@ pub async fn changes_page(
         ]));
     }
     select.push("p.kind".into());
+    // Each page row is probed by ordinal or key (LIMIT 1 keeps the planner from turning the
+    // probes into scans), so a page needs no statistics on the staged rows: giving them
+    // some would change how the promotion's MERGE is planned.
     let absent = match deletes {
         true => format!(
-            " LEFT JOIN {} a ON p.kind = 'd' AND a.{} = p.ord",
+            " LEFT JOIN LATERAL (SELECT * FROM {} a WHERE p.kind = 'd' AND a.{} = p.ord \
+               LIMIT 1) a ON true",
             b.names.absent,
             ident(ORD_COLUMN)
         ),
@@ -132,7 +136,7 @@ pub async fn changes_page(
     };
     let target = match keyed {
         true => format!(
-            " LEFT JOIN {} t ON p.kind = 'u' AND {}",
+            " LEFT JOIN LATERAL (SELECT * FROM {} t WHERE p.kind = 'u' AND {} LIMIT 1) t ON true",
             b.target_sql(),
             key_join(&b.binding, "t", "r")
         ),
@@ -142,7 +146,8 @@ pub async fn changes_page(
         "WITH p AS MATERIALIZED (SELECT k.ord, k.kind FROM {list} WHERE {keyset} \
                                  ORDER BY k.ord {dir} LIMIT {limit}) \
          SELECT {select} FROM p \
-         LEFT JOIN {rows} r ON p.kind <> 'd' AND r.{ord} = p.ord\
+         LEFT JOIN LATERAL (SELECT * FROM {rows} r WHERE p.kind <> 'd' AND r.{ord} = p.ord \
+             LIMIT 1) r ON true\
          {target}{absent} ORDER BY p.ord",
         select = select.join(", "),
         rows = b.names.rows,
@@ -270,8 +275,7 @@ async fn listed(
     };
     // Several statements in one simple query are one transaction: a page sees the list
     // whole or not at all. A page reads its rows' values by ordinal: the good rows get a
-    // b-tree on it (browsing makes do with a BRIN index), and statistics, so the planner
-    // probes them rather than scanning.
+    // b-tree on it (browsing makes do with a BRIN index).
     client
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {list}; \
@@ -279,7 +283,7 @@ async fn listed(
              ALTER TABLE {list} ADD PRIMARY KEY (ord); \
              CREATE INDEX IF NOT EXISTS {rows_ord} ON {rows} ({ord}); \
              {absent_index}\
-             ANALYZE {list}; ANALYZE {rows}; \
+             ANALYZE {list}; \
              COMMENT ON TABLE {list} IS '{stamp}'",
             list = b.names.changes,
             kinds = kinds.join(" UNION ALL "),
