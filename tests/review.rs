@@ -335,6 +335,17 @@ async fn changes_profile_source_and_hold_back() {
         .filter(|c| c.kind == review::ChangeKind::Update)
         .collect();
     assert_eq!(changes.len(), 10);
+    // Listing the changes gives the staged rows no statistics: the promotion's MERGE is
+    // planned without them.
+    let analyzed: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stats WHERE schemaname = 'airlock_stage' AND tablename = $1",
+            &[&format!("batch_{id}_rows")],
+        )
+        .await
+        .expect("stats")
+        .get(0);
+    assert_eq!(analyzed, 0);
     let rounded = changes
         .iter()
         .find(|c| c.key == "SKU-0000058")
