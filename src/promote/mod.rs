@@ -4,6 +4,7 @@
 //! transaction.
 mod bisect;
 pub mod locks;
+mod order;
 mod swap;
 mod undo;
 mod upsert;

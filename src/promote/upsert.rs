@@ -221,6 +221,9 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
     let target = b.target_sql();
     let mut attempts = locks::Attempts::new(&target, opts.attempts, opts.lock_timeout);
     let mut timings = Timings::start();
+    if super::order::fit_plan_to_key_order(client, b).await? {
+        timings.lap("promote: analyze rows whose keys come in no order");
+    }
     while attempts.another() {
         // The advisory lock keeps two imports of this table apart; SHARE ROW EXCLUSIVE keeps
         // other writers out between the plan check and the upsert, while readers go on.
