@@ -1193,3 +1193,55 @@ async fn other_unique_indexes_are_checked_before_promotion() {
         ]
     );
 }
+
+/// Keys that come in no order get the staged rows analyzed before the upsert (so the server
+/// joins by hash rather than probing the target's index all over); keys in order do not (the
+/// probes then walk the index in order). Either way production ends the same.
+#[tokio::test]
+async fn keys_in_no_order_are_analyzed_before_the_upsert() {
+    let spec = fixture("partner-products.toml");
+    let rows = |order: &dyn Fn(usize) -> usize| {
+        let mut csv = String::from("sku,name,price,category\n");
+        for i in 0..3000 {
+            let n = order(i) + 1;
+            csv.push_str(&format!(
+                "SKU-{n:07},Product {n},{}.50,Garden\n",
+                n % 90 + 1
+            ));
+        }
+        csv
+    };
+    let mut hashes = Vec::new();
+    for (name, order) in [
+        ("sorted", &(|i| i) as &dyn Fn(usize) -> usize),
+        ("scrambled", &|i| i * 7919 % 3000),
+    ] {
+        let db = TestDb::with_catalog().await;
+        let file = db.write(&format!("{name}.csv"), rows(order));
+        let id = db.check(&spec, &file).await.expect("check");
+        promote::promote(&db.target, id, &opts())
+            .await
+            .expect("promote");
+        let analyzed = count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = 'airlock_stage' \
+                 AND tablename = 'batch_{id}_rows'"
+            ),
+        )
+        .await;
+        assert_eq!(
+            analyzed > 0,
+            name == "scrambled",
+            "{name}: {analyzed} stats"
+        );
+        let timings = db.summary(id).await.timings.expect("timings").to_string();
+        assert_eq!(
+            timings.contains("analyze rows whose keys come in no order"),
+            name == "scrambled",
+            "{timings}"
+        );
+        hashes.push(db.table_hash("products").await);
+    }
+    assert_eq!(hashes[0], hashes[1], "the same production either way");
+}

@@ -16,11 +16,7 @@ const OUT_OF_ORDER: f64 = 0.10;
 
 /// Analyzes the good rows when their keys arrive in no order; says whether it did.
 pub async fn fit_plan_to_key_order(client: &Client, b: &Loaded) -> Result<bool> {
-    let keys: Vec<String> = b
-        .binding
-        .key_columns()
-        .map(|c| ident(&c.target))
-        .collect();
+    let keys: Vec<String> = b.binding.key_columns().map(|c| ident(&c.target)).collect();
     if keys.is_empty() {
         return Ok(false);
     }

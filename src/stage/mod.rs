@@ -402,7 +402,9 @@ pub async fn empty_tables(client: &Client, names: &StageNames) -> Result<()> {
         )))
 }
 
-/// Creates the staging, issues and typed rows tables of a batch.
+/// Creates the staging, issues and typed rows tables of a batch. The typed rows get
+/// statistics only when the promotion decides (`promote::order`): an automatic analyze would
+/// change how its `MERGE` is planned by how long the batch waited for review.
 pub async fn create_tables(client: &Client, names: &StageNames, binding: &Binding) -> Result<()> {
     let fields = binding.header.len();
     let mut cols = String::from(
@@ -426,7 +428,7 @@ pub async fn create_tables(client: &Client, names: &StageNames, binding: &Bindin
              severity text NOT NULL,
              value text,
              message text NOT NULL);
-         CREATE UNLOGGED TABLE {rows} ({typed});
+         CREATE UNLOGGED TABLE {rows} ({typed}) WITH (autovacuum_enabled = false);
          CREATE VIEW {records} AS SELECT {staged} FROM {raw} \
              UNION ALL SELECT {line}, {ord}, {byte}, NULL{kept} FROM {rows} WHERE {byte} IS NOT NULL;",
         raw = names.raw,
