@@ -193,15 +193,17 @@ impl<T> Browser<T> {
         None
     }
 
-    /// The rows to ask for next, before the cursor gets to them: another screen's worth
-    /// after (or before) the rows held when the cursor is within a screen of their end.
+    /// The rows to ask for next, before the cursor gets to them: two screens more after (or
+    /// before) the rows held when the cursor is within a screen of their end. Held to four
+    /// screens, the rows then settle: a page that joins at one end never brings the cursor
+    /// within a screen of the other.
     pub(super) fn wants(&self, screen: usize, ord: impl Fn(&T) -> i64) -> Option<PageRequest> {
         if self.loading || self.rows.is_empty() {
             return None;
         }
         let screen = screen.max(1);
         let limit = (2 * screen) as i64;
-        if !self.at_end && self.rows.len() - 1 - self.cursor < 2 * screen {
+        if !self.at_end && self.rows.len() - 1 - self.cursor < screen {
             let last = self.rows.last().map(&ord)?;
             return Some(PageRequest {
                 from: PageFrom::After(last),
@@ -209,7 +211,7 @@ impl<T> Browser<T> {
                 limit,
             });
         }
-        if !self.at_start && self.cursor < 2 * screen {
+        if !self.at_start && self.cursor < screen {
             let first = self.rows.first().map(&ord)?;
             return Some(PageRequest {
                 from: PageFrom::Before(first),
@@ -277,9 +279,10 @@ mod tests {
         let mut b = held(0..20);
         b.at_end = false;
         b.offset = Some(0);
+        assert_eq!(b.wants(10, |r| *r), None, "more than a screen ahead");
+        b.step(Act::PageDown, 10);
         assert_eq!(b.wants(10, |r| *r), Some(request(PageFrom::After(19), 20)));
         b.loading = true;
-        b.step(Act::PageDown, 10);
         assert_eq!((b.cursor, b.top), (10, 10));
         b.receive(
             request(PageFrom::After(19), 20),
@@ -328,6 +331,43 @@ mod tests {
             (Some(&20), Some(21), 20)
         );
         assert!(!b.at_start, "a full page: maybe more before");
+    }
+
+    /// Left alone, the rows stop being asked for: pages joining at either end never bring
+    /// the cursor near the other (an idle review once fetched pages without end).
+    #[test]
+    fn the_rows_held_settle_wherever_the_cursor_stands() {
+        let screen = 10;
+        for start in [0i64, 15, 35, 500] {
+            let mut b: Browser<i64> = held(start..start + 40);
+            (b.at_start, b.at_end) = (start == 0, false);
+            for moves in 0..60 {
+                b.step(
+                    if moves % 7 < 4 {
+                        Act::Down
+                    } else {
+                        Act::PageDown
+                    },
+                    screen,
+                );
+                let mut asked = 0;
+                while let Some(r) = b.wants(screen, |r| *r) {
+                    asked += 1;
+                    assert!(
+                        asked <= 2,
+                        "from {start}, move {moves}: asked again and again"
+                    );
+                    let rows: Vec<i64> = match r.from {
+                        PageFrom::After(o) => (o + 1..o + 1 + r.limit).collect(),
+                        PageFrom::Before(o) => ((o - r.limit).max(0)..o).collect(),
+                        _ => unreachable!(),
+                    };
+                    b.loading = true;
+                    b.receive(r, rows, None, screen, |r| *r);
+                }
+                assert!(b.rows.len() <= SCREENS_HELD * screen + 2 * screen);
+            }
+        }
     }
 
     #[test]
