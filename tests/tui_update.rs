@@ -45,7 +45,7 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
                 page: PageRequest {
                     from: PageFrom::Start,
                     land: Land::First,
-                    limit: 34
+                    limit: 38
                 },
                 generation,
             },
@@ -249,11 +249,11 @@ fn the_rows_scroll_one_at_a_time_and_the_next_ones_are_asked_for_ahead() {
     app.quarantine.at_end = false;
     app.quarantine.offset = Some(0);
     app.quarantine.total = Some(1000);
-    // 17 rows on screen: the 18th row scrolls the list by one, it does not turn a page.
-    for _ in 0..17 {
+    // 19 rows on screen: the 20th row scrolls the list by one, it does not turn a page.
+    for _ in 0..19 {
         assert!(key(&mut app, KeyCode::Char('j')).is_empty());
     }
-    assert_eq!((app.quarantine.cursor, app.quarantine.top), (17, 1));
+    assert_eq!((app.quarantine.cursor, app.quarantine.top), (19, 1));
     // Within a screen of the last row held, the next rows are asked for by keyset.
     assert!(
         key(&mut app, KeyCode::PageDown).is_empty(),
@@ -267,29 +267,29 @@ fn the_rows_scroll_one_at_a_time_and_the_next_ones_are_asked_for_ahead() {
                 page: PageRequest {
                     from: PageFrom::After(670),
                     land: Land::Keep,
-                    limit: 34
+                    limit: 38
                 },
                 ..
             }]
         ),
         "{effects:?}"
     );
-    assert_eq!((app.quarantine.cursor, app.quarantine.top), (51, 35));
+    assert_eq!((app.quarantine.cursor, app.quarantine.top), (57, 39));
     assert!(
         key(&mut app, KeyCode::Char('j')).is_empty(),
         "one request at a time, and moving goes on meanwhile"
     );
-    let _ = arrive(&mut app, &effects, numbered(68, 102), None);
+    let _ = arrive(&mut app, &effects, numbered(68, 106), None);
     // Four screens are held: the rows above the screen made room.
     let q = &app.quarantine;
-    assert_eq!((q.rows.len(), q.offset), (68, Some(34)));
+    assert_eq!((q.rows.len(), q.offset), (76, Some(30)));
     assert_eq!(
         (q.current().map(|r| r.ord), q.rows[q.top].ord),
-        (Some(520), 360),
+        (Some(580), 400),
         "the screen did not move when the rows arrived"
     );
     let at = airlock::tui::view::position(&app.quarantine);
-    assert_eq!(at.as_deref(), Some("row 53 of 1,000"));
+    assert_eq!(at.as_deref(), Some("row 59 of 1,000"));
 
     // G asks for the end; the rows there replace the ones held, and the last is on the
     // screen's last line.
@@ -305,9 +305,9 @@ fn the_rows_scroll_one_at_a_time_and_the_next_ones_are_asked_for_ahead() {
             ..
         }]
     ));
-    let _ = arrive(&mut app, &effects, numbered(966, 1000), None);
+    let _ = arrive(&mut app, &effects, numbered(962, 1000), None);
     let q = &app.quarantine;
-    assert_eq!((q.cursor, q.top, q.at_end), (33, 17, true));
+    assert_eq!((q.cursor, q.top, q.at_end), (37, 19, true));
     let at = airlock::tui::view::position(q);
     assert_eq!(at.as_deref(), Some("row 1,000 of 1,000"));
 }
@@ -347,10 +347,10 @@ fn a_hit_near_the_end_shows_with_the_rows_before_it() {
         ),
         "{before:?}"
     );
-    let _ = arrive(&mut app, &before, numbered(962, 996), None);
+    let _ = arrive(&mut app, &before, numbered(958, 996), None);
     let q = &app.quarantine;
     assert_eq!(q.current().map(|r| r.ord), Some(9960));
-    assert_eq!(q.rows.len() - q.top, 17, "a full screen");
+    assert_eq!(q.rows.len() - q.top, 19, "a full screen");
     assert_eq!(q.position(), Some(997));
 }
 
@@ -389,7 +389,7 @@ fn another_batch_shows_none_of_the_last_ones_rows() {
         page: PageRequest {
             from: PageFrom::Start,
             land: Land::First,
-            limit: 34,
+            limit: 38,
         },
         rows: Ok(fixture::changed_rows()),
     });
@@ -727,10 +727,15 @@ fn clicks_choose_tabs_and_rows() {
     let effects = app.update(Action::Click { x: 10, y: 6 });
     assert!(matches!(app.overlay, Some(Overlay::Detail { .. })));
     assert!(matches!(effects[..], [Effect::Source { ord: 21, .. }]));
-    // Below the last row, nothing happens.
+    // Below the last row, nothing happens; nor on the status bar, rows or not below it.
     app.overlay = None;
     app.update(Action::Click { x: 10, y: 20 });
     assert_eq!(app.quarantine.cursor, 2);
+    app.quarantine.rows = numbered(0, 40);
+    app.update(Action::Click { x: 10, y: 23 });
+    assert_eq!(app.quarantine.cursor, 2);
+    app.update(Action::Click { x: 10, y: 22 });
+    assert_eq!(app.quarantine.cursor, 18, "the last row on screen");
 }
 
 /// The changes are asked for when their tab first shows, not when the batch opens: a big

@@ -201,8 +201,9 @@ impl App {
             }
             Action::Resize { width, height } => {
                 self.screen = (width, height);
-                // Title, tabs, table header, filter line, borders and status bar.
-                self.page_rows = (i64::from(height) - 7).max(3);
+                // The rows a list shows: all but the title, the tabs, the list's own line,
+                // its header and the status bar.
+                self.page_rows = (i64::from(height) - 5).max(3);
                 Vec::new()
             }
             Action::Tick => {

@@ -17,14 +17,15 @@ impl App {
                 None => Vec::new(),
             };
         }
-        let (first, top, cursor, len) = match self.view {
+        let screen = self.screen_rows();
+        let (first, shown, top, cursor, len) = match self.view {
             View::Quarantine => {
                 let q = &self.quarantine;
-                (FIRST_ROW_LINE, q.top, q.cursor, q.rows.len())
+                (FIRST_ROW_LINE, screen, q.top, q.cursor, q.rows.len())
             }
             View::Changes => {
                 let c = &self.changes;
-                (FIRST_ROW_LINE, c.top, c.cursor, c.rows.len())
+                (FIRST_ROW_LINE, screen, c.top, c.cursor, c.rows.len())
             }
             View::Batches => {
                 // Its header is on the line under the tabs'; the table scrolls only as far
@@ -32,11 +33,12 @@ impl App {
                 let b = &self.batches;
                 let shown = usize::from(self.screen.1).saturating_sub(4).max(1);
                 let top = b.cursor.saturating_sub(shown - 1);
-                (FIRST_ROW_LINE - 1, top, b.cursor, b.rows.len())
+                (FIRST_ROW_LINE - 1, shown, top, b.cursor, b.rows.len())
             }
             _ => return Vec::new(),
         };
-        let Some(line) = y.checked_sub(first).map(usize::from) else {
+        // Above the rows, or below them (the status bar): nothing.
+        let Some(line) = y.checked_sub(first).map(usize::from).filter(|l| *l < shown) else {
             return Vec::new();
         };
         let at = top + line;
