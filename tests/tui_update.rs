@@ -755,6 +755,23 @@ fn the_changes_are_read_when_their_tab_shows() {
     // Shown again while on their way, they are not asked for twice.
     key(&mut app, KeyCode::Char('1'));
     assert!(key(&mut app, KeyCode::Char('3')).is_empty());
+
+    // A promoted batch's changes are in production: not listed against it as a plan.
+    let mut app = fixture::app("review", View::Summary);
+    let mut promoted = fixture::batch("review");
+    promoted.summary.batch = 9;
+    promoted.summary.applied = Some(serde_json::json!({"inserted": 242, "updated": 10}));
+    app.update(Action::Batch(Ok(Box::new(promoted))));
+    assert!(key(&mut app, KeyCode::Char('3')).is_empty());
+    let screen = {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+        terminal
+            .draw(|f| airlock::tui::view::draw(&app, f))
+            .expect("draw");
+        terminal.backend().to_string()
+    };
+    assert!(screen.contains("batch 9 is in production"), "{screen}");
 }
 
 /// s sorts the rows by the current column, again the other way, then back to file order;

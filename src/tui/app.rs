@@ -462,7 +462,10 @@ impl App {
     pub(super) fn show(&mut self, view: View) -> Vec<Effect> {
         self.view = view;
         let untouched = self.changes.rows.is_empty() && !self.changes.loading;
-        match view == View::Changes && untouched && self.changes.total != Some(0) {
+        // A promoted batch's changes are in production: compared with it now, they would
+        // read as nothing to change.
+        let promoted = self.batch.as_ref().is_some_and(|b| b.summary.promoted());
+        match view == View::Changes && untouched && !promoted && self.changes.total != Some(0) {
             true => self.reload_changes(PageFrom::Start, Land::First),
             false => Vec::new(),
         }

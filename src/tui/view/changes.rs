@@ -51,6 +51,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled("  loading…", t.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), info);
+    if b.summary.promoted() {
+        let id = b.summary.batch;
+        let text = format!(
+            " batch {id} is in production: the counts above are what it was promoted with; its \
+             rows are no longer a plan to browse (airlock show {id} says what it did, airlock \
+             undo {id} reverts it while it is the latest)"
+        );
+        frame.render_widget(
+            Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }),
+            body,
+        );
+        return;
+    }
     if c.rows.is_empty() {
         let text = if c.loading {
             " loading…"
