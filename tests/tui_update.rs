@@ -56,12 +56,24 @@ fn enter_on_a_check_opens_the_rows_it_caught() {
             },
         ]
     );
-    // The count lands in the list it was asked for.
+    // The count lands in the list it was asked for, even after a jump replaced the rows
+    // held (G before the count came back); a count of the list before does not.
+    key(&mut app, KeyCode::Char('c'));
+    let cleared = app.quarantine.generation;
     app.update(Action::Counted {
         generation,
         total: Ok(798),
     });
-    assert_eq!(app.quarantine.total, Some(798));
+    assert_eq!(app.quarantine.total, None, "a count of the filter before");
+    app.quarantine.at_end = false;
+    app.quarantine.rows = fixture::quarantined_rows();
+    key(&mut app, KeyCode::Char('G'));
+    assert!(app.quarantine.generation > cleared);
+    app.update(Action::Counted {
+        generation: cleared,
+        total: Ok(13),
+    });
+    assert_eq!(app.quarantine.total, Some(13));
     // The rows a warning let through browse like the quarantined ones.
     let mut app = fixture::app("review", View::Summary);
     key(&mut app, KeyCode::Char('G'));

@@ -334,7 +334,8 @@ impl App {
                 }
             }
             Action::Counted { generation, total } => {
-                if generation == self.quarantine.generation {
+                // Counted for this list, even if a jump has replaced the rows held since.
+                if generation >= self.quarantine.list_began {
                     match total {
                         Ok(n) => self.quarantine.total = Some(n),
                         Err(e) => self.say(StatusKind::Error, e),

@@ -23,9 +23,12 @@ pub struct Browser<T> {
     pub offset: Option<u64>,
     /// How many rows the whole list has, when known.
     pub total: Option<u64>,
-    /// Counts the times the list was replaced (another batch or filter): a page asked for
-    /// before does not land in the new list.
+    /// Counts the times the rows held were replaced (another batch or filter, a jump): a
+    /// page asked for before does not land among the new ones.
     pub generation: u64,
+    /// The generation the list itself began with (another batch or filter): a count asked
+    /// for since still holds after jumps within the list.
+    pub list_began: u64,
 }
 
 impl<T> Default for Browser<T> {
@@ -40,6 +43,7 @@ impl<T> Default for Browser<T> {
             offset: None,
             total: None,
             generation: 0,
+            list_began: 0,
         }
     }
 }
@@ -59,8 +63,10 @@ impl<T> Browser<T> {
 
     /// Empties the list for another batch or filter; pages on their way are left behind.
     pub fn reset(&mut self) {
+        let generation = self.generation + 1;
         *self = Self {
-            generation: self.generation.wrapping_add(1),
+            generation,
+            list_began: generation,
             ..Self::default()
         };
     }
