@@ -54,12 +54,21 @@ impl Sandbox {
             .tempdir_in(&base)
             .context("making a directory for the private server")?
             .keep();
+        let role = "airlock";
+        let url = format!("host='{}' user={role} dbname=postgres", dir.display());
+        let target = match ConnectTarget::resolve(Some(&url)) {
+            Ok(target) => target,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e.into());
+            }
+        };
         let mut sandbox = Self {
+            target,
             dir,
             bin,
             run_as,
             keep: false,
-            target: ConnectTarget::resolve(None)?,
         };
         eprintln!(
             "No PostgreSQL server answers at {asked}: starting a private one in {} (socket only){}.",
@@ -74,7 +83,6 @@ impl Sandbox {
             std::os::unix::fs::chown(&sandbox.dir, Some(uid), Some(gid))
                 .context("handing the private server's directory to its user")?;
         }
-        let role = "airlock";
         let data = sandbox.dir.join("data");
         sandbox.run(
             "initdb",
@@ -110,11 +118,6 @@ impl Sandbox {
             ],
         )?;
         sandbox.keep = keep;
-        let url = format!(
-            "host='{}' user={role} dbname=postgres",
-            sandbox.dir.display()
-        );
-        sandbox.target = ConnectTarget::resolve(Some(&url))?;
         Ok(sandbox)
     }
 
