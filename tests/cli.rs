@@ -478,6 +478,19 @@ fn completions_and_the_manual_page() {
     );
 }
 
+/// The export command `demo --print` suggests, runnable as printed (this build's binary).
+fn export_hint(printed: &str) -> String {
+    printed
+        .lines()
+        .find(|l| l.contains(" export ") && l.contains("--quarantined"))
+        .expect("an export hint")
+        .trim()
+        .split("   ")
+        .next()
+        .expect("the command")
+        .replacen("airlock", env!("CARGO_BIN_EXE_airlock"), 1)
+}
+
 /// `demo --print` makes its sandbox and prints commands that work as printed: they carry the
 /// sandbox's connection, whatever the default database is.
 #[tokio::test]
@@ -486,15 +499,7 @@ async fn the_demo_prints_commands_that_work_as_printed() {
     let out = airlock(&db, &["demo", "--print"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let printed = stdout(&out);
-    let export = printed
-        .lines()
-        .find(|l| l.contains(" export ") && l.contains("--quarantined"))
-        .expect("an export hint")
-        .trim()
-        .split("   ")
-        .next()
-        .expect("the command")
-        .replacen("airlock", env!("CARGO_BIN_EXE_airlock"), 1);
+    let export = export_hint(&printed);
     assert!(export.contains("dbname='airlock_demo'"), "{export}");
     let dir = tempfile::tempdir().expect("dir");
     let ran = Command::new("sh")
@@ -666,15 +671,7 @@ fn the_demo_starts_a_private_server_when_none_answers() {
     let kept = servers(tmp.path());
     assert_eq!(kept.len(), before.len() + 1, "{printed}");
     // The printed commands work on the kept server, and the stop hint removes it.
-    let export = printed
-        .lines()
-        .find(|l| l.contains(" export ") && l.contains("--quarantined"))
-        .expect("an export hint")
-        .trim()
-        .split("   ")
-        .next()
-        .expect("the command")
-        .replacen("airlock", env!("CARGO_BIN_EXE_airlock"), 1);
+    let export = export_hint(&printed);
     let ran = Command::new("sh")
         .arg("-c")
         .arg(&export)
