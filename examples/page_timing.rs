@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let client = db::connect(&target).await?;
     let summary = airlock::report::load(&client, batch).await?;
     // As the review does when it opens a batch.
-    airlock::stage::index_for_browsing(&client, &airlock::stage::StageNames::new(batch)).await?;
+    airlock::stage::index_for_browsing(&client, &airlock::layout::StageNames::new(batch)).await?;
     let fields = 4;
     let quarantined = summary.rows.quarantined.max(1);
     let mut times = Vec::new();
@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         "counted {n} quarantined rows in {counted:.1} ms; the middle one's rank in {:.1} ms",
         t.elapsed().as_secs_f64() * 1000.0
     );
-    let loaded = airlock::promote::load(&client, batch).await?;
+    let loaded = airlock::batch::load(&client, batch).await?;
     for (name, from) in [
         ("start", PageFrom::Start),
         ("middle", PageFrom::After(summary.rows.total / 2)),

@@ -7,8 +7,8 @@ use futures_util::StreamExt;
 use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
-use crate::stage::StageNames;
-use crate::validate::binding::stage_field;
+use crate::layout::StageNames;
+use crate::layout::stage_field;
 
 /// Writes one CSV row per problem of every quarantined row; returns how many were written.
 /// The file appears whole or not at all (written aside, then renamed).

@@ -475,7 +475,7 @@ pub async fn resolve(
         })?;
     }
 
-    for reserved in [crate::stage::LINE_COLUMN, crate::stage::ORD_COLUMN] {
+    for reserved in [crate::layout::LINE_COLUMN, crate::layout::ORD_COLUMN] {
         if target.column(reserved).is_some() {
             return Err(err(
                 "target",

@@ -8,17 +8,17 @@ use tokio_postgres::Client;
 
 use crate::batch::{self, NewBatch, State};
 use crate::error::{Error, Result};
-use crate::feed::{Feed, Mode};
-use crate::plan::Plan;
-use crate::report;
+use crate::feed::Feed;
+use crate::layout::StageNames;
 use crate::source::parts::Input;
 use crate::source::{ReadProgress, SourceOptions, SourceReader};
-use crate::stage::{self, StageNames};
+use crate::stage;
+use crate::staged::Staged;
 use crate::timing::Timings;
 use crate::validate::keys::KeyTracker;
 use crate::validate::lookup::LookupMap;
 use crate::validate::types::TypeRule;
-use crate::validate::{binding, policy, sql};
+use crate::validate::{binding, sql};
 
 /// Lets a caller (the TUI) watch and cancel a running check, and a headless run leave the
 /// plan to its promotion.
@@ -211,15 +211,16 @@ async fn stage_and_validate(
     .await?;
 
     timings.lap("load (read, row checks, COPY)");
-    let loaded = sql::Loaded {
+    let loaded = sql::FromLoad {
         pending: &stats.pending,
         // A load without the fast path never reports a refusal: nothing typed was written.
         typed_written: typed == stage::TypedLoad::Written,
         candidates: stats.candidates.as_deref(),
     };
-    sql::run(client, feed, &binding, &names, &loaded, &mut timings).await?;
+    let staged = Staged::new(feed, &binding, &names);
+    sql::run(client, staged, &loaded, &mut timings).await?;
     let later = control.plan_by_promotion;
-    judge(client, feed, &binding, &names, stats.records as i64, later).await?;
+    crate::judge::judge(client, staged, stats.records as i64, later).await?;
     timings.lap("plan and verdict");
     batch::record_timings(client, id, &json(&timings)).await
 }
@@ -248,157 +249,6 @@ async fn fast_path(client: &Client, binding: &binding::Binding) -> Result<Option
         lookups,
         keys: KeyTracker::for_binding(binding),
     }))
-}
-
-/// Counts, summarizes and judges the staged batch, and records it as `validated`: after a
-/// load, and again after promotion set rows aside. With `plan_by_promotion`, the plan is
-/// left to the promotion unless the verdict is abort, when someone will review it.
-pub async fn judge(
-    client: &Client,
-    feed: &Feed,
-    binding: &binding::Binding,
-    names: &StageNames,
-    total: i64,
-    plan_by_promotion: bool,
-) -> Result<()> {
-    let make_plan =
-        || crate::plan::compute(client, &feed.target, binding, names, feed.spec.mode, true);
-    // A policy that weighs the plan's updates needs the plan before any promotion.
-    // A mirror's deletes are always shown before they happen.
-    let plan_by_promotion = plan_by_promotion
-        && feed.spec.policy.max_update_fraction.is_none()
-        && feed.spec.mode != Mode::Mirror
-        && !drift_decides(feed, binding);
-    let mut plan = match (plan_by_promotion, feed.spec.mode) {
-        (false, _) => make_plan().await?,
-        // The policy does not read an upsert's plan.
-        (true, Mode::Upsert | Mode::Insert | Mode::Mirror | Mode::Append) => Plan {
-            by_promotion: true,
-            ..Plan::default()
-        },
-        // It reads how many rows production has, against a swap's good rows.
-        (true, Mode::Swap) => Plan {
-            by_promotion: true,
-            production_rows: crate::plan::production_rows(client, &feed.target).await?,
-            ..Plan::default()
-        },
-    };
-    let good = (!plan.by_promotion).then_some(plan.rows());
-    let rows = report::count_rows(client, names, total, good).await?;
-    let checks = report::summarize_checks(client, names).await?;
-    let mut history = batch::history::of(
-        client,
-        names.batch,
-        &feed.spec.name,
-        &feed.target.display_name(),
-    )
-    .await?;
-    if !plan.by_promotion {
-        let moved =
-            crate::validate::drift::against_production(client, &feed.target, binding, names, &plan)
-                .await?;
-        history.drift.extend(moved);
-    }
-    let judged = policy::judge_with_history(
-        &feed.spec.policy,
-        feed.spec.mode,
-        &rows,
-        &plan,
-        !checks.is_empty(),
-        &history,
-    );
-    let (mut verdict, mut breaches) = (judged.verdict, judged.breaches);
-    let mut counted = Vec::new();
-    for t in &feed.thresholds {
-        let rows = report::rows_failing(client, names, &t.column, &t.checks).await?;
-        counted.push((t.clone(), rows));
-    }
-    let own = policy::thresholds(&counted, rows.total);
-    if !own.is_empty() {
-        breaches.extend(own);
-        verdict = policy::Verdict::Abort;
-    }
-    let mut notes = binding.notes.clone();
-    notes.extend(judged.warnings.iter().map(|w| format!("warning: {w}")));
-    if plan.by_promotion && verdict == policy::Verdict::Abort {
-        plan = make_plan().await?;
-    }
-    batch::record_validation(
-        client,
-        names.batch,
-        &batch::Validation {
-            verdict,
-            breaches: json(&breaches),
-            notes: json(&notes),
-            rows: &rows,
-            checks: json(&checks),
-            plan: json(&plan),
-        },
-    )
-    .await
-}
-
-/// Releases a quarantined batch: back to `validated` with a note in the audit log, then
-/// judged again — plan, history and verdict against production as it is now — so whatever
-/// changed while it was set aside is what the next decision sees. Refused when its staging
-/// is gone (the file must then be checked again).
-pub async fn release(client: &mut Client, id: i64, note: &str) -> Result<()> {
-    stage::ensure_catalog(client).await?;
-    if note.trim().is_empty() {
-        return Err(Error::Refused {
-            id,
-            action: "released",
-            reason: "a release needs a note saying why (--note)".into(),
-        });
-    }
-    let b = crate::promote::load(client, id).await?;
-    let staged: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&b.names.rows])
-        .await
-        .map_err(Error::db(format!("reading batch {id}")))?
-        .get(0);
-    if !staged {
-        return Err(Error::Refused {
-            id,
-            action: "released",
-            reason: "its staging was dropped; check the file again".into(),
-        });
-    }
-    batch::release_from_quarantine(client, id, note).await?;
-    judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await
-}
-
-/// Whether drift against production could change what a headless run does: the policy makes
-/// it an abort, or a warning that keeps a `clean`-only run from promoting, and the file feeds
-/// a numeric column production has values of. Then the plan (whose join counts the moves) is
-/// made before the promotion.
-fn drift_decides(feed: &Feed, binding: &binding::Binding) -> bool {
-    use crate::feed::{AutoPromote, Reaction};
-    let policy = &feed.spec.policy;
-    let decides = match policy.drift {
-        Reaction::Abort => true,
-        Reaction::Warn => policy.auto_promote == AutoPromote::Clean,
-        Reaction::Allow => false,
-    };
-    decides
-        && matches!(feed.spec.mode, Mode::Upsert | Mode::Mirror)
-        && binding.value_columns().any(crate::plan::is_numeric)
-}
-
-/// Makes the plan a headless run left to the promotion (`Plan::by_promotion`), for a person
-/// about to see or approve the batch, and records it. Returns the plan.
-pub async fn complete_plan(client: &Client, b: &crate::promote::Loaded) -> Result<Plan> {
-    let plan = crate::plan::compute(
-        client,
-        &b.feed.target,
-        &b.binding,
-        &b.names,
-        b.feed.spec.mode,
-        true,
-    )
-    .await?;
-    batch::record_plan(client, b.id, &json(&plan)).await?;
-    Ok(plan)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {

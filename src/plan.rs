@@ -9,7 +9,8 @@ use crate::db::{Table, ident};
 use crate::error::{Error, Result};
 use crate::feed::Mode;
 use crate::format::thousands;
-use crate::stage::StageNames;
+use crate::layout::StageNames;
+use crate::staged::Staged;
 use crate::validate::binding::{Binding, BoundColumn};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,12 +125,15 @@ pub async fn production_rows(client: &impl GenericClient, target: &Table) -> Res
 /// lock only counts them.
 pub async fn compute(
     client: &impl GenericClient,
-    target: &Table,
-    binding: &Binding,
-    names: &StageNames,
-    mode: Mode,
+    staged: Staged<'_>,
     keep_deletes: bool,
 ) -> Result<Plan> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
+    let (target, mode) = (&feed.target, feed.spec.mode);
     let ctx = || {
         Error::db(format!(
             "computing the plan against {}",
@@ -192,7 +196,7 @@ pub async fn compute(
         select.push(format!(
             "min(r.{ord}) FILTER (WHERE {matched} AND {})",
             moved_by_half(c),
-            ord = ident(crate::stage::ORD_COLUMN),
+            ord = ident(crate::layout::ORD_COLUMN),
         ));
     }
     let row = client
@@ -288,7 +292,7 @@ async fn keep_absent(
                         + row_number() OVER (ORDER BY {key}) AS {ord}, t.* \
                  FROM {target} t WHERE {absent}",
                 kept = names.absent,
-                ord = ident(crate::stage::ORD_COLUMN),
+                ord = ident(crate::layout::ORD_COLUMN),
                 rows = names.rows,
                 key = key.join(", "),
                 target = target.sql_name(),
@@ -314,7 +318,7 @@ pub fn absent_from_file(binding: &Binding, names: &StageNames, quarantined: bool
             .map(|c| {
                 format!(
                     "btrim(s.{}) = t.{}::text",
-                    crate::validate::binding::stage_field(c.source_index),
+                    crate::layout::stage_field(c.source_index),
                     ident(&c.target)
                 )
             })

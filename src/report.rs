@@ -8,8 +8,8 @@ use tokio_postgres::Client;
 
 use crate::error::{Error, Result};
 use crate::format::thousands;
+use crate::layout::StageNames;
 use crate::plan::Plan;
-use crate::stage::StageNames;
 use crate::validate::policy::RowCounts;
 
 impl Example {
@@ -316,7 +316,7 @@ pub async fn load(client: &Client, id: i64) -> Result<Summary> {
             }
             (None, true) => Some(format!(
                 "{} (the keys it inserted, the rows it changed as they were)",
-                crate::stage::StageNames::new(r.get(0)).undo
+                crate::layout::StageNames::new(r.get(0)).undo
             )),
             (None, false) => None,
         },

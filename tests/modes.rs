@@ -101,7 +101,7 @@ async fn only_new_keys_go_in_and_existing_rows_stay_as_they_are() {
     // The review's Changes tab lists the inserts and no updates: an insert mode makes none,
     // and the keys production has are left out.
     let client = db.client().await;
-    let loaded = promote::load(&client, id).await.expect("load");
+    let loaded = airlock::batch::load(&client, id).await.expect("load");
     let changes =
         airlock::review::changes_page(&client, &loaded, airlock::review::PageFrom::Start, 300)
             .await
@@ -208,7 +208,7 @@ async fn a_mirror_deletes_the_keys_the_file_does_not_name() {
     // rows at a time, gives the same rows.
     use airlock::review::ChangeKind;
     let client = db.client().await;
-    let loaded = promote::load(&client, id).await.expect("load");
+    let loaded = airlock::batch::load(&client, id).await.expect("load");
     let page = |from, limit| airlock::review::changes_page(&client, &loaded, from, limit);
     let all = page(airlock::review::PageFrom::Start, 400)
         .await

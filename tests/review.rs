@@ -322,7 +322,7 @@ async fn changes_profile_source_and_hold_back() {
     let db = TestDb::with_catalog().await;
     let id = db.check_broken().await;
     let client = db.client().await;
-    let loaded = airlock::promote::load(&client, id).await.expect("load");
+    let loaded = airlock::batch::load(&client, id).await.expect("load");
     let all = review::changes_page(&client, &loaded, PageFrom::Start, 1000)
         .await
         .expect("changes");
@@ -482,7 +482,7 @@ async fn a_stale_plan_is_made_again_when_the_batch_is_opened() {
         .batch_execute("SELECT pg_stat_force_next_flush()")
         .await
         .expect("flush");
-    let loaded = airlock::promote::load(&client, id).await.expect("load");
+    let loaded = airlock::batch::load(&client, id).await.expect("load");
     let mut waited = 0;
     while airlock::plan::production_writes(&client, &loaded.feed.target)
         .await

@@ -183,8 +183,8 @@ pub async fn count_keys(
         return;
     }
     let (now, last) = (
-        crate::stage::StageNames::new(id).rows,
-        crate::stage::StageNames::new(since.batch).rows,
+        crate::layout::StageNames::new(id).rows,
+        crate::layout::StageNames::new(since.batch).rows,
     );
     let on: Vec<String> = key
         .iter()

@@ -5,7 +5,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use super::{State, Verdict, lock_state, record_decision, transition};
 use crate::error::{Error, Result};
-use crate::stage::StageNames;
+use crate::layout::StageNames;
 
 /// One line of `airlock batches`.
 #[derive(Debug, Clone, Serialize)]

@@ -4,6 +4,7 @@
 //! [`State::may_become`] does not allow.
 pub mod history;
 mod leftovers;
+mod loaded;
 mod state;
 
 use tokio_postgres::types::ToSql;
@@ -15,6 +16,7 @@ pub use leftovers::{
     BatchListItem, Prunable, Relation, drop_staging, list, lost_message, notice_emptied_staging,
     prunable, relations,
 };
+pub use loaded::{Loaded, load};
 pub use state::{State, Verdict};
 
 /// What a new batch records about itself before loading starts.
@@ -461,7 +463,7 @@ pub async fn record_promoted(
     keeps_previous: bool,
     undo: Option<&serde_json::Value>,
 ) -> Result<()> {
-    let previous = keeps_previous.then(|| crate::stage::StageNames::new(id).previous);
+    let previous = keeps_previous.then(|| crate::layout::StageNames::new(id).previous);
     transition(
         tx,
         id,

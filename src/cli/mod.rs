@@ -408,7 +408,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Release { id, note } => {
-            crate::pipeline::release(&mut client, *id, note).await?;
+            crate::judge::release(&mut client, *id, note).await?;
             let summary = report::load(&client, *id).await?;
             let (plan, basis) = summary.plan.describe(&summary.mode, false);
             out::line(&format!(

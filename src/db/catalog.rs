@@ -105,7 +105,7 @@ pub struct Table {
 /// catalog and staging (`airlock`, `airlock_stage`) and the server's system schemas (every
 /// `pg_*` name is reserved for them, and `information_schema`). `None` for other schemas.
 pub fn reserved_schema(schema: &str) -> Option<&'static str> {
-    if schema == crate::stage::CATALOG_SCHEMA || schema == crate::stage::STAGE_SCHEMA {
+    if schema == crate::layout::CATALOG_SCHEMA || schema == crate::layout::STAGE_SCHEMA {
         Some("it is Airlock's own catalog or staging")
     } else if schema.starts_with("pg_") || schema == "information_schema" {
         Some("it is a system schema of PostgreSQL")

@@ -3,10 +3,10 @@
 //! back, quarantine those rows with the server's own message, and validate the batch again.
 use tokio_postgres::Client;
 
-use super::Loaded;
+use crate::batch::Loaded;
 use crate::db::ident;
 use crate::error::{Error, Result, db_message};
-use crate::stage::ORD_COLUMN;
+use crate::layout::ORD_COLUMN;
 
 /// Finds the refused rows of `statement` (which takes an ordinal range as $1, $2), sets them
 /// aside, and returns the error to report. `setup` runs first in the same transaction (the
@@ -136,9 +136,9 @@ async fn quarantine(client: &mut Client, b: &Loaded, refused: &[(i64, String)]) 
         .transaction()
         .await
         .map_err(Error::db("setting the refused rows aside"))?;
-    crate::validate::sql::set_aside(&tx, &b.binding, &b.names, "promotion", &rows).await?;
+    crate::validate::aside::set_aside(&tx, &b.binding, &b.names, "promotion", &rows).await?;
     tx.commit()
         .await
         .map_err(Error::db("setting the refused rows aside"))?;
-    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await
+    crate::judge::judge(client, b.staged(), b.rows_total, false).await
 }

@@ -9,19 +9,18 @@ mod swap;
 mod undo;
 mod upsert;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, GenericClient};
 
+use crate::batch::Loaded;
 use crate::batch::{self, State, Verdict};
 use crate::db::{self, ConnectTarget};
 use crate::error::{Error, Result};
-use crate::feed::{self, Feed, Mode};
+use crate::feed::Mode;
 use crate::plan::Plan;
-use crate::stage::{self, StageNames};
-use crate::validate::binding::{self, Binding};
+use crate::stage;
 
 pub use undo::undo;
 
@@ -89,90 +88,17 @@ impl Applied {
     }
 }
 
-/// A validated batch as promotion needs it, rebuilt from its row in `airlock.batches`.
-#[derive(Clone)]
-pub struct Loaded {
-    pub id: i64,
-    pub state: State,
-    pub verdict: Option<Verdict>,
-    pub breaches: Vec<String>,
-    pub feed: Feed,
-    pub binding: Binding,
-    pub names: StageNames,
-    pub plan: Plan,
-    pub rows_total: i64,
-    pub rows_good: i64,
-}
-
-impl Loaded {
-    /// The target's quoted name: the key of its advisory lock and what every statement names.
-    pub fn target_sql(&self) -> String {
-        self.feed.target.sql_name()
-    }
-}
-
-pub async fn load(client: &Client, id: i64) -> Result<Loaded> {
-    let r = client
-        .query_opt(
-            "SELECT spec_path, spec, header, file_path, state, verdict, breaches, plan, \
-                    target_definition, coalesce(rows_total, 0), coalesce(rows_good, 0) \
-             FROM airlock.batches WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(Error::db(format!("reading batch {id}")))?
-        .ok_or(Error::BatchNotFound { id })?;
-    let spec_path = PathBuf::from(r.get::<_, String>(0));
-    let spec_text: String = r.get(1);
-    let header: Vec<String> = serde_json::from_value(r.get(2)).unwrap_or_default();
-    let file = PathBuf::from(r.get::<_, String>(3));
-    let spec = feed::parse_stored(&spec_path, &spec_text)?;
-    let feed = feed::resolve(client, &spec_path, spec, spec_text).await?;
-    let binding = binding::bind(
-        &feed,
-        &file,
-        (!header.is_empty()).then_some(header.as_slice()),
-        None,
-    )?;
-    let stored: Option<serde_json::Value> = r.get(8);
-    if stored.is_some_and(|d| d != binding.definition()) {
-        return Err(Error::Refused {
-            id,
-            action: "promoted",
-            reason: format!(
-                "the definition of {} changed since the batch was validated; check the file again",
-                feed.target.display_name()
-            ),
-        });
-    }
-    Ok(Loaded {
-        id,
-        state: r.get(4),
-        verdict: r.get(5),
-        breaches: serde_json::from_value(r.get(6)).unwrap_or_default(),
-        plan: r
-            .get::<_, Option<serde_json::Value>>(7)
-            .and_then(|p| serde_json::from_value(p).ok())
-            .unwrap_or_default(),
-        rows_total: r.get(9),
-        rows_good: r.get(10),
-        names: StageNames::new(id),
-        feed,
-        binding,
-    })
-}
-
 /// Approves and promotes a validated batch. Opens its own connections so that a lost
 /// connection can still be recorded as `promote_failed`.
 pub async fn promote(target: &ConnectTarget, id: i64, opts: &PromoteOptions) -> Result<Applied> {
     let mut client = db::connect(target).await?;
     stage::ensure_catalog(&mut client).await?;
-    let mut loaded = load(&client, id).await?;
+    let mut loaded = batch::load(&client, id).await?;
     gate(&loaded, opts)?;
     if loaded.plan.by_promotion && !opts.accept_plan_changes {
         // A person approves a plan: one a headless run left to the promotion is made now,
         // and checked again under the lock like any other.
-        loaded.plan = crate::pipeline::complete_plan(&client, &loaded).await?;
+        loaded.plan = crate::judge::complete_plan(&client, &loaded).await?;
     }
     if !batch::claim(&client, id).await? {
         return Err(Error::Refused {
@@ -332,18 +258,9 @@ async fn record_plan_made(tx: &impl GenericClient, b: &Loaded, plan: &Plan) -> R
 /// The plan again, inside the promotion's transaction and under its locks. A change refuses
 /// promotion unless `accept_plan_changes`; then the policy is judged on the new plan.
 async fn recheck_plan(tx: &impl GenericClient, b: &Loaded, opts: &PromoteOptions) -> Result<Plan> {
-    let now = crate::plan::compute(
-        tx,
-        &b.feed.target,
-        &b.binding,
-        &b.names,
-        b.feed.spec.mode,
-        false,
-    )
-    .await?;
+    let now = crate::plan::compute(tx, b.staged(), false).await?;
     compare_plan(b, &now, opts)?;
-    let stale =
-        crate::validate::sql::foreign_key_violations(tx, &b.feed, &b.binding, &b.names).await?;
+    let stale = crate::validate::sql::foreign_key_violations(tx, b.staged()).await?;
     if !stale.is_empty() {
         return Err(stale_references(b, &stale));
     }

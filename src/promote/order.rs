@@ -5,7 +5,7 @@
 //! all over the index; the rows are then analyzed, and the server joins by hash instead.
 use tokio_postgres::Client;
 
-use super::Loaded;
+use crate::batch::Loaded;
 use crate::db::ident;
 use crate::error::{Error, Result};
 

@@ -4,13 +4,14 @@
 use tokio_postgres::{Client, GenericClient};
 
 use super::{
-    Applied, KeptForUndo, Loaded, PromoteOptions, bisect, locks, recheck_plan, record_approval,
+    Applied, KeptForUndo, PromoteOptions, bisect, locks, recheck_plan, record_approval,
     record_plan_made,
 };
 use crate::batch;
+use crate::batch::Loaded;
 use crate::db::{ident, ident_list, qualified};
 use crate::error::{Error, Result};
-use crate::stage::{ORD_COLUMN, STAGE_SCHEMA, StageNames};
+use crate::layout::{ORD_COLUMN, STAGE_SCHEMA, StageNames};
 use crate::timing::Timings;
 
 /// Objects that would keep pointing at the old table after a swap, or that a new table would

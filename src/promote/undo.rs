@@ -16,7 +16,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Transaction};
 
-use super::{Applied, Loaded, PromoteOptions, locks};
+use super::{Applied, PromoteOptions, locks};
+use crate::batch::Loaded;
 use crate::batch::{self, State};
 use crate::db::{self, ConnectTarget, ident, ident_list};
 use crate::error::{Error, Result};
@@ -201,7 +202,7 @@ pub async fn undo(
 ) -> Result<String> {
     let mut client = db::connect(target).await?;
     crate::stage::ensure_catalog(&mut client).await?;
-    let b = super::load(&client, id).await?;
+    let b = crate::batch::load(&client, id).await?;
     let p = read(&client, id).await?;
     let refuse = |reason: String| Error::Refused {
         id,

@@ -20,15 +20,16 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 
 use super::{
-    Applied, KeptForUndo, Loaded, PromoteOptions, bisect, compare_plan, locks, record_approval,
+    Applied, KeptForUndo, PromoteOptions, bisect, compare_plan, locks, record_approval,
     record_plan_made, stale_references,
 };
 use crate::batch;
+use crate::batch::Loaded;
 use crate::db::{ident, ident_list};
 use crate::error::{Error, Result};
 use crate::feed::Mode;
+use crate::layout::ORD_COLUMN;
 use crate::plan::{Plan, distinct_expr, key_join};
-use crate::stage::ORD_COLUMN;
 use crate::timing::Timings;
 use crate::validate::sql::foreign_key_violations;
 
@@ -313,7 +314,7 @@ pub async fn promote(client: &mut Client, b: &Loaded, opts: &PromoteOptions) -> 
 /// set aside.
 async fn refused(client: &mut Client, b: &Loaded, sql: &str, e: &tokio_postgres::Error) -> Error {
     if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
-        match foreign_key_violations(client, &b.feed, &b.binding, &b.names).await {
+        match foreign_key_violations(client, b.staged()).await {
             Ok(stale) if !stale.is_empty() => return stale_references(b, &stale),
             Ok(_) => {}
             Err(err) => return err,

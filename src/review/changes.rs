@@ -3,13 +3,13 @@
 use tokio_postgres::{Client, GenericClient};
 
 use super::PageFrom;
+use crate::batch::Loaded;
 use crate::batch::{self, State};
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::feed::Mode;
+use crate::layout::{LINE_COLUMN, ORD_COLUMN};
 use crate::plan::{distinct_expr, key_join};
-use crate::promote::Loaded;
-use crate::stage::{LINE_COLUMN, ORD_COLUMN};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -327,10 +327,10 @@ pub async fn hold_back(client: &mut Client, b: &Loaded, ords: &[i64], note: &str
         .iter()
         .map(|o| (*o, format!("held back by {who}: {note}")))
         .collect();
-    let held = crate::validate::sql::set_aside(&tx, &b.binding, &b.names, "held", &rows).await?;
+    let held = crate::validate::aside::set_aside(&tx, &b.binding, &b.names, "held", &rows).await?;
     let counts = serde_json::json!({ "held": held });
     batch::record_decision(&tx, b.id, "hold", Some(note), Some(&counts)).await?;
     tx.commit().await.map_err(Error::db("holding rows back"))?;
-    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await?;
+    crate::judge::judge(client, b.staged(), b.rows_total, false).await?;
     Ok(held)
 }

@@ -6,7 +6,7 @@ use tokio_postgres::GenericClient;
 
 use super::quarantined::{Filter, filter_cond, filter_params, params_with};
 use crate::error::{Error, Result};
-use crate::stage::StageNames;
+use crate::layout::StageNames;
 
 /// How often each offending value occurs among the rows `filter` chooses, commonest first.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,9 +56,9 @@ async fn replan_read(
         return Ok((None, false));
     }
     let id = summary.batch;
-    let b = crate::promote::load(client, id).await?;
+    let b = crate::batch::load(client, id).await?;
     if b.plan.by_promotion && !force {
-        crate::pipeline::complete_plan(client, &b).await?;
+        crate::judge::complete_plan(client, &b).await?;
         return Ok((None, true));
     }
     let now = crate::plan::production_writes(client, &b.feed.target).await?;
@@ -70,7 +70,7 @@ async fn replan_read(
     if moved == 0 && !force {
         return Ok((None, false));
     }
-    crate::pipeline::judge(client, &b.feed, &b.binding, &b.names, b.rows_total, false).await?;
+    crate::judge::judge(client, b.staged(), b.rows_total, false).await?;
     let after = report::load(client, id).await?;
     let (plan, _) = after.plan.describe(&after.mode, false);
     let said = match moved {

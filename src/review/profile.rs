@@ -5,8 +5,8 @@ use tokio_postgres::GenericClient;
 pub use crate::profile::ColumnProfile;
 
 use crate::error::{Error, Result};
-use crate::stage::StageNames;
-use crate::validate::binding::stage_field;
+use crate::layout::StageNames;
+use crate::layout::stage_field;
 
 pub async fn column_profile(
     client: &impl GenericClient,

@@ -4,8 +4,8 @@ use tokio_postgres::GenericClient;
 
 use super::PageFrom;
 use crate::error::{Error, Result};
-use crate::stage::StageNames;
-use crate::validate::binding::stage_field;
+use crate::layout::StageNames;
+use crate::layout::stage_field;
 
 /// Narrows the quarantined rows to one check and/or column.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use super::PageFrom;
 use super::quarantined::{Filter, QuarantinedRow, ords_sql, rows_of_page};
 use crate::db::ident;
 use crate::error::Result;
-use crate::stage::StageNames;
-use crate::validate::binding::stage_field;
+use crate::layout::StageNames;
+use crate::layout::stage_field;
 
 /// A sort of the quarantined rows by the source field `field`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,10 +9,11 @@ use tokio_postgres::Client;
 
 use super::action::{Action, Decision, Effect};
 use crate::batch;
+use crate::batch::Loaded;
 use crate::db::{self, ConnectTarget};
 use crate::error::Error;
 use crate::pipeline::CheckControl;
-use crate::promote::{self, Loaded, PromoteOptions};
+use crate::promote::{self, PromoteOptions};
 use crate::{export, feed, pipeline, report, review};
 
 pub struct Worker {
@@ -89,7 +90,7 @@ async fn loaded_batch(
     if let Some(l) = cache.get(&id) {
         return Ok(l.clone());
     }
-    let l = Arc::new(promote::load(client, id).await?);
+    let l = Arc::new(crate::batch::load(client, id).await?);
     cache.insert(id, l.clone());
     Ok(l)
 }
@@ -119,7 +120,7 @@ async fn perform(
             // Only speeds browsing up: pages read the same without the indexes (a role that
             // may only read, or a batch whose staging was dropped, goes on without them).
             let _ =
-                crate::stage::index_for_browsing(client, &crate::stage::StageNames::new(id)).await;
+                crate::stage::index_for_browsing(client, &crate::layout::StageNames::new(id)).await;
             Action::Batch(review::open(client, id).await.map(Box::new).map_err(text))
         }
         Effect::Frequencies { batch, filter } => Action::Frequencies(
@@ -251,7 +252,7 @@ async fn perform(
                 match decision {
                     Decision::Quarantine => batch::quarantine(&mut own, batch, &note).await,
                     Decision::Abort => batch::abort(&mut own, batch, Some(&note)).await,
-                    Decision::Release => crate::pipeline::release(&mut own, batch, &note).await,
+                    Decision::Release => crate::judge::release(&mut own, batch, &note).await,
                 }
             }
             .await;

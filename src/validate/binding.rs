@@ -2,9 +2,9 @@
 //! each is checked, and what the header lacks or has in excess.
 use std::path::Path;
 
-use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Format, Lookup, Rules, Source};
+use crate::layout::{parsed_field, stage_field};
 use crate::validate::types::TypeRule;
 
 /// Staging keeps every source field as its own text column; more than this and the file is
@@ -58,16 +58,6 @@ impl BoundColumn {
     }
 }
 
-/// The name of the staging column for source field `index` (0-based).
-pub fn stage_field(index: usize) -> String {
-    ident(&format!("f{}", index + 1))
-}
-
-/// The staging column for what a column's parsing rules made of source field `index`.
-pub fn parsed_field(index: usize) -> String {
-    ident(&format!("n{}", index + 1))
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Binding {
     pub header: Vec<String>,
@@ -75,7 +65,7 @@ pub struct Binding {
     /// Things worth telling the operator that are not row problems (extra columns, ...).
     pub notes: Vec<String>,
     /// The input is several files: lines named in messages say their file (see
-    /// `stage::lines_sql`).
+    /// `layout::lines_sql`).
     pub parts: bool,
 }
 

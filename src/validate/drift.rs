@@ -6,13 +6,13 @@
 //! (`drift`) makes a warning or an abort.
 use tokio_postgres::GenericClient;
 
-use crate::db::{Table, ident};
+use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::format::thousands;
+use crate::layout::ORD_COLUMN;
 use crate::plan::{Plan, key_join, moved_by_half};
 use crate::profile::ColumnProfile;
-use crate::stage::{ORD_COLUMN, StageNames};
-use crate::validate::binding::Binding;
+use crate::staged::Staged;
 
 /// Columns with fewer values than this in either file are not compared: a few rows move any
 /// share.
@@ -30,11 +30,15 @@ const MAX_MOVED_SHARE: f64 = 0.20;
 /// Past [`MAX_MOVED_SHARE`] of them, a finding with the first such row as an example.
 pub async fn against_production(
     client: &impl GenericClient,
-    target: &Table,
-    binding: &Binding,
-    names: &StageNames,
+    staged: Staged<'_>,
     plan: &Plan,
 ) -> Result<Vec<String>> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
+    let target = &feed.target;
     let matched = plan.update + plan.unchanged;
     let mut found = Vec::new();
     if matched < MIN_VALUES {

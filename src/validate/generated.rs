@@ -12,7 +12,8 @@ use crate::db::catalog::Column;
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::feed::Feed;
-use crate::stage::{ORD_COLUMN, StageNames};
+use crate::layout::{ORD_COLUMN, StageNames};
+use crate::staged::Staged;
 
 /// A refused range of rows is halved until it is this small, then tried row by row.
 const ROW_BY_ROW: i64 = 64;
@@ -32,12 +33,12 @@ fn computable<'a>(feed: &'a Feed, binding: &Binding) -> Vec<(&'a Column, &'a str
         .collect()
 }
 
-pub(super) async fn generated_columns(
-    client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
-) -> Result<()> {
+pub(super) async fn generated_columns(client: &Client, staged: Staged<'_>) -> Result<()> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     let generated = computable(feed, binding);
     for &(col, expr) in &generated {
         let bad = failing_rows(client, names, col, expr).await?;
@@ -54,10 +55,10 @@ pub(super) async fn generated_columns(
                     )
                 })
                 .collect();
-            super::sql::set_aside(client, binding, names, "generated", &rows).await?;
+            super::aside::set_aside(client, binding, names, "generated", &rows).await?;
         }
     }
-    checks_on_generated(client, feed, binding, names, &generated).await
+    checks_on_generated(client, staged, &generated).await
 }
 
 /// The target's CHECK constraints that read a generated column (and otherwise only columns
@@ -65,11 +66,14 @@ pub(super) async fn generated_columns(
 /// which a value cannot be computed were set aside above.
 async fn checks_on_generated(
     client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
+    staged: Staged<'_>,
     generated: &[(&Column, &str)],
 ) -> Result<()> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     let is_generated = |c: &str| generated.iter().any(|(g, _)| g.name == c);
     for check in &feed.target.checks {
         let reads_generated = check.columns.iter().any(|c| is_generated(c));
@@ -93,13 +97,13 @@ async fn checks_on_generated(
             "violates check constraint {} once its generated columns are computed: {}",
             check.name, check.expr
         );
-        let sql = super::sql::set_aside_where(
+        let sql = super::aside::set_aside_where(
             binding,
             names,
             &condition,
             "$1, 'check_constraint', 'error', NULL, $2::text",
         );
-        super::sql::exec(
+        super::aside::exec(
             client,
             "checking constraints on generated columns",
             &sql,

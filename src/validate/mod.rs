@@ -2,6 +2,7 @@
 //! Rust while the file streams; set-based checks (server-side casts, lookups, foreign keys,
 //! CHECK constraints, duplicate keys, other unique indexes) run as SQL over staging;
 //! file-level policy decides the verdict.
+pub mod aside;
 pub mod binding;
 pub mod drift;
 mod generated;

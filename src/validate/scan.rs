@@ -5,12 +5,14 @@
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
+use super::aside::{ISSUE_COLUMNS, by_address, exec, key_text};
 use super::binding::Binding;
-use super::sql::{ISSUE_COLUMNS, by_address, exec, key_text};
 use crate::db::{ident, ident_list};
 use crate::error::Result;
 use crate::feed::{DuplicateKeys, Feed};
-use crate::stage::{self, LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::layout::{LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::stage;
+use crate::staged::Staged;
 
 /// A CHECK constraint of the target over columns the file feeds (or its partitions' bounds),
 /// as SQL over a typed row `r`.
@@ -81,11 +83,14 @@ fn partition_check(feed: &Feed, binding: &Binding) -> Option<Check> {
 /// saw more than once (a superset); `None` groups every row.
 pub(super) async fn constraints_and_duplicates(
     client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
+    staged: Staged<'_>,
     candidates: Option<&[i64]>,
 ) -> Result<()> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     let checks = checks(feed, binding);
     let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
     match candidates {
@@ -93,19 +98,11 @@ pub(super) async fn constraints_and_duplicates(
             if checks.is_empty() && ordinals.is_empty() {
                 return Ok(());
             }
-            one_scan(
-                client,
-                feed,
-                binding,
-                names,
-                &checks,
-                Some((&key, ordinals)),
-            )
-            .await
+            one_scan(client, staged, &checks, Some((&key, ordinals))).await
         }
         _ => {
             if !checks.is_empty() {
-                one_scan(client, feed, binding, names, &checks, None).await?;
+                one_scan(client, staged, &checks, None).await?;
             }
             if key.is_empty() {
                 return Ok(());
@@ -137,12 +134,15 @@ pub(super) async fn constraints_and_duplicates(
 /// nothing are grouped by key, and every row set aside leaves the typed rows by address.
 async fn one_scan(
     client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
+    staged: Staged<'_>,
     checks: &[Check],
     candidates: Option<(&[&str], &[i64])>,
 ) -> Result<()> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     let (key, ordinals) = candidates.unwrap_or_default();
     let keyed = !key.is_empty();
     // With candidates, $1 is the key's column list and $2 the candidates' ordinals; then
@@ -253,7 +253,7 @@ fn duplicates(feed: &Feed, binding: &Binding, names: &StageNames, key: &[&str]) 
             format!(
                 "format('the key appears on %s rows (lines %s%s)', d.n, {lines}, \
                  CASE WHEN d.n > 5 THEN ', …' ELSE '' END)",
-                lines = crate::stage::lines_sql(names, binding.parts, "d.lines"),
+                lines = crate::layout::lines_sql(names, binding.parts, "d.lines"),
             ),
         ),
         DuplicateKeys::Last => (
@@ -261,7 +261,7 @@ fn duplicates(feed: &Feed, binding: &Binding, names: &StageNames, key: &[&str]) 
             "superseded",
             format!(
                 "format('superseded by line %s, a later row with the same key (duplicate_keys = \"last\")', {})",
-                crate::stage::line_sql(names, binding.parts, "d.last_line")
+                crate::layout::line_sql(names, binding.parts, "d.last_line")
             ),
         ),
         DuplicateKeys::First => (
@@ -269,7 +269,7 @@ fn duplicates(feed: &Feed, binding: &Binding, names: &StageNames, key: &[&str]) 
             "superseded",
             format!(
                 "format('superseded by line %s, an earlier row with the same key (duplicate_keys = \"first\")', {})",
-                crate::stage::line_sql(names, binding.parts, "d.first_line")
+                crate::layout::line_sql(names, binding.parts, "d.first_line")
             ),
         ),
     };

@@ -3,6 +3,7 @@
 //! statement; nothing runs per row.
 use tokio_postgres::{Client, GenericClient};
 
+use super::aside::{ISSUE_COLUMNS, exec, key_text, set_aside_where};
 use super::binding::{Binding, BoundColumn};
 use super::lookup::{self, Judged};
 use super::row::PENDING;
@@ -10,25 +11,12 @@ use super::types::TypeRule;
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Lookup};
-use crate::stage::{self, LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::layout::{LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::staged::Staged;
 use crate::timing::Timings;
 
-pub(super) const ISSUE_COLUMNS: &str = "line, ord, \"column\", \"check\", severity, value, message";
-
-pub(super) async fn exec(
-    client: &impl GenericClient,
-    what: &str,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<u64> {
-    client
-        .execute(sql, params)
-        .await
-        .map_err(Error::db(what.to_string()))
-}
-
 /// What the load already did, which the set-based layers then skip.
-pub struct Loaded<'a> {
+pub struct FromLoad<'a> {
     /// Target columns with values the Rust rules left to the server.
     pub pending: &'a std::collections::BTreeSet<String>,
     /// Whether the load wrote the typed rows (all but those with undecided values).
@@ -40,12 +28,11 @@ pub struct Loaded<'a> {
 /// Runs every set-based layer; afterwards the rows table holds exactly the rows to promote.
 pub async fn run(
     client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
-    loaded: &Loaded<'_>,
+    staged: Staged<'_>,
+    loaded: &FromLoad<'_>,
     timings: &mut Timings,
 ) -> Result<()> {
+    let Staged { binding, names, .. } = staged;
     let pending = loaded.pending;
     // Columns of server-checked types, and columns where the Rust rules left values open.
     for col in &binding.columns {
@@ -79,14 +66,13 @@ pub async fn run(
         clear_pending(client, names).await?;
     }
     timings.lap("typed rows");
-    foreign_keys(client, feed, binding, names).await?;
+    foreign_keys(client, staged).await?;
     timings.lap("foreign keys");
-    super::scan::constraints_and_duplicates(client, feed, binding, names, loaded.candidates)
-        .await?;
+    super::scan::constraints_and_duplicates(client, staged, loaded.candidates).await?;
     timings.lap("check constraints and duplicate keys");
-    super::unique::other_unique_indexes(client, feed, binding, names).await?;
+    super::unique::other_unique_indexes(client, staged).await?;
     timings.lap("other unique indexes");
-    super::generated::generated_columns(client, feed, binding, names).await?;
+    super::generated::generated_columns(client, staged).await?;
     timings.lap("generated columns");
     Ok(())
 }
@@ -396,15 +382,6 @@ async fn build_rows(
         .map_err(Error::db("casting staged rows to the target's types"))
 }
 
-/// Key values as one text, for messages: `SKU-1` or `a, b` for composite keys.
-pub(super) fn key_text(cols: &[&str], alias: &str) -> String {
-    let parts: Vec<String> = cols
-        .iter()
-        .map(|c| format!("{alias}.{}::text", ident(c)))
-        .collect();
-    format!("concat_ws(', ', {})", parts.join(", "))
-}
-
 struct FkCheck<'a> {
     fk: &'a crate::db::catalog::ForeignKey,
     columns: Vec<&'a str>,
@@ -456,12 +433,12 @@ fn filled_by_lookup(fk: &crate::db::catalog::ForeignKey, binding: &Binding) -> b
 }
 
 /// The target's foreign keys whose columns the file feeds.
-async fn foreign_keys(
-    client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
-) -> Result<()> {
+async fn foreign_keys(client: &Client, staged: Staged<'_>) -> Result<()> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     for check in fk_checks(feed, binding) {
         if filled_by_lookup(check.fk, binding) {
             continue;
@@ -493,10 +470,13 @@ async fn foreign_keys(
 /// longer exist`.
 pub async fn foreign_key_violations(
     client: &impl GenericClient,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
+    staged: Staged<'_>,
 ) -> Result<Vec<String>> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     let mut out = Vec::new();
     for check in fk_checks(feed, binding) {
         let n: i64 = client
@@ -521,80 +501,4 @@ pub async fn foreign_key_violations(
         }
     }
     Ok(out)
-}
-
-/// One statement that finds the typed rows (`r`) matching `condition`, records an issue for
-/// each (`issue` is the select list after line and ordinal: column, check, severity, value,
-/// message) and removes them from the typed rows by their physical address — no second scan.
-pub(super) fn set_aside_where(
-    binding: &Binding,
-    names: &StageNames,
-    condition: &str,
-    issue: &str,
-) -> String {
-    format!(
-        "WITH bad (tid, line, ord, col, chk, sev, val, msg) AS MATERIALIZED \
-             (SELECT r.ctid, r.{line}, r.{ord}, {issue} FROM {rows} r WHERE {condition}), \
-         noted AS (INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-             SELECT line, ord, col, chk, sev, val, msg FROM bad ORDER BY ord), \
-         {delete}",
-        rows = names.rows,
-        issues = names.issues,
-        line = ident(LINE_COLUMN),
-        ord = ident(ORD_COLUMN),
-        delete = by_address(binding, names),
-    )
-}
-
-/// Deletes the typed rows listed in `bad` by address, their source fields going to staging.
-pub(super) fn by_address(binding: &Binding, names: &StageNames) -> String {
-    stage::delete_rows_keeping_source(names, binding, "ctid = ANY (ARRAY(SELECT tid FROM bad))")
-}
-
-/// Moves good rows to the quarantine after validation — refused by the server at promotion,
-/// or held back by hand: one issue each (`check`, the row's key as the value, its message),
-/// and out of the typed rows. Returns how many rows moved.
-pub async fn set_aside(
-    client: &impl GenericClient,
-    binding: &Binding,
-    names: &StageNames,
-    check: &str,
-    rows: &[(i64, String)],
-) -> Result<u64> {
-    let ords: Vec<i64> = rows.iter().map(|(o, _)| *o).collect();
-    let messages: Vec<&str> = rows.iter().map(|(_, m)| m.as_str()).collect();
-    let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
-    let key = if key.is_empty() {
-        "NULL".to_string()
-    } else {
-        key_text(&key, "r")
-    };
-    let moved = exec(
-        client,
-        "setting rows aside",
-        &format!(
-            "INSERT INTO {issues} ({ISSUE_COLUMNS}) \
-             SELECT r.{line}, r.{ord}, NULL, $3, 'error', {key}, m.message \
-             FROM {rows} r JOIN unnest($1::bigint[], $2::text[]) AS m(ord, message) ON m.ord = r.{ord} \
-             ORDER BY r.{ord}",
-            issues = names.issues,
-            rows = names.rows,
-            line = ident(LINE_COLUMN),
-            ord = ident(ORD_COLUMN),
-        ),
-        &[&ords, &messages, &check],
-    )
-    .await?;
-    let condition = format!("{} = ANY($1)", ident(ORD_COLUMN));
-    exec(
-        client,
-        "setting rows aside",
-        &format!(
-            "WITH {}",
-            stage::delete_rows_keeping_source(names, binding, &condition)
-        ),
-        &[&ords],
-    )
-    .await?;
-    Ok(moved)
 }

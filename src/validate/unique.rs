@@ -11,13 +11,14 @@
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
+use super::aside::{ISSUE_COLUMNS, by_address, exec, key_text};
 use super::binding::Binding;
-use super::sql::{ISSUE_COLUMNS, by_address, exec, key_text};
 use crate::db::catalog::UniqueIndex;
 use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Mode};
-use crate::stage::{LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::layout::{LINE_COLUMN, ORD_COLUMN, StageNames};
+use crate::staged::Staged;
 
 /// The unique indexes this check can judge for `binding`: plain equality, every column fed
 /// by the file, and not the merge key itself.
@@ -32,12 +33,12 @@ fn indexes<'a>(feed: &'a Feed, binding: &Binding) -> Vec<&'a UniqueIndex> {
 }
 
 /// Sets aside the good rows that would break one of the target's other unique indexes.
-pub(super) async fn other_unique_indexes(
-    client: &Client,
-    feed: &Feed,
-    binding: &Binding,
-    names: &StageNames,
-) -> Result<()> {
+pub(super) async fn other_unique_indexes(client: &Client, staged: Staged<'_>) -> Result<()> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     // In a swap, production's rows go with the old table: only the file's rows can collide.
     let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
     let production =
@@ -212,7 +213,7 @@ impl Sql {
                        ORDER BY ord), \
              {delete}",
             joined = same("r", "d"),
-            lines = crate::stage::lines_sql(names, binding.parts, "d.lines"),
+            lines = crate::layout::lines_sql(names, binding.parts, "d.lines"),
             issues = names.issues,
             delete = by_address(binding, names),
         )
