@@ -23,6 +23,11 @@ pub enum Error {
         cause: tokio_postgres::Error,
     },
 
+    /// A ClickHouse server's answer (`Code: N. DB::Exception: …`) or why it could not be
+    /// reached, with what Airlock was doing.
+    #[error("{context}: {message}")]
+    ClickHouse { context: String, message: String },
+
     #[error("{}: {problem}", .path.display())]
     SpecSyntax { path: PathBuf, problem: String },
 
@@ -115,7 +120,7 @@ pub fn db_message(err: &tokio_postgres::Error) -> String {
 }
 
 /// An error and its causes on one line ("error connecting to server: Connection refused").
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut cause = err.source();
     while let Some(c) = cause {

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod cli;
+pub mod clickhouse;
 pub mod db;
 pub mod error;
 pub mod export;

@@ -384,7 +384,8 @@ fn check_numeric(value: &str, typmod: Option<(i32, i32)>, type_sql: &str) -> Ver
     OK
 }
 
-fn round_up(digits: &mut Vec<u8>) {
+/// Adds one in the last place of a decimal digit string (for rounding half away from zero).
+pub(crate) fn round_up(digits: &mut Vec<u8>) {
     for d in digits.iter_mut().rev() {
         if *d == 9 {
             *d = 0;

@@ -3,6 +3,8 @@
 //! real server named by `AIRLOCK_TEST_DATABASE_URL` (default: the libpq environment).
 #![allow(dead_code)]
 
+pub mod clickhouse;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -21,6 +23,19 @@ pub fn admin_target() -> ConnectTarget {
     }
 }
 
+/// A database name no other test of any run uses.
+pub fn unique_name() -> String {
+    format!(
+        "airlock_t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
+}
+
 pub struct TestDb {
     pub name: String,
     pub target: ConnectTarget,
@@ -31,15 +46,7 @@ impl TestDb {
     /// A new empty database.
     pub async fn empty() -> TestDb {
         let admin = admin_target();
-        let name = format!(
-            "airlock_t_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0)
-        );
+        let name = unique_name();
         let client = db::connect(&admin)
             .await
             .expect("connect to the admin database");
@@ -231,25 +238,30 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let admin = admin_target();
         let name = self.name.clone();
-        // Drop runs outside any runtime; use a small one on its own thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(client) = db::connect(&admin).await {
-                    let _ = client
-                        .batch_execute(&format!(
-                            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                            db::ident(&name)
-                        ))
-                        .await;
-                }
-            });
-        })
-        .join();
+        on_own_runtime(async move {
+            if let Ok(client) = db::connect(&admin).await {
+                let _ = client
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        db::ident(&name)
+                    ))
+                    .await;
+            }
+        });
     }
+}
+
+/// Runs `work` to its end from anywhere, `Drop` included (which runs outside any runtime):
+/// on a small runtime of its own thread.
+pub fn on_own_runtime(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(work);
+    })
+    .join();
 }
 
 pub fn fixture(name: &str) -> PathBuf {

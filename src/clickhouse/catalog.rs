@@ -1,0 +1,1 @@
+//! A ClickHouse table as Airlock reads it from the engine's own catalog.
