@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::engine::{Catalog, Engine};
 use serde::{Deserialize, Serialize};
-use tokio_postgres::GenericClient;
 
 use crate::db::catalog::{self, Table};
 use crate::error::{Error, Result};
@@ -431,13 +431,13 @@ pub fn parse_stored(path: &Path, text: &str) -> Result<Spec> {
 }
 
 /// Reads a spec file and resolves it against the database.
-pub async fn load(client: &impl GenericClient, path: &Path) -> Result<Feed> {
+pub async fn load(client: &impl Catalog, path: &Path) -> Result<Feed> {
     let (spec, text) = read_spec(path)?;
     resolve(client, path, spec, text).await
 }
 
 pub async fn resolve(
-    client: &impl GenericClient,
+    client: &impl Catalog,
     path: &Path,
     spec: Spec,
     spec_text: String,
@@ -447,20 +447,16 @@ pub async fn resolve(
         key: key.to_owned(),
         problem,
     };
-    let oid = catalog::find_table(client, &spec.target)
-        .await
+    let target = client
+        .table(&spec.target)
+        .await?
         .map_err(|e| {
             err(
                 "target",
-                format!(
-                    "`{}` is not a valid table name: {}",
-                    spec.target,
-                    db_text(&e)
-                ),
+                format!("`{}` is not a valid table name: {e}", spec.target),
             )
         })?
         .ok_or_else(|| err("target", format!("table `{}` not found", spec.target)))?;
-    let target = catalog::describe(client, oid).await?;
     refuse_reserved("target", &target.schema, &target.display_name(), &err)?;
     for fk in &target.foreign_keys {
         refuse_reserved("target", &fk.ref_schema, &fk.ref_table_sql, &|k, p| {
@@ -518,7 +514,11 @@ pub async fn resolve(
         }
     }
     let keyless = key.is_empty() && matches!(spec.mode, Mode::Append | Mode::Swap);
-    if !keyless && !target.unique_indexes.iter().any(|u| u.is_on(&key)) {
+    // ClickHouse has no unique indexes: its promotion builds the next table itself, one row
+    // per key, so the key needs no index there.
+    let indexed =
+        target.engine == Engine::ClickHouse || target.unique_indexes.iter().any(|u| u.is_on(&key));
+    if !keyless && !indexed {
         return Err(err(
             "key",
             format!(
@@ -777,7 +777,7 @@ pub async fn resolve(
 
 /// One `[columns]` value: `"source"` or `{ from = ... }` or a lookup table.
 async fn parse_column(
-    client: &impl GenericClient,
+    client: &impl Catalog,
     value: &toml::Value,
     err: &(dyn Fn(&str, String) -> Error + Sync),
 ) -> Result<Option<Source>> {
@@ -850,17 +850,18 @@ async fn parse_column(
         get("match")?.ok_or_else(|| err("match", "a lookup needs `match`".into()))?;
     let value_column =
         get("value")?.ok_or_else(|| err("value", "a lookup needs `value`".into()))?;
-    let oid = catalog::find_table(client, &lookup_name)
-        .await
+    let lookup_table = client
+        .table(&lookup_name)
+        .await?
         .map_err(|e| {
             err(
                 "lookup",
-                format!("`{lookup_name}` is not a valid table name: {}", db_text(&e)),
+                format!("`{lookup_name}` is not a valid table name: {e}"),
             )
         })?
         .ok_or_else(|| err("lookup", format!("lookup table `{lookup_name}` not found")))?;
     for (k, c) in [("match", &match_column), ("value", &value_column)] {
-        if catalog::column_type(client, oid, c).await?.is_none() {
+        if lookup_table.column(c).is_none() {
             return Err(err(
                 k,
                 format!("column `{c}` is not in lookup table `{lookup_name}`"),
@@ -877,7 +878,6 @@ async fn parse_column(
             ));
         }
     };
-    let lookup_table = catalog::describe(client, oid).await?;
     refuse_reserved(
         "lookup",
         &lookup_table.schema,
@@ -938,10 +938,4 @@ fn refuse_reserved(
         )),
         None => Ok(()),
     }
-}
-
-fn db_text(e: &tokio_postgres::Error) -> String {
-    e.as_db_error()
-        .map(|d| d.message().to_owned())
-        .unwrap_or_else(|| e.to_string())
 }

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod cli;
 pub mod clickhouse;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod export;
 pub mod feed;

@@ -3,6 +3,8 @@
 //! may fill, its key, its CHECK constraints and whether `EXCHANGE TABLES` can replace it.
 use super::client::{ClickHouse, ident, quote};
 use super::types::{self, ColumnType};
+use crate::db::catalog::{CheckConstraint, Column, Table};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,61 @@ impl ChTable {
             .filter(|k| !k.is_empty())
     }
 
+    /// The table in the engine-neutral form feed resolution, binding and the row checks
+    /// read: each column carries its ClickHouse type, whose rules judge its values; a
+    /// computed column counts as generated (a file cannot fill it), `Nullable` decides NOT
+    /// NULL, and the natural key stands for the primary key. ClickHouse has no unique
+    /// indexes nor foreign keys.
+    pub fn to_table(&self) -> Table {
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                type_oid: 0,
+                typmod: -1,
+                type_sql: c.ty.text.clone(),
+                base_type_sql: c.ty.text.clone(),
+                type_kind: 'b',
+                not_null: !c.ty.nullable,
+                has_default: matches!(c.default, Default::Expression(_)),
+                identity: false,
+                generated: matches!(c.default, Default::Computed(_)),
+                equality: true,
+                generation: None,
+                clickhouse: Some(c.ty.clone()),
+            })
+            .collect();
+        Table {
+            engine: Engine::ClickHouse,
+            oid: 0,
+            schema: self.database.clone(),
+            name: self.name.clone(),
+            columns,
+            primary_key: self
+                .natural_key()
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
+            unique_indexes: Vec::new(),
+            checks: self
+                .constraints
+                .iter()
+                .map(|c| CheckConstraint {
+                    name: c.name.clone(),
+                    expr: c.check.clone(),
+                    columns: self
+                        .columns
+                        .iter()
+                        .filter(|col| mentions(&c.check, &col.name))
+                        .map(|col| col.name.clone())
+                        .collect(),
+                })
+                .collect(),
+            foreign_keys: Vec::new(),
+            partitioning: None,
+        }
+    }
+
     /// Why `EXCHANGE TABLES` cannot replace this table, if it cannot.
     pub fn exchange_refused(&self) -> Option<String> {
         match self.database_engine.as_str() {
@@ -84,20 +141,41 @@ impl ChTable {
     }
 }
 
-/// Reads `target` (`table` in the connection's database, or `database.table`).
+/// Reads `target` (`table` in the connection's database, or `database.table`); refused
+/// with the reason when there is no such table or it cannot be loaded into.
 pub async fn describe(ch: &ClickHouse, target: &str) -> Result<ChTable> {
     let refuse = |problem: String| Error::Target {
         target: target.to_string(),
         problem,
     };
-    let (database, name) = match split_name(target) {
-        Some((Some(db), name)) => (db, name),
-        Some((None, name)) => (ch.url().database.clone(), name),
-        None => {
-            return Err(refuse(
-                "is not a table name (table or database.table)".into(),
-            ));
+    match find(ch, target).await? {
+        Ok(Some(table)) => Ok(table),
+        Ok(None) => {
+            let (database, name) = qualify(ch, target).unwrap_or_default();
+            Err(refuse(format!(
+                "no table {name} in ClickHouse database {database}"
+            )))
         }
+        Err(problem) => Err(refuse(problem)),
+    }
+}
+
+/// `(database, table)` of a name, the connection's database when it names none.
+fn qualify(ch: &ClickHouse, target: &str) -> Option<(String, String)> {
+    match split_name(target)? {
+        (Some(db), name) => Some((db, name)),
+        (None, name) => Some((ch.url().database.clone(), name)),
+    }
+}
+
+/// The table `target` names: `Ok(None)` when there is none, the inner `Err` when `target`
+/// is not a table name or names something that is not a table (a view).
+pub async fn find(
+    ch: &ClickHouse,
+    target: &str,
+) -> Result<std::result::Result<Option<ChTable>, String>> {
+    let Some((database, name)) = qualify(ch, target) else {
+        return Ok(Err("is not a table name (table or database.table)".into()));
     };
     let context = format!("reading the definition of {database}.{name}");
     let tables = ch
@@ -113,9 +191,7 @@ pub async fn describe(ch: &ClickHouse, target: &str) -> Result<ChTable> {
         )
         .await?;
     let Some(row) = tables.into_iter().next() else {
-        return Err(refuse(format!(
-            "no table {name} in ClickHouse database {database}"
-        )));
+        return Ok(Ok(None));
     };
     let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
     let engine = text(0);
@@ -123,7 +199,7 @@ pub async fn describe(ch: &ClickHouse, target: &str) -> Result<ChTable> {
         engine.as_str(),
         "View" | "MaterializedView" | "LiveView" | "WindowView" | "Dictionary"
     ) {
-        return Err(refuse(format!("is a {engine}; Airlock loads into tables")));
+        return Ok(Err(format!("is a {engine}; Airlock loads into tables")));
     }
     let columns = ch
         .rows(
@@ -151,7 +227,7 @@ pub async fn describe(ch: &ClickHouse, target: &str) -> Result<ChTable> {
             }
         })
         .collect();
-    Ok(ChTable {
+    Ok(Ok(Some(ChTable {
         sorting_key: plain_columns(&text(1)),
         primary_key: plain_columns(&text(2)),
         constraints: constraints(&text(3)),
@@ -160,6 +236,19 @@ pub async fn describe(ch: &ClickHouse, target: &str) -> Result<ChTable> {
         columns,
         database,
         name,
+    })))
+}
+
+/// Whether `expr` names column `name` (as a whole word, or quoted).
+fn mentions(expr: &str, name: &str) -> bool {
+    if expr.contains(&format!("`{name}`")) || expr.contains(&format!("\"{name}\"")) {
+        return true;
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    expr.match_indices(name).any(|(at, _)| {
+        let before = expr[..at].chars().next_back();
+        let after = expr[at + name.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
     })
 }
 

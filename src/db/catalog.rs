@@ -28,6 +28,8 @@ pub struct Column {
     /// A stored generated column's expression (over bare column names) and the columns it
     /// reads.
     pub generation: Option<(String, Vec<String>)>,
+    /// On ClickHouse, the column's type as the engine has it (`type_oid` is then 0).
+    pub clickhouse: Option<crate::clickhouse::types::ColumnType>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +90,9 @@ pub struct Partitioning {
 
 #[derive(Debug, Clone)]
 pub struct Table {
+    /// The engine the table lives on.
+    pub engine: crate::engine::Engine,
+    /// PostgreSQL's OID; 0 on ClickHouse.
     pub oid: u32,
     pub schema: String,
     pub name: String,
@@ -195,6 +200,7 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
             generation: r
                 .get::<_, Option<String>>(11)
                 .map(|expr| (expr, r.get::<_, Vec<String>>(12))),
+            clickhouse: None,
         })
         .collect::<Vec<_>>();
     let mut columns = columns;
@@ -247,6 +253,7 @@ pub async fn describe(client: &impl GenericClient, oid: u32) -> Result<Table> {
         .map_err(ctx())?;
 
     let mut table = Table {
+        engine: crate::engine::Engine::PostgreSql,
         oid,
         schema: head.get(0),
         name: head.get(1),

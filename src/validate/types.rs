@@ -60,10 +60,15 @@ pub enum TypeRule {
     },
     /// Enums, domains, arrays, ranges, network types...: the server casts the distinct values.
     Server,
+    /// A ClickHouse column: judged by the engine's own type (`crate::clickhouse::types`).
+    ClickHouse(Box<crate::clickhouse::types::ColumnType>),
 }
 
 impl TypeRule {
     pub fn for_column(col: &Column) -> Self {
+        if let Some(ty) = &col.clickhouse {
+            return TypeRule::ClickHouse(Box::new(ty.clone()));
+        }
         let typmod = (col.typmod >= 0).then_some(col.typmod);
         match col.type_oid {
             oid::TEXT => TypeRule::Text { max_chars: None },
@@ -174,6 +179,15 @@ pub fn check(rule: &TypeRule, value: &str, type_sql: &str) -> Verdict {
         TypeRule::Uuid => check_uuid(value),
         TypeRule::Json { binary } => check_json(value, *binary),
         TypeRule::Server => Unsure,
+        TypeRule::ClickHouse(ty) => {
+            use crate::clickhouse::types::{Judged, judge};
+            match judge(ty, value) {
+                Judged::Value(_) => OK,
+                Judged::Changed(_, note) => Accept(Some(note)),
+                Judged::Reject(message) => Reject(message),
+                Judged::Engine => Unsure,
+            }
+        }
     }
 }
 
