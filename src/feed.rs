@@ -644,7 +644,7 @@ pub async fn resolve(
             )
         })?;
         if (check.min.is_some() || check.max.is_some())
-            && !crate::validate::types::is_numeric_type(col.type_oid)
+            && !col.is_numeric()
             && !matches!(explicit.get(column), Some(Source::Lookup { .. }))
         {
             return Err(err(

@@ -61,27 +61,14 @@ pub async fn judge(
         let moved = crate::validate::drift::against_production(client, staged, &plan).await?;
         history.drift.extend(moved);
     }
-    let judged = policy::judge_with_history(
-        &feed.spec.policy,
-        feed.spec.mode,
-        &rows,
-        &plan,
-        !checks.is_empty(),
-        &history,
-    );
-    let (mut verdict, mut breaches) = (judged.verdict, judged.breaches);
     let mut counted = Vec::new();
     for t in &feed.thresholds {
         let rows = report::rows_failing(client, names, &t.column, &t.checks).await?;
         counted.push((t.clone(), rows));
     }
-    let own = policy::thresholds(&counted, rows.total);
-    if !own.is_empty() {
-        breaches.extend(own);
-        verdict = policy::Verdict::Abort;
-    }
-    let mut notes = binding.notes.clone();
-    notes.extend(judged.warnings.iter().map(|w| format!("warning: {w}")));
+    let facts = (&rows, &plan, !checks.is_empty());
+    let (judged, notes) = policy::judge_feed(feed, facts, &history, &counted, &binding.notes);
+    let (verdict, breaches) = (judged.verdict, judged.breaches);
     if plan.by_promotion && verdict == policy::Verdict::Abort {
         plan = make_plan().await?;
     }

@@ -41,26 +41,12 @@ pub async fn check(
     control: &CheckControl,
 ) -> Result<i64> {
     stage::ensure_catalog(client).await?;
-    let input = Input::resolve(file)?;
-    let first = input
-        .parts
-        .first()
-        .cloned()
-        .unwrap_or_else(|| file.to_owned());
-    let options = feed.source_options(&first)?;
-    let mut reader = SourceReader::open_input(&input, options.clone())?;
-    if let Ok(mut slot) = control.progress.lock() {
-        *slot = Some(reader.progress());
-    }
-    // Without a header, the spec names the columns in file order.
-    let header = match (reader.header()?, &feed.spec.source.columns) {
-        (None, Some(columns)) if !options.has_header => Some(columns.clone()),
-        (header, _) => header,
-    };
-    let mut binding = binding::bind(feed, &first, header.as_deref(), reader.header_line())?;
-    binding.notes.extend(reader.part_notes().iter().cloned());
-    binding.parts = input.multi;
-    reader.set_json_fields(binding.json_fields());
+    let Opened {
+        input,
+        reader,
+        options,
+        binding,
+    } = open(feed, file, control)?;
     let file_size = input.size() as i64;
     let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
     let id = batch::create(
@@ -103,6 +89,46 @@ pub async fn check(
     };
     batch::release(client, id).await;
     result
+}
+
+/// A file opened for checking: its input (one file or several), the reader past its header,
+/// and the header bound to the target.
+pub struct Opened {
+    pub input: Input,
+    pub reader: SourceReader,
+    pub options: SourceOptions,
+    pub binding: binding::Binding,
+}
+
+/// Opens `file` as `feed` reads it and binds its header to the target; the reader is left
+/// at the first record, its progress handed to `control`.
+pub fn open(feed: &Feed, file: &Path, control: &CheckControl) -> Result<Opened> {
+    let input = Input::resolve(file)?;
+    let first = input
+        .parts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| file.to_owned());
+    let options = feed.source_options(&first)?;
+    let mut reader = SourceReader::open_input(&input, options.clone())?;
+    if let Ok(mut slot) = control.progress.lock() {
+        *slot = Some(reader.progress());
+    }
+    // Without a header, the spec names the columns in file order.
+    let header = match (reader.header()?, &feed.spec.source.columns) {
+        (None, Some(columns)) if !options.has_header => Some(columns.clone()),
+        (header, _) => header,
+    };
+    let mut binding = binding::bind(feed, &first, header.as_deref(), reader.header_line())?;
+    binding.notes.extend(reader.part_notes().iter().cloned());
+    binding.parts = input.multi;
+    reader.set_json_fields(binding.json_fields());
+    Ok(Opened {
+        input,
+        reader,
+        options,
+        binding,
+    })
 }
 
 /// The file being checked: its open reader, and how to read it again from the start.

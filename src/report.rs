@@ -44,7 +44,7 @@ pub struct Example {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileFacts {
     pub path: String,
     /// The feed spec the file was checked with.
@@ -62,7 +62,7 @@ pub struct FileFacts {
     pub parts: Vec<crate::source::parts::Part>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecisionRecord {
     pub decision: String,
     pub db_role: String,
@@ -73,7 +73,7 @@ pub struct DecisionRecord {
 }
 
 /// The JSON contract of `check --json` and `show --json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub batch: i64,
     pub feed: String,
@@ -369,6 +369,16 @@ pub fn render(s: &Summary) -> String {
 /// The same, the commands it suggests run as `airlock` says (`airlock --database-url '…'`
 /// where the batch is not in the default database).
 pub fn render_for(s: &Summary, airlock: &str) -> String {
+    let mut out = render_facts(s);
+    if s.state == State::Validated {
+        next_steps(&mut out, s, airlock);
+    }
+    out
+}
+
+/// What happened, what is wrong and what would change, without the commands to run next
+/// (for an engine where they are not available).
+pub fn render_facts(s: &Summary) -> String {
     let mut out = String::new();
     let verdict = s.verdict.map_or("-", |v| v.as_str()).to_uppercase();
     let _ = writeln!(
@@ -546,7 +556,12 @@ pub fn render_for(s: &Summary, airlock: &str) -> String {
     if let Some(kept) = &s.kept_for_undo {
         let _ = writeln!(out, "Kept for undo: {kept}  (airlock undo {})", s.batch);
     }
-    if s.state == State::Validated {
+    out
+}
+
+fn next_steps(out: &mut String, s: &Summary, airlock: &str) {
+    let r = &s.rows;
+    {
         let _ = writeln!(out, "\nNext");
         if s.verdict == Some(Verdict::Abort) {
             let _ = writeln!(
@@ -580,5 +595,4 @@ pub fn render_for(s: &Summary, airlock: &str) -> String {
             s.batch
         );
     }
-    out
 }

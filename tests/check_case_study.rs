@@ -11,25 +11,10 @@ async fn case_study_reports_exactly_the_broken_rows() {
     let id = db.check_broken().await;
 
     let errors = db.errors(id).await;
-    let expected: Vec<(i64, Option<String>, String)> = [
-        (13, Some("price"), "type"),
-        (14, Some("category_id"), "lookup"),
-        (14, Some("price"), "type"),
-        (23, Some("price"), "type"),
-        (33, Some("category_id"), "lookup"),
-        (48, Some("price"), "type"),
-        (73, Some("category_id"), "lookup"),
-        (83, Some("sku"), "duplicate_key"),
-        (84, Some("sku"), "duplicate_key"),
-        (93, None, "columns"),
-        (103, Some("price"), "check_constraint"),
-        (113, Some("price"), "max"),
-        (123, Some("sku"), "pattern"),
-        (133, Some("name"), "not_null"),
-    ]
-    .into_iter()
-    .map(|(l, c, k)| (l, c.map(str::to_string), k.to_string()))
-    .collect();
+    let expected: Vec<(i64, Option<String>, String)> = common::CASE_STUDY_ERRORS
+        .into_iter()
+        .map(|(l, c, k)| (l, c.map(str::to_string), k.to_string()))
+        .collect();
     assert_eq!(errors, expected);
 
     // The multi-line quoted name on line 6-7 is a good row; the rounding is a warning.

@@ -90,7 +90,7 @@ pub async fn of(client: &impl GenericClient, id: i64, feed: &str, target: &str) 
 
 /// A batch against the feed's last promoted one (before it): what `show` and the review's
 /// summary say under "since".
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SinceLast {
     pub batch: i64,
     pub state: State,

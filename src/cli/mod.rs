@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod clickhouse;
 mod demo;
 mod out;
 mod progress;
@@ -317,6 +318,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}
+    }
+    if let Some(url) = cli.database_url.as_deref()
+        && crate::engine::Engine::of(Some(url)) == crate::engine::Engine::ClickHouse
+    {
+        return clickhouse::run(&cli, url).await;
     }
     let target = ConnectTarget::resolve(cli.database_url.as_deref())?;
     // A batch that is not there may be in another database: say which one was asked.

@@ -102,6 +102,59 @@ impl ClickHouse {
     }
 }
 
+impl ClickHouse {
+    /// Streams the chunks arriving on `rx` as the data of `insert`, until the channel
+    /// closes. An empty chunk is the sender's end marker; a channel closed without one means
+    /// the sender failed, and the insert is abandoned (the engine then keeps none of it).
+    pub async fn insert_channel(
+        &self,
+        insert: &str,
+        mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+        context: &str,
+    ) -> Result<bool> {
+        let mut sink = self.client.insert_formatted_with(insert);
+        while let Some(chunk) = rx.recv().await {
+            if chunk.is_empty() {
+                sink.end().await.map_err(failed(context))?;
+                return Ok(true);
+            }
+            if let Err(e) = sink.send(chunk).await {
+                rx.close();
+                return Err(failed(context)(e));
+            }
+        }
+        Ok(false)
+    }
+
+    /// Streams a spooled file (COPY text, which the engine reads as TabSeparated) as the
+    /// data of `insert`, a chunk at a time.
+    pub async fn insert_file(
+        &self,
+        insert: &str,
+        mut file: std::fs::File,
+        context: &str,
+    ) -> Result<()> {
+        use std::io::{Read, Seek};
+        let io = |e: std::io::Error| Error::ClickHouse {
+            context: context.to_string(),
+            message: format!("reading the spooled rows: {e}"),
+        };
+        file.rewind().map_err(io)?;
+        let mut sink = self.client.insert_formatted_with(insert);
+        let mut buf = vec![0u8; 1 << 18];
+        loop {
+            let n = file.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            sink.send(Bytes::copy_from_slice(&buf[..n]))
+                .await
+                .map_err(failed(context))?;
+        }
+        sink.end().await.map_err(failed(context))
+    }
+}
+
 fn failed(context: &str) -> impl FnOnce(clickhouse::error::Error) -> Error + '_ {
     move |e| Error::ClickHouse {
         context: context.to_string(),

@@ -1,10 +1,14 @@
 //! The ClickHouse engine: its connection over the HTTP interface, its catalog, and its types
 //! as Airlock judges values for them. ClickHouse has no transactions; what stands for one in
 //! promotion is `EXCHANGE TABLES` on an Atomic database (see the README's Engines section).
+pub mod batches;
 pub mod catalog;
+pub mod check;
 pub mod client;
+mod stage;
 pub mod types;
 pub mod url;
+mod validate;
 
 pub use client::ClickHouse;
 pub use url::ClickHouseUrl;

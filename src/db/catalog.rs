@@ -106,6 +106,21 @@ pub struct Table {
     pub partitioning: Option<Partitioning>,
 }
 
+impl Column {
+    /// Whether the column holds numbers (PostgreSQL's integers, numeric and floats;
+    /// ClickHouse's integers, decimals and floats).
+    pub fn is_numeric(&self) -> bool {
+        use crate::clickhouse::types::ChType;
+        match &self.clickhouse {
+            Some(t) => matches!(
+                t.base,
+                ChType::Int { .. } | ChType::Float { .. } | ChType::Decimal { .. }
+            ),
+            None => crate::validate::types::is_numeric_type(self.type_oid),
+        }
+    }
+}
+
 /// Why a table in `schema` may not be written or read as a feed's table: Airlock's own
 /// catalog and staging (`airlock`, `airlock_stage`) and the server's system schemas (every
 /// `pg_*` name is reserved for them, and `information_schema`). `None` for other schemas.

@@ -600,7 +600,7 @@ fn resolve_lookups<'a>(
             Some(FieldValue::Text(t)) => Some(*t),
             _ => None,
         };
-        resolved.push(match (value, lookup) {
+        let value = match (value, lookup) {
             (Some(v), Some(map)) => match map.resolve(v) {
                 Resolved::Value(found, note) => {
                     if let Some((check, message)) = note {
@@ -626,7 +626,22 @@ fn resolve_lookups<'a>(
                 }
             },
             (v, _) => v.map(Cow::Borrowed),
-        });
+        };
+        resolved.push(sent(col, value));
+    }
+}
+
+/// The text a target column's value is sent as. PostgreSQL reads the file's text itself;
+/// ClickHouse is sent the form its rules give (`crate::clickhouse::types`), which it stores
+/// exactly as the value was meant.
+fn sent<'a>(col: &BoundColumn, value: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    use crate::clickhouse::types::{Judged, judge};
+    match (&col.value_rule, value) {
+        (crate::validate::types::TypeRule::ClickHouse(ty), Some(v)) => match judge(ty, &v) {
+            Judged::Value(c) | Judged::Changed(c, _) if c != v => Some(Cow::Owned(c)),
+            _ => Some(v),
+        },
+        (_, v) => v,
     }
 }
 

@@ -432,6 +432,32 @@ pub enum TypedLoad {
     Refused,
 }
 
+/// Reads, checks and encodes every record as [`load`] does, for an engine that reads the
+/// same text (ClickHouse's TabSeparated reads COPY's text format): staging rows go to `tx`
+/// in chunks while reading; the good rows (with `reading.fast`) and the row issues are
+/// spooled to temporary files, returned in the stats.
+pub(crate) fn encode_spooled(
+    reading: Reading,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+) -> Result<LoadStats> {
+    let typed = match reading.fast {
+        Some(_) => Some(TypedOut::Spill(encode::Spill::new()?)),
+        None => None,
+    };
+    encode::encode_records(reading, typed, tx)
+}
+
+/// The staging table's columns, in the order the load writes them.
+pub(crate) fn staging_columns(binding: &Binding) -> Vec<String> {
+    let mut columns: Vec<String> = ["_line", "_ord", "_byte", "_raw"]
+        .iter()
+        .map(|c| ident(c))
+        .collect();
+    columns.extend((0..binding.header.len()).map(stage_field));
+    columns.extend(binding.parsed_sources().into_iter().map(parsed_field));
+    columns
+}
+
 /// Streams the file into the batch's staging table with COPY. The reader, decoder and row
 /// checks run on a blocking thread while this task feeds the server. With `fast`, the good
 /// rows are written to the typed rows table too: through `second` at the same time, when
@@ -444,15 +470,7 @@ pub async fn load(
     reading: Reading,
 ) -> Result<(LoadStats, TypedLoad)> {
     let binding = reading.binding.clone();
-    let mut columns = String::from("\"_line\", \"_ord\", \"_byte\", \"_raw\"");
-    for i in 0..binding.header.len() {
-        columns.push_str(", ");
-        columns.push_str(&stage_field(i));
-    }
-    for i in binding.parsed_sources() {
-        columns.push_str(", ");
-        columns.push_str(&parsed_field(i));
-    }
+    let columns = staging_columns(&binding).join(", ");
     let ctx = || Error::db(format!("loading batch {} into staging", names.batch));
     let typed_ctx = || Error::db(format!("writing the typed rows of batch {}", names.batch));
     let typed_into = format!("{} ({})", names.rows, rows_columns(&binding));
@@ -554,7 +572,7 @@ async fn stream_typed(
 }
 
 /// The typed rows table's columns, in the order the load writes them.
-fn rows_columns(binding: &Binding) -> String {
+pub(crate) fn rows_columns(binding: &Binding) -> String {
     let mut columns = vec![ident(LINE_COLUMN), ident(ORD_COLUMN)];
     columns.extend(binding.columns.iter().map(|c| ident(&c.target)));
     columns.push(ident(BYTE_COLUMN));

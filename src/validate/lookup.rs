@@ -133,11 +133,26 @@ impl LookupMap {
             )
             .await
             .map_err(what())?;
+        Ok(Some(Self::from_rows(
+            col,
+            rows.into_iter().map(|row| (row.get(0), row.get(1))),
+        )))
+    }
+
+    /// The map of a lookup table's rows, each its match value and its value (as text).
+    pub fn from_rows(
+        col: &BoundColumn,
+        rows: impl IntoIterator<Item = (String, Option<String>)>,
+    ) -> Self {
+        let Some(lookup) = &col.lookup else {
+            return Self {
+                entries: HashMap::new(),
+                shown: String::new(),
+            };
+        };
         let shown_value = format!("{}.{}", lookup.table_display, lookup.value_column);
-        let mut entries = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let m: String = row.get(0);
-            let v: Option<String> = row.get(1);
+        let mut entries = HashMap::new();
+        for (m, v) in rows {
             let one = || {
                 let Some(found) = v.as_deref() else {
                     return Entry::One(None, None);
@@ -169,10 +184,10 @@ impl LookupMap {
                 }
             }
         }
-        Ok(Some(Self {
+        Self {
             entries,
             shown: format!("{}.{}", lookup.table_display, lookup.match_column),
-        }))
+        }
     }
 
     /// The value for a file value, or why there is none, in the SQL check's words.

@@ -58,7 +58,6 @@ impl ParseRules {
         column: &crate::db::Column,
         err: SpecError<'_>,
     ) -> crate::Result<Option<ParseRules>> {
-        use super::types::is_numeric_type;
         let one_char = |k: &str| -> crate::Result<Option<char>> {
             match table.get(k) {
                 None => Ok(None),
@@ -110,7 +109,7 @@ impl ParseRules {
         let type_sql = &column.type_sql;
         let numeric =
             rules.decimal.is_some() || rules.thousands.is_some() || !rules.currency.is_empty();
-        if numeric && !is_numeric_type(column.type_oid) {
+        if numeric && !column.is_numeric() {
             return Err(err(
                 "decimal",
                 format!(

@@ -34,6 +34,36 @@ pub struct Threshold {
     pub max_rows: Option<u64>,
 }
 
+/// A staged batch judged by its feed: the policy and history (`judge_with_history`), then
+/// the checks' own thresholds (`counted`: each with the rows it counts), a breached one
+/// making the verdict abort. The warnings come back as the notes a person reads, after the
+/// binding's own (`notes`).
+pub fn judge_feed(
+    feed: &crate::feed::Feed,
+    facts: (&RowCounts, &Plan, bool),
+    history: &History,
+    counted: &[(Threshold, i64)],
+    notes: &[String],
+) -> (Judged, Vec<String>) {
+    let (rows, plan, has_issues) = facts;
+    let mut judged = judge_with_history(
+        &feed.spec.policy,
+        feed.spec.mode,
+        rows,
+        plan,
+        has_issues,
+        history,
+    );
+    let own = thresholds(counted, rows.total);
+    if !own.is_empty() {
+        judged.breaches.extend(own);
+        judged.verdict = Verdict::Abort;
+    }
+    let mut notes = notes.to_vec();
+    notes.extend(judged.warnings.iter().map(|w| format!("warning: {w}")));
+    (judged, notes)
+}
+
 /// The breaches of checks' own thresholds: `rows` is how many rows each threshold counts.
 pub fn thresholds(found: &[(Threshold, i64)], total: i64) -> Vec<String> {
     let mut out = Vec::new();

@@ -264,6 +264,25 @@ pub fn on_own_runtime(work: impl std::future::Future<Output = ()> + Send + 'stat
     .join();
 }
 
+/// The errors the broken partner feed (`fixtures/products-broken.csv`) must be reported with,
+/// on every engine: (line, column, check), in line order.
+pub const CASE_STUDY_ERRORS: [(i64, Option<&str>, &str); 14] = [
+    (13, Some("price"), "type"),
+    (14, Some("category_id"), "lookup"),
+    (14, Some("price"), "type"),
+    (23, Some("price"), "type"),
+    (33, Some("category_id"), "lookup"),
+    (48, Some("price"), "type"),
+    (73, Some("category_id"), "lookup"),
+    (83, Some("sku"), "duplicate_key"),
+    (84, Some("sku"), "duplicate_key"),
+    (93, None, "columns"),
+    (103, Some("price"), "check_constraint"),
+    (113, Some("price"), "max"),
+    (123, Some("sku"), "pattern"),
+    (133, Some("name"), "not_null"),
+];
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
