@@ -1,25 +1,31 @@
-//! The commands on ClickHouse (`--database-url clickhouse://…`). `check`, `batches` and
-//! `show` behave as on PostgreSQL, JSON and exit statuses included; the rest of the flow
-//! (review, promotion, undo, leftovers) is not built on ClickHouse yet and is refused with
-//! that reason before anything is read or written.
+//! The commands on ClickHouse (`--database-url clickhouse://…`). `check`, `batches`,
+//! `show`, `promote` and `undo` behave as on PostgreSQL, JSON and exit statuses included;
+//! the rest of the flow (the review, quarantine, abort, export, leftovers, `run`) is not
+//! built on ClickHouse yet and is refused with that reason before anything is touched.
 use std::process::ExitCode;
 
-use super::{Cli, Command, out, print_json, progress, render_list, verdict_exit};
+use super::{
+    Cli, Command, out, print_json, print_promotion_with, progress, render_list, verdict_exit,
+};
 use crate::batch::BatchListItem;
-use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check};
+use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check, promote};
 use crate::pipeline::CheckControl;
 use crate::{feed, report};
 
 pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
     let command = match &cli.command {
-        Command::Check { .. } | Command::Batches { .. } | Command::Show { .. } => None,
+        Command::Check { .. }
+        | Command::Batches { .. }
+        | Command::Show { .. }
+        | Command::Promote { .. }
+        | Command::Undo { .. } => None,
         other => Some(name(other)),
     };
     if let Some(command) = command {
         anyhow::bail!(
             "`{command}` is not available on ClickHouse yet: there, Airlock checks files \
-             (check) and shows their batches (batches, show); review and promotion run on \
-             PostgreSQL"
+             (check), shows their batches (batches, show), promotes them (promote) and \
+             undoes a promotion (undo); the review and the rest run on PostgreSQL"
         );
     }
     let ch = ClickHouse::connect(&ClickHouseUrl::parse(url)?).await?;
@@ -45,6 +51,7 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
         }
         Command::Batches { json } => {
             batches::ensure_catalog(&ch).await?;
+            promote::reconcile(&ch).await?;
             let sizes = batches::staging_bytes(&ch).await?;
             let list: Vec<BatchListItem> = batches::list(&ch)
                 .await?
@@ -59,11 +66,35 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
         }
         Command::Show { id, json } => {
             batches::ensure_catalog(&ch).await?;
+            promote::reconcile(&ch).await?;
             let summary = batches::summary(&ch, *id).await?;
             match json {
                 true => print_json(&summary)?,
                 false => out::text(&render(&summary)),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Promote {
+            id,
+            note,
+            override_policy,
+            locking,
+            json,
+            ..
+        } => {
+            let opts = locking.promotion(note.as_ref(), *override_policy);
+            let applied = promote::promote(&ch, *id, &opts).await?;
+            let summary = batches::summary(&ch, *id).await?;
+            print_promotion_with(&summary, &applied, *json, false)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Undo { id, .. } => {
+            promote::undo(&ch, *id).await?;
+            let summary = batches::summary(&ch, *id).await?;
+            out::line(&format!(
+                "batch {id} undone: {} holds the table this promotion replaced again",
+                summary.target
+            ));
             Ok(ExitCode::SUCCESS)
         }
         _ => unreachable!("refused above"),
@@ -73,11 +104,17 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
 /// The summary, and what can be done with the batch on ClickHouse today.
 fn render(summary: &report::Summary) -> String {
     let mut text = report::render_facts(summary);
-    text.push_str(&format!(
-        "\nOn ClickHouse, Airlock checks files and keeps their batches; review and\n\
-         promotion are not built there yet. Staging: airlock_stage.batch_{}*\n",
-        summary.batch
-    ));
+    if summary.state == crate::batch::State::Validated {
+        let flag = match summary.verdict {
+            Some(crate::batch::Verdict::Abort) => " --override-policy",
+            _ => "",
+        };
+        text.push_str(&format!(
+            "\nNext (on ClickHouse)\n  airlock promote {} --yes{flag} --note \"…\"\n\
+             The review, quarantine, abort and export are not built on ClickHouse yet.\n",
+            summary.batch
+        ));
+    }
     text
 }
 

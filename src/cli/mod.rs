@@ -31,7 +31,7 @@ pub const EXIT_LEFT_FOR_REVIEW: u8 = 4;
                   Example: airlock check feeds/partner-products.toml 'drop/2026-03-15/*.csv'"
 )]
 pub struct Cli {
-    /// PostgreSQL connection (libpq URL or key=value); default: the libpq environment (PGHOST, PGUSER, ...)
+    /// PostgreSQL connection (libpq URL or key=value; default: the libpq environment, PGHOST, PGUSER, ...), or ClickHouse (clickhouse://user:password@host:8123/database)
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
@@ -216,6 +216,14 @@ pub struct Locking {
 }
 
 impl Locking {
+    /// The options of an approval, which may override the policy.
+    fn promotion(&self, note: Option<&String>, override_policy: bool) -> PromoteOptions {
+        PromoteOptions {
+            override_policy,
+            ..self.options(note)
+        }
+    }
+
     fn options(&self, note: Option<&String>) -> PromoteOptions {
         PromoteOptions {
             note: note.cloned(),
@@ -431,10 +439,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             json,
             ..
         } => {
-            let opts = PromoteOptions {
-                override_policy: *override_policy,
-                ..locking.options(note.as_ref())
-            };
+            let opts = locking.promotion(note.as_ref(), *override_policy);
             let applied = promote::promote(&target, *id, &opts).await?;
             let summary = report::load(&client, *id).await?;
             print_promotion(&summary, &applied, *json)?;
@@ -605,6 +610,16 @@ fn interrupt_on_ctrl_c(client: &tokio_postgres::Client, control: &pipeline::Chec
 
 /// The promotion's result: the summary with what was applied.
 fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> anyhow::Result<()> {
+    print_promotion_with(summary, applied, json, true)
+}
+
+/// The promotion's result; `export` says whether `airlock export` is there to suggest.
+fn print_promotion_with(
+    summary: &report::Summary,
+    applied: &Applied,
+    json: bool,
+    export: bool,
+) -> anyhow::Result<()> {
     if json {
         let mut value = serde_json::to_value(summary)?;
         value["applied"] = serde_json::to_value(applied)?;
@@ -617,12 +632,17 @@ fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> 
             applied.mode,
             applied.describe(", ")
         ));
-        if summary.rows.quarantined > 0 {
-            out::line(&format!(
-                "{} stayed out; `airlock export {} --quarantined FILE` lists them",
-                crate::format::count(summary.rows.quarantined, "quarantined row"),
+        let stayed = crate::format::count(summary.rows.quarantined, "quarantined row");
+        match (summary.rows.quarantined > 0, export) {
+            (false, _) => {}
+            (true, true) => out::line(&format!(
+                "{stayed} stayed out; `airlock export {} --quarantined FILE` lists them",
                 summary.batch
-            ));
+            )),
+            (true, false) => out::line(&format!(
+                "{stayed} stayed out; `airlock show {}` lists their checks",
+                summary.batch
+            )),
         }
         Ok(())
     }

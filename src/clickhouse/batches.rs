@@ -4,6 +4,8 @@
 //! (`ReplacingMergeTree(version)`, read with `FINAL`), its summary kept whole as JSON, the
 //! same summary `show --json` prints on PostgreSQL. Batch numbers are claimed through an
 //! insert the engine deduplicates by token, so two checks started at once never share one.
+use serde::{Deserialize, Serialize};
+
 use super::client::{ClickHouse, quote};
 use crate::error::{Error, Result};
 use crate::layout::{CATALOG_SCHEMA, STAGE_SCHEMA};
@@ -18,8 +20,13 @@ pub async fn ensure_catalog(ch: &ClickHouse) -> Result<()> {
         format!(
             "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.batches (\
                  id UInt64, version UInt64, state LowCardinality(String), feed String, \
-                 target String, created_at DateTime64(3, 'UTC'), summary String) \
+                 target String, created_at DateTime64(3, 'UTC'), summary String, \
+                 spec String, header String, promotion String) \
              ENGINE = ReplacingMergeTree(version) ORDER BY id"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.leases (batch UInt64, until Int64) \
+             ENGINE = ReplacingMergeTree(until) ORDER BY batch"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.batch_ids (id UInt64, claimant UUID) \
@@ -28,6 +35,16 @@ pub async fn ensure_catalog(ch: &ClickHouse) -> Result<()> {
         ),
     ] {
         ch.execute(&sql, context).await?;
+    }
+    // A catalog from before the batch kept its spec, header and promotion.
+    for column in ["spec", "header", "promotion"] {
+        ch.execute(
+            &format!(
+                "ALTER TABLE {CATALOG_SCHEMA}.batches ADD COLUMN IF NOT EXISTS {column} String"
+            ),
+            context,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -79,12 +96,39 @@ pub async fn claim_id(ch: &ClickHouse) -> Result<i64> {
     })
 }
 
-/// Writes the batch's summary as its newest version.
-pub async fn record(ch: &ClickHouse, summary: &Summary) -> Result<()> {
-    let json = serde_json::to_string(summary).map_err(|e| Error::ClickHouse {
-        context: format!("recording batch {}", summary.batch),
-        message: e.to_string(),
-    })?;
+/// A batch as the catalog keeps it: its summary (what `show --json` prints), the spec and
+/// header it was checked with (to bind the file again for promotion), and what its promotion
+/// did, once there is one.
+#[derive(Debug, Clone)]
+pub struct ChBatch {
+    pub summary: Summary,
+    pub spec: String,
+    pub header: Vec<String>,
+    pub promotion: Option<Promotion>,
+}
+
+/// What a promotion on ClickHouse did, so that a crash can be reconciled and the promotion
+/// undone: which table holds which data (Atomic databases keep a table's UUID through
+/// `EXCHANGE TABLES`), and the target's data parts before and after.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    /// The table built as the next production.
+    pub next_uuid: String,
+    /// The production it replaces.
+    pub replaced_uuid: String,
+    /// The target's active data parts when the next table was built.
+    pub parts_before: Vec<String>,
+    /// The target's active data parts right after the exchange: what `undo` expects.
+    pub parts_after: Vec<String>,
+}
+
+/// Writes the batch as its newest version.
+pub async fn record(ch: &ClickHouse, b: &ChBatch) -> Result<()> {
+    let s = &b.summary;
+    let context = format!("recording batch {}", s.batch);
+    let summary = to_json(s, &context)?;
+    let header = to_json(&b.header, &context)?;
+    let promotion = to_json(&b.promotion, &context)?;
     let version = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -92,30 +136,64 @@ pub async fn record(ch: &ClickHouse, summary: &Summary) -> Result<()> {
     ch.execute(
         &format!(
             "INSERT INTO {CATALOG_SCHEMA}.batches \
-             (id, version, state, feed, target, created_at, summary) VALUES \
-             ({}, {version}, {}, {}, {}, parseDateTime64BestEffort({}, 3, 'UTC'), {})",
-            summary.batch,
-            quote(summary.state.as_str()),
-            quote(&summary.feed),
-            quote(&summary.target),
-            quote(&summary.created_at),
-            quote(&json)
+             (id, version, state, feed, target, created_at, summary, spec, header, promotion) \
+             VALUES ({}, {version}, {}, {}, {}, parseDateTime64BestEffort({}, 3, 'UTC'), \
+             {}, {}, {}, {})",
+            s.batch,
+            quote(s.state.as_str()),
+            quote(&s.feed),
+            quote(&s.target),
+            quote(&s.created_at),
+            quote(&summary),
+            quote(&b.spec),
+            quote(&header),
+            quote(&promotion)
         ),
-        &format!("recording batch {}", summary.batch),
+        &context,
     )
     .await
 }
 
-/// The batch's newest summary.
-pub async fn summary(ch: &ClickHouse, id: i64) -> Result<Summary> {
-    let found = ch
-        .value(
-            &format!("SELECT summary FROM {CATALOG_SCHEMA}.batches FINAL WHERE id = {id}"),
+fn to_json<T: Serialize>(value: &T, context: &str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::ClickHouse {
+        context: context.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The batch's newest version.
+pub async fn load(ch: &ClickHouse, id: i64) -> Result<ChBatch> {
+    let row = ch
+        .rows(
+            &format!(
+                "SELECT summary, spec, header, promotion FROM {CATALOG_SCHEMA}.batches FINAL \
+                 WHERE id = {id}"
+            ),
             &format!("reading batch {id}"),
         )
         .await?
+        .into_iter()
+        .next()
         .ok_or(Error::BatchNotFound { id })?;
-    parse(&found, id)
+    let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    let bad = |e: serde_json::Error| Error::ClickHouse {
+        context: format!("reading batch {id}"),
+        message: format!("its record is not one Airlock wrote: {e}"),
+    };
+    Ok(ChBatch {
+        summary: parse(&field(0), id)?,
+        spec: field(1),
+        header: serde_json::from_str(&field(2)).unwrap_or_default(),
+        promotion: match field(3).as_str() {
+            "" | "null" => None,
+            p => Some(serde_json::from_str(p).map_err(bad)?),
+        },
+    })
+}
+
+/// The batch's newest summary.
+pub async fn summary(ch: &ClickHouse, id: i64) -> Result<Summary> {
+    Ok(load(ch, id).await?.summary)
 }
 
 /// Every batch, newest first.
@@ -137,6 +215,32 @@ pub async fn list(ch: &ClickHouse) -> Result<Vec<Summary>> {
             parse(&r.get(1).cloned().flatten().unwrap_or_default(), id)
         })
         .collect()
+}
+
+/// Milliseconds since the epoch, as leases count.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Extends the lease of the process promoting batch `id` to `until_ms`: while it runs, no
+/// other session takes the promotion for a crashed one.
+pub async fn renew_lease(ch: &ClickHouse, id: i64, until_ms: i64) -> Result<()> {
+    ch.execute(
+        &format!("INSERT INTO {CATALOG_SCHEMA}.leases VALUES ({id}, {until_ms})"),
+        &format!("renewing the promotion lease of batch {id}"),
+    )
+    .await
+}
+
+/// Until when the process promoting batch `id` holds it (ms since the epoch), if it ever did.
+pub async fn lease(ch: &ClickHouse, id: i64) -> Result<Option<i64>> {
+    Ok(ch
+        .value(
+            &format!("SELECT max(until) FROM {CATALOG_SCHEMA}.leases WHERE batch = {id} HAVING count() > 0"),
+            &format!("reading the promotion lease of batch {id}"),
+        )
+        .await?
+        .and_then(|v| v.parse().ok()))
 }
 
 /// What each batch's staging holds on disk, by batch number.

@@ -3,8 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::batches::{self, ChBatch};
 use super::client::{ClickHouse, ident, quote};
-use super::{batches, stage, validate};
+use super::{stage, validate};
 use crate::batch::State;
 use crate::error::{Error, Result};
 use crate::feed::{Feed, Mode};
@@ -29,18 +30,23 @@ pub async fn check(
     let opened = crate::pipeline::open(feed, file, control)?;
     refuse_unjudged(feed, &opened.binding)?;
     let id = batches::claim_id(ch).await?;
-    let mut summary = new_summary(ch, feed, file, id, &opened);
-    batches::record(ch, &summary).await?;
-    match stage_and_validate(ch, feed, id, opened, control, &mut summary).await {
+    let mut batch = ChBatch {
+        summary: new_summary(ch, feed, file, id, &opened),
+        spec: feed.spec_text.clone(),
+        header: opened.binding.header.clone(),
+        promotion: None,
+    };
+    batches::record(ch, &batch).await?;
+    match stage_and_validate(ch, feed, id, opened, control, &mut batch.summary).await {
         Ok(()) => {
-            batches::record(ch, &summary).await?;
+            batches::record(ch, &batch).await?;
             Ok(id)
         }
         Err(e) => {
-            summary.state = State::LoadFailed;
-            summary.error = Some(e.to_string());
+            batch.summary.state = State::LoadFailed;
+            batch.summary.error = Some(e.to_string());
             // Best effort: the original error matters more than a failure to record it.
-            let _ = batches::record(ch, &summary).await;
+            let _ = batches::record(ch, &batch).await;
             Err(e)
         }
     }
@@ -287,7 +293,7 @@ async fn rows_failing(
 }
 
 /// What promotion would do to production: the good rows joined with the target by key.
-async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
+pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
     let Staged {
         feed,
         binding,

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::url::ClickHouseUrl;
 use crate::error::{Error, Result};
 
+#[derive(Clone)]
 pub struct ClickHouse {
     client: clickhouse::Client,
     url: ClickHouseUrl,

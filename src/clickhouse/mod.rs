@@ -5,6 +5,7 @@ pub mod batches;
 pub mod catalog;
 pub mod check;
 pub mod client;
+pub mod promote;
 mod stage;
 pub mod types;
 pub mod url;

@@ -94,7 +94,7 @@ pub async fn promote(target: &ConnectTarget, id: i64, opts: &PromoteOptions) -> 
     let mut client = db::connect(target).await?;
     stage::ensure_catalog(&mut client).await?;
     let mut loaded = batch::load(&client, id).await?;
-    gate(&loaded, opts)?;
+    gate(&Gate::of(&loaded), opts)?;
     if loaded.plan.by_promotion && !opts.accept_plan_changes {
         // A person approves a plan: one a headless run left to the promotion is made now,
         // and checked again under the lock like any other.
@@ -146,7 +146,34 @@ async fn promote_claimed(
 }
 
 /// Checks that the batch may be promoted at all; nothing is written.
-fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
+/// What the gate reads of a batch about to be promoted, on any engine.
+pub(crate) struct Gate<'a> {
+    pub id: i64,
+    pub state: State,
+    pub verdict: Option<Verdict>,
+    pub breaches: &'a [String],
+    pub mode: Mode,
+    pub rows_good: i64,
+    pub target: String,
+}
+
+impl<'a> Gate<'a> {
+    fn of(b: &'a Loaded) -> Self {
+        Self {
+            id: b.id,
+            state: b.state,
+            verdict: b.verdict,
+            breaches: &b.breaches,
+            mode: b.feed.spec.mode,
+            rows_good: b.rows_good,
+            target: b.feed.target.display_name(),
+        }
+    }
+}
+
+/// Whether the batch may be promoted now: its state, its verdict (an abort needs an override
+/// with a note), and never an empty replace.
+pub(crate) fn gate(b: &Gate<'_>, opts: &PromoteOptions) -> Result<()> {
     let id = b.id;
     match b.state {
         s if s.approvable() => {}
@@ -155,10 +182,7 @@ fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
             return Err(Error::Refused {
                 id,
                 action: "promoted",
-                reason: format!(
-                    "another session is promoting into {} right now",
-                    b.feed.target.display_name()
-                ),
+                reason: format!("another session is promoting into {} right now", b.target),
             });
         }
         other => {
@@ -183,14 +207,14 @@ fn gate(b: &Loaded, opts: &PromoteOptions) -> Result<()> {
             });
         }
     }
-    if matches!(b.feed.spec.mode, Mode::Swap | Mode::Mirror) && b.rows_good == 0 {
+    if matches!(b.mode, Mode::Swap | Mode::Mirror) && b.rows_good == 0 {
         return Err(Error::Refused {
             id,
             action: "promoted",
             reason: format!(
                 "it has no good rows, and a {} would leave {} empty; an empty file never replaces a table",
-                b.feed.spec.mode.as_str(),
-                b.feed.target.display_name()
+                b.mode.as_str(),
+                b.target
             ),
         });
     }

@@ -1,0 +1,334 @@
+//! Promotion on ClickHouse against the real engine: the next production built beside the
+//! target and exchanged in one `EXCHANGE TABLES`, undone by exchanging back; refused when
+//! production moved; and after `kill -9` at any moment, production is the old table or the
+//! new one, with the batch's state saying which.
+mod common;
+
+use std::process::{Command, Output};
+
+use common::clickhouse::TestCh;
+use common::fixture;
+
+async fn catalog(t: &TestCh) {
+    t.exec("CREATE TABLE categories (category_id Int32, name String) ENGINE = MergeTree ORDER BY category_id")
+        .await;
+    t.exec(
+        "CREATE TABLE products (sku String, name String, price Decimal(10, 2), \
+         category_id Nullable(Int32), note String DEFAULT 'from production', \
+         CONSTRAINT price_nonnegative CHECK price >= 0) ENGINE = MergeTree ORDER BY sku",
+    )
+    .await;
+    t.exec("INSERT INTO categories VALUES (1, 'Tools'), (2, 'Garden'), (3, 'Kitchen'), (4, 'Toys'), (5, 'Electronics')")
+        .await;
+    t.exec(
+        "INSERT INTO products (sku, name, price, category_id, note) \
+         SELECT concat('SKU-', leftPad(toString(number), 7, '0')), \
+         concat('Catalog item ', toString(number)), toDecimal64(number * 1.25, 2), \
+         toInt32(1 + number % 5), 'kept' FROM numbers(1, 100)",
+    )
+    .await;
+}
+
+/// The partner's spec for the ClickHouse tables, in `mode`.
+fn spec(dir: &std::path::Path, mode: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture("partner-products.toml"))
+        .expect("spec")
+        .replace("\"public.products\"", "\"products\"")
+        .replace("\"public.categories\"", "\"categories\"")
+        .replace("mode   = \"upsert\"", &format!("mode   = \"{mode}\""));
+    let path = dir.join(format!("{mode}.toml"));
+    std::fs::write(&path, text).expect("write spec");
+    path
+}
+
+struct Cli {
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new(t: &TestCh) -> Self {
+        Self {
+            url: format!(
+                "clickhouse://default@{}:{}/{}",
+                t.url.host, t.url.port, t.name
+            ),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_airlock"));
+        c.arg("--database-url")
+            .arg(&self.url)
+            .arg("--quiet")
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run airlock")
+    }
+
+    /// Checks the broken partner file in `mode`; the batch's number.
+    fn check(&self, mode: &str) -> String {
+        let spec = spec(self.dir.path(), mode);
+        let file = fixture("products-broken.csv");
+        let out = self.run(&[
+            "check",
+            spec.to_str().expect("path"),
+            file.to_str().expect("path"),
+            "--json",
+        ]);
+        // 3: the verdict is abort (a swap that grows the table past max_count_change).
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        v["batch"].as_i64().expect("batch").to_string()
+    }
+
+    fn state(&self, id: &str) -> String {
+        let out = self.run(&["show", id, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["state"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn hash(t: &TestCh) -> String {
+    t.rows("SELECT toString(count()), toString(groupBitXor(cityHash64(sku, name, price, category_id, note))) FROM products")
+        .await
+        .concat()
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+async fn value(t: &TestCh, sql: &str) -> Option<String> {
+    t.rows(sql)
+        .await
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten())
+}
+
+#[tokio::test]
+async fn an_upsert_is_one_exchange_and_undo_exchanges_back() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let before = hash(&t).await;
+    let id = cli.check("upsert");
+    let said = ok(&cli.run(&["promote", &id, "--yes", "--note", "nightly"]));
+    assert!(
+        said.contains("242 inserted, 10 updated, 35 unchanged"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`airlock show"),
+        "no export hint on ClickHouse: {said}"
+    );
+    assert_eq!(
+        value(&t, "SELECT toString(count()) FROM products")
+            .await
+            .as_deref(),
+        Some("342")
+    );
+    // Updated: the file's values, and production's for the column the file does not feed.
+    assert_eq!(
+        t.rows("SELECT toString(price), note FROM products WHERE sku = 'SKU-0000058'")
+            .await,
+        vec![vec![Some("12.35".into()), Some("kept".into())]]
+    );
+    // New: the column's default. Untouched: as it was.
+    assert_eq!(
+        value(&t, "SELECT note FROM products WHERE sku = 'SKU-0000150'")
+            .await
+            .as_deref(),
+        Some("from production")
+    );
+    assert_eq!(
+        value(
+            &t,
+            "SELECT toString(price) FROM products WHERE sku = 'SKU-0000001'"
+        )
+        .await
+        .as_deref(),
+        Some("1.25")
+    );
+    assert_eq!(cli.state(&id), "promoted");
+    // Promoting again is refused; production does not move.
+    let after = hash(&t).await;
+    let again = cli.run(&["promote", &id, "--yes"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(hash(&t).await, after);
+
+    ok(&cli.run(&["undo", &id]));
+    assert_eq!(hash(&t).await, before);
+    assert_eq!(cli.state(&id), "undone");
+}
+
+#[tokio::test]
+async fn a_swap_replaces_the_table_and_keeps_the_old_one_for_undo() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let before = hash(&t).await;
+    let id = cli.check("swap");
+    // The table grows from 100 to 287 rows: past the policy's max_count_change, so the
+    // verdict is abort and the swap needs an override.
+    let refused = cli.run(&["promote", &id, "--yes"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--override-policy"));
+    assert_eq!(hash(&t).await, before);
+    let said = ok(&cli.run(&[
+        "promote",
+        &id,
+        "--yes",
+        "--override-policy",
+        "--note",
+        "the partner's catalog grew",
+    ]));
+    assert!(said.contains("deleted"), "{said}");
+    assert_eq!(
+        value(&t, "SELECT toString(count()) FROM products")
+            .await
+            .as_deref(),
+        Some("287")
+    );
+    assert_eq!(
+        value(
+            &t,
+            "SELECT toString(count()) FROM products WHERE sku = 'SKU-0000001'"
+        )
+        .await
+        .as_deref(),
+        Some("0"),
+        "a swap keeps only the file's rows"
+    );
+    let kept = format!("SELECT toString(count()) FROM airlock_stage.batch_{id}_previous");
+    assert_eq!(value(&t, &kept).await.as_deref(), Some("100"));
+    ok(&cli.run(&["undo", &id]));
+    assert_eq!(hash(&t).await, before);
+}
+
+#[tokio::test]
+async fn a_promotion_is_refused_when_production_moved() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let id = cli.check("upsert");
+    // Another writer: the plan the batch was checked with no longer holds.
+    t.exec("INSERT INTO products (sku, name, price) VALUES ('SKU-0000300', 'Elsewhere', 1)")
+        .await;
+    let moved = hash(&t).await;
+    let refused = cli.run(&["promote", &id, "--yes"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("production changed since the plan was made"),
+        "{err}"
+    );
+    assert_eq!(hash(&t).await, moved);
+    assert_eq!(cli.state(&id), "validated");
+    let leftover = format!(
+        "SELECT count() FROM system.tables WHERE database = 'airlock_stage' AND name = 'batch_{id}_next'"
+    );
+    assert_eq!(value(&t, &leftover).await.as_deref(), Some("0"));
+
+    // Promoted after all, then written to: undo would lose the write, so it refuses.
+    let id = cli.check("upsert");
+    ok(&cli.run(&["promote", &id, "--yes"]));
+    t.exec("INSERT INTO products (sku, name, price) VALUES ('SKU-0000301', 'Later', 1)")
+        .await;
+    let written = hash(&t).await;
+    let refused = cli.run(&["undo", &id]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("was written to since the promotion")
+    );
+    assert_eq!(hash(&t).await, written);
+}
+
+/// `kill -9` of a promotion at moments spread over its run: afterwards production is the old
+/// table or the new one, never a mix, and the batch says which once anything reads the
+/// catalog (`batches` reconciles).
+#[tokio::test]
+async fn a_promotion_killed_at_any_moment_leaves_production_old_or_new() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let old = hash(&t).await;
+    let id = cli.check("upsert");
+    let began = std::time::Instant::now();
+    ok(&cli.run(&["promote", &id, "--yes", "--lock-timeout", "200"]));
+    let whole = began.elapsed();
+    let new = hash(&t).await;
+    ok(&cli.run(&["undo", &id]));
+    assert_eq!(hash(&t).await, old);
+    let (mut saw_old, mut saw_new) = (0, 0);
+    // Kills spread from the start to past the end of a whole promotion.
+    for tenth in 0..12u32 {
+        let delay_ms = whole.as_millis() as u64 * u64::from(tenth) / 10;
+        let id = cli.check("upsert");
+        // A lease of 3 × 200 ms: a process that stopped renewing it is known dead soon.
+        let mut child = cli
+            .command(&["promote", &id, "--yes", "--lock-timeout", "200"])
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // While the lease runs, the promotion is another session's: refused, untouched.
+        if cli.state(&id) == "promoting" {
+            let during = hash(&t).await;
+            let busy = cli.run(&["promote", &id, "--yes"]);
+            let err = String::from_utf8_lossy(&busy.stderr);
+            if cli.state(&id) == "promoting" {
+                assert!(err.contains("promoting into"), "{err}");
+                assert_eq!(hash(&t).await, during);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        ok(&cli.run(&["batches"]));
+        let now = hash(&t).await;
+        let state = cli.state(&id);
+        if now == new {
+            saw_new += 1;
+            assert_eq!(state, "promoted", "killed after {delay_ms} ms");
+            ok(&cli.run(&["undo", &id]));
+        } else {
+            saw_old += 1;
+            assert_eq!(
+                now, old,
+                "killed after {delay_ms} ms: production is neither old nor new"
+            );
+            assert_eq!(state, "validated", "killed after {delay_ms} ms");
+            // The batch can still be promoted, and then undone.
+            ok(&cli.run(&["promote", &id, "--yes"]));
+            assert_eq!(hash(&t).await, new);
+            ok(&cli.run(&["undo", &id]));
+        }
+        assert_eq!(hash(&t).await, old);
+    }
+    assert!(saw_old > 0, "no kill landed before the exchange");
+    assert!(saw_new > 0, "no kill landed after the exchange");
+    eprintln!("killed before the exchange: {saw_old}, after: {saw_new}");
+}
