@@ -378,7 +378,7 @@ pub fn render_for(s: &Summary, airlock: &str) -> String {
 
 /// What happened, what is wrong and what would change, without the commands to run next
 /// (for an engine where they are not available).
-pub fn render_facts(s: &Summary) -> String {
+fn render_facts(s: &Summary) -> String {
     let mut out = String::new();
     let verdict = s.verdict.map_or("-", |v| v.as_str()).to_uppercase();
     let _ = writeln!(

@@ -144,8 +144,8 @@ async fn an_upsert_is_one_exchange_and_undo_exchanges_back() {
         "{said}"
     );
     assert!(
-        said.contains("`airlock show"),
-        "no export hint on ClickHouse: {said}"
+        said.contains(&format!("`airlock export {id} --quarantined FILE`")),
+        "{said}"
     );
     assert_eq!(
         value(&t, "SELECT toString(count()) FROM products")
@@ -331,4 +331,139 @@ async fn a_promotion_killed_at_any_moment_leaves_production_old_or_new() {
     assert!(saw_old > 0, "no kill landed before the exchange");
     assert!(saw_new > 0, "no kill landed after the exchange");
     eprintln!("killed before the exchange: {saw_old}, after: {saw_new}");
+}
+
+/// Quarantine, release (judged again against production as it is now), abort, export and
+/// drop: production never moves, and each refuses what its state does not allow.
+#[tokio::test]
+async fn decisions_and_export_leave_production_as_it_is() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let id = cli.check("upsert");
+    let before = hash(&t).await;
+
+    ok(&cli.run(&["quarantine", &id, "--note", "partner asked to wait"]));
+    assert_eq!(cli.state(&id), "quarantined");
+    let refused = cli.run(&["promote", &id, "--yes"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is quarantined"));
+    // Production moves while the batch waits: the release judges it again.
+    t.exec(
+        "INSERT INTO products (sku, name, price) VALUES ('SKU-0000150', 'Arrived meanwhile', 9)",
+    )
+    .await;
+    let moved = hash(&t).await;
+    let said = ok(&cli.run(&["release", &id, "--note", "partner confirmed"]));
+    assert!(said.contains("validated, verdict review"), "{said}");
+    let shown: serde_json::Value =
+        serde_json::from_slice(&cli.run(&["show", &id, "--json"]).stdout).expect("json");
+    assert_eq!(
+        shown["plan"]["insert"], 241,
+        "SKU-0000150 is in production now"
+    );
+    let decisions: Vec<&str> = shown["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .filter_map(|d| d["decision"].as_str())
+        .collect();
+    assert_eq!(decisions, ["quarantine", "release"]);
+
+    // The quarantined rows for the partner: one line per problem, with the row's fields.
+    let out = cli.dir.path().join("bad.csv");
+    let said = ok(&cli.run(&["export", &id, "--quarantined", out.to_str().expect("path")]));
+    assert!(said.starts_with("wrote 14 problem rows"), "{said}");
+    let mut csv = csv::Reader::from_path(&out).expect("csv");
+    let head: Vec<String> = csv
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        head,
+        [
+            "line", "column", "check", "value", "message", "sku", "name", "price", "category"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.expect("row")).collect();
+    let found: Vec<(i64, Option<String>, String)> = rows
+        .iter()
+        .map(|r| {
+            let column = Some(r[1].to_string()).filter(|c| !c.is_empty());
+            (r[0].parse().expect("line"), column, r[2].to_string())
+        })
+        .collect();
+    let expected: Vec<(i64, Option<String>, String)> = common::CASE_STUDY_ERRORS
+        .into_iter()
+        .map(|(l, c, k)| (l, c.map(str::to_string), k.to_string()))
+        .collect();
+    assert_eq!(found, expected);
+    // The shifted row, as the partner sent it.
+    assert_eq!(
+        &rows[0].iter().skip(5).collect::<Vec<_>>(),
+        &["SKU-0000061", "76.25", "Garden", ""]
+    );
+
+    ok(&cli.run(&["abort", &id, "--note", "not tonight"]));
+    assert_eq!(cli.state(&id), "aborted");
+    let refused = cli.run(&["release", &id, "--note", "x"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let said = ok(&cli.run(&["drop", &id, "--yes"]));
+    assert!(
+        said.contains(&format!("airlock_stage.batch_{id}_issues")),
+        "{said}"
+    );
+    assert!(
+        !cli.run(&["export", &id, "--quarantined", out.to_str().expect("path")])
+            .status
+            .success()
+    );
+    assert_eq!(hash(&t).await, moved);
+    assert_ne!(moved, before);
+}
+
+/// `run` checks and promotes in one command, for cron; a verdict of abort stops it with
+/// exit 3 and production untouched.
+#[tokio::test]
+async fn run_checks_and_promotes_or_stops_on_abort() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let before = hash(&t).await;
+    let file = fixture("products-broken.csv");
+    let strict = cli.dir.path().join("strict.toml");
+    let text = std::fs::read_to_string(spec(cli.dir.path(), "upsert"))
+        .expect("spec")
+        .replace("max_bad_fraction = 0.05", "max_bad_fraction = 0.01");
+    std::fs::write(&strict, text).expect("write");
+    let stopped = cli.run(&[
+        "run",
+        strict.to_str().expect("path"),
+        file.to_str().expect("path"),
+        "--yes",
+    ]);
+    assert_eq!(stopped.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&stopped.stdout).contains("Not promoted: the verdict is abort")
+    );
+    assert_eq!(hash(&t).await, before);
+
+    let spec = spec(cli.dir.path(), "upsert");
+    let said = ok(&cli.run(&[
+        "run",
+        spec.to_str().expect("path"),
+        file.to_str().expect("path"),
+        "--yes",
+    ]));
+    assert!(
+        said.contains("242 inserted, 10 updated, 35 unchanged"),
+        "{said}"
+    );
+    assert_eq!(
+        value(&t, "SELECT toString(count()) FROM products")
+            .await
+            .as_deref(),
+        Some("342")
+    );
 }

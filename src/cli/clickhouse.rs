@@ -1,51 +1,42 @@
-//! The commands on ClickHouse (`--database-url clickhouse://…`). `check`, `batches`,
-//! `show`, `promote` and `undo` behave as on PostgreSQL, JSON and exit statuses included;
-//! the rest of the flow (the review, quarantine, abort, export, leftovers, `run`) is not
-//! built on ClickHouse yet and is refused with that reason before anything is touched.
+//! The commands on ClickHouse (`--database-url clickhouse://…`) behave as on PostgreSQL,
+//! JSON and exit statuses included. The review UI, `demo`, `init` and `prune` are not built
+//! on ClickHouse yet and are refused with that reason before anything is touched.
 use std::process::ExitCode;
 
 use super::{
-    Cli, Command, out, print_json, print_promotion_with, progress, render_list, verdict_exit,
+    Cli, Command, out, print_json, print_promotion, progress, render_list, said,
+    stop_before_promoting, verdict_exit,
 };
 use crate::batch::BatchListItem;
-use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check, promote};
+use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check, decide, promote};
 use crate::pipeline::CheckControl;
 use crate::{feed, report};
 
 pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
     let command = match &cli.command {
-        Command::Check { .. }
-        | Command::Batches { .. }
-        | Command::Show { .. }
-        | Command::Promote { .. }
-        | Command::Undo { .. } => None,
-        other => Some(name(other)),
+        Command::Review { .. }
+        | Command::Demo { .. }
+        | Command::Init { .. }
+        | Command::Prune { .. } => Some(name(&cli.command)),
+        _ => None,
     };
     if let Some(command) = command {
         anyhow::bail!(
-            "`{command}` is not available on ClickHouse yet: there, Airlock checks files \
-             (check), shows their batches (batches, show), promotes them (promote) and \
-             undoes a promotion (undo); the review and the rest run on PostgreSQL"
+            "`{command}` is not available on ClickHouse yet: there, Airlock checks, shows, \
+             promotes, undoes, quarantines, releases, aborts, exports and drops batches \
+             (and `run` does check and promote); the review UI, demo, init and prune run on \
+             PostgreSQL"
         );
     }
     let ch = ClickHouse::connect(&ClickHouseUrl::parse(url)?).await?;
     match &cli.command {
         Command::Check { feed, file, json } => {
             let feed = feed::load(&ch, feed).await?;
-            let control = CheckControl::default();
-            let cancel = control.cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-            let shown = progress::Progress::start(&control, cli.quiet);
-            let id = check::check(&ch, &feed, file, &control).await;
-            drop(shown);
-            let summary = batches::summary(&ch, id?).await?;
+            let id = checked(&ch, &feed, file, cli.quiet).await?;
+            let summary = batches::summary(&ch, id).await?;
             match json {
                 true => print_json(&summary)?,
-                false => out::text(&render(&summary)),
+                false => out::text(&report::render(&summary)),
             }
             Ok(verdict_exit(&summary))
         }
@@ -70,7 +61,7 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
             let summary = batches::summary(&ch, *id).await?;
             match json {
                 true => print_json(&summary)?,
-                false => out::text(&render(&summary)),
+                false => out::text(&report::render(&summary)),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -85,7 +76,7 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
             let opts = locking.promotion(note.as_ref(), *override_policy);
             let applied = promote::promote(&ch, *id, &opts).await?;
             let summary = batches::summary(&ch, *id).await?;
-            print_promotion_with(&summary, &applied, *json, false)?;
+            print_promotion(&summary, &applied, *json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Undo { id, .. } => {
@@ -97,25 +88,84 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
             ));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Abort { id, note } => {
+            decide::abort(&ch, *id, note.as_deref()).await?;
+            out::line(&said::aborted(*id));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Quarantine { id, note } => {
+            decide::quarantine(&ch, *id, note).await?;
+            out::line(&said::quarantined(*id));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Release { id, note } => {
+            decide::release(&ch, *id, note).await?;
+            let summary = batches::summary(&ch, *id).await?;
+            out::line(&said::released(&summary));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { id, quarantined } => {
+            let n = decide::export(&ch, *id, quarantined).await?;
+            out::line(&said::exported(*id, n, quarantined));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Drop { id, .. } => {
+            let dropped = decide::drop_staging(&ch, *id).await?;
+            let said = match dropped.is_empty() {
+                true => "nothing (no staging left)".to_string(),
+                false => dropped.join(", "),
+            };
+            out::line(&format!("batch {id}: dropped {said}"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            feed,
+            file,
+            note,
+            locking,
+            json,
+            ..
+        } => {
+            let feed = feed::load(&ch, feed).await?;
+            let id = checked(&ch, &feed, file, cli.quiet).await?;
+            let summary = batches::summary(&ch, id).await?;
+            let shown = report::render(&summary);
+            if let Some(stop) = stop_before_promoting(&summary, &feed.spec.policy, *json, shown)? {
+                return Ok(stop);
+            }
+            // Nobody reviewed this plan: one that moved since the check is accepted as long
+            // as the policy still holds.
+            let opts = crate::promote::PromoteOptions {
+                accept_plan_changes: true,
+                ..locking.promotion(note.as_ref(), false)
+            };
+            let applied = promote::promote(&ch, id, &opts).await?;
+            let summary = batches::summary(&ch, id).await?;
+            print_promotion(&summary, &applied, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         _ => unreachable!("refused above"),
     }
 }
 
-/// The summary, and what can be done with the batch on ClickHouse today.
-fn render(summary: &report::Summary) -> String {
-    let mut text = report::render_facts(summary);
-    if summary.state == crate::batch::State::Validated {
-        let flag = match summary.verdict {
-            Some(crate::batch::Verdict::Abort) => " --override-policy",
-            _ => "",
-        };
-        text.push_str(&format!(
-            "\nNext (on ClickHouse)\n  airlock promote {} --yes{flag} --note \"…\"\n\
-             The review, quarantine, abort and export are not built on ClickHouse yet.\n",
-            summary.batch
-        ));
-    }
-    text
+/// Checks `file` with a progress line on stderr; Ctrl-C stops it.
+async fn checked(
+    ch: &ClickHouse,
+    feed: &feed::Feed,
+    file: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<i64> {
+    let control = CheckControl::default();
+    let cancel = control.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let shown = progress::Progress::start(&control, quiet);
+    let id = check::check(ch, feed, file, &control).await;
+    drop(shown);
+    Ok(id?)
 }
 
 /// The command's name as typed.

@@ -402,33 +402,23 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
         }
         Command::Export { id, quarantined } => {
             let n = export::quarantined(&client, *id, quarantined).await?;
-            out::line(&format!(
-                "wrote {n} problem row{} of batch {id} to {}",
-                if n == 1 { "" } else { "s" },
-                quarantined.display()
-            ));
+            out::line(&said::exported(*id, n, quarantined));
             Ok(ExitCode::SUCCESS)
         }
         Command::Abort { id, note } => {
             batch::abort(&mut client, *id, note.as_deref()).await?;
-            out::line(&format!("batch {id} aborted; production untouched"));
+            out::line(&said::aborted(*id));
             Ok(ExitCode::SUCCESS)
         }
         Command::Quarantine { id, note } => {
             batch::quarantine(&mut client, *id, note).await?;
-            out::line(&format!(
-                "batch {id} quarantined; staging kept for review (`airlock release {id} --note …` brings it back)"
-            ));
+            out::line(&said::quarantined(*id));
             Ok(ExitCode::SUCCESS)
         }
         Command::Release { id, note } => {
             crate::judge::release(&mut client, *id, note).await?;
             let summary = report::load(&client, *id).await?;
-            let (plan, basis) = summary.plan.describe(&summary.mode, false);
-            out::line(&format!(
-                "batch {id} released from quarantine: validated, verdict {}; plan {plan} {basis}",
-                summary.verdict.map_or("-", |v| v.as_str()),
-            ));
+            out::line(&said::released(&summary));
             Ok(ExitCode::SUCCESS)
         }
         Command::Promote {
@@ -457,29 +447,9 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             let (summary, policy) =
                 check_file(&mut client, &target, feed, file, true, quiet).await?;
             let id = summary.batch;
-            if summary.verdict == Some(batch::Verdict::Abort) {
-                if *json {
-                    print_json(&summary)?;
-                } else {
-                    out::text(&report::render(&summary));
-                    out::line("\nNot promoted: the verdict is abort. Production untouched.");
-                }
-                return Ok(ExitCode::from(EXIT_ABORT));
-            }
-            if policy.auto_promote == feed::AutoPromote::Clean
-                && summary.verdict != Some(batch::Verdict::Clean)
-            {
-                if *json {
-                    print_json(&summary)?;
-                } else {
-                    out::text(&report::render(&summary));
-                    out::line(&format!(
-                        "\nLeft for review: the verdict is {} and the feed promotes clean batches only \
-                         (auto_promote = \"clean\"). Production untouched; batch {id} waits for a person.",
-                        summary.verdict.map_or("-", |v| v.as_str())
-                    ));
-                }
-                return Ok(ExitCode::from(EXIT_LEFT_FOR_REVIEW));
+            let shown = report::render(&summary);
+            if let Some(stop) = stop_before_promoting(&summary, &policy, *json, shown)? {
+                return Ok(stop);
             }
             // Nobody reviewed this plan: accept one that moved since the check (another
             // import finished first) as long as the policy still holds.
@@ -610,16 +580,6 @@ fn interrupt_on_ctrl_c(client: &tokio_postgres::Client, control: &pipeline::Chec
 
 /// The promotion's result: the summary with what was applied.
 fn print_promotion(summary: &report::Summary, applied: &Applied, json: bool) -> anyhow::Result<()> {
-    print_promotion_with(summary, applied, json, true)
-}
-
-/// The promotion's result; `export` says whether `airlock export` is there to suggest.
-fn print_promotion_with(
-    summary: &report::Summary,
-    applied: &Applied,
-    json: bool,
-    export: bool,
-) -> anyhow::Result<()> {
     if json {
         let mut value = serde_json::to_value(summary)?;
         value["applied"] = serde_json::to_value(applied)?;
@@ -632,19 +592,84 @@ fn print_promotion_with(
             applied.mode,
             applied.describe(", ")
         ));
-        let stayed = crate::format::count(summary.rows.quarantined, "quarantined row");
-        match (summary.rows.quarantined > 0, export) {
-            (false, _) => {}
-            (true, true) => out::line(&format!(
-                "{stayed} stayed out; `airlock export {} --quarantined FILE` lists them",
+        if summary.rows.quarantined > 0 {
+            out::line(&format!(
+                "{} stayed out; `airlock export {} --quarantined FILE` lists them",
+                crate::format::count(summary.rows.quarantined, "quarantined row"),
                 summary.batch
-            )),
-            (true, false) => out::line(&format!(
-                "{stayed} stayed out; `airlock show {}` lists their checks",
-                summary.batch
-            )),
+            ));
         }
         Ok(())
+    }
+}
+
+/// Where `run` stops after its check, and says why: a verdict of abort (exit 3), or a batch
+/// that needs review when the feed promotes clean ones only (exit 4). `shown` is the
+/// summary as the engine renders it.
+fn stop_before_promoting(
+    summary: &report::Summary,
+    policy: &feed::Policy,
+    json: bool,
+    shown: String,
+) -> anyhow::Result<Option<ExitCode>> {
+    let id = summary.batch;
+    let (exit, why) = if summary.verdict == Some(batch::Verdict::Abort) {
+        (
+            EXIT_ABORT,
+            "\nNot promoted: the verdict is abort. Production untouched.".to_string(),
+        )
+    } else if policy.auto_promote == feed::AutoPromote::Clean
+        && summary.verdict != Some(batch::Verdict::Clean)
+    {
+        (
+            EXIT_LEFT_FOR_REVIEW,
+            format!(
+                "\nLeft for review: the verdict is {} and the feed promotes clean batches only \
+                 (auto_promote = \"clean\"). Production untouched; batch {id} waits for a person.",
+                summary.verdict.map_or("-", |v| v.as_str())
+            ),
+        )
+    } else {
+        return Ok(None);
+    };
+    if json {
+        print_json(summary)?;
+    } else {
+        out::text(&shown);
+        out::line(&why);
+    }
+    Ok(Some(ExitCode::from(exit)))
+}
+
+/// What the decisions say when done, on every engine.
+mod said {
+    use crate::report::Summary;
+
+    pub fn exported(id: i64, n: u64, path: &std::path::Path) -> String {
+        format!(
+            "wrote {n} problem row{} of batch {id} to {}",
+            if n == 1 { "" } else { "s" },
+            path.display()
+        )
+    }
+
+    pub fn aborted(id: i64) -> String {
+        format!("batch {id} aborted; production untouched")
+    }
+
+    pub fn quarantined(id: i64) -> String {
+        format!(
+            "batch {id} quarantined; staging kept for review (`airlock release {id} --note …` brings it back)"
+        )
+    }
+
+    pub fn released(summary: &Summary) -> String {
+        let (plan, basis) = summary.plan.describe(&summary.mode, false);
+        format!(
+            "batch {} released from quarantine: validated, verdict {}; plan {plan} {basis}",
+            summary.batch,
+            summary.verdict.map_or("-", |v| v.as_str()),
+        )
     }
 }
 

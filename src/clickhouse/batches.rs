@@ -25,8 +25,9 @@ pub async fn ensure_catalog(ch: &ClickHouse) -> Result<()> {
              ENGINE = ReplacingMergeTree(version) ORDER BY id"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.leases (batch UInt64, until Int64) \
-             ENGINE = ReplacingMergeTree(until) ORDER BY batch"
+            "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.batch_leases \
+             (batch UInt64, written Int64, until Int64) \
+             ENGINE = ReplacingMergeTree(written) ORDER BY batch"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.batch_ids (id UInt64, claimant UUID) \
@@ -222,22 +223,30 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Extends the lease of the process promoting batch `id` to `until_ms`: while it runs, no
-/// other session takes the promotion for a crashed one.
-pub async fn renew_lease(ch: &ClickHouse, id: i64, until_ms: i64) -> Result<()> {
+/// Sets the lease of the process loading or promoting batch `id` to end at `until_ms`: while
+/// it runs, no other session takes the batch for one a crash left behind. The newest word
+/// on a batch's lease is the one that holds (a release is a lease ending now).
+pub async fn set_lease(ch: &ClickHouse, id: i64, until_ms: i64) -> Result<()> {
+    let written = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or_default();
     ch.execute(
-        &format!("INSERT INTO {CATALOG_SCHEMA}.leases VALUES ({id}, {until_ms})"),
-        &format!("renewing the promotion lease of batch {id}"),
+        &format!("INSERT INTO {CATALOG_SCHEMA}.batch_leases VALUES ({id}, {written}, {until_ms})"),
+        &format!("setting the lease on batch {id}"),
     )
     .await
 }
 
-/// Until when the process promoting batch `id` holds it (ms since the epoch), if it ever did.
+/// Until when a process holds batch `id` (ms since the epoch), if one ever did.
 pub async fn lease(ch: &ClickHouse, id: i64) -> Result<Option<i64>> {
     Ok(ch
         .value(
-            &format!("SELECT max(until) FROM {CATALOG_SCHEMA}.leases WHERE batch = {id} HAVING count() > 0"),
-            &format!("reading the promotion lease of batch {id}"),
+            &format!(
+                "SELECT argMax(until, written) FROM {CATALOG_SCHEMA}.batch_leases \
+                 WHERE batch = {id} HAVING count() > 0"
+            ),
+            &format!("reading the lease on batch {id}"),
         )
         .await?
         .and_then(|v| v.parse().ok()))

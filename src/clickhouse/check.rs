@@ -36,12 +36,11 @@ pub async fn check(
         header: opened.binding.header.clone(),
         promotion: None,
     };
+    // Held before the batch shows as loading, so no other session takes it for dead.
+    let lease = super::lease::Lease::take(ch, id, LOAD_LEASE_MS).await?;
     batches::record(ch, &batch).await?;
-    match stage_and_validate(ch, feed, id, opened, control, &mut batch.summary).await {
-        Ok(()) => {
-            batches::record(ch, &batch).await?;
-            Ok(id)
-        }
+    let result = match stage_and_validate(ch, feed, id, opened, control, &mut batch.summary).await {
+        Ok(()) => batches::record(ch, &batch).await.map(|()| id),
         Err(e) => {
             batch.summary.state = State::LoadFailed;
             batch.summary.error = Some(e.to_string());
@@ -49,8 +48,13 @@ pub async fn check(
             let _ = batches::record(ch, &batch).await;
             Err(e)
         }
-    }
+    };
+    lease.release().await;
+    result
 }
+
+/// How long a loading process's lease lasts without renewal (it renews every third).
+const LOAD_LEASE_MS: i64 = 30_000;
 
 /// Columns whose values only the engine could judge (date-times, arrays, maps, …) are not
 /// loaded on ClickHouse yet: refused before anything is written, naming them.
@@ -162,32 +166,48 @@ async fn stage_and_validate(
     validate::constraints_and_duplicates(ch, staged).await?;
     timings.lap("check constraints and duplicate keys");
 
-    let rows = count_rows(ch, &names, stats.records as i64).await?;
-    let checks = summarize_checks(ch, &names).await?;
-    let plan = plan(ch, staged).await?;
+    judge(ch, staged, stats.records as i64, summary).await?;
     timings.lap("plan and verdict");
-    let mut counted = Vec::new();
-    for t in &feed.thresholds {
-        let rows = rows_failing(ch, &names, &t.column, &t.checks).await?;
-        counted.push((t.clone(), rows));
-    }
-    let facts = (&rows, &plan, !checks.is_empty());
-    let history = Default::default();
-    let (judged, notes) = policy::judge_feed(feed, facts, &history, &counted, &binding.notes);
-    let (verdict, breaches) = (judged.verdict, judged.breaches);
-    summary.state = State::Validated;
-    summary.verdict = Some(verdict);
-    summary.breaches = breaches;
-    summary.rows = rows;
-    summary.checks = checks;
-    summary.plan = plan;
-    summary.notes = notes;
     summary.file.sha256 = Some(stats.sha256.clone()).filter(|s| !s.is_empty());
     summary.file.text_size = Some(stats.text_bytes as i64);
     summary.file.compression = Some(stats.compression.as_str().to_string());
     summary.profile = stats.profile;
     summary.conversions = stats.conversions;
     summary.timings = serde_json::to_value(&timings).ok();
+    Ok(())
+}
+
+/// Counts, summarizes and judges the staged batch against production as it is now, and
+/// makes it `validated`: after the load, and on release from quarantine.
+pub(super) async fn judge(
+    ch: &ClickHouse,
+    staged: Staged<'_>,
+    total: i64,
+    summary: &mut Summary,
+) -> Result<()> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
+    let rows = count_rows(ch, names, total).await?;
+    let checks = summarize_checks(ch, names).await?;
+    let plan = plan(ch, staged).await?;
+    let mut counted = Vec::new();
+    for t in &feed.thresholds {
+        let rows = rows_failing(ch, names, &t.column, &t.checks).await?;
+        counted.push((t.clone(), rows));
+    }
+    let facts = (&rows, &plan, !checks.is_empty());
+    let history = Default::default();
+    let (judged, notes) = policy::judge_feed(feed, facts, &history, &counted, &binding.notes);
+    summary.state = State::Validated;
+    summary.verdict = Some(judged.verdict);
+    summary.breaches = judged.breaches;
+    summary.rows = rows;
+    summary.checks = checks;
+    summary.plan = plan;
+    summary.notes = notes;
     Ok(())
 }
 

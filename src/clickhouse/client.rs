@@ -77,6 +77,38 @@ impl ClickHouse {
         Ok(decode_tsv(&text))
     }
 
+    /// Every row of a query's result, handed to `each` as it arrives: memory holds a chunk
+    /// of the result, not all of it. TabSeparated escapes newlines inside values, so a row
+    /// ends at each newline.
+    pub async fn for_each_row(
+        &self,
+        sql: &str,
+        context: &str,
+        mut each: impl FnMut(Row) -> Result<()>,
+    ) -> Result<()> {
+        let mut cursor = self
+            .client
+            .query_raw(sql)
+            .fetch_bytes("TabSeparated")
+            .map_err(failed(context))?;
+        let mut carry: Vec<u8> = Vec::new();
+        while let Some(chunk) = cursor.next().await.map_err(failed(context))? {
+            carry.extend_from_slice(&chunk);
+            let Some(end) = carry.iter().rposition(|&b| b == b'\n') else {
+                continue;
+            };
+            let rest = carry.split_off(end + 1);
+            for row in decode_tsv(&carry) {
+                each(row)?;
+            }
+            carry = rest;
+        }
+        for row in decode_tsv(&carry) {
+            each(row)?;
+        }
+        Ok(())
+    }
+
     /// The first column of the first row, when there is one.
     pub async fn value(&self, sql: &str, context: &str) -> Result<Option<String>> {
         Ok(self

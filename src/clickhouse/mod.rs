@@ -5,6 +5,8 @@ pub mod batches;
 pub mod catalog;
 pub mod check;
 pub mod client;
+pub mod decide;
+mod lease;
 pub mod promote;
 mod stage;
 pub mod types;

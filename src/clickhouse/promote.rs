@@ -14,6 +14,7 @@ use std::path::Path;
 use super::batches::{self, ChBatch, Promotion};
 use super::catalog;
 use super::client::{ClickHouse, ident, quote};
+use super::lease::Lease;
 use crate::batch::State;
 use crate::error::{Error, Result};
 use crate::feed::{self, Feed, Mode};
@@ -24,20 +25,20 @@ use crate::staged::Staged;
 use crate::validate::binding::{self, Binding};
 
 /// A batch read back with its feed and binding, ready to promote.
-struct Ready {
-    batch: ChBatch,
-    feed: Feed,
-    binding: Binding,
-    names: StageNames,
+pub(super) struct Ready {
+    pub(super) batch: ChBatch,
+    pub(super) feed: Feed,
+    pub(super) binding: Binding,
+    pub(super) names: StageNames,
 }
 
 impl Ready {
-    fn staged(&self) -> Staged<'_> {
+    pub(super) fn staged(&self) -> Staged<'_> {
         Staged::new(&self.feed, &self.binding, &self.names)
     }
 }
 
-async fn ready(ch: &ClickHouse, id: i64) -> Result<Ready> {
+pub(super) async fn ready(ch: &ClickHouse, id: i64) -> Result<Ready> {
     let batch = batches::load(ch, id).await?;
     let path = Path::new(&batch.summary.file.spec).to_path_buf();
     let spec = feed::parse_stored(&path, &batch.spec)?;
@@ -101,37 +102,9 @@ async fn uuid(ch: &ClickHouse, database: &str, table: &str) -> Result<Option<Str
     .await
 }
 
-/// The lease a promoting process holds on its batch: renewed every third of its length by a
-/// task of its own, given up when dropped. A promotion whose lease ran out is one whose
-/// process died; `reconcile` then puts its batch in the state its tables show.
-struct Lease {
-    renewing: tokio::task::JoinHandle<()>,
-}
-
-impl Lease {
-    /// The lease's length: three times the lock timeout (`--lock-timeout`).
-    fn length(opts: &PromoteOptions) -> i64 {
-        (opts.lock_timeout.as_millis() as i64 * 3).max(300)
-    }
-
-    async fn take(ch: &ClickHouse, id: i64, opts: &PromoteOptions) -> Result<Self> {
-        let length = Self::length(opts);
-        batches::renew_lease(ch, id, batches::now_ms() + length).await?;
-        let ch = ch.clone();
-        let renewing = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(length as u64 / 3)).await;
-                let _ = batches::renew_lease(&ch, id, batches::now_ms() + length).await;
-            }
-        });
-        Ok(Self { renewing })
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.renewing.abort();
-    }
+/// A promotion's lease: three times the lock timeout (`--lock-timeout`).
+fn lease_length(opts: &PromoteOptions) -> i64 {
+    (opts.lock_timeout.as_millis() as i64 * 3).max(300)
 }
 
 /// Approves and promotes a validated batch.
@@ -156,10 +129,23 @@ pub async fn promote(ch: &ClickHouse, id: i64, opts: &PromoteOptions) -> Result<
     if let Some(reason) = table.exchange_refused() {
         return Err(refused(id, reason));
     }
-    let _lease = Lease::take(ch, id, opts).await?;
+    let lease = Lease::take(ch, id, lease_length(opts)).await?;
+    let result = attempts(ch, &mut r, (&table.database, &table.name), opts).await;
+    lease.release().await;
+    result
+}
+
+/// Promotes, trying again while production moves under the build.
+async fn attempts(
+    ch: &ClickHouse,
+    r: &mut Ready,
+    target: (&str, &str),
+    opts: &PromoteOptions,
+) -> Result<Applied> {
+    let id = r.batch.summary.batch;
     let mut last = None;
     for _ in 0..opts.attempts.max(1) {
-        match attempt(ch, &mut r, (&table.database, &table.name), opts).await {
+        match attempt(ch, r, target, opts).await {
             Ok(applied) => return Ok(applied),
             Err(Attempt::Moved(why)) => last = Some(why),
             Err(Attempt::Failed(e)) => return Err(e),
@@ -286,7 +272,7 @@ async fn attempt(
 }
 
 /// An entry of the batch's audit trail, by the connection's user and the OS user.
-fn decision(
+pub(super) fn decision(
     ch: &ClickHouse,
     what: &str,
     note: Option<String>,
@@ -382,9 +368,10 @@ async fn build_next(ch: &ClickHouse, r: &Ready, next: &str) -> Result<()> {
     Ok(())
 }
 
-/// Puts every batch a crash left `promoting` in the state that matches what the tables hold:
-/// promoted when production is the table built for it (the exchange happened), validated
-/// again otherwise (production untouched; the unused next table is dropped).
+/// Puts every batch a crash left at work in the state its tables show. A load that stopped
+/// failed. A promotion is promoted when production is the table built for it (the exchange
+/// happened), validated again otherwise (production untouched; the unused next table is
+/// dropped). Batches whose process still holds its lease are left to it.
 pub async fn reconcile(ch: &ClickHouse) -> Result<()> {
     for s in batches::list(ch).await? {
         if s.state != State::Promoting {
