@@ -6,7 +6,8 @@ so the tests exercise the same client code production uses against the real engi
 
 - `GET /ping` and `GET /` answer `Ok.`;
 - a query comes in the `query` parameter, the request body, or both (the parameter first,
-  the body after it: an `INSERT … FORMAT …` and its data);
+  the body after it: an `INSERT … FORMAT …` and its data, which the engine is given as a
+  file);
 - `database` is the query's current database, `default_format` the output format of a query
   without a FORMAT clause (TabSeparated when absent);
 - every other parameter is a setting, applied for that query alone;
@@ -22,8 +23,10 @@ are served one at a time, as chdb runs one query at a time).
 """
 
 import argparse
+import os
 import re
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -40,6 +43,9 @@ NOT_SETTINGS = {
     "wait_end_of_query", "buffer_size", "role",
 }
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# `INSERT INTO t (cols) FORMAT F` with its data in the body: handed to the engine as a file,
+# which it parses faster than the same data inline in the query text.
+PLAIN_INSERT = re.compile(r"^\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+(\w+)\s*$", re.S | re.I)
 
 
 def exception_code(message):
@@ -99,7 +105,14 @@ class Front(BaseHTTPRequestHandler):
             self.answer(404, b"There is no handle " + url.path.encode() + b"\n")
             return
         query = params.get("query", "")
-        if body:
+        data_file = None
+        plain = PLAIN_INSERT.match(query) if body else None
+        if plain and "SETTINGS" not in plain.group(1).upper():
+            fd, data_file = tempfile.mkstemp(prefix="chdb-front-", suffix=".data")
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+            query = f"{plain.group(1)} FROM INFILE '{data_file}' FORMAT {plain.group(2)}"
+        elif body:
             query = query + ("\n" if query else "") + body.decode("utf-8", "surrogateescape")
         settings = {
             k: v for k, v in params.items() if k not in NOT_SETTINGS and not k.startswith("param_")
@@ -121,6 +134,8 @@ class Front(BaseHTTPRequestHandler):
                 return
             finally:
                 self.reset(settings)
+                if data_file:
+                    os.unlink(data_file)
         self.answer(200, data)
 
     @staticmethod

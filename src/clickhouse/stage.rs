@@ -122,8 +122,8 @@ async fn lookup(ch: &ClickHouse, col: &BoundColumn) -> Result<LookupMap> {
     ))
 }
 
-/// Streams the file into staging while the row checks run on a blocking thread; then adds
-/// the row issues and the good rows, spooled while reading.
+/// Streams the file into staging, and the good rows into the typed rows, while the row
+/// checks run on a blocking thread; then adds the row issues, spooled while reading.
 pub async fn load(ch: &ClickHouse, names: &StageNames, reading: Reading) -> Result<LoadStats> {
     let binding = reading.binding.clone();
     let context = format!("loading batch {} into staging", names.batch);
@@ -132,8 +132,9 @@ pub async fn load(ch: &ClickHouse, names: &StageNames, reading: Reading) -> Resu
         .map(|c| ch_name(c))
         .collect();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let (typed_tx, typed_rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     let producer = tokio::task::spawn_blocking(move || {
-        let stats = stage::encode_spooled(reading, tx.clone());
+        let stats = stage::encode_streamed(reading, tx.clone(), typed_tx);
         if stats.is_ok() {
             let _ = tx.blocking_send(Bytes::new());
         }
@@ -144,12 +145,27 @@ pub async fn load(ch: &ClickHouse, names: &StageNames, reading: Reading) -> Resu
         names.raw,
         columns.join(", ")
     );
-    let staged = ch.insert_channel(&insert, rx, &context).await;
+    let typed_columns: Vec<String> = stage::rows_columns(&binding)
+        .split(", ")
+        .map(ch_name)
+        .collect();
+    let typed_insert = format!(
+        "INSERT INTO {} ({}) FORMAT TabSeparated",
+        names.rows,
+        typed_columns.join(", ")
+    );
+    let typed_context = format!("writing the typed rows of batch {}", names.batch);
+    // Staging and the typed rows stream at once, as the file is read.
+    let (staged, typed) = tokio::join!(
+        ch.insert_channel(&insert, rx, &context),
+        ch.insert_channel(&typed_insert, typed_rx, &typed_context)
+    );
     let stats = producer.await.map_err(|e| Error::File {
         path: std::path::PathBuf::from("(reader)"),
         problem: format!("the reader stopped unexpectedly: {e}"),
     })??;
     staged?;
+    typed?;
     let mut stats = stats;
     if let Some(issues) = stats.issues.take() {
         ch.insert_file(
@@ -160,22 +176,6 @@ pub async fn load(ch: &ClickHouse, names: &StageNames, reading: Reading) -> Resu
             ),
             issues,
             &format!("recording the row issues of batch {}", names.batch),
-        )
-        .await?;
-    }
-    if let Some(typed) = stats.typed.take() {
-        let columns: Vec<String> = stage::rows_columns(&binding)
-            .split(", ")
-            .map(ch_name)
-            .collect();
-        ch.insert_file(
-            &format!(
-                "INSERT INTO {} ({}) FORMAT TabSeparated",
-                names.rows,
-                columns.join(", ")
-            ),
-            typed,
-            &format!("writing the typed rows of batch {}", names.batch),
         )
         .await?;
     }

@@ -434,17 +434,19 @@ pub enum TypedLoad {
 
 /// Reads, checks and encodes every record as [`load`] does, for an engine that reads the
 /// same text (ClickHouse's TabSeparated reads COPY's text format): staging rows go to `tx`
-/// in chunks while reading; the good rows (with `reading.fast`) and the row issues are
-/// spooled to temporary files, returned in the stats.
-pub(crate) fn encode_spooled(
+/// and, with `reading.fast`, the good rows to `typed`, both in chunks while reading (an empty
+/// chunk ends the typed rows); the row issues are spooled to a temporary file, returned in
+/// the stats.
+pub(crate) fn encode_streamed(
     reading: Reading,
     tx: tokio::sync::mpsc::Sender<Bytes>,
+    typed: tokio::sync::mpsc::Sender<Bytes>,
 ) -> Result<LoadStats> {
-    let typed = match reading.fast {
-        Some(_) => Some(TypedOut::Spill(encode::Spill::new()?)),
-        None => None,
-    };
-    encode::encode_records(reading, typed, tx)
+    let out = reading.fast.is_some().then(|| TypedOut::Stream {
+        tx: typed,
+        enc: Default::default(),
+    });
+    encode::encode_records(reading, out, tx)
 }
 
 /// The staging table's columns, in the order the load writes them.
