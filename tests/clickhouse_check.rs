@@ -6,24 +6,15 @@ use airlock::clickhouse::{batches, check};
 use common::clickhouse::TestCh;
 use common::fixture;
 
-/// The sample catalog (`fixtures/schema.sql`) as ClickHouse tables.
+/// The sample catalog, as `demo --engine clickhouse` loads it.
 async fn catalog(t: &TestCh) {
-    t.exec("CREATE TABLE categories (category_id Int32, name String) ENGINE = MergeTree ORDER BY category_id")
-        .await;
-    t.exec(
-        "CREATE TABLE products (sku String, name String, price Decimal(10, 2), \
-         category_id Nullable(Int32), CONSTRAINT price_nonnegative CHECK price >= 0) \
-         ENGINE = MergeTree ORDER BY sku",
-    )
-    .await;
-    t.exec("INSERT INTO categories VALUES (1, 'Tools'), (2, 'Garden'), (3, 'Kitchen'), (4, 'Toys'), (5, 'Electronics')")
-        .await;
-    t.exec(
-        "INSERT INTO products SELECT concat('SKU-', leftPad(toString(number), 7, '0')), \
-         concat('Catalog item ', toString(number)), toDecimal64(number * 1.25, 2), \
-         toInt32(1 + number % 5) FROM numbers(1, 100)",
-    )
-    .await;
+    let schema = std::fs::read_to_string(fixture("schema-clickhouse.sql")).expect("schema");
+    for statement in schema.split(";\n").filter(|s| {
+        s.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    }) {
+        t.exec(statement).await;
+    }
 }
 
 /// The partner's spec, pointed at the ClickHouse tables.
@@ -269,4 +260,66 @@ async fn the_command_line_checks_lists_and_shows_and_refuses_the_rest() {
     assert_eq!(production(&t).await, before);
     drop_batch(&t, id).await;
     drop_batch(&t, aborted).await;
+}
+
+/// `demo --engine clickhouse --print`: the sample catalog recreated in `airlock_demo`, the
+/// case-study feed checked there, and the commands it prints work as printed.
+#[tokio::test]
+async fn the_clickhouse_demo_prints_commands_that_work() {
+    let t = TestCh::new().await;
+    let url = format!("clickhouse://default@{}:{}/default", t.url.host, t.url.port);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args([
+            "--database-url",
+            &url,
+            "demo",
+            "--engine",
+            "clickhouse",
+            "--print",
+        ])
+        .output()
+        .expect("run airlock");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("300 read · 287 good · 13 quarantined"),
+        "{text}"
+    );
+    let promote = text
+        .lines()
+        .find(|l| l.contains(" promote "))
+        .expect("a promote command")
+        .trim()
+        .split("              ")
+        .next()
+        .expect("command")
+        .replace("\"…\"", "demo");
+    let words: Vec<String> = promote
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect();
+    let ran = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(&words)
+        .output()
+        .expect("run the printed command");
+    let said = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success(),
+        "{words:?}: {said}{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert!(
+        said.contains("242 inserted, 10 updated, 35 unchanged"),
+        "{said}"
+    );
+    assert_eq!(
+        t.rows("SELECT toString(count()) FROM airlock_demo.products")
+            .await,
+        vec![vec![Some("342".into())]]
+    );
 }

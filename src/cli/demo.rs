@@ -41,11 +41,18 @@ pub async fn prepare(base: &ConnectTarget) -> anyhow::Result<(Client, PathBuf, P
         .batch_execute(SCHEMA)
         .await
         .context("loading the sample catalog")?;
-    let dir = std::env::temp_dir().join("airlock-demo");
+    let (spec, file) = write_feed("airlock-demo", |spec| spec.to_string())?;
+    Ok((client, spec, file))
+}
+
+/// Writes the demo's spec (as `adapt` makes it for the engine) and broken feed into a
+/// directory `dir` under the temporary directory; returns their paths.
+pub fn write_feed(dir: &str, adapt: impl Fn(&str) -> String) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = std::env::temp_dir().join(dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let spec = dir.join("partner-products.toml");
     let file = dir.join("products-broken.csv");
-    std::fs::write(&spec, SPEC).with_context(|| format!("writing {}", spec.display()))?;
+    std::fs::write(&spec, adapt(SPEC)).with_context(|| format!("writing {}", spec.display()))?;
     std::fs::write(&file, BROKEN).with_context(|| format!("writing {}", file.display()))?;
-    Ok((client, spec, file))
+    Ok((spec, file))
 }

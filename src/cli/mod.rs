@@ -194,6 +194,10 @@ pub enum Command {
         /// afterwards (it says how to stop and remove it)
         #[arg(long)]
         keep: bool,
+        /// The engine: postgresql (default), or clickhouse (the server DATABASE_URL names
+        /// when it is a clickhouse:// URL, else clickhouse://default@127.0.0.1:8123/default)
+        #[arg(long, value_enum, default_value = "postgresql")]
+        engine: DemoEngine,
     },
     /// Print shell completions, e.g. airlock completions bash > /etc/bash_completion.d/airlock
     Completions {
@@ -205,6 +209,12 @@ pub enum Command {
 }
 
 /// How long promotion waits for locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoEngine {
+    Postgresql,
+    Clickhouse,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Locking {
     /// How long one attempt waits for a lock (milliseconds)
@@ -327,6 +337,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
+    if let Command::Demo {
+        engine: DemoEngine::Clickhouse,
+        print,
+        ..
+    } = &cli.command
+    {
+        let url = match cli.database_url.as_deref() {
+            Some(url) if crate::clickhouse::is_clickhouse(url) => url,
+            _ => "clickhouse://default@127.0.0.1:8123/default",
+        };
+        return clickhouse::demo(url, *print).await;
+    }
     if let Some(url) = cli.database_url.as_deref()
         && crate::engine::Engine::of(Some(url)) == crate::engine::Engine::ClickHouse
     {
@@ -354,7 +376,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     let mut client = match &cli.command {
         // The demo makes its own database; the UI opens its own connections.
-        Command::Demo { print, keep } => return run_demo(&target, *print, *keep).await,
+        Command::Demo { print, keep, .. } => return run_demo(&target, *print, *keep).await,
         Command::Review { feed, file, batch } => {
             let start = match (feed, file, batch) {
                 (Some(feed), Some(file), _) => Start::Review {
@@ -533,7 +555,7 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { print, keep } => run_demo(&target, *print, *keep).await,
+        Command::Demo { print, keep, .. } => run_demo(&target, *print, *keep).await,
         // Opened their own connections, or needed none, above.
         Command::Review { .. } | Command::Completions { .. } | Command::Man => {
             Ok(ExitCode::SUCCESS)
