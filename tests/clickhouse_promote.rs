@@ -467,3 +467,53 @@ async fn run_checks_and_promotes_or_stops_on_abort() {
         Some("342")
     );
 }
+
+/// Two sessions promoting the same batch at once, then undoing it at once: one of each goes
+/// on, the other is refused, and nothing of production is lost.
+#[tokio::test]
+async fn racing_promotions_and_undos_of_one_batch_let_one_through() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let old = hash(&t).await;
+    let id = cli.check("upsert");
+    let race = |args: &[&str]| {
+        let children: Vec<std::process::Child> = (0..2)
+            .map(|_| {
+                cli.command(args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        let outs: Vec<Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("wait"))
+            .collect();
+        let won = outs.iter().filter(|o| o.status.success()).count();
+        let lost: Vec<String> = outs
+            .iter()
+            .filter(|o| !o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .collect();
+        (won, lost)
+    };
+    let (won, lost) = race(&["promote", &id, "--yes"]);
+    assert_eq!(won, 1, "{lost:?}");
+    assert!(
+        lost[0].contains("another session is promoting") || lost[0].contains("is promot"),
+        "{lost:?}"
+    );
+    assert_eq!(
+        value(&t, "SELECT toString(count()) FROM products")
+            .await
+            .as_deref(),
+        Some("342")
+    );
+    let kept = format!("SELECT toString(count()) FROM airlock_stage.batch_{id}_previous");
+    assert_eq!(value(&t, &kept).await.as_deref(), Some("100"));
+    let (won, lost) = race(&["undo", &id]);
+    assert_eq!(won, 1, "{lost:?}");
+    assert_eq!(hash(&t).await, old);
+}

@@ -30,6 +30,11 @@ pub async fn ensure_catalog(ch: &ClickHouse) -> Result<()> {
              ENGINE = ReplacingMergeTree(written) ORDER BY batch"
         ),
         format!(
+            "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.batch_claims \
+             (token String, claimant UUID) ENGINE = MergeTree ORDER BY token \
+             SETTINGS non_replicated_deduplication_window = 100000"
+        ),
+        format!(
             "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.batch_ids (id UInt64, claimant UUID) \
              ENGINE = MergeTree ORDER BY id \
              SETTINGS non_replicated_deduplication_window = 100000"
@@ -102,6 +107,8 @@ pub async fn claim_id(ch: &ClickHouse) -> Result<i64> {
 /// did, once there is one.
 #[derive(Debug, Clone)]
 pub struct ChBatch {
+    /// The version of the record this was read from (0 for a batch not yet recorded).
+    pub version: u64,
     pub summary: Summary,
     pub spec: String,
     pub header: Vec<String>,
@@ -167,8 +174,8 @@ pub async fn load(ch: &ClickHouse, id: i64) -> Result<ChBatch> {
     let row = ch
         .rows(
             &format!(
-                "SELECT summary, spec, header, promotion FROM {CATALOG_SCHEMA}.batches FINAL \
-                 WHERE id = {id}"
+                "SELECT summary, spec, header, promotion, version \
+                 FROM {CATALOG_SCHEMA}.batches FINAL WHERE id = {id}"
             ),
             &format!("reading batch {id}"),
         )
@@ -182,6 +189,7 @@ pub async fn load(ch: &ClickHouse, id: i64) -> Result<ChBatch> {
         message: format!("its record is not one Airlock wrote: {e}"),
     };
     Ok(ChBatch {
+        version: field(4).parse().unwrap_or_default(),
         summary: parse(&field(0), id)?,
         spec: field(1),
         header: serde_json::from_str(&field(2)).unwrap_or_default(),
@@ -190,6 +198,39 @@ pub async fn load(ch: &ClickHouse, id: i64) -> Result<ChBatch> {
             p => Some(serde_json::from_str(p).map_err(bad)?),
         },
     })
+}
+
+/// Claims the right to act on a batch as its record stands (`action` on batch `id` at
+/// `version`): of sessions that read the same record and race to promote or undo it, the
+/// engine keeps one claim (an insert deduplicated by token), and only that session goes on.
+pub async fn claim(ch: &ClickHouse, action: &str, id: i64, version: u64) -> Result<bool> {
+    let context = format!("claiming batch {id}");
+    let claimant = ch
+        .value("SELECT generateUUIDv4()", &context)
+        .await?
+        .unwrap_or_default();
+    let token = format!("airlock-{action}-{id}-{version}");
+    ch.execute(
+        &format!(
+            "INSERT INTO {CATALOG_SCHEMA}.batch_claims \
+             SETTINGS insert_deduplication_token = {token} VALUES ({token}, {})",
+            quote(&claimant),
+            token = quote(&token)
+        ),
+        &context,
+    )
+    .await?;
+    let kept = ch
+        .value(
+            &format!(
+                "SELECT toString(claimant) FROM {CATALOG_SCHEMA}.batch_claims \
+                 WHERE token = {} LIMIT 1",
+                quote(&token)
+            ),
+            &context,
+        )
+        .await?;
+    Ok(kept.as_deref() == Some(claimant.as_str()))
 }
 
 /// The batch's newest summary.

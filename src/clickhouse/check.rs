@@ -31,6 +31,7 @@ pub async fn check(
     refuse_unjudged(feed, &opened.binding)?;
     let id = batches::claim_id(ch).await?;
     let mut batch = ChBatch {
+        version: 0,
         summary: new_summary(ch, feed, file, id, &opened),
         spec: feed.spec_text.clone(),
         header: opened.binding.header.clone(),

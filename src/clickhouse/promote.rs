@@ -129,6 +129,16 @@ pub async fn promote(ch: &ClickHouse, id: i64, opts: &PromoteOptions) -> Result<
     if let Some(reason) = table.exchange_refused() {
         return Err(refused(id, reason));
     }
+    // Two sessions that read the batch as validated at once: one goes on.
+    if !batches::claim(ch, "promote", id, r.batch.version).await? {
+        return Err(refused(
+            id,
+            format!(
+                "another session is promoting into {} right now",
+                r.feed.target.display_name()
+            ),
+        ));
+    }
     let lease = Lease::take(ch, id, lease_length(opts)).await?;
     let result = attempts(ch, &mut r, (&table.database, &table.name), opts).await;
     lease.release().await;
@@ -487,6 +497,9 @@ pub async fn undo(ch: &ClickHouse, id: i64) -> Result<()> {
         return Err(refuse(format!(
             "{target} was written to since the promotion; putting the old table back would lose that"
         )));
+    }
+    if !batches::claim(ch, "undo", id, batch.version).await? {
+        return Err(refuse("another session is undoing it right now".into()));
     }
     let previous = previous_table(id);
     let context = format!("undoing batch {id}");
