@@ -164,7 +164,7 @@ async fn clean_feed_is_clean_with_an_exact_plan() {
 }
 
 /// The command line on ClickHouse: `check`, `batches` and `show` as on PostgreSQL (JSON,
-/// exit statuses); the commands not built there (the review UI, demo, prune) refused with the
+/// exit statuses); the commands not built there (the review UI, prune) refused with the
 /// reason before anything is touched.
 #[tokio::test]
 async fn the_command_line_checks_lists_and_shows_and_refuses_the_rest() {
@@ -244,11 +244,7 @@ async fn the_command_line_checks_lists_and_shows_and_refuses_the_rest() {
         .expect("Batch N");
 
     let before = production(&t).await;
-    for args in [
-        vec!["prune", "--older-than", "7d"],
-        vec!["review"],
-        vec!["demo", "--print"],
-    ] {
+    for args in [vec!["prune", "--older-than", "7d"], vec!["review"]] {
         let refused = airlock(&args);
         assert_eq!(refused.status.code(), Some(1));
         let err = String::from_utf8_lossy(&refused.stderr);
@@ -257,6 +253,14 @@ async fn the_command_line_checks_lists_and_shows_and_refuses_the_rest() {
             "{err}"
         );
     }
+    // `demo` without --print would open the review UI: it says how to run it here.
+    let refused = airlock(&["demo"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("airlock demo --engine clickhouse --print"),
+        "{err}"
+    );
     assert_eq!(production(&t).await, before);
     drop_batch(&t, id).await;
     drop_batch(&t, aborted).await;

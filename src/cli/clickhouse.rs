@@ -14,18 +14,17 @@ use crate::{feed, report};
 
 pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
     let command = match &cli.command {
-        Command::Review { .. }
-        | Command::Demo { .. }
-        | Command::Init { .. }
-        | Command::Prune { .. } => Some(name(&cli.command)),
+        Command::Review { .. } | Command::Init { .. } | Command::Prune { .. } => {
+            Some(name(&cli.command))
+        }
         _ => None,
     };
     if let Some(command) = command {
         anyhow::bail!(
             "`{command}` is not available on ClickHouse yet: there, Airlock checks, shows, \
              promotes, undoes, quarantines, releases, aborts, exports and drops batches \
-             (and `run` does check and promote); the review UI, demo, init and prune run on \
-             PostgreSQL"
+             (and `run` does check and promote; `demo --print` shows it); the review UI, init \
+             and prune run on PostgreSQL"
         );
     }
     let ch = ClickHouse::connect(&ClickHouseUrl::parse(url)?).await?;

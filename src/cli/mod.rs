@@ -337,16 +337,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    if let Command::Demo {
-        engine: DemoEngine::Clickhouse,
-        print,
-        ..
-    } = &cli.command
+    let on_clickhouse = cli
+        .database_url
+        .as_deref()
+        .filter(|url| crate::clickhouse::is_clickhouse(url));
+    if let Command::Demo { engine, print, .. } = &cli.command
+        && (*engine == DemoEngine::Clickhouse || on_clickhouse.is_some())
     {
-        let url = match cli.database_url.as_deref() {
-            Some(url) if crate::clickhouse::is_clickhouse(url) => url,
-            _ => "clickhouse://default@127.0.0.1:8123/default",
-        };
+        let url = on_clickhouse.unwrap_or("clickhouse://default@127.0.0.1:8123/default");
         return clickhouse::demo(url, *print).await;
     }
     if let Some(url) = cli.database_url.as_deref()
