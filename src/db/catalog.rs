@@ -369,20 +369,3 @@ async fn has_equality(client: &impl GenericClient, type_sql: &str) -> bool {
         .await
         .is_ok()
 }
-
-/// Whether `column` exists in the table `table_oid`, with its quoted type.
-pub async fn column_type(
-    client: &impl GenericClient,
-    table_oid: u32,
-    column: &str,
-) -> Result<Option<String>> {
-    let row = client
-        .query_opt(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
-            &[&table_oid, &column],
-        )
-        .await
-        .map_err(Error::db("reading a lookup column"))?;
-    Ok(row.map(|r| r.get(0)))
-}
