@@ -31,7 +31,8 @@ pub async fn ensure_catalog(ch: &ClickHouse) -> Result<()> {
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.batch_claims \
-             (token String, claimant UUID) ENGINE = MergeTree ORDER BY token \
+             (token String, claimant UUID, claimed_at Int64, grace Int64) \
+             ENGINE = MergeTree ORDER BY token \
              SETTINGS non_replicated_deduplication_window = 100000"
         ),
         format!(
@@ -42,6 +43,14 @@ pub async fn ensure_catalog(ch: &ClickHouse) -> Result<()> {
     ] {
         ch.execute(&sql, context).await?;
     }
+    ch.execute(
+        &format!(
+            "ALTER TABLE {CATALOG_SCHEMA}.batch_claims ADD COLUMN IF NOT EXISTS claimed_at Int64, \
+             ADD COLUMN IF NOT EXISTS grace Int64"
+        ),
+        context,
+    )
+    .await?;
     // A catalog from before the batch kept its spec, header and promotion.
     for column in ["spec", "header", "promotion"] {
         ch.execute(
@@ -203,34 +212,60 @@ pub async fn load(ch: &ClickHouse, id: i64) -> Result<ChBatch> {
 /// Claims the right to act on a batch as its record stands (`action` on batch `id` at
 /// `version`): of sessions that read the same record and race to promote or undo it, the
 /// engine keeps one claim (an insert deduplicated by token), and only that session goes on.
-pub async fn claim(ch: &ClickHouse, action: &str, id: i64, version: u64) -> Result<bool> {
+/// A claim whose session died — no live lease on the batch, and older than the lease its
+/// session meant to take (`lease_ms`, kept with the claim) — is succeeded by a claim of its
+/// own token, which every session that sees it computes alike.
+pub async fn claim(
+    ch: &ClickHouse,
+    action: &str,
+    id: i64,
+    version: u64,
+    lease_ms: i64,
+) -> Result<bool> {
     let context = format!("claiming batch {id}");
     let claimant = ch
         .value("SELECT generateUUIDv4()", &context)
         .await?
         .unwrap_or_default();
-    let token = format!("airlock-{action}-{id}-{version}");
-    ch.execute(
-        &format!(
-            "INSERT INTO {CATALOG_SCHEMA}.batch_claims \
-             SETTINGS insert_deduplication_token = {token} VALUES ({token}, {})",
-            quote(&claimant),
-            token = quote(&token)
-        ),
-        &context,
-    )
-    .await?;
-    let kept = ch
-        .value(
+    let mut token = format!("airlock-{action}-{id}-{version}");
+    for _ in 0..20 {
+        ch.execute(
             &format!(
-                "SELECT toString(claimant) FROM {CATALOG_SCHEMA}.batch_claims \
-                 WHERE token = {} LIMIT 1",
-                quote(&token)
+                "INSERT INTO {CATALOG_SCHEMA}.batch_claims (token, claimant, claimed_at, grace) \
+                 SETTINGS insert_deduplication_token = {t} VALUES ({t}, {}, {}, {lease_ms})",
+                quote(&claimant),
+                now_ms(),
+                t = quote(&token)
             ),
             &context,
         )
         .await?;
-    Ok(kept.as_deref() == Some(claimant.as_str()))
+        let kept = ch
+            .rows(
+                &format!(
+                    "SELECT toString(claimant), claimed_at, grace FROM {CATALOG_SCHEMA}.batch_claims \
+                     WHERE token = {} LIMIT 1",
+                    quote(&token)
+                ),
+                &context,
+            )
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let field = |i: usize| kept.get(i).cloned().flatten().unwrap_or_default();
+        if field(0) == claimant {
+            return Ok(true);
+        }
+        let claimed_at: i64 = field(1).parse().unwrap_or_default();
+        let grace: i64 = field(2).parse().unwrap_or(lease_ms);
+        let leased = lease(ch, id).await?.is_some_and(|until| until > now_ms());
+        if leased || now_ms() - claimed_at < grace {
+            return Ok(false);
+        }
+        token = format!("{token}-after-{claimed_at}");
+    }
+    Ok(false)
 }
 
 /// The batch's newest summary.

@@ -130,14 +130,21 @@ pub async fn promote(ch: &ClickHouse, id: i64, opts: &PromoteOptions) -> Result<
         return Err(refused(id, reason));
     }
     // Two sessions that read the batch as validated at once: one goes on.
-    if !batches::claim(ch, "promote", id, r.batch.version).await? {
-        return Err(refused(
+    let busy = || {
+        refused(
             id,
             format!(
                 "another session is promoting into {} right now",
                 r.feed.target.display_name()
             ),
-        ));
+        )
+    };
+    if !batches::claim(ch, "promote", id, r.batch.version, lease_length(opts)).await? {
+        return Err(busy());
+    }
+    // A claim taken over from a session that ended: the batch must be as it was read.
+    if batches::load(ch, id).await?.version != r.batch.version {
+        return Err(busy());
     }
     let lease = Lease::take(ch, id, lease_length(opts)).await?;
     let result = attempts(ch, &mut r, (&table.database, &table.name), opts).await;
@@ -462,6 +469,10 @@ pub async fn reconcile(ch: &ClickHouse) -> Result<()> {
     Ok(())
 }
 
+/// How long an undo's claim keeps another session out (an undo holds no lease: it is two
+/// statements, and production's data parts guard it besides).
+const UNDO_CLAIM_MS: i64 = 9_000;
+
 /// Puts back the table a promotion replaced, when nothing has written to production since.
 pub async fn undo(ch: &ClickHouse, id: i64) -> Result<()> {
     batches::ensure_catalog(ch).await?;
@@ -498,7 +509,7 @@ pub async fn undo(ch: &ClickHouse, id: i64) -> Result<()> {
             "{target} was written to since the promotion; putting the old table back would lose that"
         )));
     }
-    if !batches::claim(ch, "undo", id, batch.version).await? {
+    if !batches::claim(ch, "undo", id, batch.version, UNDO_CLAIM_MS).await? {
         return Err(refuse("another session is undoing it right now".into()));
     }
     let previous = previous_table(id);
