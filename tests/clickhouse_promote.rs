@@ -517,3 +517,45 @@ async fn racing_promotions_and_undos_of_one_batch_let_one_through() {
     assert_eq!(won, 1, "{lost:?}");
     assert_eq!(hash(&t).await, old);
 }
+
+/// A load whose process is gone (its lease ran out) is marked failed by the next command
+/// that reads the catalog, and can then be dropped; one whose lease runs is left alone.
+#[tokio::test]
+async fn a_load_whose_process_is_gone_is_marked_failed() {
+    use airlock::clickhouse::batches;
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let id = cli.check("upsert");
+    let n: i64 = id.parse().expect("id");
+    // As a killed `check` leaves it: loading, its lease renewed last a while ago.
+    let mut batch = batches::load(&t.ch, n).await.expect("batch");
+    batch.summary.state = airlock::batch::State::Loading;
+    batches::record(&t.ch, &batch).await.expect("record");
+    batches::set_lease(&t.ch, n, batches::now_ms() + 60_000)
+        .await
+        .expect("lease");
+    ok(&cli.run(&["batches"]));
+    assert_eq!(
+        cli.state(&id),
+        "loading",
+        "a running load is left to its process"
+    );
+    let refused = cli.run(&["drop", &id, "--yes"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not being loaded or promoted"));
+
+    batches::set_lease(&t.ch, n, batches::now_ms() - 1)
+        .await
+        .expect("lease");
+    ok(&cli.run(&["batches"]));
+    assert_eq!(cli.state(&id), "load_failed");
+    let shown: serde_json::Value =
+        serde_json::from_slice(&cli.run(&["show", &id, "--json"]).stdout).expect("json");
+    assert_eq!(shown["error"], "the load stopped: its process is gone");
+    let said = ok(&cli.run(&["drop", &id, "--yes"]));
+    assert!(
+        said.contains(&format!("airlock_stage.batch_{id}_rows")),
+        "{said}"
+    );
+    assert_eq!(cli.state(&id), "aborted");
+}

@@ -391,11 +391,11 @@ async fn build_next(ch: &ClickHouse, r: &Ready, next: &str) -> Result<()> {
 /// dropped). Batches whose process still holds its lease are left to it.
 pub async fn reconcile(ch: &ClickHouse) -> Result<()> {
     for s in batches::list(ch).await? {
-        if s.state != State::Promoting {
+        if !s.state.at_work() {
             continue;
         }
         let id = s.batch;
-        // Another process is promoting it right now.
+        // Another process is loading or promoting it right now.
         if batches::lease(ch, id)
             .await?
             .is_some_and(|until| until > batches::now_ms())
@@ -403,6 +403,12 @@ pub async fn reconcile(ch: &ClickHouse) -> Result<()> {
             continue;
         }
         let mut batch = batches::load(ch, id).await?;
+        if s.state == State::Loading {
+            batch.summary.state = State::LoadFailed;
+            batch.summary.error = Some("the load stopped: its process is gone".into());
+            batches::record(ch, &batch).await?;
+            continue;
+        }
         let Some(promotion) = batch.promotion.clone() else {
             continue;
         };
