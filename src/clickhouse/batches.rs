@@ -273,6 +273,29 @@ pub async fn summary(ch: &ClickHouse, id: i64) -> Result<Summary> {
     Ok(load(ch, id).await?.summary)
 }
 
+/// The batches a process is loading or promoting, or was until it died: what `reconcile`
+/// looks at, found by their state without reading every batch's summary.
+pub async fn at_work(ch: &ClickHouse) -> Result<Vec<i64>> {
+    let states: Vec<String> = crate::batch::State::ALL
+        .into_iter()
+        .filter(|s| s.at_work())
+        .map(|s| quote(s.as_str()))
+        .collect();
+    let rows = ch
+        .rows(
+            &format!(
+                "SELECT id FROM {CATALOG_SCHEMA}.batches FINAL WHERE state IN ({}) ORDER BY id",
+                states.join(", ")
+            ),
+            "listing batches at work",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten()?.parse().ok())
+        .collect())
+}
+
 /// Every batch, newest first.
 pub async fn list(ch: &ClickHouse) -> Result<Vec<Summary>> {
     let rows = ch

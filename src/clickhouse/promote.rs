@@ -390,11 +390,7 @@ async fn build_next(ch: &ClickHouse, r: &Ready, next: &str) -> Result<()> {
 /// happened), validated again otherwise (production untouched; the unused next table is
 /// dropped). Batches whose process still holds its lease are left to it.
 pub async fn reconcile(ch: &ClickHouse) -> Result<()> {
-    for s in batches::list(ch).await? {
-        if !s.state.at_work() {
-            continue;
-        }
-        let id = s.batch;
+    for id in batches::at_work(ch).await? {
         // Another process is loading or promoting it right now.
         if batches::lease(ch, id)
             .await?
@@ -403,6 +399,7 @@ pub async fn reconcile(ch: &ClickHouse) -> Result<()> {
             continue;
         }
         let mut batch = batches::load(ch, id).await?;
+        let s = batch.summary.clone();
         if s.state == State::Loading {
             batch.summary.state = State::LoadFailed;
             batch.summary.error = Some("the load stopped: its process is gone".into());
