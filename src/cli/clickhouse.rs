@@ -1,34 +1,36 @@
 //! The commands on ClickHouse (`--database-url clickhouse://…`) behave as on PostgreSQL,
-//! JSON and exit statuses included. The review UI, `demo`, `init` and `prune` are not built
-//! on ClickHouse yet and are refused with that reason before anything is touched.
+//! JSON and exit statuses included, and the review UI is the same. `init` and `prune` are
+//! not built on ClickHouse yet and are refused with that reason before anything is touched.
 use std::process::ExitCode;
 
 use super::{
     Cli, Command, out, print_json, print_promotion, progress, render_list, said,
     stop_before_promoting, verdict_exit,
 };
-use crate::batch::BatchListItem;
 use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check, decide, promote};
 use crate::pipeline::CheckControl;
 use crate::{feed, report};
 
 pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
     let command = match &cli.command {
-        Command::Review { .. } | Command::Init { .. } | Command::Prune { .. } => {
-            Some(name(&cli.command))
-        }
+        Command::Init { .. } | Command::Prune { .. } => Some(name(&cli.command)),
         _ => None,
     };
     if let Some(command) = command {
         anyhow::bail!(
             "`{command}` is not available on ClickHouse yet: there, Airlock checks, shows, \
-             promotes, undoes, quarantines, releases, aborts, exports and drops batches \
-             (and `run` does check and promote; `demo --print` shows it); the review UI, init \
-             and prune run on PostgreSQL"
+             reviews, promotes, undoes, quarantines, releases, aborts, exports and drops \
+             batches (and `run` does check and promote; `demo` shows it); init and prune run \
+             on PostgreSQL"
         );
     }
     let ch = ClickHouse::connect(&ClickHouseUrl::parse(url)?).await?;
     match &cli.command {
+        Command::Review { feed, file, batch } => {
+            let start = super::review_start(feed, file, *batch);
+            crate::tui::run_clickhouse(ch, start).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { feed, file, json } => {
             let feed = feed::load(&ch, feed).await?;
             let id = checked(&ch, &feed, file, cli.quiet).await?;
@@ -42,12 +44,7 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
         Command::Batches { json } => {
             batches::ensure_catalog(&ch).await?;
             promote::reconcile(&ch).await?;
-            let sizes = batches::staging_bytes(&ch).await?;
-            let list: Vec<BatchListItem> = batches::list(&ch)
-                .await?
-                .iter()
-                .map(|s| list_item(s, sizes.get(&s.batch).copied().unwrap_or(0)))
-                .collect();
+            let list = batches::items(&ch).await?;
             match json {
                 true => print_json(&list)?,
                 false => out::text(&render_list(&list)),
@@ -149,14 +146,11 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
 
 /// `demo --engine clickhouse`: the sample catalog in a database `airlock_demo` (recreated),
 /// the case-study feed checked against it, and the summary printed with commands that work
-/// as printed. The review UI is not built on ClickHouse yet, so the demo prints.
+/// as printed; or, without `--print`, the review UI opened on it.
 pub async fn demo(url: &str, print: bool) -> anyhow::Result<ExitCode> {
     const SCHEMA: &str = include_str!("../../fixtures/schema-clickhouse.sql");
     if !print {
-        anyhow::bail!(
-            "the review UI is not built on ClickHouse yet: `airlock demo --engine clickhouse --print` \
-             checks the demo feed there and prints its summary"
-        );
+        crate::tui::on_a_terminal()?;
     }
     let server = ClickHouseUrl::parse(url)?;
     let ch = ClickHouse::connect(&server).await.map_err(|e| {
@@ -187,6 +181,10 @@ pub async fn demo(url: &str, print: bool) -> anyhow::Result<ExitCode> {
     let (spec, file) = super::demo::write_feed("airlock-demo-clickhouse", |spec| {
         spec.replace("\"public.", &format!("\"{name}."))
     })?;
+    if !print {
+        crate::tui::run_clickhouse(ch, crate::tui::Start::Review { feed: spec, file }).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let feed = feed::load(&ch, &spec).await?;
     let id = checked(&ch, &feed, &file, true).await?;
     let summary = batches::summary(&ch, id).await?;
@@ -243,29 +241,4 @@ fn name(command: &Command) -> String {
         .next()
         .unwrap_or_default();
     word.to_lowercase()
-}
-
-fn list_item(s: &report::Summary, staging_bytes: i64) -> BatchListItem {
-    let created = chrono::NaiveDateTime::parse_from_str(&s.created_at, "%Y-%m-%d %H:%M:%S%.f UTC")
-        .map(|t| t.and_utc());
-    BatchListItem {
-        batch: s.batch,
-        feed: s.feed.clone(),
-        target: s.target.clone(),
-        mode: s.mode.clone(),
-        state: s.state,
-        verdict: s.verdict,
-        file: s.file.path.clone(),
-        rows_total: Some(s.rows.total),
-        rows_good: Some(s.rows.good),
-        rows_quarantined: Some(s.rows.quarantined),
-        created_at: created
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_else(|_| s.created_at.clone()),
-        age_seconds: created
-            .map(|t| (chrono::Utc::now() - t).num_seconds())
-            .unwrap_or_default(),
-        staging_bytes,
-        staging_lost_at: None,
-    }
 }

@@ -272,6 +272,9 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 }
 
 async fn run_demo(asked: &ConnectTarget, print: bool, keep: bool) -> anyhow::Result<ExitCode> {
+    if !print {
+        crate::tui::on_a_terminal()?;
+    }
     // No server answering (not one refusing the role): a private, throwaway one will do.
     let sandbox = match db::connect(&asked.with_dbname("postgres")).await {
         Err(crate::error::Error::Connection { cause, .. }) if cause.as_db_error().is_none() => {
@@ -370,21 +373,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         })
 }
 
+/// Where `review` starts: loading a file, on a batch, or on the list of batches.
+fn review_start(feed: &Option<PathBuf>, file: &Option<PathBuf>, batch: Option<i64>) -> Start {
+    match (feed, file, batch) {
+        (Some(feed), Some(file), _) => Start::Review {
+            feed: feed.clone(),
+            file: file.clone(),
+        },
+        (_, _, Some(id)) => Start::Batch(id),
+        _ => Start::List,
+    }
+}
+
 async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     let mut client = match &cli.command {
         // The demo makes its own database; the UI opens its own connections.
         Command::Demo { print, keep, .. } => return run_demo(&target, *print, *keep).await,
         Command::Review { feed, file, batch } => {
-            let start = match (feed, file, batch) {
-                (Some(feed), Some(file), _) => Start::Review {
-                    feed: feed.clone(),
-                    file: file.clone(),
-                },
-                (_, _, Some(id)) => Start::Batch(*id),
-                _ => Start::List,
-            };
-            crate::tui::run(target, start).await?;
+            crate::tui::run(target, review_start(feed, file, *batch)).await?;
             return Ok(ExitCode::SUCCESS);
         }
         _ => db::connect(&target).await?,

@@ -379,3 +379,38 @@ fn parse(json: &str, id: i64) -> Result<Summary> {
         message: format!("its record is not one Airlock wrote: {e}"),
     })
 }
+
+/// The batches as `batches` lists them, with what each keeps in staging.
+pub async fn items(ch: &ClickHouse) -> Result<Vec<crate::batch::BatchListItem>> {
+    let sizes = staging_bytes(ch).await?;
+    Ok(list(ch)
+        .await?
+        .iter()
+        .map(|s| list_item(s, sizes.get(&s.batch).copied().unwrap_or(0)))
+        .collect())
+}
+
+fn list_item(s: &Summary, staging_bytes: i64) -> crate::batch::BatchListItem {
+    let created = chrono::NaiveDateTime::parse_from_str(&s.created_at, "%Y-%m-%d %H:%M:%S%.f UTC")
+        .map(|t| t.and_utc());
+    crate::batch::BatchListItem {
+        batch: s.batch,
+        feed: s.feed.clone(),
+        target: s.target.clone(),
+        mode: s.mode.clone(),
+        state: s.state,
+        verdict: s.verdict,
+        file: s.file.path.clone(),
+        rows_total: Some(s.rows.total),
+        rows_good: Some(s.rows.good),
+        rows_quarantined: Some(s.rows.quarantined),
+        created_at: created
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_else(|_| s.created_at.clone()),
+        age_seconds: created
+            .map(|t| (chrono::Utc::now() - t).num_seconds())
+            .unwrap_or_default(),
+        staging_bytes,
+        staging_lost_at: None,
+    }
+}

@@ -191,6 +191,15 @@ pub(super) async fn judge(
         binding,
         names,
     } = staged;
+    // The list of changes the review made belongs to the plan made before.
+    ch.execute(
+        &format!(
+            "DROP TABLE IF EXISTS {} SYNC",
+            super::review::list_table(names.batch)
+        ),
+        &format!("judging batch {}", names.batch),
+    )
+    .await?;
     let rows = count_rows(ch, names, total).await?;
     let checks = summarize_checks(ch, names).await?;
     let plan = plan(ch, staged).await?;
@@ -313,6 +322,24 @@ async fn rows_failing(
     .await
 }
 
+/// Whether column `c` of the staged row `r` differs from production's row `t` (NULLs
+/// compare equal to each other).
+pub(super) fn differs_sql(c: &str) -> String {
+    format!("NOT (r.{c} <=> t.{c})", c = ident(c))
+}
+
+/// Whether any of `columns` differs between `r` and `t` (never, with none).
+pub(super) fn changed_sql(columns: &[&str]) -> String {
+    match columns.is_empty() {
+        true => "0".to_string(),
+        false => columns
+            .iter()
+            .map(|c| differs_sql(c))
+            .collect::<Vec<_>>()
+            .join(" OR "),
+    }
+}
+
 /// What promotion would do to production: the good rows joined with the target by key.
 pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
     let Staged {
@@ -343,18 +370,10 @@ pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
         .filter(|c| !c.key)
         .map(|c| c.target.as_str())
         .collect();
-    let differs = |c: &str| format!("NOT (r.{c} <=> t.{c})", c = ident(c));
-    let changed = match values.is_empty() {
-        true => "0".to_string(),
-        false => values
-            .iter()
-            .map(|c| differs(c))
-            .collect::<Vec<_>>()
-            .join(" OR "),
-    };
+    let changed = changed_sql(&values);
     let per_column: String = values
         .iter()
-        .map(|c| format!(", countIf(t.__found AND {})", differs(c)))
+        .map(|c| format!(", countIf(t.__found AND {})", differs_sql(c)))
         .collect();
     let join: Vec<String> = key
         .iter()

@@ -25,20 +25,20 @@ use crate::staged::Staged;
 use crate::validate::binding::{self, Binding};
 
 /// A batch read back with its feed and binding, ready to promote.
-pub(super) struct Ready {
-    pub(super) batch: ChBatch,
-    pub(super) feed: Feed,
-    pub(super) binding: Binding,
-    pub(super) names: StageNames,
+pub struct Ready {
+    pub(crate) batch: ChBatch,
+    pub(crate) feed: Feed,
+    pub(crate) binding: Binding,
+    pub(crate) names: StageNames,
 }
 
 impl Ready {
-    pub(super) fn staged(&self) -> Staged<'_> {
+    pub(crate) fn staged(&self) -> Staged<'_> {
         Staged::new(&self.feed, &self.binding, &self.names)
     }
 }
 
-pub(super) async fn ready(ch: &ClickHouse, id: i64) -> Result<Ready> {
+pub async fn ready(ch: &ClickHouse, id: i64) -> Result<Ready> {
     let batch = batches::load(ch, id).await?;
     let path = Path::new(&batch.summary.file.spec).to_path_buf();
     let spec = feed::parse_stored(&path, &batch.spec)?;

@@ -70,7 +70,7 @@ pub async fn create_tables(ch: &ClickHouse, names: &StageNames, binding: &Bindin
 }
 
 /// A name the layout quoted for PostgreSQL (`"f1"`), quoted for ClickHouse.
-fn ch_name(quoted: &str) -> String {
+pub(super) fn ch_name(quoted: &str) -> String {
     ident(&quoted.trim_matches('"').replace("\"\"", "\""))
 }
 

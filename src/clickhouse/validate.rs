@@ -2,6 +2,7 @@
 //! constraints and repeated merge keys, in the same words as on PostgreSQL
 //! (`crate::validate::scan`). Foreign keys and unique indexes do not exist on ClickHouse.
 use super::client::{ClickHouse, ident, quote};
+use super::printed;
 use crate::error::Result;
 use crate::feed::DuplicateKeys;
 use crate::layout::{LINE_COLUMN, ORD_COLUMN};
@@ -29,7 +30,7 @@ pub async fn constraints_and_duplicates(ch: &ClickHouse, staged: Staged<'_>) -> 
                 issues = names.issues,
                 rows = names.rows,
                 column = quote(&cols.join(", ")),
-                value = key_text(&cols),
+                value = printed::joined(cols.iter().filter_map(|c| binding.column(c)), ""),
                 message = quote(&format!("violates check constraint {}: {}", c.name, c.expr)),
                 expr = c.expr,
             ),
@@ -47,7 +48,11 @@ pub async fn constraints_and_duplicates(ch: &ClickHouse, staged: Staged<'_>) -> 
 /// The rows whose key repeats, among those without errors, as the `duplicate_keys` policy
 /// says: every one quarantined, or all but the last (first) superseded.
 async fn duplicates(ch: &ClickHouse, staged: Staged<'_>, key: &[&str]) -> Result<()> {
-    let Staged { feed, names, .. } = staged;
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
     let (line, ord) = (ident(LINE_COLUMN), ident(ORD_COLUMN));
     let (filter, severity, message) = match feed.spec.policy.duplicate_keys {
         DuplicateKeys::Quarantine => (
@@ -99,23 +104,10 @@ async fn duplicates(ch: &ClickHouse, staged: Staged<'_>, key: &[&str]) -> Result
             issues = names.issues,
             rows = names.rows,
             column = quote(&key.join(", ")),
-            value = prefixed_key_text(key, "r."),
+            value = printed::joined(binding.key_columns(), "r."),
             join = join.join(" AND "),
         ),
         &format!("finding repeated keys in batch {}", names.batch),
     )
     .await
-}
-
-/// Key values as one text, for messages: `SKU-1` or `a, b`.
-fn key_text(cols: &[&str]) -> String {
-    prefixed_key_text(cols, "")
-}
-
-fn prefixed_key_text(cols: &[&str], alias: &str) -> String {
-    let parts: Vec<String> = cols
-        .iter()
-        .map(|c| format!("toString({alias}{})", ident(c)))
-        .collect();
-    format!("concatWithSeparator(', ', {})", parts.join(", "))
 }

@@ -13,9 +13,10 @@ pub use frequencies::{Frequencies, value_frequencies};
 pub use opened::{OpenedBatch, open, replan};
 pub use profile::{ColumnProfile, column_profile, from_staging as profile_from_staging};
 pub use quarantined::{
-    Filter, Hit, QuarantinedRow, RowIssueView, find_text, go_to_line, jump_to_line,
-    quarantined_page, quarantined_rank, search, source_text,
+    Filter, Hit, QuarantinedRow, RecordAt, RowIssueView, find_text, go_to_line, jump_to_line,
+    quarantined_page, quarantined_rank, read_record, search, source_text,
 };
+pub(crate) use sorted::{Direction, direction};
 pub use sorted::{Sort, sorted_page};
 
 /// Where a page starts: keyset positions by record ordinal.

@@ -26,7 +26,7 @@ impl Filter {
 
     /// The issues' severity the rows are chosen by, and shown with (a known one only: it is
     /// spliced into the query).
-    fn severity(&self) -> &'static str {
+    pub(crate) fn severity(&self) -> &'static str {
         match self.kept.as_deref() {
             Some("warning") => "warning",
             Some("superseded") => "superseded",
@@ -466,7 +466,6 @@ pub async fn source_text(
     batch: i64,
     ord: i64,
 ) -> Result<Option<String>> {
-    use std::io::{Read, Seek, SeekFrom};
     let names = StageNames::new(batch);
     // The record is staged or kept with its typed values; so is the next one, where this
     // one ends.
@@ -486,33 +485,65 @@ pub async fn source_text(
         )
         .await
         .map_err(Error::db("locating the record in the file"))?;
-    let (mut path, mut size, mut compression, start, mut next): (
-        String,
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-    ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    Ok(read_record(RecordAt {
+        path: row.get(0),
+        size: row.get(1),
+        compression: row.get(2),
+        start: row.get(3),
+        next: row.get(4),
+        line: row.get(5),
+        next_line: row.get(6),
+        format: row.get(7),
+        parts: crate::source::parts::PartMap::from_json(row.get(8)),
+    }))
+}
+
+/// Where a record is in the batch's file, as the batch and its staging recorded it.
+pub struct RecordAt {
+    pub path: String,
+    pub size: Option<i64>,
+    pub compression: Option<String>,
+    pub format: Option<String>,
+    pub parts: crate::source::parts::PartMap,
+    /// The record's byte offset in its (decompressed) text, and the next record's.
+    pub start: Option<i64>,
+    pub next: Option<i64>,
+    /// The record's line in the batch, and the next record's.
+    pub line: Option<i64>,
+    pub next_line: Option<i64>,
+}
+
+/// The record's text read back from its file (up to 64 KiB), escaped for the screen; `None`
+/// when it cannot be read as it was (a workbook, a pipe, a file that changed size).
+pub fn read_record(at: RecordAt) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let RecordAt {
+        mut path,
+        mut size,
+        mut compression,
+        format,
+        parts,
+        start,
+        mut next,
+        line,
+        next_line,
+    } = at;
     // A workbook's row has no text of its own: its cells are the fields.
-    if row.get::<_, Option<String>>(7).as_deref() == Some("xlsx") {
-        return Ok(None);
+    if format.as_deref() == Some("xlsx") {
+        return None;
     }
-    let parts = crate::source::parts::PartMap::from_json(row.get(8));
-    if let Some(line) = row.get::<_, Option<i64>>(5)
+    if let Some(line) = line
         && let Some(part) = parts.part_of(line)
     {
         path = part.path.clone();
         size = Some(part.size as i64);
         compression = Some(part.compression.clone());
         // The next record may be in the next part.
-        let next_line: Option<i64> = row.get(6);
         if next_line.and_then(|l| parts.part_of(l)).map(|p| &p.name) != Some(&part.name) {
             next = None;
         }
     }
-    let Some(start) = start else {
-        return Ok(None);
-    };
+    let start = start?;
     const MAX: u64 = 64 * 1024;
     let read = || -> std::io::Result<Option<Vec<u8>>> {
         // A pipe cannot be read again (opening it would wait for a writer).
@@ -543,10 +574,10 @@ pub async fn source_text(
         }
         Ok(Some(buf))
     };
-    Ok(read().ok().flatten().map(|mut bytes| {
+    read().ok().flatten().map(|mut bytes| {
         while matches!(bytes.last(), Some(b'\n' | b'\r')) {
             bytes.pop();
         }
         crate::source::escape_bytes(&bytes)
-    }))
+    })
 }

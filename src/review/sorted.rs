@@ -32,6 +32,33 @@ fn key(field: usize, alias: &str) -> [String; 2] {
     ]
 }
 
+/// How a sorted page reads its rows.
+pub(crate) struct Direction {
+    /// Whether the page reads the list's way (from its start, after or at a row).
+    pub forward: bool,
+    /// Whether the query reads ascending: the list's way going forward, against it going
+    /// back.
+    pub ascending: bool,
+    /// How the rows compare with the row the page is anchored at.
+    pub cmp: &'static str,
+}
+
+pub(crate) fn direction(sort: Sort, from: PageFrom) -> Direction {
+    let forward = matches!(from, PageFrom::Start | PageFrom::After(_) | PageFrom::At(_));
+    let ascending = forward != sort.descending;
+    let cmp = match (ascending, from) {
+        (true, PageFrom::At(_)) => ">=",
+        (false, PageFrom::At(_)) => "<=",
+        (true, _) => ">",
+        (false, _) => "<",
+    };
+    Direction {
+        forward,
+        ascending,
+        cmp,
+    }
+}
+
 /// One page of the quarantined rows `filter` chooses, in `sort`'s order.
 pub async fn sorted_page(
     client: &impl GenericClient,
@@ -47,16 +74,8 @@ pub async fn sorted_page(
     let _ = index(client, &names, sort.field).await;
     let [n, t] = key(sort.field, "s.");
     let [an, at] = key(sort.field, "a.");
-    let forward = matches!(from, PageFrom::Start | PageFrom::After(_) | PageFrom::At(_));
-    // The query reads the list's way going forward, against it going back.
-    let ascending = forward != sort.descending;
+    let Direction { ascending, cmp, .. } = direction(sort, from);
     let dir = if ascending { "ASC" } else { "DESC" };
-    let cmp = match (ascending, from) {
-        (true, PageFrom::At(_)) => ">=",
-        (false, PageFrom::At(_)) => "<=",
-        (true, _) => ">",
-        (false, _) => "<",
-    };
     let anchor = match from {
         // `$1` is always there; from either end it anchors nothing.
         PageFrom::Start | PageFrom::End => "$1::bigint IS NOT NULL".to_string(),

@@ -30,6 +30,7 @@ use self::action::{Action, Effect};
 use self::app::{App, View};
 use self::theme::Theme;
 use self::worker::Worker;
+use crate::clickhouse::ClickHouse;
 use crate::db::{self, ConnectTarget};
 
 pub enum Start {
@@ -42,10 +43,40 @@ pub enum Start {
 /// is taken over; `ratatui::init` restores the terminal on panic, and it is restored on every
 /// other way out.
 pub async fn run(target: ConnectTarget, start: Start) -> anyhow::Result<()> {
+    on_a_terminal()?;
     let mut client = db::connect(&target).await?;
     crate::stage::ensure_catalog(&mut client).await?;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let worker = Worker::new(target, client, tx);
+    let (tx, rx) = mpsc::unbounded_channel();
+    review(Worker::new(target, client, tx), rx, start).await
+}
+
+/// [`run`] on ClickHouse.
+pub async fn run_clickhouse(ch: ClickHouse, start: Start) -> anyhow::Result<()> {
+    on_a_terminal()?;
+    crate::clickhouse::batches::ensure_catalog(&ch).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    review(Worker::clickhouse(ch, tx), rx, start).await
+}
+
+/// The UI draws on the terminal and reads its keys: without one (a pipe, cron, CI) it says
+/// so and what to run instead, before anything is touched.
+pub fn on_a_terminal() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the review UI needs a terminal (standard input and output are not one); \
+             without one, `airlock check` checks a file and `airlock show`, `promote`, \
+             `quarantine` and `abort` decide on a batch"
+        );
+    }
+    Ok(())
+}
+
+async fn review(
+    worker: Worker,
+    mut rx: mpsc::UnboundedReceiver<Action>,
+    start: Start,
+) -> anyhow::Result<()> {
     let mut app = App::new(Theme::from_env(), View::Batches);
     let effects = match start {
         Start::Review { feed, file } => app.start_review(feed, file),

@@ -1,0 +1,455 @@
+//! The review on ClickHouse reads what it reads on PostgreSQL: the case study's broken feed,
+//! checked on both engines, gives the same quarantined rows page by page (in file order and
+//! sorted, forward and back), the same counts, search hits, jumps, value frequencies,
+//! records read back from the file, profile and list of changes — and holding a row back
+//! does the same to both.
+mod common;
+
+use airlock::clickhouse::review as ch_review;
+use airlock::review::{self, ChangedRow, Filter, PageFrom, QuarantinedRow, Sort};
+use common::clickhouse::TestCh;
+use common::{TestDb, fixture};
+
+struct Both {
+    db: TestDb,
+    pg: tokio_postgres::Client,
+    pg_id: i64,
+    t: TestCh,
+    ch_id: i64,
+}
+
+/// The sample catalog on ClickHouse, as `demo --engine clickhouse` loads it, and the
+/// partner's spec pointed at it.
+async fn clickhouse_checked(t: &TestCh, file: &str) -> i64 {
+    let schema = std::fs::read_to_string(fixture("schema-clickhouse.sql")).expect("schema");
+    for statement in schema.split(";\n").filter(|s| {
+        s.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    }) {
+        t.exec(statement).await;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(fixture("partner-products.toml"))
+        .expect("spec")
+        .replace("\"public.products\"", "\"products\"")
+        .replace("\"public.categories\"", "\"categories\"");
+    let spec = dir.path().join("partner-products.toml");
+    std::fs::write(&spec, text).expect("write spec");
+    let feed = airlock::feed::load(&t.ch, &spec).await.expect("feed");
+    airlock::clickhouse::check::check(&t.ch, &feed, &fixture(file), &Default::default())
+        .await
+        .expect("check")
+}
+
+async fn both() -> Both {
+    let db = TestDb::with_catalog().await;
+    let pg_id = db.check_broken().await;
+    let pg = db.client().await;
+    let t = TestCh::new().await;
+    let ch_id = clickhouse_checked(&t, "products-broken.csv").await;
+    Both {
+        db,
+        pg,
+        pg_id,
+        t,
+        ch_id,
+    }
+}
+
+impl Drop for Both {
+    fn drop(&mut self) {
+        let (url, id) = (common::clickhouse::server_url(), self.ch_id);
+        common::on_own_runtime(async move {
+            if let Ok(ch) = airlock::clickhouse::ClickHouse::connect(&url).await {
+                let _ = airlock::clickhouse::decide::drop_staging(&ch, id).await;
+                let _ = ch
+                    .execute(
+                        &format!("DELETE FROM airlock.batches WHERE id = {id}"),
+                        "cleaning up",
+                    )
+                    .await;
+            }
+        });
+        let _ = &self.db;
+    }
+}
+
+/// A row as both engines must show it: place, fields, raw text and each issue's check,
+/// column and value (the messages name each engine's own types).
+type RowView = (
+    i64,
+    Option<String>,
+    i64,
+    i64,
+    Vec<Option<String>>,
+    Option<String>,
+    Vec<(String, Option<String>, Option<String>)>,
+);
+
+fn view(rows: &[QuarantinedRow]) -> Vec<RowView> {
+    rows.iter()
+        .map(|r| {
+            let mut issues: Vec<_> = r
+                .issues
+                .iter()
+                .map(|i| (i.check.clone(), i.column.clone(), i.value.clone()))
+                .collect();
+            issues.sort();
+            (
+                r.line,
+                r.file.clone(),
+                r.file_line,
+                r.ord,
+                r.fields.clone(),
+                r.raw.clone(),
+                issues,
+            )
+        })
+        .collect()
+}
+
+fn filters() -> Vec<Filter> {
+    let f = |check: Option<&str>, column: Option<&str>, kept: Option<&str>| Filter {
+        check: check.map(str::to_string),
+        column: column.map(str::to_string),
+        kept: kept.map(str::to_string),
+        value: None,
+    };
+    vec![
+        Filter::default(),
+        f(Some("type"), Some("price"), None),
+        f(Some("lookup"), None, None),
+        f(None, Some("sku"), None),
+        f(None, None, Some("warning")),
+        f(None, None, Some("superseded")),
+        Filter {
+            value: Some("N/A".into()),
+            ..f(Some("type"), Some("price"), None)
+        },
+    ]
+}
+
+impl Both {
+    /// Every row `filter` chooses, in `sort`'s order, read `limit` rows at a time from the
+    /// start forward and from the end back; both walks must agree.
+    async fn walk_pg(&self, filter: &Filter, sort: Option<Sort>, limit: i64) -> Vec<RowView> {
+        let page = |from| async move {
+            match sort {
+                Some(s) => {
+                    review::sorted_page(&self.pg, self.pg_id, 4, filter, s, from, limit).await
+                }
+                None => {
+                    review::quarantined_page(&self.pg, self.pg_id, 4, filter, from, limit).await
+                }
+            }
+            .expect("page")
+        };
+        walk(page).await
+    }
+
+    async fn walk_ch(&self, filter: &Filter, sort: Option<Sort>, limit: i64) -> Vec<RowView> {
+        let page = |from| async move {
+            match sort {
+                Some(s) => {
+                    ch_review::sorted_page(&self.t.ch, self.ch_id, 4, filter, s, from, limit).await
+                }
+                None => {
+                    ch_review::quarantined_page(&self.t.ch, self.ch_id, 4, filter, from, limit)
+                        .await
+                }
+            }
+            .expect("page")
+        };
+        walk(page).await
+    }
+
+    async fn changes_pg(&self) -> Vec<ChangedRow> {
+        let loaded = airlock::batch::load(&self.pg, self.pg_id)
+            .await
+            .expect("load");
+        let mut all = Vec::new();
+        let mut from = PageFrom::Start;
+        loop {
+            let rows = review::changes_page(&self.pg, &loaded, from, 40)
+                .await
+                .expect("changes");
+            let Some(last) = rows.last() else { break };
+            from = PageFrom::After(last.ord);
+            all.extend(rows);
+        }
+        all
+    }
+
+    async fn changes_ch(&self) -> Vec<ChangedRow> {
+        let r = airlock::clickhouse::promote::ready(&self.t.ch, self.ch_id)
+            .await
+            .expect("ready");
+        let mut all = Vec::new();
+        let mut from = PageFrom::End;
+        loop {
+            let rows = ch_review::changes_page(&self.t.ch, &r, from, 40)
+                .await
+                .expect("changes");
+            let Some(first) = rows.first() else { break };
+            from = PageFrom::Before(first.ord);
+            all.splice(0..0, rows);
+        }
+        all
+    }
+}
+
+async fn walk<F, Fut>(page: F) -> Vec<RowView>
+where
+    F: Fn(PageFrom) -> Fut,
+    Fut: std::future::Future<Output = Vec<QuarantinedRow>>,
+{
+    let mut forward = Vec::new();
+    let mut from = PageFrom::Start;
+    loop {
+        let rows = page(from).await;
+        let Some(last) = rows.last() else { break };
+        from = PageFrom::After(last.ord);
+        forward.extend(view(&rows));
+    }
+    let mut back = Vec::new();
+    let mut from = PageFrom::End;
+    loop {
+        let rows = page(from).await;
+        let Some(first) = rows.first() else { break };
+        from = PageFrom::Before(first.ord);
+        back.splice(0..0, view(&rows));
+    }
+    assert_eq!(forward, back, "forward and back walks differ");
+    forward
+}
+
+#[tokio::test]
+async fn quarantined_rows_read_the_same_on_both_engines() {
+    let b = both().await;
+    for filter in filters() {
+        let pg = b.walk_pg(&filter, None, 4).await;
+        let ch = b.walk_ch(&filter, None, 4).await;
+        assert_eq!(ch, pg, "{filter:?}");
+        let pg_count = review::quarantined_rank(&b.pg, b.pg_id, &filter, i64::MAX)
+            .await
+            .expect("count");
+        let ch_count = ch_review::quarantined_rank(&b.t.ch, b.ch_id, &filter, i64::MAX)
+            .await
+            .expect("count");
+        assert_eq!((ch_count, pg_count), (pg.len() as u64, pg.len() as u64));
+        // Where each row stands.
+        for (i, row) in pg.iter().enumerate() {
+            let rank = ch_review::quarantined_rank(&b.t.ch, b.ch_id, &filter, row.3)
+                .await
+                .expect("rank");
+            assert_eq!(rank, i as u64);
+        }
+    }
+    let all = b.walk_ch(&Filter::default(), None, 100).await;
+    assert_eq!(all.len(), 13);
+    // A page from a row on.
+    let at = ch_review::quarantined_page(
+        &b.t.ch,
+        b.ch_id,
+        4,
+        &Filter::default(),
+        PageFrom::At(all[5].3),
+        100,
+    )
+    .await
+    .expect("page");
+    assert_eq!(view(&at), all[5..].to_vec());
+    // Sorted by every field, both ways, three rows at a time.
+    for field in 0..4 {
+        for descending in [false, true] {
+            let sort = Some(Sort { field, descending });
+            let pg = b.walk_pg(&Filter::default(), sort, 3).await;
+            let ch = b.walk_ch(&Filter::default(), sort, 3).await;
+            assert_eq!(ch, pg, "sorted by field {field}, descending {descending}");
+            assert_eq!(ch.len(), 13);
+        }
+    }
+}
+
+#[tokio::test]
+async fn search_jump_frequencies_source_and_profile_match_postgresql() {
+    let b = both().await;
+    let all = Filter::default();
+    for needle in [
+        "garden",
+        "HEDGE",
+        "is not in",
+        "N/A",
+        "sku-00001",
+        "toys ",
+        "zzz",
+    ] {
+        for forward in [true, false] {
+            // Every hit from one end, until the search wraps around.
+            let mut from = if forward { i64::MIN } else { i64::MAX };
+            for _ in 0..15 {
+                let pg = review::search(&b.pg, b.pg_id, 4, &all, needle, from, forward)
+                    .await
+                    .expect("search");
+                let ch = ch_review::search(&b.t.ch, b.ch_id, 4, &all, needle, from, forward)
+                    .await
+                    .expect("search");
+                assert_eq!(ch, pg, "{needle:?} from {from}, forward {forward}");
+                match pg {
+                    Some(hit) if !hit.note.contains("again") => from = hit.ord,
+                    _ => break,
+                }
+            }
+        }
+    }
+    for line in [1, 13, 20, 23, 84, 100, 133, 134, 1000] {
+        let pg = review::go_to_line(&b.pg, b.pg_id, &all, None, line)
+            .await
+            .expect("jump");
+        let ch = ch_review::go_to_line(&b.t.ch, b.ch_id, &all, None, line)
+            .await
+            .expect("jump");
+        assert_eq!(ch, pg, "line {line}");
+        assert!(pg.is_some());
+    }
+    let refused = ch_review::go_to_line(&b.t.ch, b.ch_id, &all, Some("part-1.csv"), 3).await;
+    assert!(
+        refused
+            .expect_err("a part the batch does not have")
+            .to_string()
+            .contains("no file named `part-1.csv`")
+    );
+    for filter in filters() {
+        let pg = review::value_frequencies(&b.pg, b.pg_id, &filter, 200)
+            .await
+            .expect("frequencies");
+        let ch = ch_review::value_frequencies(&b.t.ch, b.ch_id, &filter, 200)
+            .await
+            .expect("frequencies");
+        assert_eq!(ch, pg, "{filter:?}");
+    }
+    let n_a = ch_review::value_frequencies(
+        &b.t.ch,
+        b.ch_id,
+        &Filter {
+            check: Some("type".into()),
+            column: Some("price".into()),
+            ..Filter::default()
+        },
+        200,
+    )
+    .await
+    .expect("frequencies");
+    assert!(
+        n_a.values.contains(&(Some("N/A".to_string()), 2)),
+        "{n_a:?}"
+    );
+    for row in b.walk_pg(&all, None, 100).await {
+        let pg = review::source_text(&b.pg, b.pg_id, row.3)
+            .await
+            .expect("source");
+        let ch = ch_review::source_text(&b.t.ch, b.ch_id, row.3)
+            .await
+            .expect("source");
+        assert_eq!(ch, pg, "line {}", row.0);
+        assert!(pg.is_some());
+    }
+    let header: Vec<String> = ["sku", "name", "price", "category"]
+        .map(String::from)
+        .to_vec();
+    let pg = review::column_profile(&b.pg, b.pg_id, &header)
+        .await
+        .expect("profile");
+    let ch = ch_review::column_profile(&b.t.ch, b.ch_id)
+        .await
+        .expect("profile");
+    assert_eq!(ch, pg);
+    assert_eq!(ch.len(), 4);
+}
+
+/// The rows that would change production, before → after, are the same list on both
+/// engines, whichever way it is paged; holding a row back takes it out of the list and puts
+/// it among the quarantined rows, with the note, on both; the plan is made again.
+#[tokio::test]
+async fn changes_and_holding_back_match_postgresql() {
+    let b = both().await;
+    let pg = b.changes_pg().await;
+    let ch = b.changes_ch().await;
+    assert_eq!(ch, pg);
+    assert_eq!(ch.len(), 252);
+    let rounded = ch.iter().find(|c| c.key == "SKU-0000058").expect("SKU-58");
+    assert_eq!(
+        (
+            rounded.changes[0].before.as_deref(),
+            rounded.changes[0].after.as_deref()
+        ),
+        (Some("72.50"), Some("12.35"))
+    );
+    let opened = ch_review::open(&b.t.ch, b.ch_id).await.expect("open");
+    assert_eq!(opened.header, ["sku", "name", "price", "category"]);
+    assert_eq!(opened.key_fields, [0]);
+    assert_eq!(
+        opened.columns,
+        [
+            ("sku".to_string(), 0),
+            ("name".to_string(), 1),
+            ("price".to_string(), 2),
+            ("category_id".to_string(), 3)
+        ]
+    );
+    let held = ch_review::hold_back(&b.t.ch, b.ch_id, &[rounded.ord], "price looks wrong")
+        .await
+        .expect("hold");
+    assert_eq!(held, 1);
+    let mut pg_client = b.db.client().await;
+    let loaded = airlock::batch::load(&b.pg, b.pg_id).await.expect("load");
+    review::hold_back(&mut pg_client, &loaded, &[rounded.ord], "price looks wrong")
+        .await
+        .expect("hold");
+    let (pg, ch) = (b.changes_pg().await, b.changes_ch().await);
+    assert_eq!(ch, pg);
+    assert_eq!(ch.len(), 251);
+    assert!(!ch.iter().any(|c| c.key == "SKU-0000058"));
+    let summary = airlock::clickhouse::batches::summary(&b.t.ch, b.ch_id)
+        .await
+        .expect("summary");
+    assert_eq!(
+        (summary.rows.quarantined, summary.plan.update),
+        (14, 9),
+        "{summary:?}"
+    );
+    assert_eq!(
+        summary.decisions.last().map(|d| d.decision.as_str()),
+        Some("hold")
+    );
+    let held_filter = Filter {
+        check: Some("held".into()),
+        ..Filter::default()
+    };
+    let (pg, ch) = (
+        b.walk_pg(&held_filter, None, 5).await,
+        b.walk_ch(&held_filter, None, 5).await,
+    );
+    assert_eq!(ch, pg);
+    assert_eq!(ch.len(), 1);
+    let issue = ch_review::quarantined_page(&b.t.ch, b.ch_id, 4, &held_filter, PageFrom::Start, 5)
+        .await
+        .expect("page");
+    assert!(
+        issue[0].issues[0].message.ends_with(": price looks wrong"),
+        "{issue:?}"
+    );
+    // Held rows are the operator's: holding one that is not a good row holds nothing.
+    assert_eq!(
+        ch_review::hold_back(&b.t.ch, b.ch_id, &[rounded.ord], "again")
+            .await
+            .expect("hold"),
+        0
+    );
+    // The plan made again, by hand.
+    let said = ch_review::replan(&b.t.ch, b.ch_id).await.expect("replan");
+    assert_eq!(
+        said.as_deref(),
+        Some("plan made again: 242 insert · 9 update · 35 unchanged")
+    );
+}
