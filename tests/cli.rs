@@ -684,3 +684,37 @@ fn the_demo_starts_a_private_server_when_none_answers() {
     assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
     assert_eq!(servers(tmp.path()), before, "stopped and removed");
 }
+
+/// The review UI without a terminal (a pipe, cron, CI) says it needs one and what to run
+/// instead — before touching anything: no batch is made — rather than failing to draw.
+#[tokio::test]
+async fn the_review_without_a_terminal_says_what_to_run_instead() {
+    let db = TestDb::with_catalog().await;
+    let broken = common::fixture("products-broken.csv");
+    for args in [
+        vec!["review", &spec(), broken.to_str().expect("path")],
+        vec!["review", "--batch", "1"],
+        vec!["review"],
+        vec!["demo"],
+    ] {
+        let out = airlock(&db, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("the review UI needs a terminal"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("`airlock check`"), "{}", stderr(&out));
+    }
+    let batches: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'airlock'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(batches, 0, "nothing was made");
+}

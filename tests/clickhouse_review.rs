@@ -8,6 +8,7 @@ mod common;
 use airlock::clickhouse::review as ch_review;
 use airlock::review::{self, ChangedRow, Filter, PageFrom, QuarantinedRow, Sort};
 use common::clickhouse::TestCh;
+use common::tmux::Tmux;
 use common::{TestDb, fixture};
 
 struct Both {
@@ -19,8 +20,8 @@ struct Both {
 }
 
 /// The sample catalog on ClickHouse, as `demo --engine clickhouse` loads it, and the
-/// partner's spec pointed at it.
-async fn clickhouse_checked(t: &TestCh, file: &str) -> i64 {
+/// partner's spec pointed at it (in `dir`).
+async fn catalog_and_spec(t: &TestCh, dir: &std::path::Path) -> std::path::PathBuf {
     let schema = std::fs::read_to_string(fixture("schema-clickhouse.sql")).expect("schema");
     for statement in schema.split(";\n").filter(|s| {
         s.lines()
@@ -28,13 +29,18 @@ async fn clickhouse_checked(t: &TestCh, file: &str) -> i64 {
     }) {
         t.exec(statement).await;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
     let text = std::fs::read_to_string(fixture("partner-products.toml"))
         .expect("spec")
         .replace("\"public.products\"", "\"products\"")
         .replace("\"public.categories\"", "\"categories\"");
-    let spec = dir.path().join("partner-products.toml");
+    let spec = dir.join("partner-products.toml");
     std::fs::write(&spec, text).expect("write spec");
+    spec
+}
+
+async fn clickhouse_checked(t: &TestCh, file: &str) -> i64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = catalog_and_spec(t, dir.path()).await;
     let feed = airlock::feed::load(&t.ch, &spec).await.expect("feed");
     airlock::clickhouse::check::check(&t.ch, &feed, &fixture(file), &Default::default())
         .await
@@ -58,20 +64,24 @@ async fn both() -> Both {
 
 impl Drop for Both {
     fn drop(&mut self) {
-        let (url, id) = (common::clickhouse::server_url(), self.ch_id);
-        common::on_own_runtime(async move {
-            if let Ok(ch) = airlock::clickhouse::ClickHouse::connect(&url).await {
-                let _ = airlock::clickhouse::decide::drop_staging(&ch, id).await;
-                let _ = ch
-                    .execute(
-                        &format!("DELETE FROM airlock.batches WHERE id = {id}"),
-                        "cleaning up",
-                    )
-                    .await;
-            }
-        });
-        let _ = &self.db;
+        forget(self.ch_id);
     }
+}
+
+/// Removes what batch `id` left in Airlock's catalog and staging on the shared engine.
+fn forget(id: i64) {
+    let url = common::clickhouse::server_url();
+    common::on_own_runtime(async move {
+        if let Ok(ch) = airlock::clickhouse::ClickHouse::connect(&url).await {
+            let _ = airlock::clickhouse::decide::drop_staging(&ch, id).await;
+            let _ = ch
+                .execute(
+                    &format!("DELETE FROM airlock.batches WHERE id = {id}"),
+                    "cleaning up",
+                )
+                .await;
+        }
+    });
 }
 
 /// A row as both engines must show it: place, fields, raw text and each issue's check,
@@ -452,4 +462,74 @@ async fn changes_and_holding_back_match_postgresql() {
         said.as_deref(),
         Some("plan made again: 242 insert · 9 update · 35 unchanged")
     );
+}
+
+/// The real binary in a terminal, on ClickHouse: the case study loaded and summarized,
+/// a quarantined row opened with its text read back from the file, the changes before →
+/// after, then approved with a note — production upserted, the decision recorded.
+#[tokio::test]
+async fn review_browse_and_approve_in_a_terminal_on_clickhouse() {
+    let t = TestCh::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = catalog_and_spec(&t, dir.path()).await;
+    let url = format!(
+        "clickhouse://default@{}:{}/{}",
+        t.url.host, t.url.port, t.name
+    );
+    let command = format!(
+        "{} review {} {}; sleep 30",
+        env!("CARGO_BIN_EXE_airlock"),
+        spec.display(),
+        fixture("products-broken.csv").display()
+    );
+    let tmux = Tmux::start("ch-review", 100, 30, &url, &command);
+    let summary = tmux.wait_for("REVIEW");
+    assert!(summary.contains("13 quarantined (4.3%)"), "{summary}");
+    let id: i64 = summary
+        .split("batch ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the batch's number on screen");
+    tmux.keys(&["2"]);
+    let rows = tmux.wait_for("Hedge trimmer");
+    assert!(rows.contains("23     type price"), "{rows}");
+    tmux.keys(&["j"]);
+    tmux.keys(&["Enter"]);
+    let detail = tmux.wait_for("SKU-0000062,Hedge trimmer,Garden,34.50");
+    assert!(
+        detail.contains("lookup category_id: '34.50' is not in"),
+        "{detail}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["3"]);
+    let changes = tmux.wait_for("SKU-0000058");
+    assert!(changes.contains("price 72.50 → 12.35"), "{changes}");
+    tmux.keys(&["a"]);
+    let dialog = tmux.wait_for("Approve and promote");
+    assert!(
+        dialog.contains("242 insert · 10 update · 35 unchanged"),
+        "{dialog}"
+    );
+    tmux.keys(&["-l", "approved on clickhouse"]);
+    tmux.keys(&["Enter"]);
+    let result = tmux.wait_for("PROMOTED");
+    assert!(
+        result.contains("242 inserted · 10 updated · 35 unchanged"),
+        "{result}"
+    );
+    tmux.keys(&["q"]);
+    assert_eq!(
+        t.rows("SELECT toString(count()) FROM products").await,
+        [[Some("342".to_string())]]
+    );
+    let summary = airlock::clickhouse::batches::summary(&t.ch, id)
+        .await
+        .expect("summary");
+    let last = summary.decisions.last().expect("a decision");
+    assert_eq!(
+        (last.decision.as_str(), last.note.as_deref()),
+        ("approve", Some("approved on clickhouse"))
+    );
+    forget(id);
 }

@@ -5,81 +5,8 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
 use common::{TestDb, fixture};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// A detached session `e2e` of `width`×`height` running `command` against `db`.
-    fn start(name: &str, width: u16, height: u16, db: &TestDb, command: &str) -> Self {
-        let tmux = Tmux {
-            socket: format!("airlock-{name}-{}", std::process::id()),
-        };
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            "-e",
-            &format!("DATABASE_URL={}", db.url()),
-            "-e",
-            "NO_COLOR=1",
-            command,
-        ]);
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux (install it: apt-get install tmux)");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "e2e"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        self.run(&args);
-        // Let a lone Esc stand alone (not read as Alt+key).
-        std::thread::sleep(Duration::from_millis(250));
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "waited 30 s for {text:?}; the screen shows:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
 
 /// The review of the case study's broken file, the pane kept open a while after it ends.
 fn review_broken() -> String {
@@ -95,7 +22,7 @@ fn review_broken() -> String {
 async fn load_browse_and_approve_in_a_terminal() {
     let db = TestDb::with_catalog().await;
     let command = review_broken();
-    let tmux = Tmux::start("e2e", 100, 30, &db, &command);
+    let tmux = Tmux::start("e2e", 100, 30, &db.url(), &command);
 
     let summary = tmux.wait_for("REVIEW");
     assert!(summary.contains("13 quarantined (4.3%)"), "{summary}");
@@ -157,7 +84,7 @@ async fn load_browse_and_approve_in_a_terminal() {
 async fn quarantine_release_and_approve_in_a_terminal() {
     let db = TestDb::with_catalog().await;
     let command = review_broken();
-    let tmux = Tmux::start("release", 80, 24, &db, &command);
+    let tmux = Tmux::start("release", 80, 24, &db.url(), &command);
     tmux.wait_for("REVIEW");
     // The frequency view of the lookup check: Enter on a value opens the rows that carry it.
     tmux.keys(&["j"]);
@@ -243,7 +170,7 @@ async fn a_headless_check_shows_its_progress_on_a_terminal_only() {
             redirect.replace("{dir}", &dir.path().display().to_string()),
         );
         // A session of its own per case: a server just killed can refuse the next one.
-        let tmux = Tmux::start(&format!("progress-{case}"), 120, 10, &db, &command);
+        let tmux = Tmux::start(&format!("progress-{case}"), 120, 10, &db.url(), &command);
         let mut pipe = open_writer(&fifo, &tmux);
         use std::io::Write;
         pipe.write_all(first.as_bytes()).expect("first half");

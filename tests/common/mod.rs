@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod clickhouse;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
