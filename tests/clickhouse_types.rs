@@ -337,8 +337,10 @@ async fn clickhouse_reads_what_airlock_accepts_and_would_change_what_it_refuses(
     );
 }
 
+/// Without its zone's rules (the catalog reads them), a date-time is left to the engine, and
+/// so are composites: `check` refuses such columns, naming them.
 #[test]
-fn time_types_and_composites_are_left_to_the_engine() {
+fn unread_zones_and_composites_are_left_to_the_engine() {
     for ty in [
         "DateTime",
         "DateTime('Europe/Paris')",
@@ -409,5 +411,244 @@ async fn the_engine_alone_changes_values_without_a_word() {
     assert!(
         matches!(&judged[3], Judged::Reject(m) if m.contains("is not one of")),
         "{judged:?}"
+    );
+}
+
+/// Date-times on the engine, in zones with and without summer time (New York, Berlin, Lord
+/// Howe's half hour, Kolkata, UTC, the server's own): each value Airlock accepts it sends as
+/// its instant in UTC, which the engine reads back exactly, means what the engine reads the
+/// field as where the engine can read it at all, and lands in the zoned column as the wall
+/// time written; each one it refuses the engine would store as another instant (a time the
+/// clocks skip, one out of range, digits the type drops) or as one of two (a time the clocks
+/// repeat), without a word.
+#[tokio::test]
+async fn date_times_mean_what_the_partner_wrote_in_the_columns_zone() {
+    let t = TestCh::new().await;
+    let zones: &[(&str, &[&str])] = &[
+        (
+            "'America/New_York'",
+            &[
+                "2026-03-08 02:30:00",
+                "2026-11-01 01:30:00",
+                "2026-11-01 01:30:00-04:00",
+            ],
+        ),
+        (
+            "'Europe/Berlin'",
+            &[
+                "2026-03-29 02:00:00",
+                "2026-03-29 03:00:00",
+                "2026-10-25 02:59:59",
+                "2026-10-25 03:00:00",
+                "1916-05-01 00:30:00",
+            ],
+        ),
+        (
+            "'Australia/Lord_Howe'",
+            &[
+                "2026-10-04 02:15:00",
+                "2026-04-05 01:45:00",
+                "2026-04-05 02:00:00",
+            ],
+        ),
+        (
+            "'Asia/Kolkata'",
+            &["2026-07-15 10:00:00", "1945-10-15 00:00:00"],
+        ),
+        ("'UTC'", &["2026-03-29 02:30:00"]),
+        ("", &["2026-03-29 02:30:00"]),
+    ];
+    let common: &[&str] = &[
+        "2026-07-15 10:00:00",
+        "2026-07-15T10:00",
+        "2026-01-15",
+        "2026-07-15 10:00:00Z",
+        "2026-07-15 10:00:00+05:30",
+        "2026-07-15 10:00:00.5",
+        "2026-07-15 10:00:00.123456",
+        "2026-07-15 10:00:00.1230",
+        "1969-12-31 12:00:00",
+        "1970-01-01 00:00:00Z",
+        "2106-02-07 06:28:15Z",
+        "2106-02-07 06:28:16Z",
+        "2150-01-01 00:00:00",
+        "1901-06-01 00:00:00",
+        "2026-02-30 10:00:00",
+        "15.07.2026 10:00",
+    ];
+    let mut failures = Vec::new();
+    let mut counted = (0, 0);
+    for (z, (zone, extra)) in zones.iter().enumerate() {
+        let types = [None, Some(3), Some(6)];
+        let defs: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let args = match (p, zone.is_empty()) {
+                    (None, true) => String::new(),
+                    (None, false) => format!("({zone})"),
+                    (Some(p), true) => format!("({p})"),
+                    (Some(p), false) => format!("({p}, {zone})"),
+                };
+                let ty = if p.is_some() {
+                    "DateTime64"
+                } else {
+                    "DateTime"
+                };
+                format!("c{i} Nullable({ty}{args})")
+            })
+            .collect();
+        let table = format!("z{z}");
+        t.exec(&format!(
+            "CREATE TABLE {table} ({}) ENGINE = Memory",
+            defs.join(", ")
+        ))
+        .await;
+        let described = airlock::clickhouse::catalog::describe(&t.ch, &table)
+            .await
+            .expect("describe");
+        for (i, column) in described.columns.iter().enumerate() {
+            assert!(
+                column.ty.zone.is_some(),
+                "{}: the zone was read",
+                column.ty.text
+            );
+            let zone_name = column
+                .ty
+                .zone
+                .as_ref()
+                .map(|z| z.name.clone())
+                .unwrap_or_default();
+            let precision = types[i];
+            let staged = match precision {
+                None => "DateTime('UTC')".to_string(),
+                Some(p) => format!("DateTime64({p}, 'UTC')"),
+            };
+            let engine_parse = |v: &str| match precision {
+                None => format!(
+                    "parseDateTimeBestEffortOrNull({}, {})",
+                    quote(v),
+                    quote(&zone_name)
+                ),
+                Some(p) => format!(
+                    "parseDateTime64BestEffortOrNull({}, {p}, {})",
+                    quote(v),
+                    quote(&zone_name)
+                ),
+            };
+            for value in common.iter().chain(extra.iter()).copied() {
+                let one = |sql: String| {
+                    let t = &t;
+                    async move {
+                        t.rows(&sql)
+                            .await
+                            .into_iter()
+                            .next()
+                            .and_then(|r| r.into_iter().next().flatten())
+                    }
+                };
+                let what = format!("{} {value:?}", column.ty.text);
+                match types::judge(&column.ty, value) {
+                    Judged::Value(sent) => {
+                        counted.0 += 1;
+                        let back = one(format!(
+                            "SELECT toString(accurateCastOrNull({}, {}))",
+                            quote(&sent),
+                            quote(&staged)
+                        ))
+                        .await;
+                        if back.as_deref() != Some(sent.as_str()) {
+                            failures.push(format!("{what}: sent {sent:?}, read back {back:?}"));
+                        }
+                        let meant =
+                            one(format!("SELECT toString({}, 'UTC')", engine_parse(value))).await;
+                        if meant.is_some() && meant.as_deref() != Some(sent.as_str()) {
+                            failures.push(format!(
+                                "{what}: Airlock reads {sent:?}, the engine {meant:?}"
+                            ));
+                        }
+                        // Through the staged column into the zoned one, as a promotion does.
+                        let col = format!("c{i}");
+                        t.exec(&format!("TRUNCATE TABLE {table}")).await;
+                        t.exec(&format!(
+                            "INSERT INTO {table} ({col}) SELECT CAST({}, {})",
+                            quote(&sent),
+                            quote(&staged)
+                        ))
+                        .await;
+                        let instant =
+                            one(format!("SELECT toString({col}, 'UTC') FROM {table}")).await;
+                        if instant.as_deref() != Some(sent.as_str()) {
+                            failures.push(format!("{what}: promoted as {instant:?}, not {sent:?}"));
+                        }
+                        let wall = one(format!("SELECT toString({col}) FROM {table}"))
+                            .await
+                            .unwrap_or_default();
+                        let written = value.replace('T', " ");
+                        let naive = !value.ends_with('Z') && !value[10..].contains(['+', '-']);
+                        if naive && written.len() >= 16 && !wall.starts_with(&written[..16]) {
+                            failures.push(format!("{what}: the column shows {wall:?}"));
+                        }
+                    }
+                    Judged::Reject(message) => {
+                        counted.1 += 1;
+                        let col = format!("c{i}");
+                        t.exec(&format!("TRUNCATE TABLE {table}")).await;
+                        let loaded =
+                            t.ch.insert(
+                                &format!("INSERT INTO {table} ({col}) FORMAT TabSeparated"),
+                                [bytes::Bytes::from(format!("{value}\n"))],
+                                "loading one value",
+                            )
+                            .await;
+                        if loaded.is_err() {
+                            continue;
+                        }
+                        let stored = one(format!("SELECT toString({col}) FROM {table}"))
+                            .await
+                            .unwrap_or_default();
+                        let written = value.replace('T', " ");
+                        if message.contains("happens twice") {
+                            // The engine took one of the two instants it could mean.
+                            let utc =
+                                one(format!("SELECT toString({col}, 'UTC') FROM {table}")).await;
+                            let offset = one(format!("SELECT timeZoneOffset({col}) FROM {table}"))
+                                .await
+                                .unwrap_or_default();
+                            let secs: i64 = offset.parse().unwrap_or_default();
+                            let shown = format!(
+                                "{}{:02}:{:02}",
+                                if secs < 0 { '-' } else { '+' },
+                                secs.abs() / 3600,
+                                secs.abs() % 3600 / 60
+                            );
+                            if !message.contains(&shown) || utc.is_none() {
+                                failures.push(format!(
+                                    "{what}: refused ({message}), the engine took offset {shown}"
+                                ));
+                            }
+                        } else if stored.starts_with(&written)
+                            && stored.len() == written.len().max(stored.len())
+                            && stored == written
+                        {
+                            failures.push(format!(
+                                "{what}: refused ({message}), but the engine stores it as given"
+                            ));
+                        }
+                    }
+                    other => failures.push(format!("{what}: {other:?}")),
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        counted.0 > 150 && counted.1 > 80,
+        "accepted, refused: {counted:?}"
     );
 }

@@ -226,7 +226,14 @@ pub async fn find(
                 },
             }
         })
-        .collect();
+        .collect::<Vec<ChColumn>>();
+    // A date-time's values are judged in its zone, as the engine applies it.
+    let mut columns = columns;
+    for c in &mut columns {
+        if let types::ChType::DateTime { zone, .. } = &c.ty.base {
+            c.ty.zone = Some(super::zone::load(ch, zone.as_deref()).await?);
+        }
+    }
     Ok(Ok(Some(ChTable {
         sorting_key: plain_columns(&text(1)),
         primary_key: plain_columns(&text(2)),

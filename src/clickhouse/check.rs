@@ -63,11 +63,7 @@ fn refuse_unjudged(feed: &Feed, binding: &Binding) -> Result<()> {
     let open: Vec<String> = binding
         .columns
         .iter()
-        .filter(|c| {
-            matches!(&c.value_rule, TypeRule::ClickHouse(t) if t.base == super::types::ChType::DateTime
-                || t.base == super::types::ChType::DateTime64
-                || t.base == super::types::ChType::Other)
-        })
+        .filter(|c| matches!(&c.value_rule, TypeRule::ClickHouse(t) if t.left_to_engine()))
         .map(|c| format!("{} ({})", c.target, c.type_sql))
         .collect();
     match open.is_empty() {

@@ -5,6 +5,7 @@ pub mod batches;
 pub mod catalog;
 pub mod check;
 pub mod client;
+pub mod datetime;
 pub mod decide;
 mod lease;
 mod printed;
@@ -14,6 +15,7 @@ mod stage;
 pub mod types;
 pub mod url;
 mod validate;
+pub mod zone;
 
 pub use client::ClickHouse;
 pub use url::ClickHouseUrl;

@@ -1,6 +1,6 @@
 //! Values as text, in SQL, the way a person reads them in issues and in the review: a
 //! decimal with its scale's digits (`toString` drops trailing zeros: `-4.00` would read
-//! `-4`), everything else as `toString` gives it; several columns (a key) joined by `, `,
+//! `-4`), a date-time in its column's zone, everything else as `toString` gives it; several columns (a key) joined by `, `,
 //! empty ones left out — as PostgreSQL's `concat_ws` shows them.
 use super::client::ident;
 use super::types::ChType;
@@ -12,6 +12,11 @@ pub fn value(expr: &str, c: &BoundColumn) -> String {
     match &c.value_rule {
         TypeRule::ClickHouse(t) => match t.base {
             ChType::Decimal { scale, .. } => format!("toDecimalString({expr}, {scale})"),
+            // In the column's zone (a staged value is in UTC).
+            ChType::DateTime { .. } => match &t.zone {
+                Some(z) => format!("toString({expr}, {})", super::client::quote(&z.name)),
+                None => format!("toString({expr})"),
+            },
             _ => format!("toString({expr})"),
         },
         _ => format!("toString({expr})"),

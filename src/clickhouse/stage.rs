@@ -41,7 +41,7 @@ pub async fn create_tables(ch: &ClickHouse, names: &StageNames, binding: &Bindin
         binding
             .columns
             .iter()
-            .map(|c| format!("{} {}", ident(&c.target), c.type_sql)),
+            .map(|c| format!("{} {}", ident(&c.target), staged_type(c))),
     );
     typed.push(format!("{} Nullable(Int64)", ident(BYTE_COLUMN)));
     typed.extend((0..binding.header.len()).map(|i| text(ch_name(&source_field(i)))));
@@ -67,6 +67,20 @@ pub async fn create_tables(ch: &ClickHouse, names: &StageNames, binding: &Bindin
         ch.execute(&sql, &context).await?;
     }
     Ok(())
+}
+
+/// The type a column's values are staged as: its own, but a date-time in UTC, the form its
+/// values are sent in (`super::datetime`).
+fn staged_type(c: &BoundColumn) -> String {
+    match &c.value_rule {
+        crate::validate::types::TypeRule::ClickHouse(t) => match &t.base {
+            super::types::ChType::DateTime { precision, .. } => {
+                super::datetime::staged_type(*precision, t.nullable)
+            }
+            _ => c.type_sql.clone(),
+        },
+        _ => c.type_sql.clone(),
+    }
 }
 
 /// A name the layout quoted for PostgreSQL (`"f1"`), quoted for ClickHouse.

@@ -25,8 +25,12 @@ pub enum ChType {
     FixedString(usize),
     Date,
     Date32,
-    DateTime,
-    DateTime64,
+    /// `DateTime` (no precision) or `DateTime64(precision)`, in the zone the type names (the
+    /// server's when it names none).
+    DateTime {
+        precision: Option<u32>,
+        zone: Option<String>,
+    },
     Bool,
     Uuid,
     Ipv4,
@@ -46,6 +50,9 @@ pub struct ColumnType {
     pub low_cardinality: bool,
     /// The type as ClickHouse spells it, for messages.
     pub text: String,
+    /// For a date-time, its zone's rules as the engine applies them (read by the catalog);
+    /// without them its values are left to the engine.
+    pub zone: Option<std::sync::Arc<super::zone::Zone>>,
 }
 
 /// What becomes of one non-empty field.
@@ -58,6 +65,18 @@ pub enum Judged {
     Reject(String),
     /// The engine judges it (types Airlock has no rule of its own for).
     Engine,
+}
+
+impl ColumnType {
+    /// Whether Airlock has no rule of its own for the type's values (arrays, maps, tuples,
+    /// JSON, …; a date-time whose zone was not read).
+    pub fn left_to_engine(&self) -> bool {
+        match self.base {
+            ChType::Other => true,
+            ChType::DateTime { .. } => self.zone.is_none(),
+            _ => false,
+        }
+    }
 }
 
 pub fn parse(text: &str) -> ColumnType {
@@ -79,6 +98,7 @@ pub fn parse(text: &str) -> ColumnType {
         nullable,
         low_cardinality,
         text: text.trim().to_string(),
+        zone: None,
     }
 }
 
@@ -115,6 +135,10 @@ fn base_type(t: &str) -> ChType {
         "UUID" => ChType::Uuid,
         "IPv4" => ChType::Ipv4,
         "IPv6" => ChType::Ipv6,
+        "DateTime" => ChType::DateTime {
+            precision: None,
+            zone: None,
+        },
         _ => parametric(t).unwrap_or(ChType::Other),
     }
 }
@@ -136,13 +160,31 @@ fn parametric(t: &str) -> Option<ChType> {
         "Decimal128" => decimal(38, *numbers()?.first()?),
         "Decimal256" => decimal(76, *numbers()?.first()?),
         "FixedString" => Some(ChType::FixedString(args.trim().parse().ok()?)),
-        "DateTime" => Some(ChType::DateTime),
-        "DateTime64" => Some(ChType::DateTime64),
+        "DateTime" => Some(ChType::DateTime {
+            precision: None,
+            zone: Some(zone_name(args)?),
+        }),
+        "DateTime64" => {
+            let (precision, zone) = match args.split_once(',') {
+                Some((p, z)) => (p, Some(zone_name(z)?)),
+                None => (args, None),
+            };
+            Some(ChType::DateTime {
+                precision: Some(precision.trim().parse().ok()?),
+                zone,
+            })
+        }
         "Enum8" | "Enum16" | "Enum" => Some(ChType::Enum {
             names: enum_names(args)?,
         }),
         _ => None,
     }
+}
+
+/// `Europe/Berlin` of `'Europe/Berlin'`.
+fn zone_name(arg: &str) -> Option<String> {
+    let name = arg.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    (!name.is_empty() && !name.contains(['\'', '\\'])).then(|| name.to_string())
 }
 
 /// The names of `'a' = 1, 'b\'c' = 2`.
@@ -207,7 +249,11 @@ pub fn judge(ty: &ColumnType, value: &str) -> Judged {
                 crate::validate::clip(&names.join(", "), 120)
             )),
         },
-        ChType::DateTime | ChType::DateTime64 | ChType::Other => Judged::Engine,
+        ChType::DateTime { precision, .. } => match &ty.zone {
+            Some(zone) => super::datetime::judge(value, *precision, zone, name),
+            None => Judged::Engine,
+        },
+        ChType::Other => Judged::Engine,
     }
 }
 
@@ -580,7 +626,34 @@ mod tests {
             }
         );
         assert_eq!(parse("FixedString(3)").base, ChType::FixedString(3));
-        assert_eq!(parse("DateTime64(3, 'UTC')").base, ChType::DateTime64);
+        assert_eq!(
+            parse("DateTime64(3, 'UTC')").base,
+            ChType::DateTime {
+                precision: Some(3),
+                zone: Some("UTC".into())
+            }
+        );
+        assert_eq!(
+            parse("Nullable(DateTime)").base,
+            ChType::DateTime {
+                precision: None,
+                zone: None
+            }
+        );
+        assert_eq!(
+            parse("DateTime('Europe/Berlin')").base,
+            ChType::DateTime {
+                precision: None,
+                zone: Some("Europe/Berlin".into())
+            }
+        );
+        assert_eq!(
+            parse("DateTime64(6)").base,
+            ChType::DateTime {
+                precision: Some(6),
+                zone: None
+            }
+        );
         assert_eq!(parse("Array(UInt8)").base, ChType::Other);
     }
 
