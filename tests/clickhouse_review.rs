@@ -533,3 +533,138 @@ async fn review_browse_and_approve_in_a_terminal_on_clickhouse() {
     );
     forget(id);
 }
+
+/// A feed in three files is one batch on ClickHouse as on PostgreSQL: every position names
+/// its file and line — the summary's examples, the duplicate's message, the quarantined
+/// rows, a jump to `part-10.csv:1`, the export — and each record is read back from its own
+/// part.
+#[tokio::test]
+async fn a_batch_of_several_files_names_file_and_line_on_both_engines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let drop = dir.path().join("drop");
+    std::fs::create_dir(&drop).expect("dir");
+    let header = "sku,name,price,category\n";
+    for (name, rows) in [
+        (
+            "part-1.csv",
+            "SKU-0000201,One,1.00,Tools\nSKU-0000202,Two,2.00,Garden\n",
+        ),
+        (
+            "part-2.csv",
+            "SKU-0000203,Three,N/A,Garden\nSKU-0000204,Four,4.00,Kitchen\nSKU-0000205,\"Five,\nwith a line break\",5.00,Toys\n",
+        ),
+        (
+            "part-10.csv",
+            "SKU-0000206,Six,6.00,Toys\nSKU-0000201,One again,1.50,Tools\n",
+        ),
+    ] {
+        std::fs::write(drop.join(name), format!("{header}{rows}")).expect("part");
+    }
+    let db = TestDb::with_catalog().await;
+    let pg_id = db
+        .check(&fixture("partner-products.toml"), &drop)
+        .await
+        .expect("check");
+    let pg = db.client().await;
+    let t = TestCh::new().await;
+    let spec = catalog_and_spec(&t, dir.path()).await;
+    let feed = airlock::feed::load(&t.ch, &spec).await.expect("feed");
+    let ch_id = airlock::clickhouse::check::check(&t.ch, &feed, &drop, &Default::default())
+        .await
+        .expect("check");
+    let b = Both {
+        db,
+        pg,
+        pg_id,
+        t,
+        ch_id,
+    };
+    let ch_summary = airlock::clickhouse::batches::summary(&b.t.ch, ch_id)
+        .await
+        .expect("summary");
+    let pg_summary = b.db.summary(pg_id).await;
+    assert_eq!(ch_summary.file.parts, pg_summary.file.parts);
+    let places = |s: &airlock::report::Summary| -> Vec<(String, String, String)> {
+        s.checks
+            .iter()
+            .map(|c| {
+                (
+                    c.check.clone(),
+                    c.example.place(),
+                    c.example
+                        .message
+                        .replace("a valid number", "a valid Decimal(10, 2)"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(places(&ch_summary), places(&pg_summary));
+    assert!(
+        places(&ch_summary)
+            .iter()
+            .any(|(check, at, message)| check == "duplicate_key"
+                && at == "part-1.csv:2"
+                && message.contains("(lines part-1.csv:2, part-10.csv:3)")),
+        "{:?}",
+        places(&ch_summary)
+    );
+    let all = Filter::default();
+    let (pg_rows, ch_rows) = (
+        b.walk_pg(&all, None, 2).await,
+        b.walk_ch(&all, None, 2).await,
+    );
+    assert_eq!(ch_rows, pg_rows);
+    let shown: Vec<String> = ch_rows
+        .iter()
+        .map(|r| format!("{}:{}", r.1.clone().unwrap_or_default(), r.2))
+        .collect();
+    assert_eq!(shown, ["part-1.csv:2", "part-2.csv:2", "part-10.csv:3"]);
+    for row in &ch_rows {
+        let text = ch_review::source_text(&b.t.ch, ch_id, row.3)
+            .await
+            .expect("source");
+        assert_eq!(
+            text,
+            review::source_text(&b.pg, pg_id, row.3)
+                .await
+                .expect("source")
+        );
+        assert!(text.is_some_and(|t| t.starts_with(row.4[0].as_deref().unwrap_or("?"))));
+    }
+    for (file, line) in [("part-10.csv", 1), ("part-2.csv", 1), ("part-1.csv", 3)] {
+        assert_eq!(
+            ch_review::go_to_line(&b.t.ch, ch_id, &all, Some(file), line)
+                .await
+                .expect("jump"),
+            review::go_to_line(&b.pg, pg_id, &all, Some(file), line)
+                .await
+                .expect("jump"),
+            "{file}:{line}"
+        );
+    }
+    let (pg_out, ch_out) = (dir.path().join("pg.csv"), dir.path().join("ch.csv"));
+    airlock::export::quarantined(&b.pg, pg_id, &pg_out)
+        .await
+        .expect("export");
+    airlock::clickhouse::decide::export(&b.t.ch, ch_id, &ch_out)
+        .await
+        .expect("export");
+    let read = |p: &std::path::Path| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(p)
+            .expect("export")
+            .records()
+            .map(|r| {
+                r.expect("record")
+                    .iter()
+                    .map(|f| f.replace("a valid number", "a valid Decimal(10, 2)"))
+                    .collect()
+            })
+            .collect()
+    };
+    let exported = read(&ch_out);
+    assert_eq!(exported, read(&pg_out));
+    assert_eq!(exported[0][..4], ["file", "line", "column", "check"]);
+    assert_eq!(exported.len(), 4);
+}

@@ -160,7 +160,8 @@ async fn stage_and_validate(
         });
     }
     let staged = Staged::new(feed, &binding, &names);
-    validate::constraints_and_duplicates(ch, staged).await?;
+    validate::constraints_and_duplicates(ch, staged, &stats.parts).await?;
+    summary.file.parts = stats.parts.clone();
     timings.lap("check constraints and duplicate keys");
 
     judge(ch, staged, stats.records as i64, summary).await?;
@@ -197,7 +198,8 @@ pub(super) async fn judge(
     )
     .await?;
     let rows = count_rows(ch, names, total).await?;
-    let checks = summarize_checks(ch, names).await?;
+    let parts = crate::source::parts::PartMap::new(summary.file.parts.clone());
+    let checks = summarize_checks(ch, names, &parts).await?;
     let plan = plan(ch, staged).await?;
     let mut counted = Vec::new();
     for t in &feed.thresholds {
@@ -261,7 +263,11 @@ async fn count_rows(ch: &ClickHouse, names: &StageNames, total: i64) -> Result<R
 
 /// One line per (check, column, severity), its example the first issue by line; ordered as
 /// on PostgreSQL (`report::summarize_checks`).
-async fn summarize_checks(ch: &ClickHouse, names: &StageNames) -> Result<Vec<CheckSummary>> {
+async fn summarize_checks(
+    ch: &ClickHouse,
+    names: &StageNames,
+    parts: &crate::source::parts::PartMap,
+) -> Result<Vec<CheckSummary>> {
     let rows = ch
         .rows(
             &format!(
@@ -281,14 +287,15 @@ async fn summarize_checks(ch: &ClickHouse, names: &StageNames) -> Result<Vec<Che
         .into_iter()
         .map(|r| {
             let f = |i: usize| r.get(i).cloned().flatten();
+            let place = parts.locate(f(4).and_then(|n| n.parse().ok()).unwrap_or(0));
             CheckSummary {
                 check: f(0).unwrap_or_default(),
                 column: f(1),
                 severity: f(2).unwrap_or_default(),
                 rows: f(3).and_then(|n| n.parse().ok()).unwrap_or(0),
                 example: Example {
-                    file: None,
-                    line: f(4).and_then(|n| n.parse().ok()).unwrap_or(0),
+                    file: place.file.map(str::to_string),
+                    line: place.line,
                     value: f(5),
                     message: f(6).unwrap_or_default(),
                 },

@@ -201,7 +201,13 @@ pub async fn export(ch: &ClickHouse, id: i64, out: &Path) -> Result<u64> {
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(
         std::fs::File::create(&tmp).map_err(io)?,
     ));
-    let mut head = vec!["line", "column", "check", "value", "message"];
+    // A batch of several files names each row's file, and its line there.
+    let parts = crate::source::parts::PartMap::new(batch.summary.file.parts.clone());
+    let mut head = match parts.is_multi() {
+        true => vec!["file"],
+        false => vec![],
+    };
+    head.extend(["line", "column", "check", "value", "message"]);
     head.extend(batch.header.iter().map(String::as_str));
     writer.write_record(&head).map_err(csv_err)?;
     let mut written = 0u64;
@@ -215,7 +221,13 @@ pub async fn export(ch: &ClickHouse, id: i64, out: &Path) -> Result<u64> {
         ),
         &format!("exporting the quarantined rows of batch {id}"),
         |row| {
-            let cells: Vec<String> = row.into_iter().map(Option::unwrap_or_default).collect();
+            let mut cells: Vec<String> = row.into_iter().map(Option::unwrap_or_default).collect();
+            if parts.is_multi() {
+                let place = parts.locate(cells[0].parse().unwrap_or_default());
+                let file = place.file.unwrap_or_default().to_string();
+                cells[0] = place.line.to_string();
+                cells.insert(0, file);
+            }
             written += 1;
             writer.write_record(&cells).map_err(csv_err)
         },

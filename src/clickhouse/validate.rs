@@ -6,11 +6,16 @@ use super::printed;
 use crate::error::Result;
 use crate::feed::DuplicateKeys;
 use crate::layout::{LINE_COLUMN, ORD_COLUMN};
+use crate::source::parts::Part;
 use crate::staged::Staged;
 
 /// Records the rows that violate a CHECK constraint, then, among the others, those whose key
 /// repeats; then sets every row with an error or superseded by another aside.
-pub async fn constraints_and_duplicates(ch: &ClickHouse, staged: Staged<'_>) -> Result<()> {
+pub async fn constraints_and_duplicates(
+    ch: &ClickHouse,
+    staged: Staged<'_>,
+    parts: &[Part],
+) -> Result<()> {
     let Staged {
         feed,
         binding,
@@ -40,14 +45,19 @@ pub async fn constraints_and_duplicates(ch: &ClickHouse, staged: Staged<'_>) -> 
     }
     let key: Vec<&str> = binding.key_columns().map(|c| c.target.as_str()).collect();
     if !key.is_empty() {
-        duplicates(ch, staged, &key).await?;
+        duplicates(ch, staged, &key, parts).await?;
     }
     super::stage::set_aside(ch, names, binding, &["error", "superseded"]).await
 }
 
 /// The rows whose key repeats, among those without errors, as the `duplicate_keys` policy
 /// says: every one quarantined, or all but the last (first) superseded.
-async fn duplicates(ch: &ClickHouse, staged: Staged<'_>, key: &[&str]) -> Result<()> {
+async fn duplicates(
+    ch: &ClickHouse,
+    staged: Staged<'_>,
+    key: &[&str],
+    parts: &[Part],
+) -> Result<()> {
     let Staged {
         feed,
         binding,
@@ -58,24 +68,30 @@ async fn duplicates(ch: &ClickHouse, staged: Staged<'_>, key: &[&str]) -> Result
         DuplicateKeys::Quarantine => (
             "1".to_string(),
             "error",
-            "concat('the key appears on ', toString(d.n), ' rows (lines ', \
-             arrayStringConcat(arrayMap(l -> toString(l), d.lines), ', '), \
-             if(d.n > 5, ', …', ''), ')')"
-                .to_string(),
+            format!(
+                "concat('the key appears on ', toString(d.n), ' rows (lines ', \
+                 arrayStringConcat(arrayMap(l -> {}, d.lines), ', '), \
+                 if(d.n > 5, ', …', ''), ')')",
+                place_sql(parts, "l")
+            ),
         ),
         DuplicateKeys::Last => (
             format!("r.{ord} != d.last_ord"),
             "superseded",
-            "concat('superseded by line ', toString(d.last_line), \
-             ', a later row with the same key (duplicate_keys = \"last\")')"
-                .to_string(),
+            format!(
+                "concat('superseded by line ', {}, \
+                 ', a later row with the same key (duplicate_keys = \"last\")')",
+                place_sql(parts, "d.last_line")
+            ),
         ),
         DuplicateKeys::First => (
             format!("r.{ord} != d.first_ord"),
             "superseded",
-            "concat('superseded by line ', toString(d.first_line), \
-             ', an earlier row with the same key (duplicate_keys = \"first\")')"
-                .to_string(),
+            format!(
+                "concat('superseded by line ', {}, \
+                 ', an earlier row with the same key (duplicate_keys = \"first\")')",
+                place_sql(parts, "d.first_line")
+            ),
         ),
     };
     let key_list: Vec<String> = key.iter().map(|k| ident(k)).collect();
@@ -110,4 +126,16 @@ async fn duplicates(ch: &ClickHouse, staged: Staged<'_>, key: &[&str]) -> Result
         &format!("finding repeated keys in batch {}", names.batch),
     )
     .await
+}
+
+/// SQL for where the batch line `line` is, as a person finds it: `part-002.csv:40` in a batch
+/// of several files (each part's lines follow the parts before it), else the line.
+fn place_sql(parts: &[Part], line: &str) -> String {
+    parts.iter().fold(format!("toString({line})"), |rest, p| {
+        format!(
+            "if({line} > {base}, concat({name}, ':', toString({line} - {base})), {rest})",
+            base = p.base,
+            name = quote(&p.name)
+        )
+    })
 }
