@@ -65,7 +65,14 @@ pub fn distinct_expr(col: &BoundColumn, a: &str, b: &str) -> String {
 /// Whether a column holds numbers the drift check compares with production's (smallint,
 /// integer, bigint, real, double precision, numeric).
 pub fn is_numeric(col: &BoundColumn) -> bool {
-    matches!(col.type_oid, 20 | 21 | 23 | 700 | 701 | 1700)
+    use crate::clickhouse::types::ChType;
+    match &col.value_rule {
+        crate::validate::types::TypeRule::ClickHouse(t) => matches!(
+            t.base,
+            ChType::Int { .. } | ChType::Float { .. } | ChType::Decimal { .. }
+        ),
+        _ => matches!(col.type_oid, 20 | 21 | 23 | 700 | 701 | 1700),
+    }
 }
 
 /// The condition that the incoming row `r` moves a numeric column of production's row `t`

@@ -746,3 +746,125 @@ async fn date_times_land_as_the_instants_meant() {
         "{err}"
     );
 }
+
+/// The feed's history on ClickHouse: checking a file again before anything was promoted is
+/// not sending it twice; once promoted, the same file (under any name) is named with the
+/// batch it came in, and refused when the spec says so (production untouched); `show` says
+/// what changed since the last promoted batch, keys included; and a column whose values
+/// drifted against it is said.
+#[tokio::test]
+async fn the_same_file_again_and_drift_are_named_on_clickhouse() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let write = |name: &str, text: &str| {
+        let p = cli.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("path").to_string()
+    };
+    let spec = |name: &str, policy: &str| {
+        write(
+            name,
+            &format!(
+                "name = \"nightly\"\ntarget = \"products\"\n[columns]\n\
+                 category_id = {{ lookup = \"categories\", match = \"name\", value = \"category_id\", from = \"category\" }}\n\
+                 [policy]\n{policy}\n"
+            ),
+        )
+    };
+    let feed = |first: usize, category: &str| {
+        let mut out = String::from("sku,name,price,category\n");
+        for i in first..first + 50 {
+            out.push_str(&format!("SKU-{i:07},Catalog item {i},9.99,{category}\n"));
+        }
+        out
+    };
+    let json = |out: Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("json: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let warn = spec("warn.toml", "");
+    let file = write("tonight.csv", &feed(201, "Tools"));
+    for _ in 0..2 {
+        let checked = json(cli.run(&["check", &warn, &file, "--json"]));
+        assert_eq!(checked["verdict"], "clean", "{checked}");
+    }
+    let first = json(cli.run(&["run", &warn, &file, "--yes", "--json"]));
+    assert_eq!(first["verdict"], "clean", "{first}");
+    let again = json(cli.run(&["check", &warn, &file, "--json"]));
+    assert_eq!(again["verdict"], "review", "{again}");
+    assert!(
+        again["notes"].to_string().contains(&format!(
+            "the same file (sha256) as batch {} of this feed, promoted on",
+            first["batch"]
+        )),
+        "{again}"
+    );
+    assert_eq!(again["since_last"]["same_file"], true, "{again}");
+    assert_eq!(again["since_last"]["batch"], first["batch"], "{again}");
+    let copy = write("copy.csv", &feed(201, "Tools"));
+    let abort = spec("abort.toml", "repeat_file = \"abort\"");
+    let before = hash(&t).await;
+    let out = cli.run(&["run", &abort, &copy, "--yes", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(hash(&t).await, before);
+    // Another night: 25 keys new, 25 gone, and most categories empty.
+    let mut text = feed(226, "Tools");
+    text = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i > 0 && i % 5 != 0 {
+            true => l.replace(",Tools", ","),
+            false => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let next = json(cli.run(&["check", &warn, &write("next.csv", &text), "--json"]));
+    let id = next["batch"].to_string();
+    let shown = json(cli.run(&["show", &id, "--json"]));
+    let since = &shown["since_last"];
+    assert_eq!(
+        (&since["batch"], &since["rows_before"], &since["rows_now"]),
+        (&first["batch"], &50.into(), &50.into()),
+        "{shown}"
+    );
+    assert_eq!(
+        (
+            &since["keys_added"],
+            &since["keys_gone"],
+            &since["same_file"]
+        ),
+        (&25.into(), &25.into(), &false.into()),
+        "{shown}"
+    );
+    assert!(
+        since["drift"].to_string().contains(&format!(
+            "column category drifted against batch {}, the feed's last promoted: empty in",
+            first["batch"]
+        )),
+        "{shown}"
+    );
+    let said = String::from_utf8_lossy(&cli.run(&["show", &id]).stdout).into_owned();
+    assert!(said.contains("25 keys new, 25 gone"), "{said}");
+    // Prices production has (1.25 × n for SKU n) set to 9.99: most move by more than half.
+    let cut = json(cli.run(&[
+        "check",
+        &warn,
+        &write("cut.csv", &feed(1, "Tools")),
+        "--json",
+    ]));
+    let drift = cut["notes"].to_string();
+    assert!(
+        drift.contains(
+            "column price drifted against production: 80% of the rows production has (40 of 50) \
+             would change by more than half; e.g. SKU-0000001: 1.25 → 9.99"
+        ),
+        "{cut}"
+    );
+}

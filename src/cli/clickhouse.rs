@@ -7,7 +7,7 @@ use super::{
     Cli, Command, out, print_json, print_promotion, progress, render_list, said,
     stop_before_promoting, verdict_exit,
 };
-use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check, decide, promote};
+use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check, decide, history, promote};
 use crate::pipeline::CheckControl;
 use crate::{feed, report};
 
@@ -34,7 +34,8 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
         Command::Check { feed, file, json } => {
             let feed = feed::load(&ch, feed).await?;
             let id = checked(&ch, &feed, file, cli.quiet).await?;
-            let summary = batches::summary(&ch, id).await?;
+            let mut summary = batches::summary(&ch, id).await?;
+            history::since_last(&ch, &mut summary, &[], None).await?;
             match json {
                 true => print_json(&summary)?,
                 false => out::text(&report::render(&summary)),
@@ -54,7 +55,14 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
         Command::Show { id, json } => {
             batches::ensure_catalog(&ch).await?;
             promote::reconcile(&ch).await?;
-            let summary = batches::summary(&ch, *id).await?;
+            let mut summary = batches::summary(&ch, *id).await?;
+            // The keys added and gone since the last promoted batch: by the key it was
+            // checked with (none when its spec no longer resolves).
+            let keys: Vec<String> = promote::ready(&ch, *id)
+                .await
+                .map(|r| r.binding.key_columns().map(|c| c.target.clone()).collect())
+                .unwrap_or_default();
+            history::since_last(&ch, &mut summary, &keys, None).await?;
             match json {
                 true => print_json(&summary)?,
                 false => out::text(&report::render(&summary)),

@@ -15,6 +15,7 @@ use crate::plan::Plan;
 use crate::report::{CheckSummary, Example, FileFacts, Summary};
 use crate::staged::Staged;
 use crate::validate::binding::Binding;
+use crate::validate::drift;
 use crate::validate::policy::{self, RowCounts};
 use crate::validate::types::TypeRule;
 
@@ -164,13 +165,14 @@ async fn stage_and_validate(
     summary.file.parts = stats.parts.clone();
     timings.lap("check constraints and duplicate keys");
 
-    judge(ch, staged, stats.records as i64, summary).await?;
-    timings.lap("plan and verdict");
+    // What the history checks compare: the file's digest and its columns' profile.
     summary.file.sha256 = Some(stats.sha256.clone()).filter(|s| !s.is_empty());
     summary.file.text_size = Some(stats.text_bytes as i64);
     summary.file.compression = Some(stats.compression.as_str().to_string());
-    summary.profile = stats.profile;
-    summary.conversions = stats.conversions;
+    summary.profile = stats.profile.clone();
+    summary.conversions = stats.conversions.clone();
+    judge(ch, staged, stats.records as i64, summary).await?;
+    timings.lap("plan and verdict");
     summary.timings = serde_json::to_value(&timings).ok();
     Ok(())
 }
@@ -207,7 +209,10 @@ pub(super) async fn judge(
         counted.push((t.clone(), rows));
     }
     let facts = (&rows, &plan, !checks.is_empty());
-    let history = Default::default();
+    let mut history = super::history::of(ch, summary).await?;
+    history
+        .drift
+        .extend(drift_against_production(ch, staged, &plan).await?);
     let (judged, notes) = policy::judge_feed(feed, facts, &history, &counted, &binding.notes);
     summary.state = State::Validated;
     summary.verdict = Some(judged.verdict);
@@ -331,6 +336,15 @@ pub(super) fn differs_sql(c: &str) -> String {
     format!("NOT (r.{c} <=> t.{c})", c = ident(c))
 }
 
+/// Whether the staged row `r` moves numeric column `c` of production's row `t` by more
+/// than half its value (a value from zero counts as moved), as on PostgreSQL.
+fn moved_sql(c: &str) -> String {
+    format!(
+        "(abs(toFloat64(r.{c}) - toFloat64(t.{c})) > 0.5 * abs(toFloat64(t.{c})) AND NOT (r.{c} <=> t.{c}))",
+        c = ident(c)
+    )
+}
+
 /// Whether any of `columns` differs between `r` and `t` (never, with none).
 pub(super) fn changed_sql(columns: &[&str]) -> String {
     match columns.is_empty() {
@@ -378,6 +392,24 @@ pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
         .iter()
         .map(|c| format!(", countIf(t.__found AND {})", differs_sql(c)))
         .collect();
+    // The numeric columns' rows production has that the file would move by more than half
+    // (drift against production), and the first of them.
+    let numeric: Vec<&str> = binding
+        .columns
+        .iter()
+        .filter(|c| !c.key && crate::plan::is_numeric(c))
+        .map(|c| c.target.as_str())
+        .collect();
+    let moved: String = numeric
+        .iter()
+        .map(|c| {
+            format!(
+                ", countIf(t.__found AND {m}), minIfOrNull(r.{ord}, t.__found AND {m})",
+                m = moved_sql(c),
+                ord = ident(crate::layout::ORD_COLUMN)
+            )
+        })
+        .collect();
     let join: Vec<String> = key
         .iter()
         .map(|k| format!("r.{k} = t.{k}", k = ident(k)))
@@ -388,7 +420,7 @@ pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
         .rows(
             &format!(
                 "SELECT countIf(NOT t.__found), countIf(t.__found AND ({changed})), \
-                        countIf(t.__found AND NOT ({changed})){per_column} \
+                        countIf(t.__found AND NOT ({changed})){per_column}{moved} \
                  FROM {rows} AS r LEFT JOIN (SELECT {selected}, true AS __found FROM {target}) AS t \
                  ON {join} SETTINGS join_use_nulls = 0",
                 rows = names.rows,
@@ -414,6 +446,18 @@ pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
     for (i, c) in values.iter().enumerate() {
         plan.columns.insert(c.to_string(), n(3 + i));
     }
+    for (i, c) in numeric.iter().enumerate() {
+        let at = 3 + values.len() + 2 * i;
+        plan.moved.insert(c.to_string(), n(at));
+        if let Some(ord) = row
+            .get(at + 1)
+            .cloned()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+        {
+            plan.first_moved.insert(c.to_string(), ord);
+        }
+    }
     match feed.spec.mode {
         Mode::Insert => {
             plan.skipped = plan.update + plan.unchanged;
@@ -426,4 +470,55 @@ pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
         Mode::Upsert | Mode::Append => {}
     }
     Ok(plan)
+}
+
+/// The numeric columns the file would move by more than half in many of the rows production
+/// has, each with its first such row as an example (`crate::validate::drift`).
+async fn drift_against_production(
+    ch: &ClickHouse,
+    staged: Staged<'_>,
+    plan: &Plan,
+) -> Result<Vec<String>> {
+    let Staged {
+        feed,
+        binding,
+        names,
+    } = staged;
+    let mut found = Vec::new();
+    for (col, n, matched) in drift::moved_columns(binding, plan) {
+        let name = ident(&col.target);
+        let example = match plan.first_moved.get(&col.target) {
+            None => None,
+            Some(ord) => {
+                let join: Vec<String> = binding
+                    .key_columns()
+                    .map(|k| format!("r.{k} = t.{k}", k = ident(&k.target)))
+                    .collect();
+                let shown = |alias: &str| super::printed::value(&format!("{alias}.{name}"), col);
+                ch.rows(
+                    &format!(
+                        "SELECT {key}, {before}, {after} FROM {rows} AS r \
+                         JOIN {target} AS t ON {join} WHERE r.{ord_col} = {ord} LIMIT 1",
+                        key = super::printed::joined(binding.key_columns(), "r."),
+                        before = shown("t"),
+                        after = shown("r"),
+                        rows = names.rows,
+                        target = feed.target.sql_name(),
+                        join = join.join(" AND "),
+                        ord_col = ident(crate::layout::ORD_COLUMN),
+                    ),
+                    &format!("finding an example of column {}'s moves", col.target),
+                )
+                .await?
+                .into_iter()
+                .next()
+                .map(|r| {
+                    let f = |i: usize| r.get(i).cloned().flatten();
+                    (f(0).unwrap_or_default(), f(1), f(2))
+                })
+            }
+        };
+        found.push(drift::moved_finding(&col.target, n, matched, example));
+    }
+    Ok(found)
 }

@@ -7,6 +7,7 @@ pub mod check;
 pub mod client;
 pub mod datetime;
 pub mod decide;
+pub mod history;
 mod lease;
 mod printed;
 pub mod promote;

@@ -13,6 +13,7 @@ use crate::layout::ORD_COLUMN;
 use crate::plan::{Plan, key_join, moved_by_half};
 use crate::profile::ColumnProfile;
 use crate::staged::Staged;
+use crate::validate::binding::{Binding, BoundColumn};
 
 /// Columns with fewer values than this in either file are not compared: a few rows move any
 /// share.
@@ -24,6 +25,46 @@ const MAX_FACTOR: f64 = 3.0;
 /// The share of the rows production has that may move by more than half in one numeric
 /// column.
 const MAX_MOVED_SHARE: f64 = 0.20;
+
+/// The numeric columns the plan found moving more than half of their value in more than
+/// [`MAX_MOVED_SHARE`] of the rows production has: each with how many rows moved, of how
+/// many the file matched.
+pub fn moved_columns<'a>(binding: &'a Binding, plan: &Plan) -> Vec<(&'a BoundColumn, i64, i64)> {
+    let matched = plan.update + plan.unchanged;
+    if matched < MIN_VALUES {
+        return Vec::new();
+    }
+    plan.moved
+        .iter()
+        .filter(|(_, n)| **n as f64 / matched as f64 > MAX_MOVED_SHARE)
+        .filter_map(|(column, &n)| Some((binding.column(column)?, n, matched)))
+        .collect()
+}
+
+/// The finding for a column [`moved_columns`] found, with an example row when there is one:
+/// its key, production's value and the file's.
+pub fn moved_finding(
+    column: &str,
+    n: i64,
+    matched: i64,
+    example: Option<(String, Option<String>, Option<String>)>,
+) -> String {
+    let example = example
+        .map(|(key, before, after)| {
+            format!(
+                "; e.g. {key}: {} → {}",
+                before.unwrap_or_else(|| "∅".into()),
+                after.unwrap_or_else(|| "∅".into())
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "column {column} drifted against production: {:.0}% of the rows production has ({} of {}) would change by more than half{example}",
+        n as f64 * 100.0 / matched as f64,
+        thousands(n),
+        thousands(matched),
+    )
+}
 
 /// Against production: for each numeric column the file feeds, the rows production has whose
 /// value the file would move by more than half (`Plan::moved`, counted in the plan's join).
@@ -39,16 +80,9 @@ pub async fn against_production(
         names,
     } = staged;
     let target = &feed.target;
-    let matched = plan.update + plan.unchanged;
     let mut found = Vec::new();
-    if matched < MIN_VALUES {
-        return Ok(found);
-    }
-    for (column, &n) in &plan.moved {
-        let share = n as f64 / matched as f64;
-        let Some(col) = binding.column(column).filter(|_| share > MAX_MOVED_SHARE) else {
-            continue;
-        };
+    for (col, n, matched) in moved_columns(binding, plan) {
+        let column = &col.target;
         let key: Vec<String> = binding
             .key_columns()
             .map(|k| format!("r.{}::text", ident(&k.target)))
@@ -75,23 +109,9 @@ pub async fn against_production(
             .await
             .map_err(Error::db(format!(
                 "finding an example of column {column}'s moves"
-            )))?;
-        let example = example
-            .map(|r| {
-                format!(
-                    "; e.g. {}: {} → {}",
-                    r.get::<_, String>(0),
-                    r.get::<_, Option<String>>(1).unwrap_or_else(|| "∅".into()),
-                    r.get::<_, Option<String>>(2).unwrap_or_else(|| "∅".into())
-                )
-            })
-            .unwrap_or_default();
-        found.push(format!(
-            "column {column} drifted against production: {:.0}% of the rows production has ({} of {}) would change by more than half{example}",
-            share * 100.0,
-            thousands(n),
-            thousands(matched),
-        ));
+            )))?
+            .map(|r| (r.get(0), r.get(1), r.get(2)));
+        found.push(moved_finding(column, n, matched, example));
     }
     Ok(found)
 }

@@ -30,6 +30,11 @@ pub async fn open(ch: &ClickHouse, id: i64) -> Result<OpenedBatch> {
     batches::ensure_catalog(ch).await?;
     promote::reconcile(ch).await?;
     let r = ready(ch, id).await?;
+    let mut summary = r.batch.summary.clone();
+    // Two anti-joins of up to 2 × 200,000 typed rows; larger batches open without them
+    // (`show` counts them).
+    let keys: Vec<String> = r.binding.key_columns().map(|c| c.target.clone()).collect();
+    super::history::since_last(ch, &mut summary, &keys, Some(200_000)).await?;
     Ok(OpenedBatch {
         columns: r
             .binding
@@ -39,7 +44,7 @@ pub async fn open(ch: &ClickHouse, id: i64) -> Result<OpenedBatch> {
             .collect(),
         key_fields: r.binding.key_columns().map(|c| c.source_index).collect(),
         header: r.batch.header.clone(),
-        summary: r.batch.summary,
+        summary,
         notice: None,
     })
 }
