@@ -345,6 +345,14 @@ fn moved_sql(c: &str) -> String {
     )
 }
 
+/// `r.k1 = t.k1 AND …` over the key columns `key`.
+pub(super) fn key_join_sql<'a>(key: impl IntoIterator<Item = &'a str>) -> String {
+    key.into_iter()
+        .map(|k| format!("r.{k} = t.{k}", k = ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
 /// Whether any of `columns` differs between `r` and `t` (never, with none).
 pub(super) fn changed_sql(columns: &[&str]) -> String {
     match columns.is_empty() {
@@ -410,10 +418,7 @@ pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
             )
         })
         .collect();
-    let join: Vec<String> = key
-        .iter()
-        .map(|k| format!("r.{k} = t.{k}", k = ident(k)))
-        .collect();
+    let join = key_join_sql(key.iter().copied());
     let mut selected: Vec<String> = key.iter().map(|k| ident(k)).collect();
     selected.extend(values.iter().map(|c| ident(c)));
     let row = ch
@@ -425,7 +430,6 @@ pub(super) async fn plan(ch: &ClickHouse, staged: Staged<'_>) -> Result<Plan> {
                  ON {join} SETTINGS join_use_nulls = 0",
                 rows = names.rows,
                 selected = selected.join(", "),
-                join = join.join(" AND "),
             ),
             &context,
         )
@@ -490,10 +494,7 @@ async fn drift_against_production(
         let example = match plan.first_moved.get(&col.target) {
             None => None,
             Some(ord) => {
-                let join: Vec<String> = binding
-                    .key_columns()
-                    .map(|k| format!("r.{k} = t.{k}", k = ident(&k.target)))
-                    .collect();
+                let join = key_join_sql(binding.key_columns().map(|k| k.target.as_str()));
                 let shown = |alias: &str| super::printed::value(&format!("{alias}.{name}"), col);
                 ch.rows(
                     &format!(
@@ -504,7 +505,6 @@ async fn drift_against_production(
                         after = shown("r"),
                         rows = names.rows,
                         target = feed.target.sql_name(),
-                        join = join.join(" AND "),
                         ord_col = ident(crate::layout::ORD_COLUMN),
                     ),
                     &format!("finding an example of column {}'s moves", col.target),

@@ -4,7 +4,7 @@
 //! updates come in file order, then the rows a swap or mirror deletes, in key order. The
 //! list is made when first asked for and dropped whenever the batch is judged again.
 use super::{ClickHouse, number};
-use crate::clickhouse::check::{changed_sql, differs_sql};
+use crate::clickhouse::check::{changed_sql, differs_sql, key_join_sql};
 use crate::clickhouse::client::ident;
 use crate::clickhouse::printed;
 use crate::clickhouse::promote::Ready;
@@ -213,10 +213,7 @@ async fn kinds(
             .chain(values.iter())
             .map(|c| ident(&c.target))
             .collect();
-        let join: Vec<String> = key
-            .iter()
-            .map(|c| format!("r.{k} = t.{k}", k = ident(&c.target)))
-            .collect();
+        let join = key_join_sql(key.iter().map(|c| c.target.as_str()));
         parts.push(format!(
             "SELECT r.{ord} AS ord, r.{line} AS line, if(t.__found, 'u', 'i') AS kind, \
                     {key} AS key{cells} \
@@ -225,7 +222,6 @@ async fn kinds(
             key = key_text("r"),
             rows = names.rows,
             selected = selected.join(", "),
-            join = join.join(" AND "),
         ));
     }
     if matches!(mode, Mode::Swap | Mode::Mirror) && plan.delete > 0 {
