@@ -386,6 +386,35 @@ async fn drop_and_prune_clean_up_leftovers() {
         "{}",
         stderr(&out)
     );
+
+    // An older promotion's undo data can no longer be used (undo takes back the latest
+    // only): prune drops it without `--undo`, as its dry run said, and keeps the latest's.
+    let upsert =
+        || json(&airlock(&db, &["run", &spec(), &broken, "--yes", "--json"]))["batch"].to_string();
+    let (older, latest) = (upsert(), upsert());
+    let line = |said: &str, id: &str| {
+        said.lines()
+            .find(|l| l.starts_with(&format!("batch {id}: ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let dry = stdout(&airlock(&db, &["prune", "--older-than", "0s", "--dry-run"]));
+    assert!(
+        line(&dry, &older).contains(&format!(" would drop batch_{older}_records, "))
+            && line(&dry, &older).contains(&format!(", batch_{older}_undo (")),
+        "{dry}"
+    );
+    let pruned = stdout(&airlock(&db, &["prune", "--older-than", "0s"]));
+    assert!(
+        line(&pruned, &older).contains(&format!(", batch_{older}_undo (")),
+        "{pruned}"
+    );
+    assert!(
+        line(&pruned, &latest).contains(&format!("kept batch_{latest}_undo (")),
+        "{pruned}"
+    );
+    assert!(!exists(format!("airlock_stage.batch_{older}_undo")).await);
+    assert!(exists(format!("airlock_stage.batch_{latest}_undo")).await);
 }
 
 #[tokio::test]

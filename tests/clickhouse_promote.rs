@@ -868,3 +868,89 @@ async fn the_same_file_again_and_drift_are_named_on_clickhouse() {
         "{cut}"
     );
 }
+
+/// `prune` on ClickHouse: every batch untouched for the given time loses its staging, an
+/// unfinished one is aborted, the latest promotion of the target keeps the replaced
+/// production so it can still be undone (`--undo` drops that too); `--dry-run` only says.
+/// It acts on the whole catalog the tests share, so it runs alone (`.config/nextest.toml`).
+#[tokio::test]
+async fn prune_drops_old_staging_and_keeps_what_undo_needs() {
+    let t = TestCh::new().await;
+    catalog(&t).await;
+    let cli = Cli::new(&t);
+    let first = cli.check("upsert");
+    ok(&cli.run(&["promote", &first, "--yes", "--note", "one"]));
+    let second = cli.check("upsert");
+    ok(&cli.run(&["promote", &second, "--yes", "--note", "two"]));
+    let third = cli.check("upsert");
+    let tables = |id: &str| {
+        let t = &t;
+        let id = id.to_string();
+        async move {
+            t.rows(&format!(
+                "SELECT name FROM system.tables WHERE database = 'airlock_stage' \
+                 AND match(name, '^batch_{id}(_[a-z]+)?$') ORDER BY name"
+            ))
+            .await
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        tables(&second)
+            .await
+            .contains(&format!("batch_{second}_previous"))
+    );
+    // Batches earlier runs left on the engine go first; then nothing is that old.
+    ok(&cli.run(&["prune", "--older-than", "1h"]));
+    let said = ok(&cli.run(&["prune", "--older-than", "1h"]));
+    assert_eq!(said.trim(), "nothing older than 1h to prune");
+    let said = ok(&cli.run(&["prune", "--older-than", "0s", "--dry-run"]));
+    let line = |id: &str| {
+        said.lines()
+            .find(|l| l.starts_with(&format!("batch {id}: ")))
+            .unwrap_or_else(|| panic!("batch {id} in:\n{said}"))
+            .to_string()
+    };
+    assert!(
+        line(&first).contains(&format!("would drop batch_{first}, ")),
+        "{said}"
+    );
+    assert!(
+        line(&first).contains(&format!("batch_{first}_previous")),
+        "{said}"
+    );
+    assert!(
+        line(&second).contains(&format!("kept batch_{second}_previous (",))
+            && line(&second).contains("for undo (the latest promotion into"),
+        "{said}"
+    );
+    assert!(
+        line(&third).contains(&format!("would drop batch_{third}, ")),
+        "{said}"
+    );
+    assert_eq!(tables(&first).await.len(), 4, "a dry run drops nothing");
+    let before = hash(&t).await;
+    let said = ok(&cli.run(&["prune", "--older-than", "0s"]));
+    assert!(said.contains(&format!("batch {first}: dropped")), "{said}");
+    assert!(
+        tables(&first).await.is_empty(),
+        "{said} {:?}",
+        tables(&first).await
+    );
+    assert!(tables(&third).await.is_empty());
+    assert_eq!(tables(&second).await, [format!("batch_{second}_previous")]);
+    assert_eq!(cli.state(&third), "aborted");
+    assert_eq!(hash(&t).await, before, "production untouched");
+    // The latest promotion can still be undone.
+    ok(&cli.run(&["undo", &second]));
+    assert_eq!(cli.state(&second), "undone");
+    let said = ok(&cli.run(&["prune", "--older-than", "0s", "--undo"]));
+    assert!(
+        said.contains(&format!("batch {second}: dropped")) || tables(&second).await.is_empty(),
+        "{said}"
+    );
+    let said = ok(&cli.run(&["prune", "--older-than", "0s", "--undo"]));
+    assert_eq!(said.trim(), "nothing older than 0s to prune");
+}

@@ -73,7 +73,7 @@ fn forget(id: i64) {
     let url = common::clickhouse::server_url();
     common::on_own_runtime(async move {
         if let Ok(ch) = airlock::clickhouse::ClickHouse::connect(&url).await {
-            let _ = airlock::clickhouse::decide::drop_staging(&ch, id).await;
+            let _ = airlock::clickhouse::leftovers::drop_staging(&ch, id, false).await;
             let _ = ch
                 .execute(
                     &format!("DELETE FROM airlock.batches WHERE id = {id}"),

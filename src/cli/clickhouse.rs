@@ -7,13 +7,15 @@ use super::{
     Cli, Command, out, print_json, print_promotion, progress, render_list, said,
     stop_before_promoting, verdict_exit,
 };
-use crate::clickhouse::{ClickHouse, ClickHouseUrl, batches, check, decide, history, promote};
+use crate::clickhouse::{
+    ClickHouse, ClickHouseUrl, batches, check, decide, history, leftovers, promote,
+};
 use crate::pipeline::CheckControl;
 use crate::{feed, report};
 
 pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
     let command = match &cli.command {
-        Command::Init { .. } | Command::Prune { .. } => Some(name(&cli.command)),
+        Command::Init { .. } => Some(name(&cli.command)),
         _ => None,
     };
     if let Some(command) = command {
@@ -114,12 +116,29 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Drop { id, .. } => {
-            let dropped = decide::drop_staging(&ch, *id).await?;
-            let said = match dropped.is_empty() {
-                true => "nothing (no staging left)".to_string(),
-                false => dropped.join(", "),
-            };
-            out::line(&format!("batch {id}: dropped {said}"));
+            let dropped = leftovers::drop_staging(&ch, *id, false).await?;
+            out::line(&format!(
+                "batch {id}: dropped {}",
+                super::relations(&dropped)
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prune {
+            older_than,
+            dry_run,
+            undo,
+        } => {
+            let found = leftovers::prunable(&ch, *older_than, *undo).await?;
+            for p in &found {
+                let drops = match *dry_run {
+                    true => p.drops.clone(),
+                    false => leftovers::drop_staging(&ch, p.id, !p.keeps.is_empty()).await?,
+                };
+                out::line(&super::prune_line(p, &drops, *dry_run));
+            }
+            if found.is_empty() {
+                out::line(&said::nothing_to_prune(*older_than));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

@@ -516,15 +516,12 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             for p in &found {
                 let drops = match *dry_run {
                     true => p.drops.clone(),
-                    false => batch::drop_staging(&mut client, p.id, !*undo).await?,
+                    false => batch::drop_staging(&mut client, p.id, !p.keeps.is_empty()).await?,
                 };
                 out::line(&prune_line(p, &drops, *dry_run));
             }
             if found.is_empty() {
-                out::line(&format!(
-                    "nothing older than {} to prune",
-                    humantime::format_duration(*older_than)
-                ));
+                out::line(&said::nothing_to_prune(*older_than));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -677,6 +674,13 @@ mod said {
             "wrote {n} problem row{} of batch {id} to {}",
             if n == 1 { "" } else { "s" },
             path.display()
+        )
+    }
+
+    pub fn nothing_to_prune(older_than: std::time::Duration) -> String {
+        format!(
+            "nothing older than {} to prune",
+            humantime::format_duration(older_than)
         )
     }
 

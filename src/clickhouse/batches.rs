@@ -317,6 +317,26 @@ pub async fn list(ch: &ClickHouse) -> Result<Vec<Summary>> {
         .collect()
 }
 
+/// Every batch with when its record was last written (nanoseconds since the epoch: the
+/// record's version), newest first.
+pub async fn touched(ch: &ClickHouse) -> Result<Vec<(Summary, u64)>> {
+    let rows = ch
+        .rows(
+            &format!(
+                "SELECT id, summary, version FROM {CATALOG_SCHEMA}.batches FINAL ORDER BY id DESC"
+            ),
+            "listing batches",
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let f = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            let id = f(0).parse().unwrap_or_default();
+            Ok((parse(&f(1), id)?, f(2).parse().unwrap_or_default()))
+        })
+        .collect()
+}
+
 /// Milliseconds since the epoch, as leases count.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

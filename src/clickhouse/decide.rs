@@ -1,5 +1,5 @@
 //! The decisions on a ClickHouse batch that leave production as it is — abort, quarantine,
-//! release, drop — each an allowed move of its state (`State::may_become`, the one home of
+//! release — each an allowed move of its state (`State::may_become`, the one home of
 //! the batch's transitions) recorded with the person's note; and the export of its
 //! quarantined rows for the partner, in the same CSV as on PostgreSQL.
 use std::io::Write;
@@ -106,60 +106,6 @@ pub async fn release(ch: &ClickHouse, id: i64, note: &str) -> Result<()> {
     ));
     r.batch.summary = summary;
     batches::record(ch, &r.batch).await
-}
-
-/// Drops what batch `id` keeps in staging (the replaced table of its promotion included:
-/// it can no longer be undone); an unfinished batch is aborted. Returns what was dropped.
-pub async fn drop_staging(ch: &ClickHouse, id: i64) -> Result<Vec<String>> {
-    batches::ensure_catalog(ch).await?;
-    reconcile(ch).await?;
-    let mut batch = batches::load(ch, id).await?;
-    let state = batch.summary.state;
-    if state.at_work() {
-        return Err(Error::BatchState {
-            id,
-            state: state.to_string(),
-            action: "drop",
-            expected: "not being loaded or promoted".into(),
-        });
-    }
-    let tables = ch
-        .rows(
-            &format!(
-                "SELECT name FROM system.tables WHERE database = '{STAGE_SCHEMA}' \
-                 AND match(name, '^batch_{id}(_[a-z]+)?$') ORDER BY name"
-            ),
-            &format!("listing the staging of batch {id}"),
-        )
-        .await?;
-    let mut dropped = Vec::new();
-    for name in tables
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-    {
-        let table = format!("{}.{}", ident(STAGE_SCHEMA), ident(&name));
-        ch.execute(
-            &format!("DROP TABLE IF EXISTS {table} SYNC"),
-            &format!("dropping {STAGE_SCHEMA}.{name}"),
-        )
-        .await?;
-        dropped.push(format!("{STAGE_SCHEMA}.{name}"));
-    }
-    if state.unfinished() {
-        batch.summary.state = State::Aborted;
-        batch.summary.decisions.push(promote::decision(
-            ch,
-            "abort",
-            Some("staging dropped".into()),
-            None,
-        ));
-    }
-    if dropped.iter().any(|d| d.ends_with("_previous")) {
-        batch.summary.kept_for_undo = None;
-        batch.promotion = None;
-    }
-    batches::record(ch, &batch).await?;
-    Ok(dropped)
 }
 
 /// Writes one CSV row per problem of every quarantined row — line, column, check, value,

@@ -9,6 +9,7 @@ pub mod datetime;
 pub mod decide;
 pub mod history;
 mod lease;
+pub mod leftovers;
 mod printed;
 pub mod promote;
 pub mod review;

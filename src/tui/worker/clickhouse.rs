@@ -4,7 +4,7 @@ use std::path::Path;
 use super::store::{Find, Page, Store};
 use crate::batch::BatchListItem;
 use crate::clickhouse::promote::ready;
-use crate::clickhouse::{ClickHouse, batches, check, decide, promote, review};
+use crate::clickhouse::{ClickHouse, batches, check, decide, leftovers, promote, review};
 use crate::error::Result;
 use crate::pipeline::CheckControl;
 use crate::promote::{Applied, PromoteOptions};
@@ -97,7 +97,7 @@ impl Store for ClickHouse {
     }
 
     async fn drop_staging(&self, id: i64) -> Result<()> {
-        decide::drop_staging(self, id).await.map(|_| ())
+        leftovers::drop_staging(self, id, false).await.map(|_| ())
     }
 
     async fn source(&self, batch: i64, ord: i64) -> Result<Option<String>> {
