@@ -8,7 +8,7 @@
 use tokio_postgres::GenericClient;
 
 use crate::clickhouse::{self, ClickHouse};
-use crate::db::catalog::{self, Table};
+use crate::db::catalog::{self, ForeignKey, Table};
 use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +46,30 @@ pub trait Catalog {
         &self,
         name: &str,
     ) -> impl std::future::Future<Output = Result<std::result::Result<Option<Table>, String>>> + Send;
+
+    /// Where column `column` of `table` may look its values up (`init` guessing a lookup):
+    /// on PostgreSQL its foreign key; ClickHouse has none, so there the other tables of its
+    /// database with a column of that name, each as a foreign key without a name.
+    fn lookups_for(
+        &self,
+        table: &Table,
+        column: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<ForeignKey>>> + Send;
+
+    /// The table a foreign key (or a [`Catalog::lookups_for`] guess) references.
+    fn referenced(
+        &self,
+        fk: &ForeignKey,
+    ) -> impl std::future::Future<Output = Result<Table>> + Send;
+
+    /// How many of `values` column `column` of `table` holds, compared as text (`init`
+    /// guessing a lookup).
+    fn count_matches(
+        &self,
+        table: &Table,
+        column: &str,
+        values: &[&str],
+    ) -> impl std::future::Future<Output = Result<i64>> + Send;
 }
 
 impl<C: GenericClient + Sync> Catalog for C {
@@ -66,6 +90,37 @@ impl<C: GenericClient + Sync> Catalog for C {
         };
         Ok(Ok(Some(catalog::describe(self, oid).await?)))
     }
+
+    async fn lookups_for(&self, table: &Table, column: &str) -> Result<Vec<ForeignKey>> {
+        Ok(table
+            .foreign_keys
+            .iter()
+            .filter(|f| f.columns.len() == 1 && f.columns[0] == column)
+            .cloned()
+            .collect())
+    }
+
+    async fn referenced(&self, fk: &ForeignKey) -> Result<Table> {
+        catalog::describe(self, fk.ref_table_oid).await
+    }
+
+    async fn count_matches(&self, table: &Table, column: &str, values: &[&str]) -> Result<i64> {
+        Ok(self
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM unnest($1::text[]) v WHERE EXISTS \
+                     (SELECT 1 FROM {} r WHERE r.{}::text = v)",
+                    table.sql_name(),
+                    crate::db::ident(column)
+                ),
+                &[&values],
+            )
+            .await
+            .map_err(crate::error::Error::db(
+                "matching sample values against a lookup table",
+            ))?
+            .get(0))
+    }
 }
 
 impl Catalog for ClickHouse {
@@ -79,5 +134,62 @@ impl Catalog for ClickHouse {
             Ok(None) => Ok(Ok(None)),
             Ok(Some(t)) => Ok(Ok(Some(t.to_table()))),
         }
+    }
+
+    async fn lookups_for(&self, table: &Table, column: &str) -> Result<Vec<ForeignKey>> {
+        use crate::clickhouse::client::{ident, quote};
+        let rows = self
+            .rows(
+                &format!(
+                    "SELECT table FROM system.columns WHERE database = {db} AND name = {col} \
+                     AND table != {name} AND table IN (SELECT name FROM system.tables \
+                     WHERE database = {db} AND engine NOT LIKE '%View') ORDER BY table",
+                    db = quote(&table.schema),
+                    col = quote(column),
+                    name = quote(&table.name),
+                ),
+                "looking for tables to look values up in",
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .map(|t| ForeignKey {
+                name: String::new(),
+                columns: vec![column.to_string()],
+                ref_table_sql: format!("{}.{}", ident(&table.schema), ident(&t)),
+                ref_table_oid: 0,
+                ref_schema: table.schema.clone(),
+                ref_columns: vec![column.to_string()],
+            })
+            .collect())
+    }
+
+    async fn referenced(&self, fk: &ForeignKey) -> Result<Table> {
+        let name = fk
+            .ref_table_sql
+            .split('.')
+            .map(|p| p.trim_matches('`'))
+            .collect::<Vec<_>>()
+            .join(".");
+        Ok(clickhouse::catalog::describe(self, &name).await?.to_table())
+    }
+
+    async fn count_matches(&self, table: &Table, column: &str, values: &[&str]) -> Result<i64> {
+        use crate::clickhouse::client::{ident, quote};
+        let list: Vec<String> = values.iter().map(|v| quote(v)).collect();
+        let n = self
+            .value(
+                &format!(
+                    "SELECT count() FROM (SELECT arrayJoin([{}]) AS v) \
+                     WHERE v IN (SELECT toString({}) FROM {})",
+                    list.join(", "),
+                    ident(column),
+                    table.sql_name()
+                ),
+                "matching sample values against a lookup table",
+            )
+            .await?;
+        Ok(n.and_then(|n| n.parse().ok()).unwrap_or(0))
     }
 }

@@ -7,10 +7,9 @@ use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
 
-use tokio_postgres::GenericClient;
+use crate::engine::Catalog;
 
 use crate::db::catalog::{self, Column, Table};
-use crate::db::ident;
 use crate::error::{Error, Result};
 use crate::format::thousands;
 use crate::source::{Format, SourceOptions, SourceReader};
@@ -20,7 +19,7 @@ const SAMPLE: usize = 1000;
 
 /// Writes a spec for `target` from `sample`: the TOML text.
 pub async fn propose(
-    client: &impl GenericClient,
+    client: &impl Catalog,
     target: &str,
     sample: &Path,
     name: &str,
@@ -164,16 +163,16 @@ pub async fn propose(
     Ok(out)
 }
 
-async fn resolve_target(client: &impl GenericClient, target: &str) -> Result<Table> {
+async fn resolve_target(client: &impl Catalog, target: &str) -> Result<Table> {
     let spec_err = |problem: String| Error::Target {
         target: target.to_string(),
         problem,
     };
-    let oid = catalog::find_table(client, target)
-        .await
-        .map_err(Error::db(format!("finding table {target}")))?
+    let table = client
+        .table(target)
+        .await?
+        .map_err(|e| spec_err(format!("`{target}` {e}")))?
         .ok_or_else(|| spec_err(format!("table `{target}` not found")))?;
-    let table = catalog::describe(client, oid).await?;
     if let Some(why) = catalog::reserved_schema(&table.schema) {
         return Err(spec_err(format!(
             "`{}` is in schema `{}`, which no feed may use: {why}",
@@ -504,61 +503,47 @@ fn write_rule(out: &mut String, col: &Column, from: Option<String>, rule: Rule) 
 /// that feeds no column matches a text column of the referenced table for most sampled
 /// values. The lines to write, and the header field it reads.
 async fn lookup_for<'a>(
-    client: &impl GenericClient,
+    client: &impl Catalog,
     table: &Table,
     col: &Column,
     header: &[String],
     used: &[bool],
     values: &dyn Fn(usize) -> Vec<&'a str>,
 ) -> Result<Option<(String, Option<usize>)>> {
-    let Some(fk) = table
-        .foreign_keys
-        .iter()
-        .find(|f| f.columns.len() == 1 && f.columns[0] == col.name)
-    else {
-        return Ok(None);
-    };
-    let referenced = catalog::describe(client, fk.ref_table_oid).await?;
-    let mut best: Option<(usize, usize, &Column, usize)> = None;
-    for (i, _) in header.iter().enumerate().filter(|(i, _)| !used[*i]) {
-        let mut sample: Vec<&str> = values(i);
-        sample.sort_unstable();
-        sample.dedup();
-        if sample.is_empty() {
-            continue;
+    // The first place to look values up in that most sampled values of a field are found in;
+    // else the first, for the commented-out line.
+    let candidates = client.lookups_for(table, &col.name).await?;
+    let mut chosen = None;
+    for fk in &candidates {
+        let referenced = client.referenced(fk).await?;
+        let best = best_match(client, &referenced, header, used, values).await?;
+        let found = best.is_some();
+        if chosen.is_none() || found {
+            chosen = Some((fk, referenced, best));
         }
-        for text_col in referenced
-            .columns
-            .iter()
-            .filter(|c| matches!(c.base_type_sql.as_str(), "text" | "character varying"))
-        {
-            let found: i64 = client
-                .query_one(
-                    &format!(
-                        "SELECT count(*) FROM unnest($1::text[]) v WHERE EXISTS \
-                         (SELECT 1 FROM {} r WHERE r.{}::text = v)",
-                        referenced.sql_name(),
-                        ident(&text_col.name)
-                    ),
-                    &[&sample],
-                )
-                .await
-                .map_err(Error::db("matching sample values against a lookup table"))?
-                .get(0);
-            let found = found as usize;
-            if found * 2 > sample.len() && best.is_none_or(|b| found * b.1 > b.0 * sample.len()) {
-                best = Some((found, sample.len(), text_col, i));
-            }
+        if found {
+            break;
         }
     }
+    let Some((fk, referenced, best)) = chosen else {
+        return Ok(None);
+    };
+    // Why this table: its foreign key; on ClickHouse, which has none, the column's name.
+    let why = match fk.name.is_empty() {
+        true => format!(
+            "{} has a column `{}` too (ClickHouse has no foreign keys)",
+            referenced.display_name(),
+            fk.ref_columns[0]
+        ),
+        false => format!("foreign key {}", fk.name),
+    };
     let Some((found, of, text_col, i)) = best else {
         return Ok(Some((
             format!(
-                "# {} = {{ lookup = {}, match = \"...\", value = {}, from = \"...\" }}   # foreign key {}; no header field matches a text column of {} for most values\n",
+                "# {} = {{ lookup = {}, match = \"...\", value = {}, from = \"...\" }}   # {why}; no header field matches a text column of {} for most values\n",
                 ident_key(&col.name),
                 toml_str(&referenced.display_name()),
                 toml_str(&fk.ref_columns[0]),
-                fk.name,
                 referenced.display_name()
             ),
             None,
@@ -566,21 +551,54 @@ async fn lookup_for<'a>(
     };
     Ok(Some((
         format!(
-            "{} = {{ lookup = {}, match = {}, value = {}, from = {} }}   # foreign key {}: {} of {} distinct sampled `{}` values are in {}.{}\n",
+            "{} = {{ lookup = {}, match = {}, value = {}, from = {} }}   # {why}: {} of {} distinct sampled `{}` values are in {}.{}\n",
             ident_key(&col.name),
             toml_str(&referenced.display_name()),
-            toml_str(&text_col.name),
+            toml_str(&text_col),
             toml_str(&fk.ref_columns[0]),
             toml_str(&header[i]),
-            fk.name,
             thousands(found as i64),
             thousands(of as i64),
             header[i],
             referenced.display_name(),
-            text_col.name
+            text_col
         ),
         Some(i),
     )))
+}
+
+/// The header field (not yet feeding a column) whose distinct sampled values a text column
+/// of `referenced` holds for the largest share, above half: (found, distinct values, the
+/// text column, the field).
+async fn best_match<'a>(
+    client: &impl Catalog,
+    referenced: &Table,
+    header: &[String],
+    used: &[bool],
+    values: &dyn Fn(usize) -> Vec<&'a str>,
+) -> Result<Option<(usize, usize, String, usize)>> {
+    let mut best: Option<(usize, usize, String, usize)> = None;
+    for (i, _) in header.iter().enumerate().filter(|(i, _)| !used[*i]) {
+        let mut sample: Vec<&str> = values(i);
+        sample.sort_unstable();
+        sample.dedup();
+        if sample.is_empty() {
+            continue;
+        }
+        for text_col in referenced.columns.iter().filter(|c| c.is_text()) {
+            let found = client
+                .count_matches(referenced, &text_col.name, &sample)
+                .await? as usize;
+            if found * 2 > sample.len()
+                && best
+                    .as_ref()
+                    .is_none_or(|b| found * b.1 > b.0 * sample.len())
+            {
+                best = Some((found, sample.len(), text_col.name.clone(), i));
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// A TOML basic string.

@@ -1,6 +1,5 @@
 //! The commands on ClickHouse (`--database-url clickhouse://…`) behave as on PostgreSQL,
-//! JSON and exit statuses included, and the review UI is the same. `init` and `prune` are
-//! not built on ClickHouse yet and are refused with that reason before anything is touched.
+//! JSON and exit statuses included, and the review UI is the same.
 use std::process::ExitCode;
 
 use super::{
@@ -14,20 +13,14 @@ use crate::pipeline::CheckControl;
 use crate::{feed, report};
 
 pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
-    let command = match &cli.command {
-        Command::Init { .. } => Some(name(&cli.command)),
-        _ => None,
-    };
-    if let Some(command) = command {
-        anyhow::bail!(
-            "`{command}` is not available on ClickHouse yet: there, Airlock checks, shows, \
-             reviews, promotes, undoes, quarantines, releases, aborts, exports and drops \
-             batches (and `run` does check and promote; `demo` shows it); init and prune run \
-             on PostgreSQL"
-        );
-    }
     let ch = ClickHouse::connect(&ClickHouseUrl::parse(url)?).await?;
     match &cli.command {
+        Command::Init {
+            target,
+            sample,
+            output,
+            name,
+        } => super::init(&ch, target, sample, output.as_deref(), name.as_deref()).await,
         Command::Review { feed, file, batch } => {
             let start = super::review_start(feed, file, *batch);
             crate::tui::run_clickhouse(ch, start).await?;
@@ -167,7 +160,10 @@ pub async fn run(cli: &Cli, url: &str) -> anyhow::Result<ExitCode> {
             print_promotion(&summary, &applied, *json)?;
             Ok(ExitCode::SUCCESS)
         }
-        _ => unreachable!("refused above"),
+        // Need no engine, or choose it themselves: dispatched before this.
+        Command::Demo { .. } | Command::Completions { .. } | Command::Man => {
+            unreachable!("dispatched before the engine is chosen")
+        }
     }
 }
 
@@ -258,14 +254,4 @@ async fn checked(
     let id = check::check(ch, feed, file, &control).await;
     drop(shown);
     Ok(id?)
-}
-
-/// The command's name as typed.
-fn name(command: &Command) -> String {
-    let debug = format!("{command:?}");
-    let word = debug
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or_default();
-    word.to_lowercase()
 }

@@ -530,39 +530,48 @@ async fn run_with(cli: Cli, target: ConnectTarget) -> anyhow::Result<ExitCode> {
             sample,
             output,
             name,
-        } => {
-            let name = name.clone().unwrap_or_else(|| {
-                let stem = sample
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "feed".into());
-                stem.split('.').next().unwrap_or("feed").to_string()
-            });
-            let text = crate::init::propose(&client, table, sample, &name).await?;
-            match output {
-                None => out::text(&text),
-                Some(path) => {
-                    if path.exists() {
-                        anyhow::bail!("{} exists; not overwritten", path.display());
-                    }
-                    std::fs::write(path, &text)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    out::line(&format!(
-                        "wrote {}; next: airlock check {} {}",
-                        path.display(),
-                        path.display(),
-                        sample.display()
-                    ));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => init(&client, table, sample, output.as_deref(), name.as_deref()).await,
         Command::Demo { print, keep, .. } => run_demo(&target, *print, *keep).await,
         // Opened their own connections, or needed none, above.
         Command::Review { .. } | Command::Completions { .. } | Command::Man => {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `init`, on either engine: a first spec for `table` from `sample`, printed or written to
+/// `output` (never over an existing file).
+async fn init(
+    catalog: &impl crate::engine::Catalog,
+    table: &str,
+    sample: &std::path::Path,
+    output: Option<&std::path::Path>,
+    name: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let name = name.map(str::to_string).unwrap_or_else(|| {
+        let stem = sample
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "feed".into());
+        stem.split('.').next().unwrap_or("feed").to_string()
+    });
+    let text = crate::init::propose(catalog, table, sample, &name).await?;
+    match output {
+        None => out::text(&text),
+        Some(path) => {
+            if path.exists() {
+                anyhow::bail!("{} exists; not overwritten", path.display());
+            }
+            std::fs::write(path, &text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            out::line(&format!(
+                "wrote {}; next: airlock check {} {}",
+                path.display(),
+                path.display(),
+                sample.display()
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Ctrl-C stops the load (and any query in flight); the batch is then marked `load_failed`

@@ -109,6 +109,15 @@ pub struct Table {
 impl Column {
     /// Whether the column holds numbers (PostgreSQL's integers, numeric and floats;
     /// ClickHouse's integers, decimals and floats).
+    /// Whether the column holds text (`text`, `varchar`; ClickHouse's `String`).
+    pub fn is_text(&self) -> bool {
+        use crate::clickhouse::types::ChType;
+        match &self.clickhouse {
+            Some(t) => t.base == ChType::String,
+            None => matches!(self.base_type_sql.as_str(), "text" | "character varying"),
+        }
+    }
+
     pub fn is_numeric(&self) -> bool {
         use crate::clickhouse::types::ChType;
         match &self.clickhouse {
