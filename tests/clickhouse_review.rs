@@ -511,6 +511,7 @@ async fn review_browse_and_approve_in_a_terminal_on_clickhouse() {
         dialog.contains("242 insert · 10 update · 35 unchanged"),
         "{dialog}"
     );
+    assert!(dialog.contains("in one EXCHANGE TABLES:"), "{dialog}");
     tmux.keys(&["-l", "approved on clickhouse"]);
     tmux.keys(&["Enter"]);
     let result = tmux.wait_for("PROMOTED");

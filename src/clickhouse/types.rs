@@ -261,7 +261,10 @@ pub fn judge(ty: &ColumnType, value: &str) -> Judged {
 /// padded, and said.
 fn judge_fixed(value: &str, n: usize, name: &str) -> Judged {
     match value.len() {
-        len if len > n => Judged::Reject(format!("{len} bytes is too long for {name}")),
+        len if len > n => Judged::Reject(format!(
+            "'{}' is {len} bytes, too long for {name}",
+            crate::validate::clip(value, 60)
+        )),
         len if len == n => Judged::Value(value.to_string()),
         len => {
             let padded = format!("{value}{}", "\0".repeat(n - len));

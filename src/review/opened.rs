@@ -21,6 +21,9 @@ pub struct OpenedBatch {
     pub key_fields: Vec<usize>,
     /// What opening it did that the reviewer should know (the plan was made again).
     pub notice: Option<String>,
+    /// How its promotion reaches production all at once, on its engine: `in one
+    /// transaction`, `in one EXCHANGE TABLES`.
+    pub all_at_once: &'static str,
 }
 
 /// Opens batch `id` for review: its plan made or made again first when it has to be. The
@@ -115,5 +118,6 @@ async fn facts(client: &Client, mut summary: Summary) -> Result<OpenedBatch> {
         key_fields: fed.iter().filter(|c| c.2).map(|c| c.1).collect(),
         columns: fed.into_iter().map(|(t, i, _)| (t, i)).collect(),
         notice: None,
+        all_at_once: "in one transaction",
     })
 }

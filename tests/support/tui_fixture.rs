@@ -165,6 +165,7 @@ pub fn batch(verdict: &str) -> BatchData {
         ],
         key_fields: vec![0],
         notice: None,
+        all_at_once: "in one transaction",
     }
 }
 

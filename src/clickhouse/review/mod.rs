@@ -46,6 +46,7 @@ pub async fn open(ch: &ClickHouse, id: i64) -> Result<OpenedBatch> {
         header: r.batch.header.clone(),
         summary,
         notice: None,
+        all_at_once: "in one EXCHANGE TABLES",
     })
 }
 

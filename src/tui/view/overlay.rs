@@ -164,8 +164,8 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
             let s = &b.summary;
             let p = &s.plan;
             lines.push(Line::raw(format!(
-                "Promote batch {} into {} ({} mode), in one transaction:",
-                s.batch, s.target, s.mode
+                "Promote batch {} into {} ({} mode), {}:",
+                s.batch, s.target, s.mode, b.all_at_once
             )));
             lines.push(Line::styled(
                 format!(
@@ -252,13 +252,18 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
         _ => (" ", ""),
     };
     let with_note = !matches!(d.kind, DialogKind::Drop(_));
-    let height = lines.len() as u16 + if with_note { 6 } else { 4 } + u16::from(d.error.is_some());
+    // A line longer than the box (a long target name) wraps, and the box grows with it.
+    let inner_width = usize::from(area.width.min(78).saturating_sub(2)).max(1);
+    let text_height: u16 = lines
+        .iter()
+        .map(|l| wrapped_height(&l.to_string(), inner_width))
+        .sum();
+    let height = text_height + if with_note { 6 } else { 4 } + u16::from(d.error.is_some());
     let box_area = centered(area, 78, height);
     frame.render_widget(Clear, box_area);
     let block = Block::bordered().title(title);
     let inner = block.inner(box_area);
     frame.render_widget(block, box_area);
-    let text_height = lines.len() as u16;
     let [text, note, error, hints] = Layout::vertical([
         Constraint::Length(text_height),
         Constraint::Length(if with_note { 3 } else { 0 }),
@@ -266,7 +271,7 @@ fn dialog(app: &App, d: &Dialog, frame: &mut Frame, area: Rect) {
         Constraint::Length(1),
     ])
     .areas(inner);
-    frame.render_widget(Paragraph::new(lines), text);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
     if with_note {
         frame.render_widget(&d.note, note);
     }
@@ -356,4 +361,46 @@ fn frequencies(
     }
     let mut state = TableState::default().with_selected(Some(cursor));
     frame.render_stateful_widget(shown, inner, &mut state);
+}
+
+/// How many rows `text` takes wrapped at word boundaries in `width` columns (a word longer
+/// than a row is cut), as a wrapping paragraph lays it out.
+fn wrapped_height(text: &str, width: usize) -> u16 {
+    let mut rows = 1u16;
+    let mut used = 0usize;
+    for word in text.split(' ') {
+        let w = Span::raw(word).width();
+        let needed = if used == 0 { w } else { used + 1 + w };
+        if needed <= width {
+            used = needed;
+        } else if w <= width {
+            rows += 1;
+            used = w;
+        } else {
+            // Cut across rows.
+            rows += u16::try_from((used + 1 + w).div_ceil(width) - 1).unwrap_or(u16::MAX);
+            used = (used + 1 + w) % width;
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_height;
+
+    #[test]
+    fn wrapped_heights_count_the_rows_words_take() {
+        assert_eq!(wrapped_height("", 10), 1);
+        assert_eq!(wrapped_height("a b c", 10), 1);
+        assert_eq!(wrapped_height("aaaa bbbb cccc", 10), 2);
+        assert_eq!(wrapped_height("aaaaaaaaaa bbbbbbbbbb", 10), 2);
+        assert_eq!(
+            wrapped_height(
+                "Promote batch 166 into airlock_t_15895_0_811014612.products (upsert mode), in one EXCHANGE TABLES:",
+                76
+            ),
+            2
+        );
+    }
 }

@@ -18,8 +18,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 t.good().add_modifier(ratatui::style::Modifier::REVERSED),
             ),
             Span::raw(format!(
-                "  batch {} into {} ({}), in one transaction",
-                s.batch, s.target, a.mode
+                "  batch {} into {} ({}), {}",
+                s.batch,
+                s.target,
+                a.mode,
+                app.batch
+                    .as_ref()
+                    .map_or("in one transaction", |b| b.all_at_once)
             )),
         ]),
         Line::raw(""),
