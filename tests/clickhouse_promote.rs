@@ -411,7 +411,8 @@ async fn decisions_and_export_leave_production_as_it_is() {
     assert_eq!(refused.status.code(), Some(1));
     let said = ok(&cli.run(&["drop", &id, "--yes"]));
     assert!(
-        said.contains(&format!("airlock_stage.batch_{id}_issues")),
+        said.contains(&format!("batch {id}: dropped batch_{id}, "))
+            && said.contains(&format!("batch_{id}_issues")),
         "{said}"
     );
     assert!(
@@ -554,7 +555,8 @@ async fn a_load_whose_process_is_gone_is_marked_failed() {
     assert_eq!(shown["error"], "the load stopped: its process is gone");
     let said = ok(&cli.run(&["drop", &id, "--yes"]));
     assert!(
-        said.contains(&format!("airlock_stage.batch_{id}_rows")),
+        said.contains(&format!("batch {id}: dropped batch_{id}, "))
+            && said.contains(&format!("batch_{id}_rows")),
         "{said}"
     );
     assert_eq!(cli.state(&id), "aborted");
