@@ -59,7 +59,7 @@ pub async fn replan(ch: &ClickHouse, id: i64) -> Result<Option<String>> {
     }
     let lease = claimed(ch, &r, "planned again").await?;
     let result = judged(ch, &mut r, None).await;
-    lease.release().await;
+    let result = released(ch, &r, lease, result).await;
     result?;
     let (plan, _) = r.batch.summary.plan.describe(&r.batch.summary.mode, false);
     Ok(Some(format!("plan made again: {plan}")))
@@ -86,6 +86,16 @@ pub async fn hold_back(ch: &ClickHouse, id: i64, ords: &[i64], note: &str) -> Re
         Ok(held)
     }
     .await;
+    released(ch, &r, lease, result).await
+}
+
+/// Gives up the lease of a change to the batch. A change that failed records the batch
+/// again as it was read, so its claim (on that record) no longer stands in the way of the
+/// next session's.
+async fn released<T>(ch: &ClickHouse, r: &Ready, lease: Lease, result: Result<T>) -> Result<T> {
+    if result.is_err() {
+        let _ = batches::record(ch, &r.batch).await;
+    }
     lease.release().await;
     result
 }
