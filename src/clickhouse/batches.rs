@@ -317,6 +317,27 @@ pub async fn list(ch: &ClickHouse) -> Result<Vec<Summary>> {
         .collect()
 }
 
+/// The newest batch whose record (as it stands now) meets `condition`, over the catalog's
+/// columns (`id`, `state`, `feed`, `target`, `summary`).
+pub async fn latest_where(ch: &ClickHouse, condition: &str) -> Result<Option<Summary>> {
+    let rows = ch
+        .rows(
+            &format!(
+                "SELECT id, summary FROM {CATALOG_SCHEMA}.batches FINAL WHERE {condition} \
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            "reading the feed's earlier batches",
+        )
+        .await?;
+    rows.into_iter()
+        .next()
+        .map(|r| {
+            let f = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            parse(&f(1), f(0).parse().unwrap_or_default())
+        })
+        .transpose()
+}
+
 /// Every batch with when its record was last written (nanoseconds since the epoch: the
 /// record's version), newest first.
 pub async fn touched(ch: &ClickHouse) -> Result<Vec<(Summary, u64)>> {

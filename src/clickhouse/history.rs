@@ -3,7 +3,7 @@
 //! feed's last promoted batch, how the columns drifted since, and the keys added and gone.
 use super::ClickHouse;
 use super::batches;
-use super::client::ident;
+use super::client::{ident, quote};
 use crate::batch::State;
 use crate::batch::history::{Earlier, History};
 use crate::error::Result;
@@ -12,27 +12,43 @@ use crate::report::Summary;
 
 /// The history of the batch `s` describes: its feed's earlier batches into the same target.
 pub async fn of(ch: &ClickHouse, s: &Summary) -> Result<History> {
-    let earlier: Vec<Summary> = batches::list(ch)
-        .await?
-        .into_iter()
-        .filter(|b| b.feed == s.feed && b.target == s.target && b.batch < s.batch)
-        .collect();
-    // Newest first, as the list comes.
-    let same_file = earlier.iter().find(|b| {
-        matches!(b.state, State::Promoted | State::Undone)
-            && b.file.sha256.is_some()
-            && b.file.sha256 == s.file.sha256
-    });
-    let last_promoted = earlier.iter().find(|b| b.state == State::Promoted);
-    let drift = match last_promoted {
+    // Two reads of one record each: the catalog keeps every batch there ever was.
+    let earlier = format!(
+        "feed = {} AND target = {} AND id < {}",
+        quote(&s.feed),
+        quote(&s.target),
+        s.batch
+    );
+    let same_file = match &s.file.sha256 {
+        Some(sha) => {
+            batches::latest_where(
+                ch,
+                &format!(
+                    "{earlier} AND state IN ({}, {}) \
+                     AND JSONExtractString(summary, 'file', 'sha256') = {}",
+                    quote(State::Promoted.as_str()),
+                    quote(State::Undone.as_str()),
+                    quote(sha)
+                ),
+            )
+            .await?
+        }
+        None => None,
+    };
+    let last_promoted = batches::latest_where(
+        ch,
+        &format!("{earlier} AND state = {}", quote(State::Promoted.as_str())),
+    )
+    .await?;
+    let drift = match &last_promoted {
         Some(last) if !s.profile.is_empty() && !last.profile.is_empty() => {
             crate::validate::drift::against_last(&s.profile, &last.profile, last.batch)
         }
         _ => Vec::new(),
     };
     Ok(History {
-        same_file: same_file.map(earlier_of),
-        last_promoted: last_promoted.map(earlier_of),
+        same_file: same_file.as_ref().map(earlier_of),
+        last_promoted: last_promoted.as_ref().map(earlier_of),
         drift,
     })
 }
