@@ -37,14 +37,20 @@ impl PageFrom {
     /// The start and end are keysets too, from below the first and above the last ordinal,
     /// so every page query has the same shape and parameters.
     fn keyset(self, col: &str) -> (String, bool) {
+        let (cmp, ascending) = self.direction();
+        (format!("{col} {cmp} $1"), ascending)
+    }
+
+    /// How a page's rows compare with its bound, and whether it reads ascending.
+    pub(crate) fn direction(self) -> (&'static str, bool) {
         match self {
-            PageFrom::Start | PageFrom::After(_) => (format!("{col} > $1"), true),
-            PageFrom::End | PageFrom::Before(_) => (format!("{col} < $1"), false),
-            PageFrom::At(_) => (format!("{col} >= $1"), true),
+            PageFrom::Start | PageFrom::After(_) => (">", true),
+            PageFrom::End | PageFrom::Before(_) => ("<", false),
+            PageFrom::At(_) => (">=", true),
         }
     }
 
-    fn bound(self) -> i64 {
+    pub(crate) fn bound(self) -> i64 {
         match self {
             PageFrom::Start => i64::MIN,
             PageFrom::End => i64::MAX,

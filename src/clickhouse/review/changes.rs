@@ -27,13 +27,7 @@ pub async fn changes_page(
     let Some(list) = listed(ch, staged, plan).await? else {
         return Ok(Vec::new());
     };
-    let (cmp, ascending, bound) = match from {
-        PageFrom::Start => (">", true, i64::MIN),
-        PageFrom::End => ("<", false, i64::MAX),
-        PageFrom::After(o) => (">", true, o),
-        PageFrom::Before(o) => ("<", false, o),
-        PageFrom::At(o) => (">=", true, o),
-    };
+    let ((cmp, ascending), bound) = (from.direction(), from.bound());
     let values: Vec<&BoundColumn> = staged.binding.value_columns().collect();
     let mut rows = ch
         .rows(

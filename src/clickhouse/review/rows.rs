@@ -23,33 +23,20 @@ pub async fn quarantined_page(
     limit: i64,
 ) -> Result<Vec<QuarantinedRow>> {
     let names = StageNames::new(batch);
-    let (cmp, ascending) = match from {
-        PageFrom::Start | PageFrom::After(_) => (">", true),
-        PageFrom::End | PageFrom::Before(_) => ("<", false),
-        PageFrom::At(_) => (">=", true),
-    };
+    let (cmp, ascending) = from.direction();
     let ords = ords_of(
         ch,
         batch,
         &format!(
             "{ords} AND ord {cmp} {bound} GROUP BY ord ORDER BY ord {dir} LIMIT {limit}",
             ords = ords_sql(&names, filter),
-            bound = from_bound(from),
+            bound = from.bound(),
             dir = if ascending { "ASC" } else { "DESC" },
             limit = limit.max(1),
         ),
     )
     .await?;
     rows_of(ch, batch, fields, filter, ords, !ascending).await
-}
-
-/// A page's bound: the ends are keysets too, below the first and above the last ordinal.
-fn from_bound(from: PageFrom) -> i64 {
-    match from {
-        PageFrom::Start => i64::MIN,
-        PageFrom::End => i64::MAX,
-        PageFrom::After(o) | PageFrom::Before(o) | PageFrom::At(o) => o,
-    }
 }
 
 /// The first column of every row of `sql`, as ordinals.
@@ -172,7 +159,7 @@ pub async fn sorted_page(
         PageFrom::Start | PageFrom::End => "1".to_string(),
         _ => format!(
             "{key} {cmp} (SELECT {key} FROM {relation} WHERE `_ord` = {} LIMIT 1)",
-            from_bound(from)
+            from.bound()
         ),
     };
     let ords = ords_of(
